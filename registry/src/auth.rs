@@ -1,0 +1,273 @@
+//! Registry credentials and the `WWW-Authenticate` challenges that ask for them.
+//!
+//! Credentials come from the same files docker and podman write on `login`:
+//! `$REGISTRY_AUTH_FILE`, `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`.
+//! The first file that has an entry for the registry wins.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+use crate::Error;
+
+/// A user name and password (or token) for one registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Basic {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Basic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password, not even in debug logs.
+        write!(f, "Basic({:?}, ***)", self.username)
+    }
+}
+
+impl Basic {
+    pub(crate) fn header(&self) -> String {
+        let raw = format!("{}:{}", self.username, self.password);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
+/// Credentials per registry host, loaded from auth files.
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    by_host: HashMap<String, Basic>,
+}
+
+#[derive(Deserialize)]
+struct AuthFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+}
+
+#[derive(Deserialize)]
+struct AuthEntry {
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl Credentials {
+    pub fn none() -> Credentials {
+        Credentials::default()
+    }
+
+    /// Loads the auth files named by the environment, earliest taking precedence.
+    pub fn from_environment() -> Result<Credentials, Error> {
+        let mut files = Vec::new();
+        if let Some(path) = std::env::var_os("REGISTRY_AUTH_FILE") {
+            files.push(PathBuf::from(path));
+        }
+        if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
+            files.push(Path::new(&dir).join("config.json"));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            files.push(Path::new(&home).join(".docker/config.json"));
+        }
+        let mut credentials = Credentials::default();
+        // Later files fill only hosts the earlier ones left out.
+        for file in files.iter().rev() {
+            if file.exists() {
+                credentials
+                    .by_host
+                    .extend(Credentials::from_file(file)?.by_host);
+            }
+        }
+        Ok(credentials)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Credentials, Error> {
+        let text = std::fs::read(path).map_err(|source| Error::AuthFile {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let file: AuthFile =
+            serde_json::from_slice(&text).map_err(|source| Error::AuthFileJson {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let mut by_host = HashMap::new();
+        for (key, entry) in file.auths {
+            let basic = match (entry.auth, entry.username, entry.password) {
+                (Some(auth), _, _) => decode_auth(&auth),
+                (None, Some(username), Some(password)) => Some(Basic { username, password }),
+                _ => None,
+            };
+            match basic {
+                Some(basic) => {
+                    by_host.insert(normalize_host(&key), basic);
+                }
+                None => tracing::warn!(
+                    "ignoring the entry for {key} in {}: it has no usable \"auth\" or username/password \
+                     (credential helpers are not supported yet)",
+                    path.display()
+                ),
+            }
+        }
+        Ok(Credentials { by_host })
+    }
+
+    pub fn insert(&mut self, registry: &str, basic: Basic) {
+        self.by_host.insert(normalize_host(registry), basic);
+    }
+
+    /// The credentials for a registry as written in a reference (`docker.io`,
+    /// `host:port`).
+    pub fn for_registry(&self, registry: &str) -> Option<&Basic> {
+        self.by_host.get(&normalize_host(registry))
+    }
+}
+
+fn decode_auth(auth: &str) -> Option<Basic> {
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(auth.trim())
+        .ok()?;
+    let raw = String::from_utf8(raw).ok()?;
+    let (username, password) = raw.split_once(':')?;
+    Some(Basic {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+/// Auth files key entries as `host`, `https://host` or, for Docker Hub, the
+/// legacy `https://index.docker.io/v1/`.
+fn normalize_host(key: &str) -> String {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let host = host.split('/').next().unwrap_or(host).to_ascii_lowercase();
+    match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            "docker.io".into()
+        }
+        _ => host,
+    }
+}
+
+/// One parsed `WWW-Authenticate` header.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
+}
+
+impl Challenge {
+    pub(crate) fn parse(header: &str) -> Option<Challenge> {
+        let header = header.trim();
+        let (scheme, params) = header.split_once(' ').unwrap_or((header, ""));
+        match scheme.to_ascii_lowercase().as_str() {
+            "basic" => Some(Challenge::Basic),
+            "bearer" => {
+                let params = parse_params(params);
+                Some(Challenge::Bearer {
+                    realm: params.get("realm")?.clone(),
+                    service: params.get("service").cloned(),
+                    scope: params.get("scope").cloned(),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `key="value", key2="a,b"` — commas inside quotes belong to the value.
+fn parse_params(input: &str) -> HashMap<String, String> {
+    let mut params = HashMap::new();
+    let mut rest = input.trim();
+    while !rest.is_empty() {
+        let Some((key, after)) = rest.split_once('=') else {
+            break;
+        };
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            match after.find(',') {
+                Some(end) => (&after[..end], &after[end..]),
+                None => (after, ""),
+            }
+        };
+        params.insert(key, value.to_owned());
+        rest = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer_challenges_with_commas_in_scope() {
+        let c = Challenge::parse(
+            r#"Bearer realm="https://auth.example/token",service="reg.example",scope="repository:a/b:pull,push""#,
+        );
+        assert_eq!(
+            c,
+            Some(Challenge::Bearer {
+                realm: "https://auth.example/token".into(),
+                service: Some("reg.example".into()),
+                scope: Some("repository:a/b:pull,push".into()),
+            })
+        );
+        assert_eq!(
+            Challenge::parse(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(Challenge::parse("Negotiate"), None);
+    }
+
+    #[test]
+    fn reads_docker_and_podman_auth_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"auths": {
+                "https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNzOndpdGg6Y29sb25z"},
+                "127.0.0.1:5000": {"username": "u", "password": "p"},
+                "helper.example": {}
+            }}"#,
+        )
+        .unwrap();
+        let creds = Credentials::from_file(&path).unwrap();
+        let hub = creds.for_registry("docker.io").unwrap();
+        assert_eq!(
+            (hub.username.as_str(), hub.password.as_str()),
+            ("user", "pass:with:colons")
+        );
+        assert_eq!(creds.for_registry("127.0.0.1:5000").unwrap().username, "u");
+        assert!(creds.for_registry("helper.example").is_none());
+        assert!(!format!("{hub:?}").contains("pass"));
+    }
+
+    #[test]
+    fn malformed_auth_file_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.json");
+        std::fs::write(&path, "{not json").unwrap();
+        let err = Credentials::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("auth.json"), "{err}");
+    }
+}

@@ -1,0 +1,518 @@
+//! One HTTP client for every registry a run talks to: it remembers each
+//! registry's scheme and each repository's token, retries what is worth
+//! retrying, and turns HTTP failures into errors that say what to do.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::auth::{Basic, Challenge, Credentials};
+use crate::blob::BlobReader;
+use crate::manifest::ACCEPTED_MANIFEST_TYPES;
+use crate::retry::{self, MAX_ATTEMPTS};
+use crate::{Error, Reference};
+
+/// Manifests and indexes above this size are refused (containerd uses the same
+/// bound): a registry must not be able to make us buffer without limit.
+pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
+
+#[derive(Clone, Debug, Default)]
+pub struct ClientConfig {
+    pub credentials: Credentials,
+    /// Registries (`host` or `host:port`) that may be reached over plain HTTP.
+    /// Loopback registries always may.
+    pub insecure_registries: Vec<String>,
+}
+
+/// A registry client. Cheap to clone; clones share tokens and connections.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    agent: ureq::Agent,
+    config: ClientConfig,
+    /// `Authorization` header values per (registry, repository).
+    authorizations: Mutex<HashMap<(String, String), String>>,
+    /// `https` or `http`, decided once per registry.
+    schemes: Mutex<HashMap<String, &'static str>>,
+}
+
+/// A manifest or index as the registry sent it, with its verified digest.
+#[derive(Clone, Debug)]
+pub struct FetchedManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Client {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(30))
+            // Per socket read: a stalled transfer errors and gets resumed.
+            .timeout_read(Duration::from_secs(60))
+            .timeout_write(Duration::from_secs(60))
+            .user_agent(concat!("tanto/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Client {
+            inner: Arc::new(Inner {
+                agent,
+                config,
+                authorizations: Mutex::default(),
+                schemes: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Fetches the manifest or index `reference` names (its digest if pinned,
+    /// else its tag) and verifies its digest.
+    pub fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
+        let wanted = reference.manifest_reference();
+        let path = format!("/v2/{}/manifests/{wanted}", reference.repository());
+        let response = self.get(
+            reference,
+            &path,
+            &[("Accept", ACCEPTED_MANIFEST_TYPES)],
+            None,
+        )?;
+        let media_type = response
+            .header("Content-Type")
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+            .unwrap_or_default();
+        let url = response.get_url().to_owned();
+        let mut bytes = Vec::new();
+        response
+            .into_reader()
+            .take(MAX_MANIFEST_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::Read {
+                what: format!("manifest {reference}"),
+                url,
+                source,
+            })?;
+        if bytes.len() > MAX_MANIFEST_BYTES {
+            return Err(Error::ManifestTooLarge {
+                reference: reference.to_string(),
+                limit: MAX_MANIFEST_BYTES,
+            });
+        }
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(&bytes)));
+        if let Some(expected) = reference.digest() {
+            if expected != digest {
+                return Err(Error::ManifestDigestMismatch {
+                    reference: reference.to_string(),
+                    expected: expected.to_owned(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok(FetchedManifest {
+            digest,
+            media_type,
+            bytes,
+        })
+    }
+
+    /// Opens a blob of `reference`'s repository for streaming. The reader never
+    /// yields more than `size` bytes and resumes interrupted transfers.
+    pub fn fetch_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        size: u64,
+    ) -> Result<BlobReader, Error> {
+        BlobReader::open(self.clone(), reference.clone(), digest.to_owned(), size)
+    }
+
+    /// Reads a small blob (an image config) whole, refusing more than `size`.
+    pub fn fetch_small_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        size: u64,
+    ) -> Result<Vec<u8>, Error> {
+        let mut bytes = Vec::with_capacity(size.min(MAX_MANIFEST_BYTES as u64) as usize);
+        let url = self.blob_path(reference, digest);
+        self.fetch_blob(reference, digest, size)?
+            .read_to_end(&mut bytes)
+            .map_err(|source| Error::Read {
+                what: format!("blob {digest}"),
+                url,
+                source,
+            })?;
+        Ok(bytes)
+    }
+
+    pub(crate) fn blob_path(&self, reference: &Reference, digest: &str) -> String {
+        format!("/v2/{}/blobs/{digest}", reference.repository())
+    }
+
+    /// A GET with authentication, retries and error mapping. `range` asks for
+    /// the bytes from that offset on.
+    pub(crate) fn get(
+        &self,
+        reference: &Reference,
+        path: &str,
+        headers: &[(&str, &str)],
+        range: Option<u64>,
+    ) -> Result<ureq::Response, Error> {
+        let url = format!("{}{path}", self.base_url(reference.api_host())?);
+        let mut authenticated = false;
+        let mut attempt = 0;
+        loop {
+            let mut request = self.inner.agent.get(&url);
+            for (name, value) in headers {
+                request = request.set(name, value);
+            }
+            if let Some(offset) = range {
+                request = request.set("Range", &format!("bytes={offset}-"));
+            }
+            if let Some(authorization) = self.authorization(reference) {
+                request = request.set("Authorization", &authorization);
+            }
+            attempt += 1;
+            let failure = match request.call() {
+                Ok(response) => return Ok(response),
+                Err(ureq::Error::Status(401, response)) if !authenticated => {
+                    authenticated = true;
+                    attempt -= 1;
+                    self.authenticate(reference, &response)?;
+                    continue;
+                }
+                Err(ureq::Error::Status(status, response)) => {
+                    if retry::is_retryable_status(status) && attempt < MAX_ATTEMPTS {
+                        let delay = retry::retry_after(response.header("Retry-After"), attempt - 1);
+                        tracing::warn!("{url} answered HTTP {status}; retrying in {delay:?}");
+                        std::thread::sleep(delay);
+                        continue;
+                    }
+                    return Err(self.status_error(reference, &url, status, response, attempt, path));
+                }
+                Err(ureq::Error::Transport(transport)) => transport,
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(Error::Unreachable {
+                    url,
+                    attempts: attempt,
+                    source: Box::new(failure),
+                });
+            }
+            let delay = retry::backoff(attempt - 1);
+            tracing::warn!("{url}: {failure}; retrying in {delay:?}");
+            std::thread::sleep(delay);
+        }
+    }
+
+    fn status_error(
+        &self,
+        reference: &Reference,
+        url: &str,
+        status: u16,
+        response: ureq::Response,
+        attempts: u32,
+        path: &str,
+    ) -> Error {
+        let registry = reference.registry().to_owned();
+        let repository = reference.repository().to_owned();
+        let detail = registry_error_detail(response);
+        match status {
+            401 if self
+                .inner
+                .config
+                .credentials
+                .for_registry(&registry)
+                .is_some() =>
+            {
+                Error::Unauthorized {
+                    registry,
+                    repository,
+                    detail: if detail.is_empty() {
+                        "HTTP 401".into()
+                    } else {
+                        detail.trim_start_matches(": ").to_owned()
+                    },
+                }
+            }
+            401 => Error::CredentialsRequired {
+                registry,
+                repository,
+            },
+            403 => Error::Denied {
+                registry,
+                repository,
+                detail,
+            },
+            404 => Error::NotFound {
+                registry,
+                what: match path.rsplit_once("/blobs/") {
+                    Some((_, digest)) => format!("blob {digest} of {repository}"),
+                    None => format!("image {reference}"),
+                },
+                detail,
+            },
+            status if retry::is_retryable_status(status) => Error::GaveUp {
+                url: url.to_owned(),
+                status,
+                attempts,
+            },
+            status => Error::Status {
+                url: url.to_owned(),
+                status,
+                detail,
+            },
+        }
+    }
+
+    fn authorization(&self, reference: &Reference) -> Option<String> {
+        let key = (
+            reference.registry().to_owned(),
+            reference.repository().to_owned(),
+        );
+        self.inner.authorizations.lock().unwrap().get(&key).cloned()
+    }
+
+    /// Answers a 401's challenge: basic credentials as they are, or a bearer
+    /// token from the realm the registry names.
+    fn authenticate(&self, reference: &Reference, response: &ureq::Response) -> Result<(), Error> {
+        let registry = reference.registry();
+        let basic = self.inner.config.credentials.for_registry(registry);
+        let challenge = response
+            .header("WWW-Authenticate")
+            .and_then(Challenge::parse);
+        let authorization = match (challenge, basic) {
+            (
+                Some(Challenge::Bearer {
+                    realm,
+                    service,
+                    scope,
+                }),
+                basic,
+            ) => {
+                let scope =
+                    scope.unwrap_or_else(|| format!("repository:{}:pull", reference.repository()));
+                format!(
+                    "Bearer {}",
+                    self.fetch_token(reference, &realm, service.as_deref(), &scope, basic)?
+                )
+            }
+            (_, Some(basic)) => basic.header(),
+            (_, None) => {
+                return Err(Error::CredentialsRequired {
+                    registry: registry.to_owned(),
+                    repository: reference.repository().to_owned(),
+                })
+            }
+        };
+        let key = (registry.to_owned(), reference.repository().to_owned());
+        self.inner
+            .authorizations
+            .lock()
+            .unwrap()
+            .insert(key, authorization);
+        Ok(())
+    }
+
+    fn fetch_token(
+        &self,
+        reference: &Reference,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        basic: Option<&Basic>,
+    ) -> Result<String, Error> {
+        let bad_token = |detail: String| Error::BadToken {
+            realm: realm.to_owned(),
+            detail,
+        };
+        let realm_host = realm
+            .strip_prefix("http://")
+            .map(|rest| rest.split('/').next().unwrap_or(rest));
+        if let Some(host) = realm_host {
+            if !self.may_use_http(host) {
+                return Err(bad_token(
+                    "the realm is plain http on a registry not marked insecure; refusing to send credentials"
+                        .into(),
+                ));
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.inner.agent.get(realm).query("scope", scope);
+            if let Some(service) = service {
+                request = request.query("service", service);
+            }
+            if let Some(basic) = basic {
+                request = request.set("Authorization", &basic.header());
+            }
+            match request.call() {
+                Ok(response) => {
+                    #[derive(Deserialize)]
+                    struct TokenResponse {
+                        token: Option<String>,
+                        access_token: Option<String>,
+                    }
+                    let mut text = Vec::new();
+                    response
+                        .into_reader()
+                        .take(MAX_MANIFEST_BYTES as u64)
+                        .read_to_end(&mut text)
+                        .map_err(|e| bad_token(format!("reading its answer failed ({e})")))?;
+                    let body: TokenResponse = serde_json::from_slice(&text).map_err(|e| {
+                        bad_token(format!("its answer is not the expected JSON ({e})"))
+                    })?;
+                    return body
+                        .token
+                        .or(body.access_token)
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| {
+                            bad_token(
+                                "its answer has neither \"token\" nor \"access_token\"".into(),
+                            )
+                        });
+                }
+                Err(ureq::Error::Status(401 | 403, response)) => {
+                    let detail = registry_error_detail(response);
+                    return Err(match basic {
+                        Some(_) => Error::Unauthorized {
+                            registry: reference.registry().to_owned(),
+                            repository: reference.repository().to_owned(),
+                            detail: format!("token server refused{detail}"),
+                        },
+                        None => Error::CredentialsRequired {
+                            registry: reference.registry().to_owned(),
+                            repository: reference.repository().to_owned(),
+                        },
+                    });
+                }
+                Err(ureq::Error::Status(status, response))
+                    if retry::is_retryable_status(status) && attempt < MAX_ATTEMPTS =>
+                {
+                    std::thread::sleep(retry::retry_after(
+                        response.header("Retry-After"),
+                        attempt - 1,
+                    ));
+                }
+                Err(ureq::Error::Status(status, response)) => {
+                    return Err(bad_token(format!(
+                        "HTTP {status}{}",
+                        registry_error_detail(response)
+                    )))
+                }
+                Err(ureq::Error::Transport(transport)) if attempt >= MAX_ATTEMPTS => {
+                    return Err(Error::Unreachable {
+                        url: realm.to_owned(),
+                        attempts: attempt,
+                        source: Box::new(transport),
+                    })
+                }
+                Err(ureq::Error::Transport(_)) => std::thread::sleep(retry::backoff(attempt - 1)),
+            }
+        }
+    }
+
+    fn may_use_http(&self, host: &str) -> bool {
+        let name = host_without_port(host);
+        name == "localhost"
+            || name.starts_with("127.")
+            || name == "[::1]"
+            || name == "::1"
+            || self
+                .inner
+                .config
+                .insecure_registries
+                .iter()
+                .any(|insecure| insecure == host || insecure == name)
+    }
+
+    /// `https://host` unless the registry may use plain HTTP and does not
+    /// speak TLS (decided once, like Docker: try TLS first).
+    fn base_url(&self, host: &str) -> Result<String, Error> {
+        if let Some(scheme) = self.inner.schemes.lock().unwrap().get(host) {
+            return Ok(format!("{scheme}://{host}"));
+        }
+        let scheme = if !self.may_use_http(host) {
+            "https"
+        } else {
+            match self.inner.agent.get(&format!("https://{host}/v2/")).call() {
+                Ok(_) | Err(ureq::Error::Status(..)) => "https",
+                Err(ureq::Error::Transport(e)) => {
+                    tracing::debug!("{host} does not speak TLS ({e}); using plain HTTP");
+                    "http"
+                }
+            }
+        };
+        self.inner
+            .schemes
+            .lock()
+            .unwrap()
+            .insert(host.to_owned(), scheme);
+        Ok(format!("{scheme}://{host}"))
+    }
+}
+
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split(']')
+            .next()
+            .map_or(host, |h| &host[..h.len() + 1]);
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
+}
+
+/// `: CODE message` from a registry's JSON error body, or nothing.
+fn registry_error_detail(response: ureq::Response) -> String {
+    #[derive(Deserialize)]
+    struct Body {
+        errors: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let mut text = String::new();
+    let _ = response
+        .into_reader()
+        .take(MAX_ERROR_BODY_BYTES)
+        .read_to_string(&mut text);
+    match serde_json::from_str::<Body>(&text) {
+        Ok(body) => body
+            .errors
+            .iter()
+            .map(|e| {
+                let code = e.code.as_deref().unwrap_or("");
+                let message = e.message.as_deref().unwrap_or("");
+                format!(": {code} {message}").trim_end().to_owned()
+            })
+            .collect(),
+        Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_and_listed_registries_may_use_http() {
+        let client = Client::new(ClientConfig {
+            insecure_registries: vec!["reg.lan:5000".into()],
+            ..ClientConfig::default()
+        });
+        assert!(client.may_use_http("127.0.0.1:5000"));
+        assert!(client.may_use_http("localhost"));
+        assert!(client.may_use_http("[::1]:80"));
+        assert!(client.may_use_http("reg.lan:5000"));
+        assert!(!client.may_use_http("reg.lan:6000"));
+        assert!(!client.may_use_http("docker.io"));
+    }
+}

@@ -1,0 +1,24 @@
+//! The OCI distribution protocol, client side: image references as users write
+//! them, manifests and indexes, platform selection, authentication (anonymous,
+//! bearer tokens, basic credentials from docker/podman auth files) and blob
+//! downloads that retry and resume.
+//!
+//! This crate moves bytes; it does not store them. Blob digests are verified by
+//! whoever writes them down (the snapshotter's content store), manifests here,
+//! because a manifest is read whole anyway.
+
+mod auth;
+mod blob;
+mod client;
+mod error;
+pub mod manifest;
+mod platform;
+mod reference;
+mod retry;
+
+pub use auth::Credentials;
+pub use blob::BlobReader;
+pub use client::{Client, ClientConfig, FetchedManifest};
+pub use error::Error;
+pub use platform::Platform;
+pub use reference::Reference;

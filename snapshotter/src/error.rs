@@ -1,0 +1,85 @@
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot use the store at {path}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("{digest:?} is not a sha256 digest (sha256: and 64 lowercase hex digits)")]
+    InvalidDigest { digest: String },
+
+    #[error("cannot write blob {digest} to the content store")]
+    BlobWrite {
+        digest: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("blob {expected} arrived with digest {actual} ({size} bytes); it was corrupted in transit or the registry serves the wrong data. Nothing was stored; pull again")]
+    DigestMismatch {
+        expected: String,
+        actual: String,
+        size: u64,
+    },
+
+    #[error(
+        "blob {digest} is {actual} bytes, but its descriptor says {expected}; nothing was stored"
+    )]
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error("layer {layer} unpacks to content with digest {actual}, but the image config says {expected}; the image is inconsistent")]
+    DiffIdMismatch {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("cannot read layer {layer}")]
+    Read {
+        layer: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("layer {layer} expands to more than {limit} bytes, which looks like a decompression bomb; if the layer is genuine, raise the bound with TANTO_MAX_LAYER_BYTES")]
+    TooLarge { layer: String, limit: u64 },
+
+    #[error("layer {layer} has an unsafe entry {entry:?}: {reason}; the image is broken or malicious, and nothing was written outside the store")]
+    UnsafeEntry {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
+
+    #[error("layer {layer} entry {entry:?} is owned by {uid}:{gid}, which this user namespace does not map; give your user a subordinate id range of 65536 ids in /etc/subuid and /etc/subgid (see `tanto doctor`)")]
+    UnmappedId {
+        layer: String,
+        entry: String,
+        uid: u64,
+        gid: u64,
+    },
+
+    #[error("cannot unpack entry {entry:?} of layer {layer}")]
+    Unpack {
+        layer: String,
+        entry: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot commit snapshot {id}")]
+    Commit {
+        id: String,
+        #[source]
+        source: io::Error,
+    },
+}

@@ -1,0 +1,26 @@
+//! The store: a content store of verified blobs and a snapshotter of layer
+//! trees that overlay stacks into root file systems.
+//!
+//! Snapshots are best understood by their lifecycle. Pulling an image ingests
+//! each layer: its blob streams in, is verified against the manifest's digest
+//! and size while it is unpacked into a temp directory (whiteouts turned into
+//! what overlay expects), its tar checked against the config's diff id, and
+//! only then is the directory renamed into `snapshots/` — committed, never to
+//! change. A root file system is an overlay mount whose lower directories are
+//! the committed snapshots of an image's layers, top first. Running a step
+//! (next) adds a writable upper directory that becomes a snapshot of its own
+//! on commit.
+//!
+//! The snapshotter computes trees and mount options; it never runs anything.
+
+mod compression;
+mod content;
+mod error;
+mod store;
+mod sys;
+mod unpack;
+
+pub use compression::Compression;
+pub use error::Error;
+pub use store::{Ingested, Layer, LayerLock, Limits, Snapshot, Store};
+pub use unpack::UnpackStats;

@@ -1,0 +1,355 @@
+//! The on-disk store: its layout, the locks that let several tanto processes
+//! share it, and the clean-up of what a killed process left half-done.
+//!
+//! ```text
+//! $TANTO_ROOT/
+//!   content/blobs/sha256/<hex>    verified blobs (layers, configs, manifests)
+//!   content/tmp/                  blobs being written
+//!   snapshots/<id>/fs             committed snapshots, never changed again
+//!   snapshots/tmp/                snapshots being unpacked
+//!   locks/<id>.lock               flock(2) locks, one per snapshot being made
+//! ```
+//!
+//! Temp names are `<stem>.<pid>.<n>`: a rename is the only way anything
+//! becomes visible, so whatever a crash leaves in a `tmp/` is never trusted,
+//! and it is removed once its process is gone.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::compression::Compression;
+use crate::content::{digest_hex, ContentStore, Digesting};
+use crate::unpack::{UnpackStats, Unpacker};
+use crate::{sys, Error};
+
+/// Bounds that protect the store from hostile layers.
+#[derive(Clone, Debug, Default)]
+pub struct Limits {
+    /// The most bytes one layer may expand to. Default: 100 times its
+    /// compressed size, and never less than 1 GiB.
+    pub max_layer_bytes: Option<u64>,
+}
+
+impl Limits {
+    fn expanded_bound(&self, compressed: u64, compression: Compression) -> u64 {
+        match (self.max_layer_bytes, compression) {
+            (Some(bound), _) => bound,
+            (None, Compression::None) => compressed,
+            (None, _) => compressed.saturating_mul(100).max(1 << 30),
+        }
+    }
+}
+
+/// A committed, immutable snapshot: a directory tree that is one layer of an
+/// overlay mount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    id: String,
+    dir: PathBuf,
+}
+
+impl Snapshot {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The tree itself, as a lower directory for overlay.
+    pub fn fs(&self) -> PathBuf {
+        self.dir.join("fs")
+    }
+}
+
+/// One layer to ingest, as the image's manifest and config describe it.
+#[derive(Clone, Copy, Debug)]
+pub struct Layer<'a> {
+    /// Digest of the blob as stored in the registry (compressed).
+    pub digest: &'a str,
+    pub size: u64,
+    /// Digest of the uncompressed tar, from the image config's `rootfs.diff_ids`.
+    pub diff_id: &'a str,
+    pub compression: Compression,
+}
+
+/// Held while a layer's snapshot is made; other processes wait for it.
+pub struct LayerLock {
+    _file: File,
+    id: String,
+}
+
+/// What ingesting one layer did.
+#[derive(Debug)]
+pub struct Ingested {
+    pub snapshot: Snapshot,
+    pub stats: UnpackStats,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+    content: ContentStore,
+    snapshots: PathBuf,
+    snapshots_tmp: PathBuf,
+    locks: PathBuf,
+    limits: Limits,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn temp_name(dir: &Path, stem: &str) -> PathBuf {
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{stem}.{}.{n}", std::process::id()))
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root` and removes what dead
+    /// processes left in its temp directories.
+    pub fn open(root: impl Into<PathBuf>, limits: Limits) -> Result<Store, Error> {
+        let root = root.into();
+        let store = Store {
+            content: ContentStore::new(&root),
+            snapshots: root.join("snapshots"),
+            snapshots_tmp: root.join("snapshots/tmp"),
+            locks: root.join("locks"),
+            root,
+            limits,
+        };
+        let store_error = |path: &Path, source| Error::Store {
+            path: path.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(&store.root).map_err(|e| store_error(&store.root, e))?;
+        // The store holds other users' files (subordinate ids): keep it private.
+        std::fs::set_permissions(&store.root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| store_error(&store.root, e))?;
+        let [blobs, content_tmp] = store.content.dirs();
+        for dir in [blobs, content_tmp, &store.snapshots_tmp, &store.locks] {
+            std::fs::create_dir_all(dir).map_err(|e| store_error(dir, e))?;
+        }
+        for dir in [content_tmp, &store.snapshots_tmp] {
+            remove_stale_temps(dir, |_| true);
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn has_blob(&self, digest: &str) -> Result<bool, Error> {
+        Ok(self.content.path(digest)?.exists())
+    }
+
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, Error> {
+        self.content.path(digest)
+    }
+
+    /// Reads a small blob (manifest, config) whole.
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, Error> {
+        let path = self.content.path(digest)?;
+        std::fs::read(&path).map_err(|source| Error::Store { path, source })
+    }
+
+    /// Stores a small blob after verifying its digest.
+    pub fn write_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), Error> {
+        self.content.write(digest, bytes)
+    }
+
+    /// The snapshot of the layer whose uncompressed digest is `diff_id`, if
+    /// one was committed. Layers are keyed by content alone: the same diff in
+    /// two images, whatever sits below it, is one snapshot.
+    pub fn layer_snapshot(&self, diff_id: &str) -> Result<Option<Snapshot>, Error> {
+        let id = layer_snapshot_id(diff_id)?;
+        let dir = self.snapshots.join(&id);
+        Ok(dir.join("fs").is_dir().then_some(Snapshot { id, dir }))
+    }
+
+    /// Waits until no other process is making the snapshot of `diff_id`, then
+    /// holds it off until the lock is dropped. Half-made attempts of dead
+    /// processes are cleared once the lock is held.
+    pub fn lock_layer(&self, diff_id: &str) -> Result<LayerLock, Error> {
+        let id = layer_snapshot_id(diff_id)?;
+        let path = self.locks.join(format!("{id}.lock"));
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| Error::Store {
+                path: path.clone(),
+                source,
+            })?;
+        sys::lock_exclusive(&file).map_err(|source| Error::Store { path, source })?;
+        let prefix = format!("{id}.");
+        remove_stale_temps(&self.snapshots_tmp, |name| name.starts_with(&prefix));
+        Ok(LayerLock { _file: file, id })
+    }
+
+    /// Unpacks `compressed` — the layer blob as it streams in — into a new
+    /// snapshot, verifying the blob's size and digest and the tar's diff id as
+    /// it goes. With `keep_blob`, the blob is also written to the content
+    /// store. Nothing becomes visible unless everything checks out.
+    pub fn ingest_layer(
+        &self,
+        lock: &LayerLock,
+        layer: &Layer,
+        compressed: impl Read,
+        keep_blob: bool,
+    ) -> Result<Ingested, Error> {
+        debug_assert_eq!(lock.id, layer_snapshot_id(layer.diff_id)?);
+        let temp_dir = temp_name(&self.snapshots_tmp, &lock.id);
+        let mut blob_temp = None;
+        let result = self.ingest_into(&temp_dir, layer, compressed, keep_blob, &mut blob_temp);
+        if result.is_err() {
+            if let Some(path) = &blob_temp {
+                let _ = std::fs::remove_file(path);
+            }
+            if temp_dir.exists() {
+                if let Err(e) = std::fs::remove_dir_all(&temp_dir) {
+                    tracing::warn!(
+                        "cannot remove {}: {e}; the next run will",
+                        temp_dir.display()
+                    );
+                }
+            }
+        }
+        result
+    }
+
+    fn ingest_into(
+        &self,
+        temp_dir: &Path,
+        layer: &Layer,
+        compressed: impl Read,
+        keep_blob: bool,
+        blob_temp: &mut Option<PathBuf>,
+    ) -> Result<Ingested, Error> {
+        let commit_error = |source| Error::Commit {
+            id: layer.diff_id.to_owned(),
+            source,
+        };
+        let fs = temp_dir.join("fs");
+        std::fs::create_dir_all(&fs).map_err(commit_error)?;
+        let copy = if keep_blob {
+            let (file, path) = self.content.temp_file(layer.digest)?;
+            *blob_temp = Some(path);
+            Some(file)
+        } else {
+            None
+        };
+        let read_error = |source| Error::Read {
+            layer: layer.digest.to_owned(),
+            source,
+        };
+
+        // The blob may not be longer than its descriptor says: +1 lets an
+        // overlong blob be told from an exact one.
+        let mut blob = Digesting::new(compressed, layer.size, copy);
+        let bound = self.limits.expanded_bound(layer.size, layer.compression);
+        let unpacked = {
+            let mut tar = Digesting::new(
+                layer.compression.decoder(&mut blob).map_err(read_error)?,
+                bound,
+                None,
+            );
+            let unpacked = Unpacker::new(&fs, layer.digest)?.unpack(&mut tar);
+            // The diff id covers the whole stream, padding after the tar's end too.
+            let drained =
+                unpacked.and_then(|stats| tar.drain().map(|()| stats).map_err(read_error));
+            if tar.exceeded() {
+                return Err(Error::TooLarge {
+                    layer: layer.digest.to_owned(),
+                    limit: bound,
+                });
+            }
+            drained.map(|stats| (stats, tar.finish()))
+        };
+        // Whatever went wrong while unpacking, a wrong blob is the better
+        // explanation: read the rest and compare digests first.
+        let blob_drained = blob.drain();
+        if blob.exceeded() {
+            return Err(Error::SizeMismatch {
+                digest: layer.digest.to_owned(),
+                expected: layer.size,
+                actual: blob.count(),
+            });
+        }
+        let (digest, size, copy) = blob.finish().map_err(read_error)?;
+        if blob_drained.is_ok() && size != layer.size {
+            return Err(Error::SizeMismatch {
+                digest: layer.digest.to_owned(),
+                expected: layer.size,
+                actual: size,
+            });
+        }
+        if blob_drained.is_ok() && digest != layer.digest {
+            return Err(Error::DigestMismatch {
+                expected: layer.digest.to_owned(),
+                actual: digest,
+                size,
+            });
+        }
+        let (stats, diff) = unpacked?;
+        blob_drained.map_err(read_error)?;
+        let (diff_id, _, _) = diff.map_err(read_error)?;
+        if diff_id != layer.diff_id {
+            return Err(Error::DiffIdMismatch {
+                layer: layer.digest.to_owned(),
+                expected: layer.diff_id.to_owned(),
+                actual: diff_id,
+            });
+        }
+        drop(copy);
+
+        let id = layer_snapshot_id(layer.diff_id)?;
+        let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
+        sys::sync_filesystem(fs_dir.as_fd()).map_err(commit_error)?;
+        if let Some(path) = blob_temp.take() {
+            self.content.commit(&path, layer.digest)?;
+        }
+        let dir = self.snapshots.join(&id);
+        std::fs::rename(temp_dir, &dir).map_err(commit_error)?;
+        Ok(Ingested {
+            snapshot: Snapshot { id, dir },
+            stats,
+        })
+    }
+}
+
+fn layer_snapshot_id(diff_id: &str) -> Result<String, Error> {
+    Ok(format!("sha256-{}", digest_hex(diff_id)?))
+}
+
+/// Removes `<stem>.<pid>.<n>` entries of `dir` whose process is gone and whose
+/// name passes `select`.
+fn remove_stale_temps(dir: &Path, select: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
+        let alive = pid.is_some_and(|pid| {
+            pid == std::process::id() as i32
+                // SAFETY: signal 0 only checks for existence.
+                || unsafe { libc::kill(pid, 0) } == 0
+                || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+        });
+        if alive || !select(&name) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => tracing::debug!("removed {}, left by a process that died", path.display()),
+            Err(e) => tracing::warn!("cannot remove stale {}: {e}", path.display()),
+        }
+    }
+}

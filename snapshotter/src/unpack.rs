@@ -1,0 +1,520 @@
+//! Applying one layer's tar stream to an empty directory, in the form overlay
+//! expects when mounted with `userxattr` inside a user namespace:
+//!
+//! - `.wh.NAME` becomes a character device 0/0 named NAME (an overlay whiteout);
+//! - `.wh..wh..opq` marks its directory with `user.overlay.opaque=y`;
+//! - ownership, modes, xattrs, mtimes, symlinks and hardlinks are kept;
+//! - device nodes are created where the kernel allows it (real root) and
+//!   skipped with a warning where it does not (a user namespace).
+//!
+//! Safety does not rest on string checks alone: every entry's parent is opened
+//! with `openat2(RESOLVE_BENEATH)` and every change is made relative to that
+//! descriptor, so a symlink planted by an earlier entry cannot redirect a later
+//! one outside the snapshot.
+
+use std::ffi::{CStr, OsStr};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use tar::EntryType;
+
+use crate::sys;
+use crate::Error;
+
+/// What one unpack did.
+#[derive(Debug, Default, Clone)]
+pub struct UnpackStats {
+    pub entries: u64,
+    pub file_bytes: u64,
+    /// Device nodes that could not be created (rootless), by path.
+    pub skipped_devices: Vec<String>,
+}
+
+pub(crate) struct Unpacker<'l> {
+    root: OwnedFd,
+    layer: &'l str,
+    /// Directory mtimes are set last: adding children would change them.
+    dir_mtimes: Vec<(PathBuf, i64)>,
+    buffer: Vec<u8>,
+    stats: UnpackStats,
+}
+
+/// The metadata of one entry that we apply, gathered before its data is read.
+struct Meta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: i64,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl<'l> Unpacker<'l> {
+    pub(crate) fn new(dir: &Path, layer: &'l str) -> Result<Unpacker<'l>, Error> {
+        let root = sys::open_dir(dir).map_err(|source| Error::Unpack {
+            layer: layer.to_owned(),
+            entry: String::new(),
+            source,
+        })?;
+        Ok(Unpacker {
+            root,
+            layer,
+            dir_mtimes: Vec::new(),
+            buffer: vec![0; 256 << 10],
+            stats: UnpackStats::default(),
+        })
+    }
+
+    /// Unpacks every entry of `reader`, a tar stream. Stops at the tar
+    /// end-of-archive marker; the caller drains what follows.
+    pub(crate) fn unpack<R: Read>(mut self, reader: R) -> Result<UnpackStats, Error> {
+        let mut archive = tar::Archive::new(reader);
+        let entries = archive
+            .entries()
+            .map_err(|source| self.read_error(source))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|source| self.read_error(source))?;
+            self.apply(&mut entry)?;
+            self.stats.entries += 1;
+        }
+        for (path, mtime) in std::mem::take(&mut self.dir_mtimes).into_iter().rev() {
+            let (parent, name) = split(&path);
+            let name = sys::cstring(name.as_bytes()).map_err(|e| self.io_error(&path, e))?;
+            let dir = sys::open_dir_beneath(self.root.as_fd(), parent, true)
+                .map_err(|e| self.io_error(&path, e))?;
+            sys::set_mtime_at(dir.as_fd(), &name, mtime).map_err(|e| self.io_error(&path, e))?;
+        }
+        Ok(self.stats)
+    }
+
+    fn apply<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), Error> {
+        let raw_path = entry
+            .path()
+            .map_err(|source| self.read_error(source))?
+            .into_owned();
+        let shown = raw_path.display().to_string();
+        let path = normalize(&raw_path).map_err(|reason| self.unsafe_entry(&shown, reason))?;
+        let kind = entry.header().entry_type();
+        let meta = self.meta(entry, &shown)?;
+
+        if path.as_os_str().is_empty() {
+            // The layer's own root ("./"): only its metadata applies.
+            if kind.is_dir() {
+                let root = self.root.try_clone().map_err(|e| self.io_error(&path, e))?;
+                self.set_dir_meta(&root, &path, &meta, &shown)?;
+                return Ok(());
+            }
+            return Err(self.unsafe_entry(&shown, "the layer root must be a directory"));
+        }
+        let (parent, name) = split(&path);
+        if let Some(target) = name.as_bytes().strip_prefix(b".wh.") {
+            return self.whiteout(parent, target, &shown);
+        }
+        let dir = self.parent_dir(parent, &shown)?;
+        let cname = sys::cstring(name.as_bytes()).map_err(|e| self.io_error(&path, e))?;
+        if let Some(existing) =
+            sys::lstat_at(dir.as_fd(), &cname).map_err(|e| self.io_error(&path, e))?
+        {
+            // A later entry replaces an earlier one, except that a directory
+            // meeting a directory only takes the new metadata.
+            if !(sys::is_dir(&existing) && kind.is_dir()) {
+                sys::remove_at(dir.as_fd(), &cname).map_err(|e| self.io_error(&path, e))?;
+            }
+        }
+
+        let at = |e| self.io_error(&path, e);
+        match kind {
+            EntryType::Directory => {
+                match sys::mkdir_at(dir.as_fd(), &cname, 0o700) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(at(e)),
+                    _ => {}
+                }
+                let sub = sys::open_subdir(dir.as_fd(), &cname).map_err(at)?;
+                self.chown(dir.as_fd(), &cname, &meta, &shown)?;
+                self.set_dir_meta(&sub, &path, &meta, &shown)?;
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let mut file = sys::create_file_at(dir.as_fd(), &cname).map_err(at)?;
+                self.copy_data(entry, &mut file, &path)?;
+                self.chown(dir.as_fd(), &cname, &meta, &shown)?;
+                sys::chmod_fd(file.as_fd(), meta.mode).map_err(|e| self.io_error(&path, e))?;
+                self.set_xattrs(file.as_fd(), &meta, &shown)?;
+                sys::set_mtime_at(dir.as_fd(), &cname, meta.mtime)
+                    .map_err(|e| self.io_error(&path, e))?;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|source| self.read_error(source))?
+                    .ok_or_else(|| self.unsafe_entry(&shown, "a symlink without a target"))?;
+                // The target is stored, never followed by us: later entries
+                // are resolved beneath the root, so it cannot lead them out.
+                sys::symlink_at(target.as_os_str(), dir.as_fd(), &cname).map_err(at)?;
+                self.chown(dir.as_fd(), &cname, &meta, &shown)?;
+                sys::set_mtime_at(dir.as_fd(), &cname, meta.mtime)
+                    .map_err(|e| self.io_error(&path, e))?;
+            }
+            EntryType::Link => self.hardlink(entry, dir.as_fd(), &cname, &shown)?,
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let file_type = match kind {
+                    EntryType::Char => libc::S_IFCHR,
+                    EntryType::Block => libc::S_IFBLK,
+                    _ => libc::S_IFIFO,
+                };
+                let major = entry.header().device_major().ok().flatten().unwrap_or(0);
+                let minor = entry.header().device_minor().ok().flatten().unwrap_or(0);
+                match sys::mknod_at(dir.as_fd(), &cname, file_type | 0o600, major, minor) {
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::EPERM) && file_type != libc::S_IFIFO =>
+                    {
+                        self.stats.skipped_devices.push(shown);
+                        return Ok(());
+                    }
+                    other => other.map_err(at)?,
+                }
+                self.chown(dir.as_fd(), &cname, &meta, &shown)?;
+                sys::chmod_node_at(dir.as_fd(), &cname, meta.mode)
+                    .map_err(|e| self.io_error(&path, e))?;
+                sys::set_mtime_at(dir.as_fd(), &cname, meta.mtime)
+                    .map_err(|e| self.io_error(&path, e))?;
+            }
+            other => {
+                tracing::warn!(
+                    "layer {}: skipping entry {shown:?} of unsupported type {other:?}",
+                    self.layer
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn meta<R: Read>(&self, entry: &mut tar::Entry<R>, shown: &str) -> Result<Meta, Error> {
+        let header = entry.header();
+        let bad =
+            |what: &str| self.unsafe_entry(shown, &format!("its header has an invalid {what}"));
+        let mut meta = Meta {
+            mode: header.mode().map_err(|_| bad("mode"))? & 0o7777,
+            uid: header.uid().map_err(|_| bad("uid"))?,
+            gid: header.gid().map_err(|_| bad("gid"))?,
+            mtime: header.mtime().map_err(|_| bad("mtime"))? as i64,
+            xattrs: Vec::new(),
+        };
+        if let Some(extensions) = entry
+            .pax_extensions()
+            .map_err(|source| self.read_error(source))?
+        {
+            for extension in extensions {
+                let extension = extension.map_err(|source| self.read_error(source))?;
+                let key = extension.key_bytes();
+                let value = extension.value_bytes();
+                let number = || {
+                    std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.parse::<u64>().ok())
+                };
+                match key {
+                    b"uid" => meta.uid = number().ok_or_else(|| bad("PAX uid"))?,
+                    b"gid" => meta.gid = number().ok_or_else(|| bad("PAX gid"))?,
+                    _ => {
+                        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                            meta.xattrs.push((name.to_vec(), value.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(meta)
+    }
+
+    fn set_dir_meta(
+        &mut self,
+        dir: &OwnedFd,
+        path: &Path,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), Error> {
+        if path.as_os_str().is_empty() {
+            // The layer root has no name in a parent: chown it by descriptor.
+            let owner = u32::try_from(meta.uid).and_then(|uid| Ok((uid, u32::try_from(meta.gid)?)));
+            let result = match owner {
+                Ok((uid, gid)) => sys::chown_fd(dir.as_fd(), uid, gid),
+                Err(_) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
+            };
+            result.map_err(|e| self.chown_error(e, meta, shown))?;
+        }
+        sys::chmod_fd(dir.as_fd(), meta.mode).map_err(|e| self.io_error(path, e))?;
+        self.set_xattrs(dir.as_fd(), meta, shown)?;
+        if !path.as_os_str().is_empty() {
+            self.dir_mtimes.push((path.to_owned(), meta.mtime));
+        }
+        Ok(())
+    }
+
+    fn chown(&self, dir: BorrowedFd, name: &CStr, meta: &Meta, shown: &str) -> Result<(), Error> {
+        let (uid, gid) = match (u32::try_from(meta.uid), u32::try_from(meta.gid)) {
+            (Ok(uid), Ok(gid)) => (uid, gid),
+            _ => {
+                return Err(self.chown_error(
+                    io::Error::from_raw_os_error(libc::EINVAL),
+                    meta,
+                    shown,
+                ))
+            }
+        };
+        sys::chown_at(dir, name, uid, gid).map_err(|e| self.chown_error(e, meta, shown))
+    }
+
+    fn chown_error(&self, error: io::Error, meta: &Meta, shown: &str) -> Error {
+        if error.raw_os_error() == Some(libc::EINVAL) {
+            Error::UnmappedId {
+                layer: self.layer.to_owned(),
+                entry: shown.to_owned(),
+                uid: meta.uid,
+                gid: meta.gid,
+            }
+        } else {
+            self.io_error(Path::new(shown), error)
+        }
+    }
+
+    /// Applies the xattrs a layer may carry. Overlay's own (`trusted.overlay.*`,
+    /// `user.overlay.*`) are refused: a layer must not forge whiteouts, opaque
+    /// markers or redirects that we did not derive from its entries.
+    fn set_xattrs(&self, fd: BorrowedFd, meta: &Meta, shown: &str) -> Result<(), Error> {
+        for (name, value) in &meta.xattrs {
+            if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
+                return Err(self.unsafe_entry(
+                    shown,
+                    "it carries an overlay xattr, which only tanto may set",
+                ));
+            }
+            let cname = sys::cstring(name).map_err(|e| self.io_error(Path::new(shown), e))?;
+            if let Err(e) = sys::set_xattr_fd(fd, &cname, value) {
+                // security.selinux and trusted.* are not ours to set in a user
+                // namespace; losing them is what rootless podman does too.
+                tracing::debug!(
+                    "layer {}: cannot set xattr {} on {shown:?}: {e}",
+                    self.layer,
+                    String::from_utf8_lossy(name)
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_data<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        file: &mut std::fs::File,
+        path: &Path,
+    ) -> Result<(), Error> {
+        loop {
+            let n = match entry.read(&mut self.buffer) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(self.read_error(source)),
+            };
+            file.write_all(&self.buffer[..n])
+                .map_err(|e| self.io_error(path, e))?;
+            self.stats.file_bytes += n as u64;
+        }
+    }
+
+    fn hardlink<R: Read>(
+        &self,
+        entry: &mut tar::Entry<R>,
+        dir: BorrowedFd,
+        name: &CStr,
+        shown: &str,
+    ) -> Result<(), Error> {
+        let target = entry
+            .link_name()
+            .map_err(|source| self.read_error(source))?
+            .ok_or_else(|| self.unsafe_entry(shown, "a hardlink without a target"))?;
+        let target = normalize(&target).map_err(|_| {
+            self.unsafe_entry(
+                shown,
+                &format!("its hardlink target {target:?} leaves the layer"),
+            )
+        })?;
+        let (target_parent, target_name) = split(&target);
+        let missing = || {
+            self.unsafe_entry(
+                shown,
+                &format!("it links to {target:?}, which is not in this layer (hardlinks must stay within one layer)"),
+            )
+        };
+        let target_dir = match sys::open_dir_beneath(self.root.as_fd(), target_parent, true) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Err(missing()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ELOOP | libc::EXDEV | libc::ENOTDIR)
+                ) =>
+            {
+                return Err(
+                    self.unsafe_entry(shown, "its hardlink target's path goes through a symlink")
+                )
+            }
+            Err(e) => return Err(self.io_error(Path::new(shown), e)),
+        };
+        let target_name =
+            sys::cstring(target_name.as_bytes()).map_err(|e| self.io_error(&target, e))?;
+        match sys::lstat_at(target_dir.as_fd(), &target_name)
+            .map_err(|e| self.io_error(&target, e))?
+        {
+            None => Err(missing()),
+            Some(st) if sys::is_dir(&st) => {
+                Err(self.unsafe_entry(shown, "it hardlinks a directory"))
+            }
+            Some(_) => sys::link_at(target_dir.as_fd(), &target_name, dir, name)
+                .map_err(|e| self.io_error(Path::new(shown), e)),
+        }
+    }
+
+    /// `.wh.NAME` hides NAME of the layers below; `.wh..wh..opq` hides all of
+    /// its directory's lower content.
+    fn whiteout(&mut self, parent: &Path, target: &[u8], shown: &str) -> Result<(), Error> {
+        let dir = self.parent_dir(parent, shown)?;
+        if target == b".wh..opq" {
+            return self.make_opaque(dir.as_fd(), shown);
+        }
+        if target.starts_with(b".wh.") {
+            // aufs bookkeeping (.wh..wh.plnk and the like) means nothing to overlay.
+            tracing::debug!("layer {}: ignoring aufs metadata {shown:?}", self.layer);
+            return Ok(());
+        }
+        if target.is_empty() || target == b"." || target == b".." {
+            return Err(
+                self.unsafe_entry(shown, "a whiteout must name an entry of its own directory")
+            );
+        }
+        let name = sys::cstring(target).map_err(|e| self.io_error(Path::new(shown), e))?;
+        match sys::lstat_at(dir.as_fd(), &name).map_err(|e| self.io_error(Path::new(shown), e))? {
+            // Whiteouts hide lower layers only; what this layer added stays,
+            // and a directory it added hides the lower one's content.
+            Some(st) if sys::is_dir(&st) => {
+                let sub = sys::open_subdir(dir.as_fd(), &name)
+                    .map_err(|e| self.io_error(Path::new(shown), e))?;
+                self.make_opaque(sub.as_fd(), shown)
+            }
+            Some(_) => Ok(()),
+            None => sys::mknod_at(dir.as_fd(), &name, libc::S_IFCHR, 0, 0)
+                .map_err(|e| self.io_error(Path::new(shown), e)),
+        }
+    }
+
+    fn make_opaque(&self, dir: BorrowedFd, shown: &str) -> Result<(), Error> {
+        sys::set_xattr_fd(dir, c"user.overlay.opaque", b"y")
+            .map_err(|e| self.io_error(Path::new(shown), e))
+    }
+
+    /// Opens `parent` beneath the root, creating missing directories the way
+    /// `tar -x` does (0755, owned by root).
+    fn parent_dir(&self, parent: &Path, shown: &str) -> Result<OwnedFd, Error> {
+        match sys::open_dir_beneath(self.root.as_fd(), parent, false) {
+            Ok(fd) => return Ok(fd),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(self.resolve_error(shown, e)),
+        }
+        let mut dir = self
+            .root
+            .try_clone()
+            .map_err(|e| self.io_error(parent, e))?;
+        let mut so_far = PathBuf::new();
+        for component in parent.components() {
+            so_far.push(component);
+            dir = match sys::open_dir_beneath(self.root.as_fd(), &so_far, false) {
+                Ok(fd) => fd,
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let name = sys::cstring(component.as_os_str().as_bytes())
+                        .map_err(|e| self.io_error(parent, e))?;
+                    sys::mkdir_at(dir.as_fd(), &name, 0o755)
+                        .map_err(|e| self.io_error(&so_far, e))?;
+                    sys::open_dir_beneath(self.root.as_fd(), &so_far, false)
+                        .map_err(|e| self.resolve_error(shown, e))?
+                }
+                Err(e) => return Err(self.resolve_error(shown, e)),
+            };
+        }
+        Ok(dir)
+    }
+
+    fn resolve_error(&self, shown: &str, error: io::Error) -> Error {
+        match error.raw_os_error() {
+            Some(libc::EXDEV) => {
+                self.unsafe_entry(shown, "a symlink in its path leads outside the layer")
+            }
+            Some(libc::ELOOP) => {
+                self.unsafe_entry(shown, "its path goes through too many symlinks")
+            }
+            Some(libc::ENOTDIR) => {
+                self.unsafe_entry(shown, "a parent in its path is not a directory")
+            }
+            _ => self.io_error(Path::new(shown), error),
+        }
+    }
+
+    fn unsafe_entry(&self, entry: &str, reason: &str) -> Error {
+        Error::UnsafeEntry {
+            layer: self.layer.to_owned(),
+            entry: entry.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn io_error(&self, path: &Path, source: io::Error) -> Error {
+        Error::Unpack {
+            layer: self.layer.to_owned(),
+            entry: path.display().to_string(),
+            source,
+        }
+    }
+
+    fn read_error(&self, source: io::Error) -> Error {
+        Error::Read {
+            layer: self.layer.to_owned(),
+            source,
+        }
+    }
+}
+
+/// A layer path made relative and plain: `./a//b/` is `a/b`. Absolute paths
+/// and `..` are refused rather than rewritten, since no honest layer has them.
+fn normalize(raw: &Path) -> Result<PathBuf, &'static str> {
+    let mut out = PathBuf::new();
+    for component in raw.components() {
+        match component {
+            Component::Normal(name) => out.push(name),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err("absolute paths are not allowed in a layer")
+            }
+            Component::ParentDir => return Err("paths with .. are not allowed in a layer"),
+        }
+    }
+    Ok(out)
+}
+
+fn split(path: &Path) -> (&Path, &OsStr) {
+    (
+        path.parent().unwrap_or(Path::new("")),
+        path.file_name().unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_refuses_escapes() {
+        assert_eq!(normalize(Path::new("./a//b/")).unwrap(), Path::new("a/b"));
+        assert_eq!(normalize(Path::new("./")).unwrap(), Path::new(""));
+        assert!(normalize(Path::new("/etc/passwd")).is_err());
+        assert!(normalize(Path::new("a/../../b")).is_err());
+    }
+}
