@@ -1,1 +1,107 @@
-fn main() {}
+//! The `tanto` command.
+
+mod doctor;
+mod output;
+mod pull;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tanto",
+    version,
+    about = "Daemonless, rootless container pipelines"
+)]
+struct Cli {
+    /// Where images and snapshots are stored [default: $XDG_DATA_HOME/tanto or ~/.local/share/tanto]
+    #[arg(long, global = true, env = "TANTO_ROOT", value_name = "DIR")]
+    root: Option<PathBuf>,
+
+    /// A registry (host or host:port) that may be reached over plain HTTP; loopback registries always may
+    #[arg(
+        long = "insecure-registry",
+        global = true,
+        value_name = "HOST",
+        env = "TANTO_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    insecure_registries: Vec<String>,
+
+    /// Show debug logs (RUST_LOG overrides)
+    #[arg(short, long, global = true)]
+    verbose: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pull an image from a registry into the store
+    Pull(pull::Args),
+    /// Check that this machine can run tanto rootless, and say what to fix
+    Doctor,
+    /// Print tanto's version
+    Version,
+    /// Used by `tanto doctor`: try overlay inside tanto's user namespace
+    #[command(name = "__probe-overlay", hide = true)]
+    ProbeOverlay { scratch: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            output::error(&format!("{error:#}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Version => {
+            output::line(&format!("tanto {}", env!("CARGO_PKG_VERSION")));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor => doctor::run(&store_root(cli.root)?),
+        Command::Pull(args) => {
+            // Before any thread exists: this may re-execute tanto in a user namespace.
+            engine::executor::userns::enter()?;
+            pull::run(&store_root(cli.root)?, cli.insecure_registries, args)
+        }
+        Command::ProbeOverlay { scratch } => {
+            engine::executor::userns::enter()?;
+            match engine::executor::overlay::probe(&scratch) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(reason) => {
+                    output::line(&reason);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn store_root(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    flag.or_else(engine::default_store_root)
+        .context("cannot tell where the store goes: set TANTO_ROOT or HOME, or pass --root")
+}
+
+fn init_logging(verbose: bool) {
+    let default = if verbose { "debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(verbose)
+        .init();
+}

@@ -21,8 +21,8 @@ application/vnd.docker.distribution.manifest.v2+json";
 /// What a manifest endpoint can answer with.
 #[derive(Debug)]
 pub enum Manifest {
-    Image(ImageManifest),
-    Index(ImageIndex),
+    Image(Box<ImageManifest>),
+    Index(Box<ImageIndex>),
 }
 
 impl Manifest {
@@ -58,11 +58,11 @@ impl Manifest {
         };
         if is_index {
             serde_json::from_value(value)
-                .map(Manifest::Index)
+                .map(|i| Manifest::Index(Box::new(i)))
                 .map_err(|e| malformed(format!("invalid image index: {e}")))
         } else {
             serde_json::from_value(value)
-                .map(Manifest::Image)
+                .map(|m| Manifest::Image(Box::new(m)))
                 .map_err(|e| malformed(format!("invalid image manifest: {e}")))
         }
     }
@@ -75,12 +75,21 @@ fn unsupported(reference: &str, media_type: &str) -> Error {
     }
 }
 
-/// Parses an image config blob.
+/// Parses an image config blob. Fields the OCI spec makes optional but
+/// oci-spec's types require (`history`) are filled in empty first, so images
+/// built without them still pull.
 pub fn parse_config(reference: &str, bytes: &[u8]) -> Result<ImageConfiguration, Error> {
-    serde_json::from_slice(bytes).map_err(|e| Error::MalformedManifest {
+    let malformed = |e: serde_json::Error| Error::MalformedManifest {
         reference: reference.to_owned(),
         detail: format!("invalid image config: {e}"),
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+    if let Some(object) = value.as_object_mut() {
+        object
+            .entry("history")
+            .or_insert_with(|| serde_json::json!([]));
+    }
+    serde_json::from_value(value).map_err(malformed)
 }
 
 /// The index entry for `platform`. Entries without a platform, and attestation
@@ -159,6 +168,15 @@ mod tests {
             Manifest::parse("r", "application/json", manifest.as_bytes()),
             Ok(Manifest::Image(_))
         ));
+    }
+
+    #[test]
+    fn configs_without_history_parse() {
+        let config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        assert!(parse_config("r", config).is_ok());
+        let err = parse_config("r", b"{}").unwrap_err().to_string();
+        assert!(err.contains("invalid image config"), "{err}");
     }
 
     #[test]

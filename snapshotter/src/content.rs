@@ -115,7 +115,6 @@ impl ContentStore {
         [&self.blobs, &self.tmp]
     }
 
-    #[cfg(test)]
     pub(crate) fn tmp_dir(&self) -> &Path {
         &self.tmp
     }

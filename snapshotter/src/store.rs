@@ -130,7 +130,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| store_error(dir, e))?;
         }
         for dir in [content_tmp, &store.snapshots_tmp] {
-            remove_stale_temps(dir, |_| true);
+            remove_temps(dir, |_, pid| pid.is_some_and(|pid| !process_alive(pid)));
         }
         Ok(store)
     }
@@ -183,8 +183,9 @@ impl Store {
                 source,
             })?;
         sys::lock_exclusive(&file).map_err(|source| Error::Store { path, source })?;
+        // Holding the lock proves nobody is working on these any more.
         let prefix = format!("{id}.");
-        remove_stale_temps(&self.snapshots_tmp, |name| name.starts_with(&prefix));
+        remove_temps(&self.snapshots_tmp, |name, _| name.starts_with(&prefix));
         Ok(LayerLock { _file: file, id })
     }
 
@@ -234,6 +235,9 @@ impl Store {
         let fs = temp_dir.join("fs");
         std::fs::create_dir_all(&fs).map_err(commit_error)?;
         let copy = if keep_blob {
+            // Blob temps of this layer are written under its lock too.
+            let prefix = format!("{}.", digest_hex(layer.digest)?);
+            remove_temps(self.content.tmp_dir(), |name, _| name.starts_with(&prefix));
             let (file, path) = self.content.temp_file(layer.digest)?;
             *blob_temp = Some(path);
             Some(file)
@@ -323,22 +327,16 @@ fn layer_snapshot_id(diff_id: &str) -> Result<String, Error> {
     Ok(format!("sha256-{}", digest_hex(diff_id)?))
 }
 
-/// Removes `<stem>.<pid>.<n>` entries of `dir` whose process is gone and whose
-/// name passes `select`.
-fn remove_stale_temps(dir: &Path, select: impl Fn(&str) -> bool) {
+/// Removes the `<stem>.<pid>.<n>` entries of `dir` that `select` picks, given
+/// each one's name and the pid in it.
+fn remove_temps(dir: &Path, select: impl Fn(&str, Option<i32>) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
-        let alive = pid.is_some_and(|pid| {
-            pid == std::process::id() as i32
-                // SAFETY: signal 0 only checks for existence.
-                || unsafe { libc::kill(pid, 0) } == 0
-                || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-        });
-        if alive || !select(&name) {
+        if !select(&name, pid) {
             continue;
         }
         let path = entry.path();
@@ -351,5 +349,21 @@ fn remove_stale_temps(dir: &Path, select: impl Fn(&str) -> bool) {
             Ok(()) => tracing::debug!("removed {}, left by a process that died", path.display()),
             Err(e) => tracing::warn!("cannot remove stale {}: {e}", path.display()),
         }
+    }
+}
+
+/// Whether `pid` is a running process. A zombie is not: a killed tanto whose
+/// parent has not reaped it yet will never finish its work.
+fn process_alive(pid: i32) -> bool {
+    if pid == std::process::id() as i32 {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name, which may itself
+        // contain spaces and parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
     }
 }

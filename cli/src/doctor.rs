@@ -1,0 +1,361 @@
+//! `tanto doctor`: each check says what it found, whether that is fine, and
+//! what to do when it is not.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use engine::executor::userns;
+use nix::unistd::{geteuid, User};
+
+use crate::output;
+
+#[derive(PartialEq)]
+enum Verdict {
+    Ok,
+    Warn,
+    Fail,
+}
+
+struct Check {
+    name: &'static str,
+    verdict: Verdict,
+    found: String,
+    fix: Option<String>,
+}
+
+fn ok(name: &'static str, found: String) -> Check {
+    Check {
+        name,
+        verdict: Verdict::Ok,
+        found,
+        fix: None,
+    }
+}
+
+fn bad(name: &'static str, verdict: Verdict, found: String, fix: String) -> Check {
+    Check {
+        name,
+        verdict,
+        found,
+        fix: Some(fix),
+    }
+}
+
+pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
+    let uid = geteuid();
+    let user = User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string());
+    let rootless = !uid.is_root();
+    let mut checks = vec![ok(
+        "user",
+        format!(
+            "{user} (uid {uid}){}",
+            if rootless {
+                ", rootless mode"
+            } else {
+                ", real root: no user namespace needed"
+            }
+        ),
+    )];
+    if rootless {
+        checks.push(subordinate_ids(&user, uid.as_raw()));
+        checks.extend(["newuidmap", "newgidmap"].map(id_map_tool));
+        checks.push(user_namespaces());
+    }
+    checks.push(overlay(root));
+    checks.push(cgroups());
+    checks.push(seccomp());
+    checks.push(store(root));
+
+    let mut failed = false;
+    for check in &checks {
+        let mark = match check.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "WARN",
+            Verdict::Fail => "FAIL",
+        };
+        failed |= check.verdict == Verdict::Fail;
+        output::line(&format!("{mark} {:<22} {}", check.name, check.found));
+        if let Some(fix) = &check.fix {
+            output::line(&format!("     {:<22} fix: {fix}", ""));
+        }
+    }
+    output::line(if failed {
+        "tanto cannot run rootless here until the FAIL lines are fixed"
+    } else {
+        "tanto can run here"
+    });
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn subordinate_ids(user: &str, uid: u32) -> Check {
+    let name = "subordinate ids";
+    let uids = userns::subordinate_range(Path::new("/etc/subuid"), user, uid);
+    let gids = userns::subordinate_range(Path::new("/etc/subgid"), user, uid);
+    let fix = format!(
+        "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} (as root); without them tanto maps only your own id and images that own files by other ids fail to unpack"
+    );
+    match (uids, gids) {
+        (Some(u), Some(g)) if u.count >= 65536 && g.count >= 65536 => ok(
+            name,
+            format!("uids {}+{}, gids {}+{}", u.start, u.count, g.start, g.count),
+        ),
+        (Some(u), Some(g)) => bad(
+            name,
+            Verdict::Warn,
+            format!(
+                "uids {}+{}, gids {}+{}: fewer than 65536",
+                u.start, u.count, g.start, g.count
+            ),
+            fix,
+        ),
+        _ => bad(
+            name,
+            Verdict::Warn,
+            format!("none for {user} in /etc/subuid and /etc/subgid"),
+            fix,
+        ),
+    }
+}
+
+fn id_map_tool(tool: &'static str) -> Check {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join(tool))
+        .find(|p| p.is_file());
+    let fix =
+        "apt-get install uidmap (or your distribution's shadow-utils/uidmap package)".to_owned();
+    match found {
+        None => bad(tool, Verdict::Fail, "not found on PATH".into(), fix),
+        Some(path) => {
+            let setuid = std::fs::metadata(&path)
+                .is_ok_and(|m| m.permissions().mode() & 0o4000 != 0 && m.uid() == 0);
+            let file_caps = has_xattr(&path, "security.capability");
+            if setuid || file_caps {
+                ok(
+                    tool,
+                    format!(
+                        "{} ({})",
+                        path.display(),
+                        if setuid {
+                            "setuid root"
+                        } else {
+                            "file capabilities"
+                        }
+                    ),
+                )
+            } else {
+                bad(
+                    tool,
+                    Verdict::Fail,
+                    format!(
+                        "{} is neither setuid root nor has file capabilities",
+                        path.display()
+                    ),
+                    "reinstall the uidmap package".into(),
+                )
+            }
+        }
+    }
+}
+
+fn has_xattr(path: &Path, name: &str) -> bool {
+    let (Ok(path), Ok(name)) = (
+        std::ffi::CString::new(path.as_os_str().as_encoded_bytes()),
+        std::ffi::CString::new(name),
+    ) else {
+        return false;
+    };
+    // SAFETY: valid C strings; a null buffer with size 0 asks for the size.
+    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+}
+
+fn user_namespaces() -> Check {
+    let name = "user namespaces";
+    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return bad(
+            name,
+            Verdict::Fail,
+            "disabled: user.max_user_namespaces = 0".into(),
+            "sysctl -w user.max_user_namespaces=15000 (as root; persist it in /etc/sysctl.d)"
+                .into(),
+        );
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return bad(
+            name,
+            Verdict::Fail,
+            "disabled: kernel.unprivileged_userns_clone = 0".into(),
+            "sysctl -w kernel.unprivileged_userns_clone=1 (as root)".into(),
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+        && !userns::can_create_user_namespace()
+    {
+        return bad(
+            name,
+            Verdict::Fail,
+            "blocked by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)".into(),
+            "allow tanto in an AppArmor profile with `userns,`, or set the sysctl to 0".into(),
+        );
+    }
+    if userns::can_create_user_namespace() {
+        ok(name, "can be created".into())
+    } else {
+        bad(
+            name,
+            Verdict::Fail,
+            "unshare(CLONE_NEWUSER) is refused".into(),
+            "in a container or Kubernetes pod, the seccomp profile likely blocks it: run the pod with `hostUsers: false` or a seccomp profile that allows unshare/clone with CLONE_NEWUSER".into(),
+        )
+    }
+}
+
+fn overlay(root: &Path) -> Check {
+    let name = "overlay (userxattr)";
+    // Probe next to the store so the file system under test is the store's.
+    let parent = root
+        .parent()
+        .filter(|p| p.exists())
+        .unwrap_or(Path::new("/tmp"));
+    let scratch = parent.join(format!(".tanto-doctor-{}", std::process::id()));
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    let outcome = Command::new(exe)
+        .arg("__probe-overlay")
+        .arg(&scratch)
+        .output();
+    match outcome {
+        Ok(out) if out.status.success() => ok(
+            name,
+            format!(
+                "mounts in tanto's namespace on {}; whiteouts and opaque dirs work",
+                parent.display()
+            ),
+        ),
+        Ok(out) => {
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            bad(
+                name,
+                Verdict::Fail,
+                said.trim().replace('\n', "; "),
+                "needs Linux 5.11 or later for overlay in a user namespace, and a store on a file system with user xattrs (ext4, xfs, btrfs, tmpfs ≥ 6.6); set TANTO_ROOT to one".into(),
+            )
+        }
+        Err(e) => bad(
+            name,
+            Verdict::Fail,
+            format!("cannot run the probe: {e}"),
+            "reinstall tanto".into(),
+        ),
+    }
+}
+
+fn cgroups() -> Check {
+    let name = "cgroups";
+    let fs_type = |p: &str| {
+        nix::sys::statfs::statfs(p)
+            .ok()
+            .map(|s| s.filesystem_type())
+    };
+    match fs_type("/sys/fs/cgroup") {
+        Some(t) if t == nix::sys::statfs::CGROUP2_SUPER_MAGIC => ok(name, "v2 (unified)".into()),
+        Some(_)
+            if fs_type("/sys/fs/cgroup/unified") == Some(nix::sys::statfs::CGROUP2_SUPER_MAGIC) =>
+        {
+            bad(
+                name,
+                Verdict::Warn,
+                "v1 with a v2 hierarchy at /sys/fs/cgroup/unified (hybrid)".into(),
+                "works; boot with systemd.unified_cgroup_hierarchy=1 for resource limits on steps"
+                    .into(),
+            )
+        }
+        Some(_) => bad(
+            name,
+            Verdict::Warn,
+            "v1 only".into(),
+            "works without per-step resource limits; boot with systemd.unified_cgroup_hierarchy=1"
+                .into(),
+        ),
+        None => bad(
+            name,
+            Verdict::Warn,
+            "/sys/fs/cgroup is not mounted".into(),
+            "mount cgroup2 on /sys/fs/cgroup".into(),
+        ),
+    }
+}
+
+fn seccomp() -> Check {
+    let name = "seccomp";
+    let kernel = Path::new("/proc/sys/kernel/seccomp/actions_avail").exists();
+    let own = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Seccomp:").map(|v| v.trim().to_owned()))
+        });
+    let confined = match own.as_deref() {
+        Some("2") => ", and tanto itself runs under a seccomp filter (a container?)",
+        _ => "",
+    };
+    if kernel {
+        ok(
+            name,
+            format!("supported by the kernel; steps get a default profile{confined}"),
+        )
+    } else {
+        bad(
+            name,
+            Verdict::Warn,
+            "the kernel does not offer seccomp filters".into(),
+            "steps run without a syscall filter; use a kernel built with CONFIG_SECCOMP_FILTER"
+                .into(),
+        )
+    }
+}
+
+fn store(root: &Path) -> Check {
+    let name = "store";
+    let existing = root
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    match nix::sys::statvfs::statvfs(existing) {
+        Ok(stat) => {
+            let free = stat.blocks_available() * stat.fragment_size();
+            let found = format!("{} ({} free)", root.display(), output::bytes(free));
+            if free < 2_000_000_000 {
+                bad(
+                    name,
+                    Verdict::Warn,
+                    found,
+                    "free some space or point TANTO_ROOT elsewhere: images need room to unpack"
+                        .into(),
+                )
+            } else {
+                ok(name, found)
+            }
+        }
+        Err(e) => bad(
+            name,
+            Verdict::Fail,
+            format!("{}: {e}", root.display()),
+            "set TANTO_ROOT to a writable directory".into(),
+        ),
+    }
+}

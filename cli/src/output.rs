@@ -1,0 +1,52 @@
+//! What tanto says to the person running it: results on stdout, everything
+//! else on stderr. Debug logs go through `tracing` instead.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+/// A result line, on stdout.
+pub fn line(text: &str) {
+    println!("{text}");
+}
+
+/// A progress or status line, on stderr.
+pub fn status(text: &str) {
+    eprintln!("{text}");
+}
+
+pub fn warning(text: &str) {
+    eprintln!("warning: {text}");
+}
+
+pub fn error(text: &str) {
+    eprintln!("error: {text}");
+}
+
+/// `51.2 MB`, in SI units like registries and podman show.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The first 12 hex digits of a digest, as Docker shows them.
+pub fn short(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn human_sizes() {
+        assert_eq!(super::bytes(999), "999 B");
+        assert_eq!(super::bytes(51_234_567), "51.2 MB");
+    }
+}

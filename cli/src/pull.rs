@@ -1,0 +1,97 @@
+//! `tanto pull REF`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use engine::registry::{Client, ClientConfig, Credentials};
+use engine::snapshotter::{Limits, Store};
+use engine::{LayerOutcome, Platform, PullOptions, Puller, Reference};
+
+use crate::output;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The image, as you would give it to docker or podman (`alpine`, `host:port/repo:tag`, `name@sha256:…`)
+    reference: String,
+
+    /// The platform to pick from a multi-platform image [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    platform: Option<String>,
+}
+
+pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow::Result<ExitCode> {
+    let reference: Reference = args.reference.parse()?;
+    let platform = match &args.platform {
+        Some(p) => p.parse::<Platform>()?,
+        None => Platform::host(),
+    };
+    let limits = Limits {
+        max_layer_bytes: match std::env::var("TANTO_MAX_LAYER_BYTES") {
+            Ok(v) => Some(
+                v.parse()
+                    .context("TANTO_MAX_LAYER_BYTES must be a number of bytes")?,
+            ),
+            Err(_) => None,
+        },
+    };
+    let store = Store::open(root, limits).map_err(|source| engine::Error::Store {
+        source: Box::new(source),
+    })?;
+    let client = Client::new(ClientConfig {
+        credentials: Credentials::from_environment()?,
+        insecure_registries,
+    });
+    let started = Instant::now();
+    let options = PullOptions {
+        platform: platform.clone(),
+        ..PullOptions::default()
+    };
+    let image = Puller::new(&store, client).pull(&reference, &options)?;
+
+    let (mut fetched, mut fetched_bytes, mut unpacked, mut reused) = (0, 0, 0, 0);
+    let mut skipped_devices = Vec::new();
+    for layer in &image.layers {
+        let what = match &layer.outcome {
+            LayerOutcome::Reused => {
+                reused += 1;
+                "already present".to_owned()
+            }
+            LayerOutcome::UnpackedFromStore(stats) => {
+                unpacked += 1;
+                skipped_devices.extend(stats.skipped_devices.iter().cloned());
+                format!("unpacked {} entries from the store", stats.entries)
+            }
+            LayerOutcome::Fetched { bytes, stats } => {
+                fetched += 1;
+                unpacked += 1;
+                fetched_bytes += bytes;
+                skipped_devices.extend(stats.skipped_devices.iter().cloned());
+                format!(
+                    "fetched {}, unpacked {} entries",
+                    output::bytes(*bytes),
+                    stats.entries
+                )
+            }
+        };
+        output::status(&format!("layer {}: {what}", output::short(&layer.digest)));
+    }
+    if !skipped_devices.is_empty() {
+        let shown: Vec<_> = skipped_devices.iter().take(5).map(String::as_str).collect();
+        output::warning(&format!(
+            "skipped {} device node(s) ({}{}): a user namespace cannot create them; steps get a minimal /dev of their own",
+            skipped_devices.len(),
+            shown.join(", "),
+            if skipped_devices.len() > shown.len() { ", …" } else { "" }
+        ));
+    }
+    output::status(&format!(
+        "pulled {reference} for {platform} in {:.1}s: {} layer(s), {fetched} fetched ({}), {unpacked} unpacked, {reused} already present",
+        started.elapsed().as_secs_f64(),
+        image.layers.len(),
+        output::bytes(fetched_bytes),
+    ));
+    output::line(&image.reference.to_string());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,626 @@
+//! `tanto pull` end to end: a real registry server, real images, the real
+//! kernel overlay, and tanto running as an unprivileged user.
+
+#![allow(clippy::print_stderr)] // tests report skips on stderr
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::fixtures;
+use support::image::{push_blob, push_index, push_manifest, tar_directory, Codec, Image, Layer};
+use support::registry::Registry;
+use support::tanto::Tanto;
+use support::tree::{describe, differences, OverlayView, Tree};
+
+fn snapshot_dir(tanto: &Tanto, diff_id: &str) -> PathBuf {
+    let hex = diff_id.strip_prefix("sha256:").unwrap();
+    tanto
+        .store()
+        .join("snapshots")
+        .join(format!("sha256-{hex}"))
+        .join("fs")
+}
+
+/// Nothing half-done is left in the store's temp directories.
+fn assert_no_temp_leftovers(tanto: &Tanto) {
+    for tmp in ["content/tmp", "snapshots/tmp"] {
+        let dir = tanto.store().join(tmp);
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
+    }
+}
+
+/// What the source tree looks like once unpacked by the test user: owners
+/// shifted into their subordinate range, device nodes gone (a user namespace
+/// cannot create them).
+fn as_unpacked_rootless(tanto: &Tanto, source: &Tree) -> Tree {
+    source
+        .iter()
+        .filter(|(_, node)| node.kind != 'c' && node.kind != 'b')
+        .map(|(path, node)| {
+            let mut node = node.clone();
+            node.uid = tanto.run_as.host_uid(node.uid);
+            node.gid = tanto.run_as.host_gid(node.gid);
+            (path.clone(), node)
+        })
+        .collect()
+}
+
+fn require_root_for_mounts() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("SKIP: checking the union needs root to mount overlay (CI runs as root)");
+    }
+    root
+}
+
+#[test]
+fn debian_pull_reproduces_the_root_filesystem_and_a_second_pull_does_nothing() {
+    let debian = fixtures::debian();
+    let registry = Registry::start();
+    let image = Image::new(vec![debian.layer.clone()]);
+    image.push(&registry, "fixtures/debian", "bookworm");
+    let reference = format!("{}/fixtures/debian:bookworm", registry.host());
+    let tanto = Tanto::new();
+
+    let first = tanto.ok(&["pull", &reference]);
+    assert!(
+        first
+            .stdout
+            .trim()
+            .starts_with(&format!("{reference}@sha256:")),
+        "{}",
+        first.stdout
+    );
+    assert!(first.stderr.contains("1 fetched"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("skipped") && first.stderr.contains("dev/null"),
+        "{}",
+        first.stderr
+    );
+    assert_no_temp_leftovers(&tanto);
+
+    if require_root_for_mounts() {
+        let view = OverlayView::mount(&[snapshot_dir(&tanto, &debian.layer.diff_id)]);
+        let mut expected = as_unpacked_rootless(&tanto, &describe(&debian.rootfs));
+        let mut actual = describe(&view.merged);
+        // The mount point's own mtime is the overlay's, not the layer's.
+        for tree in [&mut expected, &mut actual] {
+            tree.get_mut(Path::new("")).unwrap().mtime = 0;
+        }
+        let differences = differences(&expected, &actual);
+        assert!(
+            differences.is_empty(),
+            "{} differences, first ones:\n{}",
+            differences.len(),
+            differences[..differences.len().min(20)].join("\n")
+        );
+        assert!(
+            expected.len() > 5000,
+            "the fixture is suspiciously small: {}",
+            expected.len()
+        );
+    }
+
+    let blob_gets = registry.blob_gets();
+    let second = tanto.ok(&["pull", &reference]);
+    assert_eq!(second.stdout, first.stdout);
+    assert!(
+        second
+            .stderr
+            .contains("0 fetched (0 B), 0 unpacked, 1 already present"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        registry.blob_gets(),
+        blob_gets,
+        "a second pull fetched blobs"
+    );
+}
+
+/// Three layers, three compressions: whiteouts and opaque directories hide
+/// what lower layers had, through the kernel's overlay.
+#[test]
+fn whiteouts_and_opaque_directories_hide_lower_layers() {
+    let registry = Registry::start();
+    let base = tempfile::tempdir().unwrap();
+    fixtures::busybox_tree(base.path());
+    for (path, content) in [
+        ("data/a/1", "a1"),
+        ("data/a/2", "a2"),
+        ("data/b/1", "b1"),
+        ("data/c", "c"),
+    ] {
+        let path = base.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let changes = tempfile::tempdir().unwrap();
+    for dir in ["data/a", "data/b"] {
+        std::fs::create_dir_all(changes.path().join(dir)).unwrap();
+    }
+    std::fs::write(changes.path().join("data/.wh.c"), "").unwrap();
+    std::fs::write(changes.path().join("data/a/.wh.1"), "").unwrap();
+    std::fs::write(changes.path().join("data/b/.wh..wh..opq"), "").unwrap();
+    std::fs::write(changes.path().join("data/b/new"), "new").unwrap();
+    let owned = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(owned.path().join("home/app")).unwrap();
+    std::fs::write(owned.path().join("home/app/secret"), "mine").unwrap();
+    std::fs::hard_link(
+        owned.path().join("home/app/secret"),
+        owned.path().join("home/app/link"),
+    )
+    .unwrap();
+    for path in ["home/app", "home/app/secret"] {
+        std::os::unix::fs::chown(owned.path().join(path), Some(1000), Some(1000)).unwrap();
+    }
+    std::fs::set_permissions(
+        owned.path().join("home/app/secret"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+
+    let layers = vec![
+        Layer::new(&tar_directory(base.path()), Codec::Gzip),
+        Layer::new(&tar_directory(changes.path()), Codec::None),
+        Layer::new(&tar_directory(owned.path()), Codec::Zstd),
+    ];
+    let diff_ids: Vec<_> = layers.iter().map(|l| l.diff_id.clone()).collect();
+    Image::new(layers).push(&registry, "fixtures/busybox", "layered");
+    let tanto = Tanto::new();
+    tanto.ok(&[
+        "pull",
+        &format!("{}/fixtures/busybox:layered", registry.host()),
+    ]);
+
+    if !require_root_for_mounts() {
+        return;
+    }
+    let lowers: Vec<_> = diff_ids
+        .iter()
+        .rev()
+        .map(|d| snapshot_dir(&tanto, d))
+        .collect();
+    let view = OverlayView::mount(&lowers);
+    let m = &view.merged;
+    assert_eq!(std::fs::read_to_string(m.join("data/a/2")).unwrap(), "a2");
+    assert!(!m.join("data/a/1").exists(), "whiteout ignored");
+    assert!(!m.join("data/c").exists(), "whiteout ignored");
+    assert!(!m.join("data/b/1").exists(), "opaque directory ignored");
+    assert_eq!(
+        std::fs::read_to_string(m.join("data/b/new")).unwrap(),
+        "new"
+    );
+    assert!(!m.join("data/b/.wh..wh..opq").exists());
+    let tree = describe(m);
+    let secret = &tree[Path::new("home/app/secret")];
+    assert_eq!(
+        (secret.uid, secret.gid, secret.mode),
+        (
+            tanto.run_as.host_uid(1000),
+            tanto.run_as.host_gid(1000),
+            0o640
+        )
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(m.join("home/app/link")).unwrap().ino(),
+        std::fs::metadata(m.join("home/app/secret")).unwrap().ino(),
+        "hardlink lost"
+    );
+    let shell = std::process::Command::new(m.join("bin/busybox"))
+        .args(["echo", "runs"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&shell.stdout), "runs\n");
+}
+
+fn tiny_layer(name: &str, content: &str) -> Layer {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), content).unwrap();
+    Layer::new(&tar_directory(dir.path()), Codec::Gzip)
+}
+
+#[test]
+fn indexes_pick_the_platform_and_shared_layers_are_reused() {
+    let registry = Registry::start();
+    let shared = tiny_layer("shared", "both images have me");
+    let amd64 = Image::for_architecture(vec![shared.clone(), tiny_layer("arch", "amd64")], "amd64");
+    let arm64 = Image::for_architecture(vec![shared.clone(), tiny_layer("arch", "arm64")], "arm64");
+    let arm64_arch_diff = arm64.layers[1].diff_id.clone();
+    let amd64_arch_diff = amd64.layers[1].diff_id.clone();
+    push_index(&registry, "multi/app", "1.0", &[amd64, arm64]);
+    let reference = format!("{}/multi/app:1.0", registry.host());
+    let tanto = Tanto::new();
+
+    let host = tanto.ok(&["pull", &reference]);
+    assert!(host.stderr.contains("2 fetched"), "{}", host.stderr);
+    assert!(snapshot_dir(&tanto, &amd64_arch_diff).is_dir());
+    assert!(!snapshot_dir(&tanto, &arm64_arch_diff).exists());
+
+    let gets = registry.blob_gets();
+    let arm = tanto.ok(&["pull", "--platform", "linux/arm64", &reference]);
+    assert!(
+        arm.stderr.contains("1 fetched") && arm.stderr.contains("1 already present"),
+        "{}",
+        arm.stderr
+    );
+    assert_eq!(
+        registry.blob_gets(),
+        gets + 2,
+        "only the new layer and the config should be fetched"
+    );
+    assert!(snapshot_dir(&tanto, &arm64_arch_diff).is_dir());
+
+    let none = tanto.fails(&["pull", "--platform", "linux/s390x", &reference]);
+    assert!(
+        none.stderr.contains("no image for platform linux/s390x"),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr.contains("linux/amd64, linux/arm64"),
+        "{}",
+        none.stderr
+    );
+
+    // Pinned by digest, known to the store: no network needed at all.
+    let pinned = host.stdout.trim().to_owned();
+    let log_lines = registry.log().lines().count();
+    tanto.ok(&["pull", &pinned]);
+    assert_eq!(
+        registry.log().lines().count(),
+        log_lines,
+        "pull by known digest talked to the registry"
+    );
+}
+
+#[test]
+fn basic_auth_comes_from_the_auth_file() {
+    let registry = Registry::start_with_basic_auth("ci", "s3cret");
+    Image::new(vec![tiny_layer("f", "private")]).push(&registry, "private/app", "v1");
+    let reference = format!("{}/private/app:v1", registry.host());
+    let mut tanto = Tanto::new();
+
+    let anonymous = tanto.fails(&["pull", &reference]);
+    assert!(
+        anonymous.stderr.contains("requires authentication"),
+        "{}",
+        anonymous.stderr
+    );
+    assert!(
+        anonymous.stderr.contains("docker login"),
+        "{}",
+        anonymous.stderr
+    );
+
+    use base64::Engine as _;
+    let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let wrong = tanto.write_home_file(
+        "wrong.json",
+        &format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            registry.host(),
+            encode("ci:nope")
+        ),
+    );
+    tanto.env("REGISTRY_AUTH_FILE", wrong.to_str().unwrap());
+    let refused = tanto.fails(&["pull", &reference]);
+    assert!(
+        refused.stderr.contains("refused the credentials"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("nope"),
+        "the password leaked into the error"
+    );
+
+    let tanto = Tanto::new();
+    tanto.write_home_file(
+        ".docker/config.json",
+        &format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            registry.host(),
+            encode("ci:s3cret")
+        ),
+    );
+    let pulled = tanto.ok(&["pull", &reference]);
+    assert!(pulled.stderr.contains("1 fetched"), "{}", pulled.stderr);
+}
+
+/// A layer whose tar says things no honest layer says, pushed to the registry.
+fn push_raw_layer(
+    registry: &Registry,
+    repository: &str,
+    entries: &[(&str, tar::EntryType, &str)],
+) -> String {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, kind, link) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.as_old_mut().name[..path.len()].copy_from_slice(path.as_bytes());
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+        header.set_entry_type(*kind);
+        header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        let data: &[u8] = if *kind == tar::EntryType::Regular {
+            b"pwned"
+        } else {
+            b""
+        };
+        header.set_size(data.len() as u64);
+        header.set_cksum();
+        builder.append(&header, data).unwrap();
+    }
+    let layer = Layer::new(&builder.into_inner().unwrap(), Codec::Gzip);
+    let digest = layer.digest.clone();
+    Image::new(vec![layer]).push(registry, repository, "evil");
+    digest
+}
+
+#[test]
+fn hostile_layers_are_refused_and_nothing_escapes() {
+    let registry = Registry::start();
+    let tanto = Tanto::new();
+    let target = tanto.home().join("escaped");
+    let climb = "../".repeat(12) + target.strip_prefix("/").unwrap().to_str().unwrap();
+    type Entry<'a> = (&'a str, tar::EntryType, &'a str);
+    let cases: Vec<(&str, Vec<Entry>, &str)> = vec![
+        (
+            "dotdot",
+            vec![(&climb, tar::EntryType::Regular, "")],
+            "paths with ..",
+        ),
+        (
+            "absolute",
+            vec![(target.to_str().unwrap(), tar::EntryType::Regular, "")],
+            "absolute paths",
+        ),
+        (
+            "symlink-parent",
+            vec![
+                (
+                    "out",
+                    tar::EntryType::Symlink,
+                    tanto.home().to_str().unwrap(),
+                ),
+                ("out/escaped", tar::EntryType::Regular, ""),
+            ],
+            "outside the layer",
+        ),
+        (
+            "hardlink-out",
+            vec![(
+                "h",
+                tar::EntryType::Link,
+                "../../../../../../../../etc/passwd",
+            )],
+            "leaves the layer",
+        ),
+        (
+            "whiteout-up",
+            vec![("dir/.wh...", tar::EntryType::Regular, "")],
+            "whiteout",
+        ),
+    ];
+    for (name, entries, reason) in cases {
+        let layer = push_raw_layer(&registry, &format!("evil/{name}"), &entries);
+        let reference = format!("{}/evil/{name}:evil", registry.host());
+        let run = tanto.fails(&["pull", &reference]);
+        assert!(run.stderr.contains(reason), "{name}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&reference),
+            "{name}: the error must name the image: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&layer),
+            "{name}: the error must name the layer: {}",
+            run.stderr
+        );
+        assert!(!target.exists(), "{name}: a file escaped the store");
+        assert_no_temp_leftovers(&tanto);
+        let snapshots: Vec<_> = std::fs::read_dir(tanto.store().join("snapshots"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "tmp")
+            .collect();
+        assert!(
+            snapshots.is_empty(),
+            "{name}: a snapshot was committed: {snapshots:?}"
+        );
+    }
+}
+
+/// Corrupts a blob inside the registry's storage, which serves it unchecked.
+fn corrupt_blob(registry: &Registry, digest: &str, change: impl FnOnce(&mut Vec<u8>)) {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    let path = registry
+        .data_dir()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    let mut bytes = std::fs::read(&path).unwrap();
+    change(&mut bytes);
+    std::fs::write(&path, bytes).unwrap();
+}
+
+#[test]
+fn corrupted_truncated_and_oversized_blobs_are_refused() {
+    let registry = Registry::start();
+    let tanto = Tanto::new();
+
+    let layer = tiny_layer("f", &"payload ".repeat(1000));
+    Image::new(vec![layer.clone()]).push(&registry, "bad/corrupt", "v1");
+    corrupt_blob(&registry, &layer.digest, |b| {
+        let n = b.len();
+        b[n - 10] ^= 0xff
+    });
+    let run = tanto.fails(&["pull", &format!("{}/bad/corrupt:v1", registry.host())]);
+    assert!(
+        run.stderr.contains(&layer.digest) && run.stderr.contains("arrived with digest"),
+        "{}",
+        run.stderr
+    );
+    assert!(!tanto
+        .store()
+        .join("content/blobs/sha256")
+        .join(&layer.digest[7..])
+        .exists());
+    assert_no_temp_leftovers(&tanto);
+
+    let layer = tiny_layer("g", &"other payload ".repeat(1000));
+    Image::new(vec![layer.clone()]).push(&registry, "bad/truncated", "v1");
+    corrupt_blob(&registry, &layer.digest, |b| b.truncate(b.len() / 2));
+    let run = tanto.fails(&["pull", &format!("{}/bad/truncated:v1", registry.host())]);
+    assert!(run.stderr.contains(&layer.digest), "{}", run.stderr);
+    assert_no_temp_leftovers(&tanto);
+
+    let zeros = tempfile::tempdir().unwrap();
+    std::fs::write(zeros.path().join("zeros"), vec![0u8; 64 << 20]).unwrap();
+    let bomb = Layer::new(&tar_directory(zeros.path()), Codec::Gzip);
+    Image::new(vec![bomb]).push(&registry, "bad/bomb", "v1");
+    let mut bounded = Tanto::new();
+    bounded.env("TANTO_MAX_LAYER_BYTES", &(16 << 20).to_string());
+    let run = bounded.fails(&["pull", &format!("{}/bad/bomb:v1", registry.host())]);
+    assert!(
+        run.stderr.contains("decompression bomb") && run.stderr.contains("TANTO_MAX_LAYER_BYTES"),
+        "{}",
+        run.stderr
+    );
+    assert_no_temp_leftovers(&bounded);
+}
+
+#[test]
+fn unknown_images_and_odd_layers_get_clear_errors() {
+    let registry = Registry::start();
+    let tanto = Tanto::new();
+    let missing = tanto.fails(&["pull", &format!("{}/no/such:image", registry.host())]);
+    assert!(
+        missing.stderr.contains("not found") && missing.stderr.contains("no/such:image"),
+        "{}",
+        missing.stderr
+    );
+
+    let invalid = tanto.fails(&["pull", "UPPER/case"]);
+    assert!(
+        invalid.stderr.contains("must be lowercase"),
+        "{}",
+        invalid.stderr
+    );
+
+    // A layer media type tanto cannot unpack.
+    let blob = b"not a layer".to_vec();
+    push_blob(&registry, "odd/layer", &blob);
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:0000000000000000000000000000000000000000000000000000000000000000"]}}"#;
+    push_blob(&registry, "odd/layer", config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": support::image::sha256(config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.example.layer.v1.tar+bzip2", "digest": support::image::sha256(&blob), "size": blob.len()}],
+    });
+    push_manifest(
+        &registry,
+        "odd/layer",
+        "v1",
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    let odd = tanto.fails(&["pull", &format!("{}/odd/layer:v1", registry.host())]);
+    assert!(
+        odd.stderr
+            .contains("application/vnd.example.layer.v1.tar+bzip2"),
+        "{}",
+        odd.stderr
+    );
+}
+
+#[test]
+fn concurrent_pulls_share_one_download_and_killed_pulls_leave_nothing_trusted() {
+    let debian = fixtures::debian();
+    let registry = Registry::start();
+    Image::new(vec![debian.layer.clone()]).push(&registry, "fixtures/debian", "bookworm");
+    let reference = format!("{}/fixtures/debian:bookworm", registry.host());
+
+    // Killed mid-pull: the next pull starts over and succeeds.
+    let tanto = Tanto::new();
+    let mut child = tanto.command(&["pull", &reference]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SIGKILL to the whole tree as a CI runner timeout would: the user's
+    // process, and through PR_SET_PDEATHSIG its namespaced copy.
+    let _ = child.kill();
+    child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !snapshot_dir(&tanto, &debian.layer.diff_id).exists(),
+        "the pull finished within 700 ms; the kill tested nothing"
+    );
+    let after_kill = tanto.ok(&["pull", &reference]);
+    assert!(
+        after_kill.stderr.contains("1 unpacked") || after_kill.stderr.contains("1 already present"),
+        "{}",
+        after_kill.stderr
+    );
+    assert_no_temp_leftovers(&tanto);
+
+    // Two processes at once on one empty store: one unpacks, one waits and reuses.
+    let tanto = Tanto::new();
+    let spawn = || {
+        tanto
+            .command(&["pull", &reference])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    let unpacked = [&a, &b]
+        .iter()
+        .filter(|o| stderr(o).contains("1 unpacked"))
+        .count();
+    assert_eq!(
+        unpacked,
+        1,
+        "the layer was unpacked twice:\n{}\n{}",
+        stderr(&a),
+        stderr(&b)
+    );
+    assert_no_temp_leftovers(&tanto);
+}
+
+#[test]
+fn doctor_reports_a_working_rootless_setup() {
+    let tanto = Tanto::new();
+    let run = tanto.ok(&["doctor"]);
+    for line in [
+        "subordinate ids",
+        "newuidmap",
+        "user namespaces",
+        "overlay (userxattr)",
+    ] {
+        let reported = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("{line} missing:\n{}", run.stdout));
+        assert!(reported.starts_with("ok"), "{reported}\n{}", run.stdout);
+    }
+    assert!(run.stdout.contains("tanto can run here"), "{}", run.stdout);
+}

@@ -1,0 +1,113 @@
+//! Fixture images from Debian packages: a busybox-static tree, and a Debian
+//! bookworm minbase root file system made by debootstrap — built once per
+//! machine and reused (set TANTO_FIXTURES to move the cache).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::image::{sha256, Layer};
+
+const MIRROR: &str = "http://deb.debian.org/debian";
+
+fn cache_dir() -> PathBuf {
+    std::env::var_os("TANTO_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/tanto-fixtures"))
+}
+
+/// A cached Debian bookworm minbase tree and its gzip layer.
+pub struct Debian {
+    pub rootfs: PathBuf,
+    pub layer: Layer,
+}
+
+/// Builds (first time on a machine) or reuses the Debian fixture.
+pub fn debian() -> Debian {
+    let dir = cache_dir().join("debian-bookworm-minbase-v1");
+    let rootfs = dir.join("rootfs");
+    let (blob_path, diff_id_path) = (dir.join("layer.tar.gz"), dir.join("diff_id"));
+    std::fs::create_dir_all(cache_dir()).unwrap();
+    let lock = std::fs::File::create(cache_dir().join("debian.lock")).unwrap();
+    // SAFETY: valid fd; serialises builders across test binaries.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !dir.join("complete").exists() {
+        build_debian(&dir);
+    }
+    let blob = std::fs::read(&blob_path).unwrap();
+    let diff_id = std::fs::read_to_string(&diff_id_path).unwrap();
+    Debian {
+        rootfs,
+        layer: Layer::from_blob("application/vnd.oci.image.layer.v1.tar+gzip", blob, diff_id),
+    }
+}
+
+fn build_debian(dir: &Path) {
+    // SAFETY: geteuid has no preconditions.
+    assert!(
+        unsafe { libc::geteuid() } == 0,
+        "the Debian fixture is not cached at {} and debootstrap needs root: run the tests as root once (CI does)",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let rootfs = dir.join("rootfs");
+    let out = Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&rootfs)
+        .arg(MIRROR)
+        .output()
+        .expect("debootstrap (Debian package debootstrap) must be installed");
+    assert!(
+        out.status.success(),
+        "debootstrap failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // What an image build would drop: apt's downloaded packages and logs.
+    for junk in [
+        "var/cache/apt/archives",
+        "var/log/bootstrap.log",
+        "debootstrap",
+    ] {
+        let path = rootfs.join(junk);
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap().flatten() {
+                if entry.path().extension().is_some_and(|e| e == "deb") {
+                    std::fs::remove_file(entry.path()).unwrap();
+                }
+            }
+        } else if path.exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let tar = super::image::tar_directory(&rootfs);
+    let layer = Layer::new(&tar, super::image::Codec::Gzip);
+    std::fs::write(dir.join("layer.tar.gz"), &layer.blob).unwrap();
+    std::fs::write(dir.join("diff_id"), sha256(&tar)).unwrap();
+    std::fs::write(dir.join("complete"), "").unwrap();
+}
+
+/// A minimal busybox root file system in `dir`: the static busybox, applet
+/// links, /etc/passwd and /etc/group.
+pub fn busybox_tree(dir: &Path) {
+    for sub in ["bin", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", dir.join("bin/busybox"))
+        .expect("/bin/busybox (Debian package busybox-static) must be installed");
+    for applet in [
+        "sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env",
+    ] {
+        std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(
+        dir.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+    std::fs::set_permissions(
+        dir.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+}

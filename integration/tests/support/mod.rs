@@ -1,0 +1,9 @@
+//! What the end-to-end tests share: a real registry server, images built and
+//! pushed to it, and tanto run as an unprivileged user with subordinate ids.
+#![allow(dead_code)]
+
+pub mod fixtures;
+pub mod image;
+pub mod registry;
+pub mod tanto;
+pub mod tree;

@@ -1,0 +1,291 @@
+//! Running the tanto binary as a person would — and, when the tests run as
+//! root, as an unprivileged user with subordinate ids, because rootless is the
+//! product and a test that passes only as root proves nothing about it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The unprivileged user the tests create when run as root.
+pub const TEST_USER: &str = "tanto-test";
+const SUBORDINATE_START: u32 = 200_000;
+const SUBORDINATE_COUNT: u32 = 65_536;
+
+/// Who tanto runs as, and the ids it maps inside its namespace.
+#[derive(Clone, Debug)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+    pub subuid_start: u32,
+    pub subgid_start: u32,
+    /// Wrap commands in setpriv (we are root and drop to `TEST_USER`).
+    drop_privileges: bool,
+}
+
+impl RunAs {
+    /// The host uid that uid `inside` of the namespace maps to.
+    pub fn host_uid(&self, inside: u32) -> u32 {
+        if inside == 0 {
+            self.uid
+        } else {
+            self.subuid_start + inside - 1
+        }
+    }
+
+    pub fn host_gid(&self, inside: u32) -> u32 {
+        if inside == 0 {
+            self.gid
+        } else {
+            self.subgid_start + inside - 1
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run_checked(command: &mut Command) -> Output {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Creates `TEST_USER` with a subordinate id range when running as root;
+/// otherwise tanto runs as ourselves, who must then have subordinate ids.
+pub fn run_as() -> &'static RunAs {
+    static RUN_AS: OnceLock<RunAs> = OnceLock::new();
+    RUN_AS.get_or_init(|| {
+        if !is_root() {
+            let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+            let user = std::env::var("USER").unwrap_or_default();
+            let find = |file: &str| {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                text.lines()
+                    .find_map(|l| {
+                        let f: Vec<_> = l.split(':').collect();
+                        (f.len() == 3 && (f[0] == user || f[0] == uid.to_string()))
+                            .then(|| f[1].parse().ok())?
+                    })
+                    .unwrap_or_else(|| {
+                        panic!("{user} needs a subordinate id range in {file} to run these tests")
+                    })
+            };
+            return RunAs {
+                uid,
+                gid,
+                subuid_start: find("/etc/subuid"),
+                subgid_start: find("/etc/subgid"),
+                drop_privileges: false,
+            };
+        }
+        let lock = std::fs::File::create("/tmp/tanto-test-user.lock").unwrap();
+        // SAFETY: valid fd; blocks until other test binaries are done creating the user.
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+        if !Command::new("id")
+            .arg(TEST_USER)
+            .output()
+            .unwrap()
+            .status
+            .success()
+        {
+            run_checked(Command::new("useradd").args([
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                TEST_USER,
+            ]));
+        }
+        let has_range = |file: &str| {
+            std::fs::read_to_string(file)
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with(&format!("{TEST_USER}:")))
+        };
+        if !has_range("/etc/subuid") || !has_range("/etc/subgid") {
+            let range = format!(
+                "{SUBORDINATE_START}-{}",
+                SUBORDINATE_START + SUBORDINATE_COUNT - 1
+            );
+            run_checked(Command::new("usermod").args([
+                "--add-subuids",
+                &range,
+                "--add-subgids",
+                &range,
+                TEST_USER,
+            ]));
+        }
+        let id = |flag: &str| -> u32 {
+            String::from_utf8(run_checked(Command::new("id").args([flag, TEST_USER])).stdout)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let start = |file: &str| -> u32 {
+            std::fs::read_to_string(file)
+                .unwrap()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix(&format!("{TEST_USER}:"))
+                        .map(|r| r.split(':').next().unwrap().parse().unwrap())
+                })
+                .unwrap()
+        };
+        RunAs {
+            uid: id("-u"),
+            gid: id("-g"),
+            subuid_start: start("/etc/subuid"),
+            subgid_start: start("/etc/subgid"),
+            drop_privileges: true,
+        }
+    })
+}
+
+/// The tanto binary, freshly built, copied where the test user can run it.
+pub fn binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        run_checked(
+            Command::new(cargo)
+                .current_dir(workspace)
+                .args(["build", "--quiet", "-p", "cli", "--bin", "tanto"]),
+        );
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace.join("target"));
+        let built = target.join("debug/tanto");
+        let dir = std::env::temp_dir().join(format!("tanto-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let copy = dir.join("tanto");
+        std::fs::copy(&built, &copy).unwrap();
+        copy
+    })
+}
+
+/// One user's tanto: its own home and store, fresh for each test.
+pub struct Tanto {
+    home: tempfile::TempDir,
+    pub run_as: RunAs,
+    env: Vec<(String, String)>,
+}
+
+/// What one run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Tanto {
+    pub fn new() -> Tanto {
+        let run_as = run_as().clone();
+        let home = tempfile::Builder::new()
+            .prefix("tanto-home-")
+            .tempdir()
+            .unwrap();
+        std::os::unix::fs::chown(home.path(), Some(run_as.uid), Some(run_as.gid)).unwrap();
+        Tanto {
+            home,
+            run_as,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The default store location under the test user's home.
+    pub fn store(&self) -> PathBuf {
+        self.home.path().join(".local/share/tanto")
+    }
+
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Writes a file into the test user's home, owned by them.
+    pub fn write_home_file(&self, relative: &str, content: &str) -> PathBuf {
+        let path = self.home.path().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        let mut dir = path.as_path();
+        while dir != self.home.path() {
+            std::os::unix::fs::chown(dir, Some(self.run_as.uid), Some(self.run_as.gid)).unwrap();
+            dir = dir.parent().unwrap();
+        }
+        path
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = if self.run_as.drop_privileges {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={}", self.run_as.uid))
+                .arg(format!("--regid={}", self.run_as.gid))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(binary());
+            c
+        } else {
+            Command::new(binary())
+        };
+        command
+            .args(args)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .current_dir(self.home.path());
+        for (name, value) in &self.env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().unwrap();
+        Run {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs and insists on success, showing everything tanto said otherwise.
+    pub fn ok(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert!(
+            run.success,
+            "tanto {args:?} failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        run
+    }
+
+    /// Runs and insists on failure.
+    pub fn fails(&self, args: &[&str]) -> Run {
+        let run = self.run(args);
+        assert!(
+            !run.success,
+            "tanto {args:?} should have failed:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        assert_eq!(run.code, Some(1), "{}", run.stderr);
+        run
+    }
+}
