@@ -16,7 +16,7 @@ mod platform;
 mod reference;
 mod retry;
 
-pub use auth::Credentials;
+pub use auth::{Basic, Credentials};
 pub use blob::BlobReader;
 pub use client::{Client, ClientConfig, FetchedManifest};
 pub use error::Error;
