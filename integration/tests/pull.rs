@@ -624,3 +624,45 @@ fn doctor_reports_a_working_rootless_setup() {
     }
     assert!(run.stdout.contains("tanto can run here"), "{}", run.stdout);
 }
+
+#[test]
+fn without_subordinate_ids_tanto_maps_one_id_and_says_so() {
+    let Some(user) = support::tanto::user_without_subordinate_ids() else {
+        eprintln!("SKIP: creating a second test user needs root (CI runs as root)");
+        return;
+    };
+    let registry = Registry::start();
+    let root_owned = tiny_layer("file", "owned by root");
+    let diff_id = root_owned.diff_id.clone();
+    Image::new(vec![root_owned]).push(&registry, "single/ok", "v1");
+    let tanto = Tanto::as_user(user.clone());
+    let run = tanto.ok(&["pull", &format!("{}/single/ok:v1", registry.host())]);
+    assert!(
+        run.stderr.contains("no subordinate ids") && run.stderr.contains("single-id"),
+        "{}",
+        run.stderr
+    );
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::metadata(snapshot_dir(&tanto, &diff_id).join("file")).unwrap();
+    assert_eq!(
+        (file.uid(), file.gid()),
+        (user.uid, user.gid),
+        "root in the namespace must be the user"
+    );
+
+    let owned = tempfile::tempdir().unwrap();
+    std::fs::write(owned.path().join("app-file"), "x").unwrap();
+    std::os::unix::fs::chown(owned.path().join("app-file"), Some(1000), Some(1000)).unwrap();
+    Image::new(vec![Layer::new(&tar_directory(owned.path()), Codec::Gzip)]).push(
+        &registry,
+        "single/other-ids",
+        "v1",
+    );
+    let run = tanto.fails(&["pull", &format!("{}/single/other-ids:v1", registry.host())]);
+    assert!(
+        run.stderr.contains("1000:1000") && run.stderr.contains("subordinate id range"),
+        "{}",
+        run.stderr
+    );
+    assert_no_temp_leftovers(&tanto);
+}

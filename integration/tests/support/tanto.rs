@@ -149,6 +149,52 @@ pub fn run_as() -> &'static RunAs {
     })
 }
 
+/// A second unprivileged user, deliberately without subordinate ids, to check
+/// tanto's single-id fallback. Needs root; `None` otherwise.
+pub fn user_without_subordinate_ids() -> Option<RunAs> {
+    const USER: &str = "tanto-nosubid";
+    if !is_root() {
+        return None;
+    }
+    let lock = std::fs::File::create("/tmp/tanto-test-user.lock").unwrap();
+    // SAFETY: valid fd.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !Command::new("id")
+        .arg(USER)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        run_checked(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]));
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.starts_with(&format!("{USER}:")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(file, kept).unwrap();
+        }
+    }
+    let id = |flag: &str| -> u32 {
+        String::from_utf8(run_checked(Command::new("id").args([flag, USER])).stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    Some(RunAs {
+        uid: id("-u"),
+        gid: id("-g"),
+        subuid_start: 0,
+        subgid_start: 0,
+        drop_privileges: true,
+    })
+}
+
 /// The tanto binary, freshly built, copied where the test user can run it.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -192,7 +238,10 @@ pub struct Run {
 
 impl Tanto {
     pub fn new() -> Tanto {
-        let run_as = run_as().clone();
+        Tanto::as_user(run_as().clone())
+    }
+
+    pub fn as_user(run_as: RunAs) -> Tanto {
         let home = tempfile::Builder::new()
             .prefix("tanto-home-")
             .tempdir()
