@@ -168,7 +168,7 @@ impl<'l> Unpacker<'l> {
                     Err(e)
                         if e.raw_os_error() == Some(libc::EPERM) && file_type != libc::S_IFIFO =>
                     {
-                        self.stats.skipped_devices.push(shown);
+                        self.stats.skipped_devices.push(path.display().to_string());
                         return Ok(());
                     }
                     other => other.map_err(at)?,
