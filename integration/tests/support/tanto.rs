@@ -58,6 +58,24 @@ fn run_checked(command: &mut Command) -> Output {
     out
 }
 
+/// Creates `user` if missing. Returns the lock that serialises user and
+/// /etc/sub[ug]id changes across test binaries; hold it while editing them.
+fn ensure_user(user: &str) -> std::fs::File {
+    let lock = std::fs::File::create("/tmp/tanto-test-user.lock").unwrap();
+    // SAFETY: valid fd; blocks until other test binaries are done.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success()
+    {
+        run_checked(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", user]));
+    }
+    lock
+}
+
 /// Creates `TEST_USER` with a subordinate id range when running as root;
 /// otherwise tanto runs as ourselves, who must then have subordinate ids.
 pub fn run_as() -> &'static RunAs {
@@ -86,23 +104,7 @@ pub fn run_as() -> &'static RunAs {
                 drop_privileges: false,
             };
         }
-        let lock = std::fs::File::create("/tmp/tanto-test-user.lock").unwrap();
-        // SAFETY: valid fd; blocks until other test binaries are done creating the user.
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-        if !Command::new("id")
-            .arg(TEST_USER)
-            .output()
-            .unwrap()
-            .status
-            .success()
-        {
-            run_checked(Command::new("useradd").args([
-                "--create-home",
-                "--shell",
-                "/bin/sh",
-                TEST_USER,
-            ]));
-        }
+        let _lock = ensure_user(TEST_USER);
         let has_range = |file: &str| {
             std::fs::read_to_string(file)
                 .unwrap_or_default()
@@ -156,18 +158,7 @@ pub fn user_without_subordinate_ids() -> Option<RunAs> {
     if !is_root() {
         return None;
     }
-    let lock = std::fs::File::create("/tmp/tanto-test-user.lock").unwrap();
-    // SAFETY: valid fd.
-    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if !Command::new("id")
-        .arg(USER)
-        .output()
-        .unwrap()
-        .status
-        .success()
-    {
-        run_checked(Command::new("useradd").args(["--create-home", "--shell", "/bin/sh", USER]));
-    }
+    let _lock = ensure_user(USER);
     for file in ["/etc/subuid", "/etc/subgid"] {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         if text.lines().any(|l| l.starts_with(&format!("{USER}:"))) {
