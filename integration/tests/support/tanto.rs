@@ -124,13 +124,6 @@ pub fn run_as() -> &'static RunAs {
                 TEST_USER,
             ]));
         }
-        let id = |flag: &str| -> u32 {
-            String::from_utf8(run_checked(Command::new("id").args([flag, TEST_USER])).stdout)
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        };
         let start = |file: &str| -> u32 {
             std::fs::read_to_string(file)
                 .unwrap()
@@ -142,13 +135,22 @@ pub fn run_as() -> &'static RunAs {
                 .unwrap()
         };
         RunAs {
-            uid: id("-u"),
-            gid: id("-g"),
+            uid: id_of(TEST_USER, "-u"),
+            gid: id_of(TEST_USER, "-g"),
             subuid_start: start("/etc/subuid"),
             subgid_start: start("/etc/subgid"),
             drop_privileges: true,
         }
     })
+}
+
+/// `id -u` or `id -g` of `user`.
+fn id_of(user: &str, flag: &str) -> u32 {
+    String::from_utf8(run_checked(Command::new("id").args([flag, user])).stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// A second unprivileged user, deliberately without subordinate ids, to check
@@ -170,16 +172,9 @@ pub fn user_without_subordinate_ids() -> Option<RunAs> {
             std::fs::write(file, kept).unwrap();
         }
     }
-    let id = |flag: &str| -> u32 {
-        String::from_utf8(run_checked(Command::new("id").args([flag, USER])).stdout)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap()
-    };
     Some(RunAs {
-        uid: id("-u"),
-        gid: id("-g"),
+        uid: id_of(USER, "-u"),
+        gid: id_of(USER, "-g"),
         subuid_start: 0,
         subgid_start: 0,
         drop_privileges: true,
