@@ -45,4 +45,11 @@ pub enum Error {
 
     #[error("cannot pull {image}: {detail}")]
     Malformed { image: String, detail: String },
+
+    #[error("a step crashed: {detail}")]
+    StepPanicked { detail: String },
+
+    /// An error shared by every request that waited on the same step.
+    #[error(transparent)]
+    Shared(std::sync::Arc<Error>),
 }

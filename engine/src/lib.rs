@@ -22,8 +22,10 @@
 //! `registry` client streams meet the `snapshotter` that stores them, so each
 //! leaf can be tested alone.
 
+pub mod cache_key;
 mod error;
 mod pull;
+pub mod solver;
 mod store_root;
 
 pub use error::Error;
