@@ -52,4 +52,114 @@ pub enum Error {
     /// An error shared by every request that waited on the same step.
     #[error(transparent)]
     Shared(std::sync::Arc<Error>),
+
+    #[error("{address:?} is not a valid image reference")]
+    Reference {
+        address: String,
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cannot read the host path {}", path.display())]
+    Host {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<snapshotter::Error>,
+    },
+
+    #[error("cannot use the store at {}", path.display())]
+    Memo {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot create the store's secret key {}", path.display())]
+    SecretKey {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot prepare cache volume {name:?} at {}", path.display())]
+    CacheVolume {
+        name: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot tell the current directory, which relative host paths start from")]
+    Workdir {
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}")]
+    FileOp {
+        path: String,
+        #[source]
+        source: Box<snapshotter::Error>,
+    },
+
+    #[error("{path}: no such file or directory")]
+    NotFound { path: String },
+
+    #[error("{operation}: the path {path:?} leaves the directory (a `..` too many); use a path inside it")]
+    PathEscapes { operation: String, path: String },
+
+    #[error("cannot export to {}", path.display())]
+    Export {
+        path: std::path::PathBuf,
+        #[source]
+        source: Box<snapshotter::Error>,
+    },
+
+    #[error("step `{step}` could not run")]
+    Exec {
+        step: String,
+        #[source]
+        source: Box<executor::Error>,
+    },
+
+    #[error("step `{step}` failed: process {:?} did not complete successfully: exit code: {exit_code}{}", command.join(" "), output_tail(stdout_tail, stderr_tail))]
+    ExecFailed {
+        step: String,
+        command: Vec<String>,
+        exit_code: i32,
+        stdout_tail: String,
+        stderr_tail: String,
+    },
+
+    #[error("withExec has no command: give args, or set default args (withDefaultArgs) first")]
+    NoCommand,
+
+    #[error("cannot read registry credentials")]
+    Credentials {
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cannot enter a user namespace to run rootless")]
+    Isolation {
+        #[source]
+        source: Box<executor::Error>,
+    },
+
+    #[error("no command has been run in this container yet: call withExec first")]
+    NoExec,
+}
+
+/// The end of a failed step's output, for its error message.
+fn output_tail(stdout: &str, stderr: &str) -> String {
+    let mut text = String::new();
+    for (name, tail) in [("stdout", stdout), ("stderr", stderr)] {
+        if !tail.trim().is_empty() {
+            text.push_str(&format!(
+                "\n--- {name} (last lines) ---\n{}",
+                tail.trim_end()
+            ));
+        }
+    }
+    text
 }

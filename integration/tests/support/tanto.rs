@@ -184,26 +184,37 @@ pub fn user_without_subordinate_ids() -> Option<RunAs> {
 /// The tanto binary, freshly built, copied where the test user can run it.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        run_checked(
-            Command::new(cargo)
-                .current_dir(workspace)
-                .args(["build", "--quiet", "-p", "cli", "--bin", "tanto"]),
-        );
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace.join("target"));
-        let built = target.join("debug/tanto");
-        let dir = std::env::temp_dir().join(format!("tanto-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap();
-        let copy = dir.join("tanto");
-        std::fs::copy(&built, &copy).unwrap();
-        copy
-    })
+    BINARY.get_or_init(|| build_and_copy(&["-p", "cli", "--bin", "tanto"], "debug/tanto"))
+}
+
+/// An example program of the engine crate (`engine/examples/NAME.rs`),
+/// freshly built, copied where the test user can run it.
+pub fn example(name: &str) -> PathBuf {
+    build_and_copy(
+        &["-p", "engine", "--example", name],
+        &format!("debug/examples/{name}"),
+    )
+}
+
+fn build_and_copy(cargo_args: &[&str], built: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_checked(
+        Command::new(cargo)
+            .current_dir(workspace)
+            .args(["build", "--quiet"])
+            .args(cargo_args),
+    );
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"));
+    let built = target.join(built);
+    let dir = std::env::temp_dir().join(format!("tanto-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let copy = dir.join(built.file_name().unwrap());
+    std::fs::copy(&built, &copy).unwrap();
+    copy
 }
 
 /// One user's tanto: its own home and store, fresh for each test.
@@ -268,16 +279,21 @@ impl Tanto {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_for(binary(), args)
+    }
+
+    /// `program` run as the test user, in their home, with only our env.
+    pub fn command_for(&self, program: &Path, args: &[&str]) -> Command {
         let mut command = if self.run_as.drop_privileges {
             let mut c = Command::new("setpriv");
             c.arg(format!("--reuid={}", self.run_as.uid))
                 .arg(format!("--regid={}", self.run_as.gid))
                 .arg("--init-groups")
                 .arg("--")
-                .arg(binary());
+                .arg(program);
             c
         } else {
-            Command::new(binary())
+            Command::new(program)
         };
         command
             .args(args)

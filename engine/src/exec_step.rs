@@ -1,0 +1,484 @@
+//! The exec step: one process in a container, its changes committed as a
+//! layer under the step's cache key.
+//!
+//! The key covers what can change the output: the rootfs key, the command,
+//! env, workdir, user, stdin, redirects, the expected exit codes, every
+//! mounted input's key, cache volume *names* (not contents), and secrets'
+//! keyed hashes (never values).
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use executor::{Cancel, ExecRequest, Mount, MountKind};
+
+use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::config::Settings;
+use crate::memo::{ExecRecord, Kind};
+use crate::node::{ExecOp, MountSource, MountSpec, Node, Op};
+use crate::session::Inner;
+use crate::solve::{blocking, solve, Solved};
+use crate::solver::Outcome;
+use crate::Error;
+
+/// What a finished exec left: its exit code and where its output is.
+#[derive(Debug)]
+pub(crate) struct ExecResult {
+    pub exit_code: i32,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+/// Bytes of each stream shown in an error.
+const TAIL_BYTES: u64 = 4096;
+
+/// A mount with its input solved.
+enum ReadyMount {
+    Directory {
+        layers: Vec<PathBuf>,
+        read_only: bool,
+        key: CacheKey,
+    },
+    File {
+        host_path: PathBuf,
+        key: CacheKey,
+    },
+    Cache {
+        name: String,
+        sharing: crate::Sharing,
+    },
+    Temp,
+    Secret {
+        secret: crate::Secret,
+        mode: u32,
+    },
+}
+
+pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<Solved, Error> {
+    let Op::Exec(exec) = &node.op else {
+        unreachable!("solve_exec is called for exec nodes")
+    };
+    let image = async {
+        match &exec.image {
+            Some(image) => solve(engine, image).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(engine, m)));
+    let (rootfs, image, mounts) =
+        futures::future::join3(solve(engine, &exec.rootfs), image, mounts).await;
+    let (rootfs, image, mounts) = (rootfs?, image?, mounts?);
+    let settings = image
+        .and_then(|i| i.settings)
+        .map(|s| (*s).clone())
+        .unwrap_or_default()
+        .apply(&exec.edits);
+    let args = command(exec, &settings)?;
+    let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
+
+    let inner = Arc::clone(engine);
+    let name = node.name.clone();
+    let prepared = Prepared {
+        args,
+        settings,
+        stdin: exec.stdin.clone(),
+        redirect_stdout: exec.redirect_stdout.clone(),
+        redirect_stderr: exec.redirect_stderr.clone(),
+        expect: exec.expect,
+        secret_env: exec.secret_env.clone(),
+        mounts: exec
+            .mounts
+            .iter()
+            .map(|m| m.target.clone())
+            .zip(mounts)
+            .collect(),
+        rootfs,
+        name: name.clone(),
+    };
+    engine
+        .solver
+        .solve(key, name, move |permits| async move {
+            if let Some(dir) = inner.memo.lookup(Kind::Exec, &key) {
+                return Ok(Outcome::Cached(committed(&inner, &prepared, &key, &dir)?));
+            }
+            let _permit = permits.acquire().await;
+            blocking(move || run_locked(&inner, &prepared, &key)).await
+        })
+        .await
+        .map_err(Error::Shared)
+}
+
+/// The command to run: args, with the entrypoint first when asked, or the
+/// default args when none are given.
+fn command(exec: &ExecOp, settings: &Settings) -> Result<Vec<String>, Error> {
+    let mut args = if exec.args.is_empty() {
+        settings.default_args.clone()
+    } else {
+        exec.args.clone()
+    };
+    if exec.use_entrypoint && !settings.entrypoint.is_empty() {
+        let mut with_entrypoint = settings.entrypoint.clone();
+        with_entrypoint.append(&mut args);
+        args = with_entrypoint;
+    }
+    if args.is_empty() {
+        return Err(Error::NoCommand);
+    }
+    Ok(args)
+}
+
+fn exec_key(
+    exec: &ExecOp,
+    rootfs: &CacheKey,
+    settings: &Settings,
+    args: &[String],
+    mounts: &[ReadyMount],
+) -> CacheKey {
+    let mut key = KeyBuilder::new("tanto.exec.v1")
+        .key("rootfs", rootfs)
+        .strs("args", args)
+        .strs("env", &settings.process_env())
+        .str("workdir", &settings.workdir_or_root())
+        .str("user", &settings.user)
+        .str("stdin", &exec.stdin)
+        .str("redirect-stdout", &exec.redirect_stdout)
+        .str("redirect-stderr", &exec.redirect_stderr)
+        .str("expect", exec.expect.code());
+    for (spec, mount) in exec.mounts.iter().zip(mounts) {
+        key = key.str("mount", &spec.target);
+        key = match mount {
+            ReadyMount::Directory {
+                key: input,
+                read_only,
+                ..
+            } => key.key("directory", input).bool("read-only", *read_only),
+            ReadyMount::File { key: input, .. } => key.key("file", input),
+            ReadyMount::Cache { name, sharing } => {
+                key.str("cache", name).str("sharing", sharing.code())
+            }
+            ReadyMount::Temp => key.str("temp", ""),
+            ReadyMount::Secret { secret, mode } => key
+                .str("secret", secret.keyed_hash())
+                .u64("mode", u64::from(*mode)),
+        };
+    }
+    for (name, secret) in &exec.secret_env {
+        key = key
+            .str("secret-env", name)
+            .str("secret", secret.keyed_hash());
+    }
+    key.finish()
+}
+
+async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<ReadyMount, Error> {
+    Ok(match &spec.source {
+        MountSource::Directory {
+            node,
+            subpath,
+            read_only,
+        } => {
+            let solved = solve(engine, node).await?;
+            let layers = solved
+                .layers
+                .iter()
+                .map(|l| l.join(subpath.trim_start_matches('/')))
+                .filter(|l| l.is_dir())
+                .collect();
+            ReadyMount::Directory {
+                layers,
+                read_only: *read_only,
+                key: KeyBuilder::new("tanto.subdir.v1")
+                    .key("chain", &solved.key)
+                    .str("path", subpath)
+                    .finish(),
+            }
+        }
+        MountSource::File { node, path } => {
+            let solved = solve(engine, node).await?;
+            let found = solved
+                .view()
+                .lookup(path, true)
+                .map_err(|source| Error::FileOp {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?;
+            let host_path = found
+                .ok_or_else(|| Error::NotFound { path: path.clone() })?
+                .host_path;
+            ReadyMount::File {
+                host_path,
+                key: KeyBuilder::new("tanto.subdir.v1")
+                    .key("chain", &solved.key)
+                    .str("path", path)
+                    .finish(),
+            }
+        }
+        MountSource::Cache { name, sharing } => ReadyMount::Cache {
+            name: name.clone(),
+            sharing: *sharing,
+        },
+        MountSource::Temp => ReadyMount::Temp,
+        MountSource::Secret { secret, mode } => ReadyMount::Secret {
+            secret: secret.clone(),
+            mode: *mode,
+        },
+    })
+}
+
+/// Everything the blocking part of the step needs.
+struct Prepared {
+    args: Vec<String>,
+    settings: Settings,
+    stdin: String,
+    redirect_stdout: String,
+    redirect_stderr: String,
+    expect: crate::Expect,
+    secret_env: Vec<(String, crate::Secret)>,
+    mounts: Vec<(String, ReadyMount)>,
+    rootfs: Solved,
+    name: String,
+}
+
+fn committed(inner: &Inner, step: &Prepared, key: &CacheKey, dir: &Path) -> Result<Solved, Error> {
+    let record = inner.memo.read_record(dir)?;
+    let mut layers = vec![dir.join("fs")];
+    layers.extend(step.rootfs.layers.iter().cloned());
+    Ok(Solved {
+        key: *key,
+        layers: Arc::new(layers),
+        settings: None,
+        exec: Some(Arc::new(ExecResult {
+            exit_code: record.exit_code,
+            stdout: dir.join("stdout"),
+            stderr: dir.join("stderr"),
+        })),
+    })
+}
+
+/// Runs the step unless another process committed it while we waited for
+/// its lock.
+fn run_locked(
+    inner: &Arc<Inner>,
+    step: &Prepared,
+    key: &CacheKey,
+) -> Result<Outcome<Solved>, Error> {
+    let _lock = inner.memo.lock(Kind::Exec, key)?;
+    if let Some(dir) = inner.memo.lookup(Kind::Exec, key) {
+        return Ok(Outcome::Cached(committed(inner, step, key, &dir)?));
+    }
+    let temp = inner.memo.temp_dir(Kind::Exec, key)?;
+    match run_in(inner, step, key, &temp) {
+        Ok(()) => {
+            let dir = inner.memo.commit(Kind::Exec, key, &temp)?;
+            Ok(Outcome::Ran(committed(inner, step, key, &dir)?))
+        }
+        Err(error) => {
+            crate::memo::remove_tree(&temp);
+            Err(error)
+        }
+    }
+}
+
+fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> Result<(), Error> {
+    let memo_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Memo { path, source }
+    };
+    for dir in ["fs", "work", "scratch"] {
+        std::fs::create_dir(temp.join(dir)).map_err(memo_error(&temp.join(dir)))?;
+    }
+    let empty_root;
+    let mut lower_dirs = step.rootfs.layers.to_vec();
+    if lower_dirs.is_empty() {
+        // overlay needs a lower layer: scratch is an empty one.
+        empty_root = temp.join("empty");
+        std::fs::create_dir(&empty_root).map_err(memo_error(&empty_root))?;
+        lower_dirs.push(empty_root);
+    }
+    let mut held_locks = Vec::new();
+    let mut mounts = Vec::new();
+    for (index, (target, mount)) in step.mounts.iter().enumerate() {
+        let target = crate::paths::in_container(&step.settings.workdir_or_root(), target);
+        let kind = match mount {
+            ReadyMount::Directory {
+                layers, read_only, ..
+            } => directory_mount(layers, *read_only, &temp.join(format!("mount-{index}")))?,
+            ReadyMount::File { host_path, .. } => MountKind::Bind {
+                source: host_path.clone(),
+                read_only: true,
+            },
+            ReadyMount::Cache { name, sharing } => {
+                let (dir, lock) = crate::cache_volume::acquire(inner.store.root(), name, *sharing)?;
+                held_locks.extend(lock);
+                MountKind::Bind {
+                    source: dir,
+                    read_only: false,
+                }
+            }
+            ReadyMount::Temp => MountKind::Tmpfs,
+            ReadyMount::Secret { secret, mode } => MountKind::Secret {
+                contents: executor::Secret::new(secret.plaintext().to_vec()),
+                mode: *mode,
+                uid: 0,
+                gid: 0,
+            },
+        };
+        mounts.push(Mount { target, kind });
+    }
+    let mut env = step.settings.process_env();
+    for (name, secret) in &step.secret_env {
+        env.retain(|kv| !kv.starts_with(&format!("{name}=")));
+        env.push(format!(
+            "{name}={}",
+            String::from_utf8_lossy(secret.plaintext())
+        ));
+    }
+    let request = ExecRequest {
+        lower_dirs,
+        upper_dir: temp.join("fs"),
+        work_dir: temp.join("work"),
+        scratch_dir: temp.join("scratch"),
+        args: step.args.clone(),
+        env,
+        cwd: step.settings.workdir_or_root(),
+        user: step.settings.user.clone(),
+        mounts,
+        stdin: (!step.stdin.is_empty()).then(|| step.stdin.as_bytes().to_vec()),
+        stdout_path: temp.join("stdout"),
+        stderr_path: temp.join("stderr"),
+        hostname: format!("tanto-{}", &key.to_hex()[..12]),
+        extra_hosts: Vec::new(),
+        timeout: None,
+    };
+    let cancel = Cancel::default();
+    let id = inner
+        .next_cancel
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    inner.cancels.lock().unwrap().insert(id, cancel.clone());
+    let outcome = executor::run(&request, &cancel);
+    inner.cancels.lock().unwrap().remove(&id);
+    drop(held_locks);
+    let outcome = outcome.map_err(|source| Error::Exec {
+        step: step.name.clone(),
+        source: Box::new(source),
+    })?;
+    if !step.expect.accepts(outcome.exit_code) {
+        return Err(Error::ExecFailed {
+            step: step.name.clone(),
+            command: step.args.clone(),
+            exit_code: outcome.exit_code,
+            stdout_tail: tail(&temp.join("stdout")),
+            stderr_tail: tail(&temp.join("stderr")),
+        });
+    }
+    redirect(step, temp)?;
+    for dir in ["work", "scratch"] {
+        crate::memo::remove_tree(&temp.join(dir));
+    }
+    let record = ExecRecord {
+        exit_code: outcome.exit_code,
+        args: step.args.clone(),
+    };
+    let path = temp.join("result.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&record).expect("a record serializes"),
+    )
+    .map_err(memo_error(&path))
+}
+
+/// A Directory value mounted: bound directly when it is one layer, else an
+/// overlay of its layers. Writes to a writable mount go to a scratch upper
+/// that is discarded with the step.
+fn directory_mount(
+    layers: &[PathBuf],
+    read_only: bool,
+    scratch: &Path,
+) -> Result<MountKind, Error> {
+    if layers.is_empty() {
+        return Err(Error::NotFound {
+            path: "a mounted directory".into(),
+        });
+    }
+    if read_only && layers.len() == 1 {
+        return Ok(MountKind::Bind {
+            source: layers[0].clone(),
+            read_only: true,
+        });
+    }
+    let upper = if read_only {
+        None
+    } else {
+        let (upper, work) = (scratch.join("upper"), scratch.join("work"));
+        for dir in [&upper, &work] {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Memo {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Some((upper, work))
+    };
+    Ok(MountKind::Overlay {
+        lower_dirs: layers.to_vec(),
+        upper,
+    })
+}
+
+/// `redirectStdout`/`redirectStderr`: the captured stream becomes a file in
+/// the container, and the stream itself reads as empty.
+fn redirect(step: &Prepared, temp: &Path) -> Result<(), Error> {
+    for (target, stream) in [
+        (&step.redirect_stdout, "stdout"),
+        (&step.redirect_stderr, "stderr"),
+    ] {
+        if target.is_empty() {
+            continue;
+        }
+        let path = crate::paths::in_container(&step.settings.workdir_or_root(), target);
+        let captured = temp.join(stream);
+        let contents = std::fs::read(&captured).map_err(|source| Error::Memo {
+            path: captured.clone(),
+            source,
+        })?;
+        let mut layers = vec![temp.join("fs")];
+        layers.extend(step.rootfs.layers.iter().cloned());
+        let target_view = snapshotter::ChainView::new(layers);
+        snapshotter::write_new_file(
+            &target_view,
+            &temp.join("fs"),
+            &path,
+            &contents,
+            0o644,
+            (0, 0),
+        )
+        .map_err(|source| Error::FileOp {
+            path: path.clone(),
+            source: Box::new(source),
+        })?;
+        std::fs::write(&captured, b"").map_err(|source| Error::Memo {
+            path: captured,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// The last bytes of a captured stream, from a line start when possible.
+pub(crate) fn tail(path: &Path) -> String {
+    let Ok(mut file) = File::open(path) else {
+        return String::new();
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = size.saturating_sub(TAIL_BYTES);
+    if file.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut bytes = Vec::new();
+    let _ = file.take(TAIL_BYTES).read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    match (start > 0, text.find('\n')) {
+        (true, Some(newline)) => text[newline + 1..].to_owned(),
+        _ => text,
+    }
+}

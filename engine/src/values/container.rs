@@ -1,0 +1,495 @@
+//! `Container`: a lazy rootfs plus the settings and mounts its next step
+//! runs with.
+
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::node::{Change, ConfigEdit, ExecOp, Expect, MountSource, MountSpec, Node, Op, Sharing};
+use crate::paths::in_container;
+use crate::secret::Secret;
+use crate::solve::{solve, Solved};
+use crate::values::{CacheVolume, Directory, File};
+use crate::{Engine, Error};
+
+#[derive(Clone)]
+pub struct Container {
+    engine: Engine,
+    rootfs: Arc<Node>,
+    image: Option<Arc<Node>>,
+    image_ref: Option<String>,
+    edits: Vec<ConfigEdit>,
+    mounts: Vec<MountSpec>,
+    secret_env: Vec<(String, Secret)>,
+    last_exec: Option<Arc<Node>>,
+}
+
+/// Options of [`Container::with_exec_opts`], named and defaulted as Dagger's.
+#[derive(Clone, Debug, Default)]
+pub struct ExecOptions {
+    pub use_entrypoint: bool,
+    pub stdin: String,
+    pub redirect_stdout: String,
+    pub redirect_stderr: String,
+    pub expect: Expect,
+}
+
+impl Container {
+    pub(crate) fn new(engine: Engine) -> Container {
+        Container {
+            engine,
+            rootfs: Node::scratch(),
+            image: None,
+            image_ref: None,
+            edits: Vec::new(),
+            mounts: Vec::new(),
+            secret_env: Vec::new(),
+            last_exec: None,
+        }
+    }
+
+    fn edit(&self, edit: ConfigEdit) -> Container {
+        let mut next = self.clone();
+        next.edits.push(edit);
+        next
+    }
+
+    /// Starts from an image: its filesystem and its config (Env, WorkingDir,
+    /// User, Entrypoint, Cmd). Resolved when first needed.
+    pub fn from(&self, address: &str) -> Container {
+        let image = Node::new(
+            Op::Image {
+                address: address.to_owned(),
+            },
+            format!("from {address}"),
+        );
+        Container {
+            rootfs: Arc::clone(&image),
+            image: Some(image),
+            image_ref: Some(address.to_owned()),
+            edits: Vec::new(),
+            last_exec: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_exec<S: Into<String>>(&self, args: impl IntoIterator<Item = S>) -> Container {
+        self.with_exec_opts(args, ExecOptions::default())
+    }
+
+    pub fn with_exec_opts<S: Into<String>>(
+        &self,
+        args: impl IntoIterator<Item = S>,
+        options: ExecOptions,
+    ) -> Container {
+        let args: Vec<String> = args.into_iter().map(Into::into).collect();
+        let node = Node::new(
+            Op::Exec(Box::new(ExecOp {
+                rootfs: Arc::clone(&self.rootfs),
+                image: self.image.clone(),
+                edits: self.edits.clone(),
+                args: args.clone(),
+                use_entrypoint: options.use_entrypoint,
+                stdin: options.stdin,
+                redirect_stdout: options.redirect_stdout,
+                redirect_stderr: options.redirect_stderr,
+                expect: options.expect,
+                mounts: self.mounts.clone(),
+                secret_env: self.secret_env.clone(),
+            })),
+            format!("withExec {}", shell_words(&args)),
+        );
+        Container {
+            rootfs: Arc::clone(&node),
+            last_exec: Some(node),
+            ..self.clone()
+        }
+    }
+
+    pub fn with_env_variable(&self, name: &str, value: &str, expand: bool) -> Container {
+        self.edit(ConfigEdit::SetEnv {
+            name: name.into(),
+            value: value.into(),
+            expand,
+        })
+    }
+
+    pub fn without_env_variable(&self, name: &str) -> Container {
+        self.edit(ConfigEdit::UnsetEnv(name.into()))
+    }
+
+    pub fn with_workdir(&self, path: &str) -> Container {
+        self.edit(ConfigEdit::Workdir(path.into()))
+    }
+
+    /// `name`, `uid`, `name:group` or `uid:gid`, resolved in the container.
+    pub fn with_user(&self, user: &str) -> Container {
+        self.edit(ConfigEdit::User(user.into()))
+    }
+
+    pub fn with_entrypoint<S: Into<String>>(
+        &self,
+        args: impl IntoIterator<Item = S>,
+        keep_default_args: bool,
+    ) -> Container {
+        self.edit(ConfigEdit::Entrypoint {
+            args: args.into_iter().map(Into::into).collect(),
+            keep_default_args,
+        })
+    }
+
+    pub fn with_default_args<S: Into<String>>(
+        &self,
+        args: impl IntoIterator<Item = S>,
+    ) -> Container {
+        self.edit(ConfigEdit::DefaultArgs(
+            args.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    pub fn with_label(&self, name: &str, value: &str) -> Container {
+        self.edit(ConfigEdit::Label(name.into(), value.into()))
+    }
+
+    /// Paths in the container are relative to the working directory. The
+    /// working directory is only known once the image is resolved, so a
+    /// relative path is resolved against the workdir set by `with_workdir`,
+    /// else `/`, as Dagger does for its own edits.
+    fn abs(&self, path: &str) -> String {
+        let workdir = self
+            .edits
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                ConfigEdit::Workdir(w) => Some(w.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "/".into());
+        in_container(&in_container("/", &workdir), path)
+    }
+
+    fn with_layer(&self, change: Change, name: String) -> Container {
+        let node = Node::new(
+            Op::Layer {
+                base: Arc::clone(&self.rootfs),
+                change,
+            },
+            name,
+        );
+        Container {
+            rootfs: node,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_new_file(
+        &self,
+        path: &str,
+        contents: impl Into<Vec<u8>>,
+        permissions: u32,
+    ) -> Container {
+        self.with_layer(
+            Change::NewFile {
+                path: self.abs(path),
+                contents: contents.into(),
+                mode: permissions,
+            },
+            format!("withNewFile {path}"),
+        )
+    }
+
+    pub fn with_file(&self, path: &str, source: &File, permissions: Option<u32>) -> Container {
+        self.with_layer(
+            Change::Copy {
+                source: Arc::clone(&source.node),
+                src_path: source.path.clone(),
+                include: Vec::new(),
+                exclude: Vec::new(),
+                dest: self.abs(path),
+                mode: permissions,
+            },
+            format!("withFile {path}"),
+        )
+    }
+
+    pub fn with_directory(
+        &self,
+        path: &str,
+        source: &Directory,
+        include: &[&str],
+        exclude: &[&str],
+    ) -> Container {
+        self.with_layer(
+            Change::Copy {
+                source: Arc::clone(&source.node),
+                src_path: source.subpath.clone(),
+                include: include.iter().map(|s| s.to_string()).collect(),
+                exclude: exclude.iter().map(|s| s.to_string()).collect(),
+                dest: self.abs(path),
+                mode: None,
+            },
+            format!("withDirectory {path}"),
+        )
+    }
+
+    /// Replaces the root filesystem; the settings stay.
+    pub fn with_rootfs(&self, directory: &Directory) -> Container {
+        let rootfs = if directory.subpath == "/" {
+            Arc::clone(&directory.node)
+        } else {
+            Node::new(
+                Op::Layer {
+                    base: Node::scratch(),
+                    change: Change::Copy {
+                        source: Arc::clone(&directory.node),
+                        src_path: directory.subpath.clone(),
+                        include: Vec::new(),
+                        exclude: Vec::new(),
+                        dest: "/".into(),
+                        mode: None,
+                    },
+                },
+                "withRootfs",
+            )
+        };
+        Container {
+            rootfs,
+            ..self.clone()
+        }
+    }
+
+    fn with_mount(&self, target: &str, source: MountSource) -> Container {
+        let target = self.abs(target);
+        let mut next = self.clone();
+        next.mounts.retain(|m| m.target != target);
+        next.mounts.push(MountSpec { target, source });
+        next
+    }
+
+    pub fn with_mounted_directory(
+        &self,
+        path: &str,
+        source: &Directory,
+        read_only: bool,
+    ) -> Container {
+        self.with_mount(
+            path,
+            MountSource::Directory {
+                node: Arc::clone(&source.node),
+                subpath: source.subpath.clone(),
+                read_only,
+            },
+        )
+    }
+
+    pub fn with_mounted_file(&self, path: &str, source: &File) -> Container {
+        self.with_mount(
+            path,
+            MountSource::File {
+                node: Arc::clone(&source.node),
+                path: source.path.clone(),
+            },
+        )
+    }
+
+    pub fn with_mounted_cache(
+        &self,
+        path: &str,
+        cache: &CacheVolume,
+        sharing: Sharing,
+    ) -> Container {
+        self.with_mount(
+            path,
+            MountSource::Cache {
+                name: cache.name().to_owned(),
+                sharing,
+            },
+        )
+    }
+
+    pub fn with_mounted_temp(&self, path: &str) -> Container {
+        self.with_mount(path, MountSource::Temp)
+    }
+
+    /// The secret as a file (mode 0o400 is Dagger's default: 256).
+    pub fn with_mounted_secret(&self, path: &str, secret: &Secret, mode: u32) -> Container {
+        self.with_mount(
+            path,
+            MountSource::Secret {
+                secret: secret.clone(),
+                mode,
+            },
+        )
+    }
+
+    pub fn without_mount(&self, path: &str) -> Container {
+        let target = self.abs(path);
+        let mut next = self.clone();
+        next.mounts.retain(|m| m.target != target);
+        next
+    }
+
+    pub fn with_secret_variable(&self, name: &str, secret: &Secret) -> Container {
+        let mut next = self.clone();
+        next.secret_env.retain(|(n, _)| n != name);
+        next.secret_env.push((name.to_owned(), secret.clone()));
+        next
+    }
+
+    // ---- reading the container: these run the pipeline ----
+
+    /// Runs everything this container needs.
+    pub async fn sync(&self) -> Result<Container, Error> {
+        solve(&self.engine.inner, &self.rootfs).await?;
+        Ok(self.clone())
+    }
+
+    async fn last_exec(&self) -> Result<Solved, Error> {
+        let node = self.last_exec.as_ref().ok_or(Error::NoExec)?;
+        solve(&self.engine.inner, node).await
+    }
+
+    /// The last command's standard output.
+    pub async fn stdout(&self) -> Result<String, Error> {
+        let solved = self.last_exec().await?;
+        read_stream(&solved.exec.expect("an exec has a result").stdout)
+    }
+
+    pub async fn stderr(&self) -> Result<String, Error> {
+        let solved = self.last_exec().await?;
+        read_stream(&solved.exec.expect("an exec has a result").stderr)
+    }
+
+    /// Standard output then standard error of the last command.
+    pub async fn combined_output(&self) -> Result<String, Error> {
+        Ok(format!("{}{}", self.stdout().await?, self.stderr().await?))
+    }
+
+    pub async fn exit_code(&self) -> Result<i32, Error> {
+        let solved = self.last_exec().await?;
+        Ok(solved.exec.expect("an exec has a result").exit_code)
+    }
+
+    /// The image config with this container's edits applied.
+    pub async fn settings(&self) -> Result<Settings, Error> {
+        let base = match &self.image {
+            Some(image) => solve(&self.engine.inner, image)
+                .await?
+                .settings
+                .map(|s| (*s).clone())
+                .unwrap_or_default(),
+            None => Settings::default(),
+        };
+        Ok(base.apply(&self.edits))
+    }
+
+    pub async fn env_variable(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.settings().await?.env_var(name).map(str::to_owned))
+    }
+
+    pub async fn workdir(&self) -> Result<String, Error> {
+        Ok(self.settings().await?.workdir)
+    }
+
+    pub async fn user(&self) -> Result<String, Error> {
+        Ok(self.settings().await?.user)
+    }
+
+    pub fn image_ref(&self) -> Option<&str> {
+        self.image_ref.as_deref()
+    }
+
+    /// A directory of the container (its rootfs, or a mounted directory).
+    pub fn directory(&self, path: &str) -> Directory {
+        let path = self.abs(path);
+        for mount in self.mounts.iter().rev() {
+            if let MountSource::Directory { node, subpath, .. } = &mount.source {
+                if let Some(rest) = below(&path, &mount.target) {
+                    return Directory::new(
+                        self.engine.clone(),
+                        Arc::clone(node),
+                        in_container(subpath, rest),
+                    );
+                }
+            }
+        }
+        Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+    }
+
+    pub fn file(&self, path: &str) -> File {
+        let path = self.abs(path);
+        for mount in self.mounts.iter().rev() {
+            match &mount.source {
+                MountSource::File { node, path: inner } if mount.target == path => {
+                    return File::new(self.engine.clone(), Arc::clone(node), inner.clone());
+                }
+                MountSource::Directory { node, subpath, .. } => {
+                    if let Some(rest) = below(&path, &mount.target) {
+                        return File::new(
+                            self.engine.clone(),
+                            Arc::clone(node),
+                            in_container(subpath, rest),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        File::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+    }
+
+    pub fn rootfs(&self) -> Directory {
+        Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), "/".into())
+    }
+}
+
+/// `path` relative to `dir` when it is `dir` or below it.
+fn below<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
+    if path == dir {
+        return Some("");
+    }
+    path.strip_prefix(dir)
+        .and_then(|rest| rest.strip_prefix('/'))
+}
+
+fn read_stream(path: &std::path::Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Memo {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Args as a person would type them: `sh -c "make test"`.
+pub(crate) fn shell_words(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("{a:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_named_as_typed() {
+        let args = ["sh", "-c", "make test"].map(String::from);
+        assert_eq!(shell_words(&args), r#"sh -c "make test""#);
+    }
+
+    #[test]
+    fn below_matches_whole_components() {
+        assert_eq!(below("/src/a", "/src"), Some("a"));
+        assert_eq!(below("/src", "/src"), Some(""));
+        assert_eq!(below("/srcx", "/src"), None);
+    }
+}
