@@ -50,9 +50,14 @@ enum Command {
     /// Used by `tanto doctor`: try overlay inside tanto's user namespace
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay { scratch: PathBuf },
+    /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
+    #[command(name = "__run-step", hide = true)]
+    RunStep { request: PathBuf },
 }
 
 fn main() -> ExitCode {
+    // Before anything else: this process may be an exec step's helper.
+    engine::executor::dispatch_helper();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
@@ -76,6 +81,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine::executor::userns::enter()?;
             pull::run(&store_root(cli.root)?, cli.insecure_registries, args)
         }
+        Command::RunStep { request } => {
+            engine::executor::userns::enter()?;
+            run_step(&request)
+        }
         Command::ProbeOverlay { scratch } => {
             engine::executor::userns::enter()?;
             match engine::executor::overlay::probe(&scratch) {
@@ -87,6 +96,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+fn run_step(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the step request {}", path.display()))?;
+    let request: engine::executor::ExecRequest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an ExecRequest", path.display()))?;
+    let outcome = engine::executor::run(&request, &engine::executor::Cancel::default())?;
+    output::line(&serde_json::to_string(&outcome)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn store_root(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
