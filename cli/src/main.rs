@@ -52,7 +52,12 @@ enum Command {
     ProbeOverlay { scratch: PathBuf },
     /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
     #[command(name = "__run-step", hide = true)]
-    RunStep { request: PathBuf },
+    RunStep {
+        request: PathBuf,
+        /// Cancel the step after this many milliseconds (tests the engine's cancel path)
+        #[arg(long, value_name = "MS")]
+        cancel_after: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,9 +86,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine::executor::userns::enter()?;
             pull::run(&store_root(cli.root)?, cli.insecure_registries, args)
         }
-        Command::RunStep { request } => {
+        Command::RunStep {
+            request,
+            cancel_after,
+        } => {
             engine::executor::userns::enter()?;
-            run_step(&request)
+            run_step(&request, cancel_after)
         }
         Command::ProbeOverlay { scratch } => {
             engine::executor::userns::enter()?;
@@ -98,12 +106,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_step(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn run_step(path: &std::path::Path, cancel_after: Option<u64>) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the step request {}", path.display()))?;
     let request: engine::executor::ExecRequest = serde_json::from_str(&text)
         .with_context(|| format!("{} is not an ExecRequest", path.display()))?;
-    let outcome = engine::executor::run(&request, &engine::executor::Cancel::default())?;
+    let cancel = engine::executor::Cancel::default();
+    if let Some(ms) = cancel_after {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            cancel.cancel();
+        });
+    }
+    let outcome = engine::executor::run(&request, &cancel)?;
     output::line(&serde_json::to_string(&outcome)?);
     Ok(ExitCode::SUCCESS)
 }

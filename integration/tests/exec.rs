@@ -514,6 +514,25 @@ fn a_timeout_kills_the_step_and_its_background_processes() {
 }
 
 #[test]
+fn cancelling_kills_the_step_and_says_so() {
+    let _one = KILLING.lock().unwrap_or_else(|e| e.into_inner());
+    let step = Step::new(&images().busybox, &["sh", "-c", "sleep 1003 & sleep 1003"]);
+    let path = step.write_request();
+    let started = Instant::now();
+    let run = images().tanto.run(&[
+        "__run-step",
+        "--cancel-after",
+        "500",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!run.success, "{}", run.stdout);
+    assert!(run.stderr.contains("`sh` was cancelled"), "{}", run.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(user_processes("sleep 1003"), Vec::<String>::new());
+    assert_eq!(mounts_under(&step.dir), Vec::<String>::new());
+}
+
+#[test]
 fn killing_tanto_mid_step_leaves_nothing_running_or_mounted() {
     let _one = KILLING.lock().unwrap_or_else(|e| e.into_inner());
     let step = Step::new(

@@ -131,14 +131,13 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
             detail: format!("it ended ({status:?}) without an answer"),
         })
     });
-    if cancel.is_cancelled() {
-        return Err(Error::Cancelled { command });
-    }
     match reply {
         Ok(exit_code) => Ok(ExecOutcome {
             exit_code,
             duration: started.elapsed(),
         }),
+        // Whatever went wrong after a cancel, the caller asked for it.
+        Err(_) if cancel.is_cancelled() => Err(Error::Cancelled { command }),
         Err(failure) => Err(failure.into()),
     }
 }
