@@ -50,9 +50,19 @@ enum Command {
     /// Used by `tanto doctor`: try overlay inside tanto's user namespace
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay { scratch: PathBuf },
+    /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
+    #[command(name = "__run-step", hide = true)]
+    RunStep {
+        request: PathBuf,
+        /// Cancel the step after this many milliseconds (tests the engine's cancel path)
+        #[arg(long, value_name = "MS")]
+        cancel_after: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
+    // Before anything else: this process may be an exec step's helper.
+    engine::executor::dispatch_helper();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
@@ -76,6 +86,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine::executor::userns::enter()?;
             pull::run(&store_root(cli.root)?, cli.insecure_registries, args)
         }
+        Command::RunStep {
+            request,
+            cancel_after,
+        } => {
+            engine::executor::userns::enter()?;
+            run_step(&request, cancel_after)
+        }
         Command::ProbeOverlay { scratch } => {
             engine::executor::userns::enter()?;
             match engine::executor::overlay::probe(&scratch) {
@@ -87,6 +104,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+fn run_step(path: &std::path::Path, cancel_after: Option<u64>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the step request {}", path.display()))?;
+    let request: engine::executor::ExecRequest = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not an ExecRequest", path.display()))?;
+    let cancel = engine::executor::Cancel::default();
+    if let Some(ms) = cancel_after {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            cancel.cancel();
+        });
+    }
+    let outcome = engine::executor::run(&request, &cancel)?;
+    output::line(&serde_json::to_string(&outcome)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn store_root(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {

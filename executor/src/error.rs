@@ -1,4 +1,6 @@
 use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,4 +44,48 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    // Running exec steps. A step that ran and failed is not an error: it is an
+    // `ExecOutcome` with its exit code (127 when the command is not found).
+    #[error("unknown user {user:?}: the image's /etc/passwd has no such entry; use a user the image defines or a numeric uid")]
+    UnknownUser { user: String },
+
+    #[error("unknown group {group:?}: the image's /etc/group has no such entry; use a group the image defines or a numeric gid")]
+    UnknownGroup { group: String },
+
+    #[error("cannot mount on {target}: it is a file in the container, and this mount needs a directory; choose another mount path")]
+    MountTargetNotDirectory { target: String },
+
+    #[error("cannot mount a file on {target}: it is a directory in the container; choose another mount path")]
+    MountTargetIsDirectory { target: String },
+
+    #[error("the root file system has too many layers for one overlay mount ({count} layers, {length} bytes of options, at most one page); squash some layers")]
+    LowerDirsTooLong { count: usize, length: usize },
+
+    #[error("cannot mount {what}: {detail}")]
+    Mount { what: String, detail: String },
+
+    #[error("cannot prepare the step's root file system ({what}): {detail}")]
+    PrepareRootfs { what: String, detail: String },
+
+    #[error("the container runtime (libcontainer) failed to {stage} the step: {detail}")]
+    Container { stage: String, detail: String },
+
+    #[error("cannot create the step's output file {path}: {detail}")]
+    OutputFile { path: PathBuf, detail: String },
+
+    #[error("step `{command}` timed out after {timeout:?} and was killed")]
+    Timeout { command: String, timeout: Duration },
+
+    #[error("step `{command}` was cancelled")]
+    Cancelled { command: String },
+
+    #[error("cannot start the exec helper (tanto re-executed from /proc/self/exe)")]
+    HelperSpawn {
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("the exec helper failed: {detail}; this is a bug in tanto, please report it")]
+    HelperCrashed { detail: String },
 }

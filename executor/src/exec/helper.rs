@@ -1,0 +1,565 @@
+//! The exec helper: a single-threaded copy of tanto that runs one step.
+//!
+//! ```text
+//! engine (threads)        helper (outer)                 step pid 1 (inner)
+//!   run() ──request──►  read request, open output files
+//!                       unshare(NEWPID), fork ──────────► new mount namespace: /proc,
+//!                                                         cgroup2 view, tmpfs, overlay,
+//!                       watch: request pipe EOF,          mount points, libcontainer
+//!                       timeout, reports  ◄──"created"──  create + start, reap, delete
+//!                       SIGKILL pid 1 if needed ◄─"exited"
+//!                       remove mount points from upper
+//!   ◄──result──────────
+//! ```
+//!
+//! Cleanup is the kernel's: when pid 1 dies every process of the step dies,
+//! and when the last of them is gone its mount namespace, with the overlay,
+//! the tmpfs holding config.json and secrets, and every bind, goes too. pid 1
+//! dies with the outer helper (PDEATHSIG, reliable: the outer helper has one
+//! thread), which itself ends when the engine closes or loses the request
+//! pipe.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::mount::{mount, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use serde::{Deserialize, Serialize};
+
+use super::failure::{describe, Failure};
+use super::request::{ExecRequest, MountKind};
+use super::rootfs::{self, Root};
+use super::spec::{self, SpecMount, StepSpec};
+use super::{hosts, user};
+
+/// What pid 1 tells the outer helper, one JSON line each.
+#[derive(Serialize, Deserialize, Debug)]
+enum Report {
+    /// Paths (relative to the root) created for mounts; sent before the step starts.
+    Created(Vec<PathBuf>),
+    Exited(i32),
+    Failed(Failure),
+}
+
+/// What the outer helper answers [`super::run`] with.
+pub type Reply = Result<i32, Failure>;
+
+/// The outer helper's whole life. Returns the process exit code.
+pub fn main() -> i32 {
+    let mut input = BufReader::new(std::io::stdin().lock());
+    let mut line = String::new();
+    if input.read_line(&mut line).is_err() {
+        return 2;
+    }
+    let request: ExecRequest = match serde_json::from_str(&line) {
+        Ok(r) => r,
+        Err(e) => {
+            // Never echo the request: it holds secrets.
+            return reply(&Err(Failure::HelperCrashed {
+                detail: format!("unreadable request ({})", e.classify() as u8),
+            }));
+        }
+    };
+    drop(line);
+    let result = supervise(&request);
+    reply(&result)
+}
+
+fn reply(result: &Reply) -> i32 {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, result);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+    0
+}
+
+fn command_name(request: &ExecRequest) -> String {
+    request.args.first().cloned().unwrap_or_default()
+}
+
+fn open_output(path: &Path) -> Result<File, Failure> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Failure::OutputFile {
+            path: path.to_owned(),
+            detail: describe(e),
+        })
+}
+
+/// Forks the step's pid 1 and watches it, the request pipe and the clock.
+fn supervise(request: &ExecRequest) -> Reply {
+    let stdout = open_output(&request.stdout_path)?;
+    let stderr = open_output(&request.stderr_path)?;
+    let (report_read, report_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(crashed)?;
+    unshare(CloneFlags::CLONE_NEWPID).map_err(|e| Failure::Prepare {
+        what: "create a pid namespace".into(),
+        detail: describe(e),
+    })?;
+    // SAFETY: this process has one thread; the child only runs our code.
+    let child = match unsafe { fork() }.map_err(crashed)? {
+        ForkResult::Child => {
+            drop(report_read);
+            // SAFETY: prctl with these arguments has no memory effects.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+            }
+            // getppid() is 0 here (the parent is outside the pid namespace):
+            // check the parent is still there through the pipe it holds.
+            if !reader_alive(&report_write) {
+                // SAFETY: plain exit of a forked child.
+                unsafe { libc::_exit(1) };
+            }
+            let mut reports = File::from(report_write);
+            let report = match step(request, &stdout, &stderr, &mut reports) {
+                Ok(code) => Report::Exited(code),
+                Err(failure) => Report::Failed(failure),
+            };
+            send(&mut reports, &report);
+            // SAFETY: exit without running the parent's atexit handlers.
+            unsafe { libc::_exit(0) };
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(report_write);
+    drop((stdout, stderr));
+
+    let deadline = request.timeout.map(|t| Instant::now() + t);
+    let mut reports = BufReader::new(File::from(report_read));
+    let mut created = Vec::new();
+    let mut outcome: Option<Reply> = None;
+    let mut killed_for: Option<Failure> = None;
+    let mut request_open = true;
+    loop {
+        let timeout_ms = match deadline {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .as_millis()
+                .min(i32::MAX as u128) as i32,
+            None => -1,
+        };
+        let mut fds = vec![libc::pollfd {
+            fd: reports.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if request_open {
+            fds.push(libc::pollfd {
+                fd: libc::STDIN_FILENO,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        // SAFETY: valid pollfd array of this length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout_ms) };
+        if ready < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            break;
+        }
+        if ready == 0 {
+            killed_for = Some(Failure::Timeout {
+                command: command_name(request),
+                timeout: request.timeout.unwrap_or_default(),
+            });
+            break;
+        }
+        if request_open && fds[1].revents != 0 {
+            let mut byte = [0u8; 64];
+            // SAFETY: reading into a local buffer.
+            let n = unsafe { libc::read(libc::STDIN_FILENO, byte.as_mut_ptr().cast(), 64) };
+            if n <= 0 {
+                // The engine cancelled, or died.
+                killed_for = Some(Failure::Cancelled {
+                    command: command_name(request),
+                });
+                break;
+            }
+            request_open = n > 0;
+        }
+        if fds[0].revents != 0 {
+            let mut line = String::new();
+            match reports.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => match serde_json::from_str::<Report>(&line) {
+                    Ok(Report::Created(paths)) => created.extend(paths),
+                    Ok(Report::Exited(code)) => outcome = Some(Ok(code)),
+                    Ok(Report::Failed(failure)) => outcome = Some(Err(failure)),
+                    Err(_) => break,
+                },
+            }
+        }
+    }
+    if killed_for.is_some() || outcome.is_none() {
+        let _ = kill(child, Signal::SIGKILL);
+    }
+    let status = waitpid(child, None);
+    // pid 1 and with it the whole step are gone, and so is their mount
+    // namespace: the upper dir can be tidied directly.
+    rootfs::remove_mount_points(&request.upper_dir, &request.lower_dirs, &created);
+    for dir in ["rootfs", "run"] {
+        let _ = std::fs::remove_dir(request.scratch_dir.join(dir));
+    }
+    if let Some(failure) = killed_for {
+        return Err(failure);
+    }
+    outcome.unwrap_or_else(|| {
+        Err(Failure::HelperCrashed {
+            detail: format!("the step's pid 1 ended without a report ({status:?})"),
+        })
+    })
+}
+
+/// Whether the read end of a pipe is still open somewhere.
+fn reader_alive(write_end: &OwnedFd) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: write_end.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pollfd, 1, 0) };
+    pollfd.revents & libc::POLLERR == 0
+}
+
+fn crashed(e: nix::errno::Errno) -> Failure {
+    Failure::HelperCrashed {
+        detail: describe(e),
+    }
+}
+
+fn send(reports: &mut File, report: &Report) {
+    let mut line = serde_json::to_vec(report).expect("reports serialize");
+    line.push(b'\n');
+    let _ = reports.write_all(&line);
+}
+
+fn mount_error(what: &str) -> impl Fn(nix::errno::Errno) -> Failure + '_ {
+    move |e| Failure::Mount {
+        what: what.to_owned(),
+        detail: describe(e),
+    }
+}
+
+fn io_error(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+    move |e| Failure::Prepare {
+        what: what.to_owned(),
+        detail: describe(e),
+    }
+}
+
+/// True when `path` is the root of a cgroup2 file system.
+fn is_cgroup2(path: &str) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// pid 1 of the step: sets up the private mounts, runs the container,
+/// returns its exit code.
+fn step(
+    request: &ExecRequest,
+    stdout: &File,
+    stderr: &File,
+    reports: &mut File,
+) -> Result<i32, Failure> {
+    unshare(CloneFlags::CLONE_NEWNS).map_err(mount_error("a private mount namespace"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(mount_error("/ as private"))?;
+    // libcontainer reads /proc/<pid> of the processes it starts: it needs the
+    // proc of this pid namespace.
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .map_err(mount_error("/proc for the step's pid namespace"))?;
+    // On a hybrid cgroup host, show libcontainer the v2 hierarchy: its
+    // rootless v2 manager tolerates the cgroups it may not create.
+    if !is_cgroup2("/sys/fs/cgroup") && is_cgroup2("/sys/fs/cgroup/unified") {
+        mount(
+            Some("/sys/fs/cgroup/unified"),
+            "/sys/fs/cgroup",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(mount_error("the cgroup2 hierarchy over /sys/fs/cgroup"))?;
+    }
+
+    let scratch = &request.scratch_dir;
+    let (rootfs_dir, run) = (scratch.join("rootfs"), scratch.join("run"));
+    for dir in [&rootfs_dir, &run] {
+        std::fs::create_dir_all(dir).map_err(io_error("the helper's scratch directories"))?;
+    }
+    // config.json holds the environment and secrets sit here: memory only.
+    mount(
+        Some("tmpfs"),
+        &run,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0700"),
+    )
+    .map_err(mount_error("the helper's tmpfs"))?;
+    let lowers = with_empty_lower(&request.lower_dirs, &run)?;
+    rootfs::mount_overlay(
+        &rootfs_dir,
+        &lowers,
+        Some((&request.upper_dir, &request.work_dir)),
+        "the step's root file system (overlay)",
+    )?;
+    let root = Root::open(&rootfs_dir)?;
+    let identity = user::resolve(
+        &request.user,
+        &root.read_text("/etc/passwd"),
+        &root.read_text("/etc/group"),
+    )?;
+
+    // What the request mounts, as host paths in this namespace.
+    let mut extra = Vec::new();
+    let mut wants_file = Vec::new();
+    for (i, m) in request.mounts.iter().enumerate() {
+        let (mount, file) = match &m.kind {
+            MountKind::Bind { source, read_only } => (
+                SpecMount::bind(&m.target, source.clone(), *read_only),
+                !source.is_dir(),
+            ),
+            MountKind::Tmpfs => (SpecMount::tmpfs(&m.target), false),
+            MountKind::Overlay { lower_dirs, upper } => {
+                let dir = run.join(format!("mount-{i}"));
+                std::fs::create_dir(&dir).map_err(io_error("an overlay mount point"))?;
+                let read_only = upper.is_none();
+                match (lower_dirs.as_slice(), upper) {
+                    // An overlay without upper needs two lowers.
+                    ([single], None) => (SpecMount::bind(&m.target, single.clone(), true), false),
+                    _ => {
+                        let lowers = with_empty_lower(lower_dirs, &run)?;
+                        let upper = upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path()));
+                        rootfs::mount_overlay(&dir, &lowers, upper, &m.target)?;
+                        (SpecMount::bind(&m.target, dir, read_only), false)
+                    }
+                }
+            }
+            MountKind::Secret {
+                contents,
+                mode,
+                uid,
+                gid,
+            } => {
+                let path = run.join(format!("secret-{i}"));
+                std::fs::write(&path, contents.expose()).map_err(io_error("a secret file"))?;
+                std::os::unix::fs::chown(&path, Some(*uid), Some(*gid))
+                    .map_err(io_error("a secret file's owner"))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
+                    .map_err(io_error("a secret file's mode"))?;
+                (SpecMount::bind(&m.target, path, true), true)
+            }
+        };
+        wants_file.push((mount.destination.clone(), file));
+        extra.push(mount);
+    }
+
+    let hosts_file = run.join("hosts");
+    std::fs::write(
+        &hosts_file,
+        hosts::generate(&request.hostname, &request.extra_hosts),
+    )
+    .map_err(io_error("/etc/hosts"))?;
+    std::fs::set_permissions(&hosts_file, std::fs::Permissions::from_mode(0o644))
+        .map_err(io_error("/etc/hosts"))?;
+    let resolv_conf = std::fs::canonicalize("/etc/resolv.conf").ok();
+    let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(_, hard)| hard.min(1_048_576))
+        .unwrap_or(1024);
+    let step_spec = StepSpec {
+        rootfs: rootfs_dir.clone(),
+        args: &request.args,
+        env: spec::environment(&request.env, &identity.home),
+        cwd: &request.cwd,
+        identity: &identity,
+        hostname: &request.hostname,
+        hosts_file,
+        resolv_conf,
+        mounts: extra,
+        nofile,
+    };
+
+    // Create mount points now, so the outer helper knows what to remove;
+    // /dev is a tmpfs of the container's own, anything under it lives there.
+    let mut created = Vec::new();
+    for m in spec::all_mounts(&step_spec) {
+        if m.destination.starts_with("/dev/") {
+            continue;
+        }
+        let file = m.kind == "bind"
+            && (wants_file
+                .iter()
+                .any(|(d, file)| *d == m.destination && *file)
+                || ["/etc/hosts", "/etc/resolv.conf"].contains(&m.destination.as_str()));
+        created.extend(root.ensure(&m.destination, !file)?);
+    }
+    send(reports, &Report::Created(created));
+    // The working directory is the step's own: created, and kept.
+    root.ensure(&request.cwd, true)?;
+    if request.args.is_empty() {
+        return Err(Failure::Prepare {
+            what: "the step's command".into(),
+            detail: "no command given".into(),
+        });
+    }
+
+    let bundle = run.join("bundle");
+    let state = run.join("state");
+    std::fs::create_dir(&bundle).map_err(io_error("the bundle directory"))?;
+    std::fs::create_dir(&state).map_err(io_error("the state directory"))?;
+    spec::build(&step_spec)
+        .save(bundle.join("config.json"))
+        .map_err(|e| Failure::Prepare {
+            what: "write config.json".into(),
+            detail: describe(e),
+        })?;
+    drop(root);
+    run_container(request, &bundle, &state, stdout, stderr)
+}
+
+/// An overlay without upper needs two lowers; with one, any lower list works.
+fn with_empty_lower(lowers: &[PathBuf], run: &Path) -> Result<Vec<PathBuf>, Failure> {
+    if !lowers.is_empty() {
+        return Ok(lowers.to_vec());
+    }
+    let empty = run.join("empty");
+    if !empty.exists() {
+        std::fs::create_dir(&empty).map_err(io_error("an empty layer"))?;
+    }
+    Ok(vec![empty])
+}
+
+fn stdin_fd(request: &ExecRequest) -> Result<OwnedFd, Failure> {
+    match &request.stdin {
+        None => File::open("/dev/null")
+            .map(OwnedFd::from)
+            .map_err(io_error("/dev/null")),
+        Some(bytes) => {
+            // A memfd: memory, not disk, and no writer thread needed.
+            let fd = nix::sys::memfd::memfd_create(
+                c"tanto-stdin",
+                nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+            )
+            .map_err(|e| Failure::Prepare {
+                what: "the step's stdin".into(),
+                detail: describe(e),
+            })?;
+            let mut file = File::from(fd);
+            file.write_all(bytes)
+                .map_err(io_error("the step's stdin"))?;
+            std::io::Seek::rewind(&mut file).map_err(io_error("the step's stdin"))?;
+            Ok(file.into())
+        }
+    }
+}
+
+fn run_container(
+    request: &ExecRequest,
+    bundle: &Path,
+    state: &Path,
+    stdout: &File,
+    stderr: &File,
+) -> Result<i32, Failure> {
+    let container_error = |stage: &str| {
+        let stage = stage.to_owned();
+        move |e: libcontainer::error::LibcontainerError| Failure::Container {
+            stage: stage.clone(),
+            detail: error_chain(&e),
+        }
+    };
+    let dup = |f: &File| f.try_clone().map(OwnedFd::from).map_err(io_error("dup"));
+    let id = format!("tanto-{}", std::process::id());
+    let mut container = ContainerBuilder::new(id, SyscallType::default())
+        .with_root_path(state)
+        .map_err(container_error("configure"))?
+        .with_stdin(stdin_fd(request)?)
+        .with_stdout(dup(stdout)?)
+        .with_stderr(dup(stderr)?)
+        .as_init(bundle)
+        .with_systemd(false)
+        .with_detach(true)
+        .build();
+    let mut container = match container.as_mut() {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            let detail = error_chain(e);
+            if let Some(code) = exec_failure(&detail, request, stderr) {
+                return Ok(code);
+            }
+            return Err(Failure::Container {
+                stage: "create".into(),
+                detail,
+            });
+        }
+    };
+    container.start().map_err(container_error("start"))?;
+    let init = Pid::from_raw(container.pid().map_or(-1, |p| p.as_raw()));
+    // Reap everything (this is pid 1) until the step's process is gone.
+    let code = loop {
+        match waitpid(None, None) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == init => break code,
+            Ok(WaitStatus::Signaled(pid, signal, _)) if pid == init => break 128 + signal as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(crashed(e)),
+        }
+    };
+    let _ = container.delete(true);
+    Ok(code)
+}
+
+/// The error and its causes, as one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text += &format!(": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// A command that could not be executed is the step's failure, not tanto's:
+/// like Docker, exit 127 (not found) or 126 (not executable) with the reason
+/// on the step's stderr.
+fn exec_failure(detail: &str, request: &ExecRequest, mut stderr: &File) -> Option<i32> {
+    let command = command_name(request);
+    let (code, message) = if detail.contains("not found in $PATH") {
+        (127, "executable file not found in $PATH")
+    } else if detail.contains("does not have correct permissions") {
+        (126, "permission denied")
+    } else {
+        return None;
+    };
+    let _ = writeln!(stderr, "exec: {command:?}: {message}");
+    Some(code)
+}

@@ -1,0 +1,143 @@
+//! Running one exec step: an overlay root file system, a process, its mounts,
+//! through youki's libcontainer in a single-threaded helper process (see
+//! `helper` for the process tree and why cleanup cannot be skipped).
+
+mod failure;
+mod helper;
+mod hosts;
+mod request;
+mod rootfs;
+mod spec;
+mod user;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
+
+use crate::Error;
+use failure::Failure;
+
+/// Set in the helper's environment; its value is irrelevant.
+const HELPER_ENV: &str = "_TANTO_EXEC_HELPER";
+
+/// Cancels a running step from another thread.
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Call first thing in `main` of every binary that uses [`run`] (before
+/// argument parsing, before any thread, before `userns::enter`): if this
+/// process was spawned as the exec helper, runs it and exits; otherwise
+/// returns.
+pub fn dispatch_helper() {
+    if std::env::var_os(HELPER_ENV).is_some() {
+        std::env::remove_var(HELPER_ENV);
+        std::process::exit(helper::main());
+    }
+}
+
+/// How often a waiting [`run`] looks at its [`Cancel`].
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+/// How long the helper gets beyond the step's timeout to report it.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Runs one step and waits for it. Blocking: call it from a dedicated
+/// thread. The calling process must be root of tanto's user namespace
+/// (`userns::enter`) and must call [`dispatch_helper`] at the start of main.
+///
+/// A step that runs and fails is `Ok` with its exit code; a command that
+/// cannot be executed is exit code 127 (126 if not executable) with the
+/// reason in the step's stderr file, as with Docker.
+pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error> {
+    let started = Instant::now();
+    let command = request.args.first().cloned().unwrap_or_default();
+    let mut helper = Command::new("/proc/self/exe");
+    helper
+        .arg0("tanto-exec-helper")
+        .env(HELPER_ENV, "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    // SAFETY: prctl is async-signal-safe. A second line of defence only: the
+    // helper dies with this thread, but it watches its stdin for the engine.
+    unsafe {
+        helper.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = helper
+        .spawn()
+        .map_err(|source| Error::HelperSpawn { source })?;
+    let mut to_helper = child.stdin.take();
+    let from_helper = child.stdout.take().expect("piped stdout");
+    let mut line = serde_json::to_vec(request).expect("requests serialize");
+    line.push(b'\n');
+    let sent = to_helper.as_mut().map(|pipe| pipe.write_all(&line));
+    // The serialized request holds secret values: do not keep it around.
+    line.fill(0);
+    drop(line);
+    if let Some(Err(e)) = sent {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(Error::HelperCrashed {
+            detail: format!("cannot send the request: {e}"),
+        });
+    }
+
+    let deadline = request.timeout.map(|t| started + t + GRACE);
+    let fd = from_helper.as_raw_fd();
+    loop {
+        if cancel.is_cancelled() && to_helper.is_some() {
+            // EOF on its request pipe: the helper kills the step and tidies up.
+            to_helper = None;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            let _ = child.kill();
+            break;
+        }
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, CANCEL_POLL.as_millis() as i32) };
+        if ready > 0 {
+            break;
+        }
+    }
+    let mut answer = String::new();
+    let _ = BufReader::new(from_helper).read_line(&mut answer);
+    drop(to_helper);
+    let status = child.wait();
+    let reply: helper::Reply = serde_json::from_str(&answer).unwrap_or_else(|_| {
+        Err(Failure::HelperCrashed {
+            detail: format!("it ended ({status:?}) without an answer"),
+        })
+    });
+    match reply {
+        Ok(exit_code) => Ok(ExecOutcome {
+            exit_code,
+            duration: started.elapsed(),
+        }),
+        // Whatever went wrong after a cancel, the caller asked for it.
+        Err(_) if cancel.is_cancelled() => Err(Error::Cancelled { command }),
+        Err(failure) => Err(failure.into()),
+    }
+}

@@ -1,0 +1,420 @@
+//! The step's root file system: the overlay mount, safe path work inside it
+//! (symlinks resolve inside the root, never out of it), and removing the
+//! mount points tanto had to create from the upper dir afterwards.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+
+use super::failure::{describe, Failure};
+
+/// The longest mount option string the kernel takes (one page, with its NUL).
+const MAX_OPTIONS: usize = 4095;
+
+/// Overlay option syntax reserves `,` `:` and `\` in paths.
+fn escape(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        if matches!(c, ',' | ':' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The directory every path in `paths` is under.
+fn common_parent(paths: &[PathBuf]) -> PathBuf {
+    let mut common: PathBuf = paths[0].parent().unwrap_or(Path::new("/")).to_owned();
+    for path in &paths[1..] {
+        while !path.starts_with(&common) {
+            if !common.pop() {
+                break;
+            }
+        }
+    }
+    common
+}
+
+/// The options for an overlay of `lowers` (top first) and, if writable,
+/// upper and work. When absolute paths do not fit in a page, the lowers are
+/// given relative to their common parent, which the caller must chdir to:
+/// returns that directory.
+pub fn overlay_options(
+    lowers: &[PathBuf],
+    upper: Option<(&Path, &Path)>,
+) -> Result<(String, Option<PathBuf>), Failure> {
+    let tail = match upper {
+        Some((upper, work)) => format!(
+            ",upperdir={},workdir={},userxattr",
+            escape(upper),
+            escape(work)
+        ),
+        None => ",userxattr".to_owned(),
+    };
+    let join = |lowers: Vec<String>| format!("lowerdir={}{tail}", lowers.join(":"));
+    let absolute = join(lowers.iter().map(|l| escape(l)).collect());
+    if absolute.len() <= MAX_OPTIONS {
+        return Ok((absolute, None));
+    }
+    let parent = common_parent(lowers);
+    let relative = join(
+        lowers
+            .iter()
+            .map(|l| escape(l.strip_prefix(&parent).unwrap_or(l)))
+            .collect(),
+    );
+    if relative.len() <= MAX_OPTIONS {
+        return Ok((relative, Some(parent)));
+    }
+    Err(Failure::LowerDirsTooLong {
+        count: lowers.len(),
+        length: relative.len(),
+    })
+}
+
+/// Mounts an overlay at `target`; `what` names it in errors.
+pub fn mount_overlay(
+    target: &Path,
+    lowers: &[PathBuf],
+    upper: Option<(&Path, &Path)>,
+    what: &str,
+) -> Result<(), Failure> {
+    let (options, chdir) = overlay_options(lowers, upper)?;
+    if let Some(dir) = &chdir {
+        std::env::set_current_dir(dir).map_err(|e| Failure::Mount {
+            what: what.to_owned(),
+            detail: format!("cannot enter {}: {e}", dir.display()),
+        })?;
+    }
+    let result = mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    );
+    if chdir.is_some() {
+        let _ = std::env::set_current_dir("/");
+    }
+    result.map_err(|e| Failure::Mount {
+        what: what.to_owned(),
+        detail: format!(
+            "{e} (layers {})",
+            lowers
+                .iter()
+                .map(|l| l.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// `struct open_how` of openat2(2).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// A directory file descriptor that paths are resolved in as if it were `/`.
+pub struct Root {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> Result<Root, Failure> {
+        let file = File::open(path).map_err(|e| Failure::Prepare {
+            what: format!("open {}", path.display()),
+            detail: describe(e),
+        })?;
+        Ok(Root {
+            fd: file.into(),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens `path` (absolute in the container) with symlinks resolved
+    /// inside the root.
+    fn open_in(&self, path: &str, flags: i32) -> std::io::Result<OwnedFd> {
+        let relative = path.trim_start_matches('/');
+        let relative = if relative.is_empty() { "." } else { relative };
+        let c_path = CString::new(relative)?;
+        let how = OpenHow {
+            flags: (flags | libc::O_CLOEXEC) as u64,
+            mode: 0,
+            resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: valid fd, C string and open_how of the size passed.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.fd.as_raw_fd(),
+                c_path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
+    /// A small text file of the image (/etc/passwd), empty if missing.
+    pub fn read_text(&self, path: &str) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Ok(fd) = self.open_in(path, libc::O_RDONLY) {
+            let _ = File::from(fd).read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// The path of an open fd relative to the root, as the overlay stores it.
+    fn relative_path(&self, fd: &OwnedFd) -> Option<PathBuf> {
+        let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        real.strip_prefix(&self.path).ok().map(Path::to_owned)
+    }
+
+    /// Makes sure `target` exists in the root as a directory (or a file when
+    /// `directory` is false), creating what is missing. Returns what it
+    /// created, as paths relative to the root, parents first.
+    pub fn ensure(&self, target: &str, directory: bool) -> Result<Vec<PathBuf>, Failure> {
+        let mut created = Vec::new();
+        let components: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
+        let mut prefix = String::new();
+        for (i, component) in components.iter().enumerate() {
+            let last = i + 1 == components.len();
+            let parent = if prefix.is_empty() {
+                "/".to_owned()
+            } else {
+                prefix.clone()
+            };
+            prefix = format!("{prefix}/{component}");
+            let want_dir = !last || directory;
+            match self.open_in(&prefix, libc::O_PATH) {
+                Ok(fd) => {
+                    let is_dir = File::from(fd)
+                        .metadata()
+                        .map(|m| m.is_dir())
+                        .unwrap_or(false);
+                    if want_dir && !is_dir {
+                        return Err(Failure::MountTargetNotDirectory {
+                            target: if last { target.to_owned() } else { prefix },
+                        });
+                    }
+                    if !want_dir && is_dir {
+                        return Err(Failure::MountTargetIsDirectory {
+                            target: target.to_owned(),
+                        });
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let parent_fd = self
+                        .open_in(&parent, libc::O_PATH | libc::O_DIRECTORY)
+                        .map_err(|e| prepare_error(&parent, e))?;
+                    let name = CString::new(*component).map_err(|e| prepare_error(&prefix, e))?;
+                    // SAFETY: valid fd and C string.
+                    let ret = unsafe {
+                        if want_dir {
+                            libc::mkdirat(parent_fd.as_raw_fd(), name.as_ptr(), 0o755)
+                        } else {
+                            let fd = libc::openat(
+                                parent_fd.as_raw_fd(),
+                                name.as_ptr(),
+                                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                                0o644,
+                            );
+                            if fd >= 0 {
+                                libc::close(fd);
+                            }
+                            fd.min(0)
+                        }
+                    };
+                    if ret < 0 {
+                        return Err(prepare_error(&prefix, std::io::Error::last_os_error()));
+                    }
+                    let fd = self
+                        .open_in(&prefix, libc::O_PATH)
+                        .map_err(|e| prepare_error(&prefix, e))?;
+                    if let Some(relative) = self.relative_path(&fd) {
+                        created.push(relative);
+                    }
+                }
+                Err(e) => return Err(prepare_error(&prefix, e)),
+            }
+        }
+        Ok(created)
+    }
+}
+
+fn prepare_error(path: &str, error: impl std::fmt::Display) -> Failure {
+    Failure::Prepare {
+        what: format!("create {path}"),
+        detail: describe(error),
+    }
+}
+
+/// Removes from `upper` what the helper created only to mount on (files and
+/// directories that no lower layer had), and the parents overlay copied up on
+/// the way when nothing else changed in them. A created directory the step
+/// wrote into is not empty and stays; so does a copied-up parent whose owner
+/// or mode the step changed. Runs after the overlay is gone.
+pub fn remove_mount_points(upper: &Path, lowers: &[PathBuf], created: &[PathBuf]) {
+    for relative in created.iter().rev() {
+        let path = upper.join(relative);
+        match path.symlink_metadata() {
+            Ok(meta) if meta.is_dir() => {
+                let _ = std::fs::remove_dir(&path);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(_) => {}
+        }
+    }
+    let mut parents: Vec<&Path> = created
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1))
+        .filter(|p| !p.as_os_str().is_empty() && !created.iter().any(|c| c == p))
+        .collect();
+    // Deepest first, so a parent is empty once its children are gone.
+    parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    parents.dedup();
+    for relative in parents {
+        let path = upper.join(relative);
+        let Ok(meta) = path.symlink_metadata() else {
+            continue;
+        };
+        let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
+        let opaque = xattr_present(&path, "user.overlay.opaque");
+        let unchanged = lowers
+            .iter()
+            .find_map(|l| l.join(relative).symlink_metadata().ok())
+            .is_some_and(|lower| {
+                lower.is_dir()
+                    && lower.mode() == meta.mode()
+                    && lower.uid() == meta.uid()
+                    && lower.gid() == meta.gid()
+            });
+        if meta.is_dir() && empty && !opaque && unchanged {
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+}
+
+fn xattr_present(path: &Path, name: &str) -> bool {
+    let (Ok(path), Ok(name)) = (
+        CString::new(path.as_os_str().as_bytes()),
+        CString::new(name),
+    ) else {
+        return false;
+    };
+    // SAFETY: valid C strings; a zero-size query writes nothing.
+    unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0) >= 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_chains_use_absolute_paths() {
+        let lowers = vec![PathBuf::from("/s/a/fs"), PathBuf::from("/s/b,c/fs")];
+        let (options, chdir) =
+            overlay_options(&lowers, Some((Path::new("/u"), Path::new("/w")))).unwrap();
+        assert_eq!(
+            options,
+            "lowerdir=/s/a/fs:/s/b\\,c/fs,upperdir=/u,workdir=/w,userxattr"
+        );
+        assert_eq!(chdir, None);
+    }
+
+    #[test]
+    fn long_chains_go_relative_to_their_common_parent() {
+        let base = format!("/store/{}/snapshots", "x".repeat(100));
+        let lowers: Vec<PathBuf> = (0..40)
+            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
+            .collect();
+        let (options, chdir) = overlay_options(&lowers, None).unwrap();
+        assert_eq!(chdir, Some(PathBuf::from(&base)));
+        assert!(
+            options.starts_with(&format!("lowerdir=sha256-{:064}/fs:", 0)),
+            "{options}"
+        );
+        assert!(options.len() <= MAX_OPTIONS);
+    }
+
+    #[test]
+    fn too_long_chains_are_a_clear_error() {
+        let lowers: Vec<PathBuf> = (0..100)
+            .map(|i| PathBuf::from(format!("/s/sha256-{i:064}/fs")))
+            .collect();
+        let error = overlay_options(&lowers, None).unwrap_err();
+        assert!(matches!(
+            error,
+            Failure::LowerDirsTooLong { count: 100, .. }
+        ));
+        assert!(crate::Error::from(error).to_string().contains("100 layers"));
+    }
+
+    #[test]
+    fn mount_points_are_created_inside_the_root_and_removed_from_upper() {
+        let dir = tempfile_dir();
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
+        // An absolute symlink resolves inside the root, not on the host.
+        std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
+        let r = Root::open(&root).unwrap();
+        assert!(r.read_text("/link/passwd").starts_with("root:"));
+        let created = r.ensure("/link/hosts", false).unwrap();
+        assert_eq!(created, [PathBuf::from("etc/hosts")]);
+        assert!(root.join("etc/hosts").is_file());
+        let created = r.ensure("/cache/a", true).unwrap();
+        assert_eq!(created, [PathBuf::from("cache"), PathBuf::from("cache/a")]);
+        assert!(matches!(
+            r.ensure("/etc/passwd", true),
+            Err(Failure::MountTargetNotDirectory { .. })
+        ));
+        assert!(matches!(
+            r.ensure("/etc", false),
+            Err(Failure::MountTargetIsDirectory { .. })
+        ));
+        // Root acts as the upper dir here; nothing is below it.
+        std::fs::write(root.join("cache/kept"), "").unwrap();
+        remove_mount_points(
+            &root,
+            &[],
+            &[
+                PathBuf::from("etc/hosts"),
+                PathBuf::from("cache"),
+                PathBuf::from("cache/a"),
+            ],
+        );
+        assert!(!root.join("etc/hosts").exists());
+        assert!(!root.join("cache/a").exists());
+        assert!(root.join("cache/kept").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tanto-rootfs-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}
