@@ -281,43 +281,11 @@ fn cname(name: &OsStr) -> io::Result<CString> {
     sys::cstring(name.as_bytes())
 }
 
-/// `dest_path` resolved in `target` as a chroot would resolve it, except its
-/// last component: relative to the layer root, symlink-free. Directories
-/// that do not exist yet are taken literally.
+/// `dest_path` resolved in `target` as `mkdir -p` in a chroot would resolve
+/// it, except its last component: relative to the layer root, symlink-free.
 fn resolve_dest(target: &ChainView, dest_path: &str) -> Result<PathBuf, Error> {
-    let parts: Vec<&str> = dest_path
-        .split('/')
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    let mut resolved = PathBuf::new();
-    let mut exists = true;
-    for (i, part) in parts.iter().enumerate() {
-        if *part == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = resolved.join(part);
-        let last = i + 1 == parts.len();
-        if last || !exists {
-            resolved = candidate;
-            continue;
-        }
-        match target.lookup(&format!("/{}", candidate.display()), true)? {
-            Some(node) if node.metadata.is_dir() => {
-                resolved = PathBuf::from(node.container_path.trim_start_matches('/'));
-            }
-            Some(_) => {
-                return Err(Error::NotADirectory {
-                    path: format!("/{}", candidate.display()),
-                })
-            }
-            None => {
-                exists = false;
-                resolved = candidate;
-            }
-        }
-    }
-    Ok(resolved)
+    let resolved = target.resolve_for_create(dest_path, false)?;
+    Ok(PathBuf::from(resolved.trim_start_matches('/')))
 }
 
 fn split_name<'p>(writer: &LayerWriter, rel: &'p Path) -> Result<(&'p Path, CString), Error> {

@@ -37,6 +37,9 @@ pub struct HostImport {
     pub snapshot: PathBuf,
     pub files: u64,
     pub bytes: u64,
+    /// Files whose contents were read to hash them (not in the stat cache,
+    /// or changed since): 0 when the stat cache covered the whole tree.
+    pub hashed: u64,
     /// The snapshot existed already (this content was imported before).
     pub reused: bool,
 }
@@ -300,6 +303,7 @@ fn import(
         snapshot: fs,
         files,
         bytes,
+        hashed: misses.len() as u64,
         reused,
     })
 }

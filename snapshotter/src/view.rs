@@ -88,6 +88,12 @@ pub(crate) struct Item {
     pub(crate) found: Found,
 }
 
+enum Resolved {
+    Found(Box<Found>, String),
+    /// Does not exist; with `create`, where it would be created.
+    Missing(String),
+}
+
 /// A read-only merged view of a layer chain.
 #[derive(Clone, Debug)]
 pub struct ChainView {
@@ -254,10 +260,40 @@ impl ChainView {
         path: &str,
         follow: bool,
     ) -> Result<Option<(Found, String)>, Error> {
+        Ok(match self.resolve_inner(path, follow, false)? {
+            Resolved::Found(found, container_path) => Some((*found, container_path)),
+            Resolved::Missing(_) => None,
+        })
+    }
+
+    /// Where creating `path` would put it, as `mkdir -p` in a chroot at the
+    /// chain's root would: symlinks resolved (the last component's too, if
+    /// it exists and `follow`), and missing components taken literally.
+    /// A path through a non-directory is an error.
+    pub(crate) fn resolve_for_create(&self, path: &str, follow: bool) -> Result<String, Error> {
+        Ok(match self.resolve_inner(path, follow, true)? {
+            Resolved::Found(_, container_path) | Resolved::Missing(container_path) => {
+                container_path
+            }
+        })
+    }
+
+    fn resolve_inner(&self, path: &str, follow: bool, create: bool) -> Result<Resolved, Error> {
         let root = self.root()?;
         let mut stack: Vec<(OsString, Found)> = Vec::new();
         let mut pending: VecDeque<OsString> = components(path.as_bytes());
         let mut links = 0;
+        let joined = |names: &mut dyn Iterator<Item = &OsString>| {
+            let mut out = String::new();
+            for name in names {
+                out.push('/');
+                out.push_str(&name.to_string_lossy());
+            }
+            if out.is_empty() {
+                out.push('/');
+            }
+            out
+        };
         while let Some(name) = pending.pop_front() {
             if name == ".." {
                 stack.pop();
@@ -265,10 +301,27 @@ impl ChainView {
             }
             let current = stack.last().map(|(_, f)| f).unwrap_or(&root);
             if current.kind != FileKind::Dir {
-                return Ok(None);
+                if create {
+                    return Err(Error::NotADirectory {
+                        path: joined(&mut stack.iter().map(|(n, _)| n)),
+                    });
+                }
+                return Ok(Resolved::Missing(String::new()));
             }
             let Some(child) = self.child(current, &name)? else {
-                return Ok(None);
+                if !create {
+                    return Ok(Resolved::Missing(String::new()));
+                }
+                let mut names: Vec<OsString> = stack.into_iter().map(|(n, _)| n).collect();
+                names.push(name);
+                for rest in pending {
+                    if rest == ".." {
+                        names.pop();
+                    } else {
+                        names.push(rest);
+                    }
+                }
+                return Ok(Resolved::Missing(joined(&mut names.iter())));
             };
             if child.kind == FileKind::Symlink && (follow || !pending.is_empty()) {
                 links += 1;
@@ -290,16 +343,9 @@ impl ChainView {
             }
             stack.push((name, child));
         }
-        let mut container_path = String::new();
-        for (name, _) in &stack {
-            container_path.push('/');
-            container_path.push_str(&name.to_string_lossy());
-        }
-        if container_path.is_empty() {
-            container_path.push('/');
-        }
+        let container_path = joined(&mut stack.iter().map(|(n, _)| n));
         let found = stack.pop().map(|(_, f)| f).unwrap_or(root);
-        Ok(Some((found, container_path)))
+        Ok(Resolved::Found(Box::new(found), container_path))
     }
 
     /// Resolves `path` (absolute, or relative to the chain's root) like a
