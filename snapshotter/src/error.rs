@@ -82,4 +82,77 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    #[error("invalid {list} pattern {pattern:?}: {reason}; patterns use *, ?, [..], ** and a leading ! (exclude only)")]
+    InvalidPattern {
+        list: &'static str,
+        pattern: String,
+        reason: &'static str,
+    },
+
+    #[error("{path} does not exist; check the path (it is resolved inside the directory or container, symlinks included)")]
+    NotFound { path: String },
+
+    #[error("{path} is not a directory")]
+    NotADirectory { path: String },
+
+    #[error("{path} is not a regular file")]
+    NotAFile { path: String },
+
+    #[error("{path} is {size} bytes, more than the {limit} bytes that may be read into memory; export it instead")]
+    FileTooLarge { path: String, size: u64, limit: u64 },
+
+    #[error("resolving {path} went through more than 40 symlinks; a symlink loop?")]
+    SymlinkLoop { path: String },
+
+    #[error("cannot read {path} from layer {layer}")]
+    LayerRead {
+        layer: PathBuf,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot write {path} into layer {layer}")]
+    LayerWrite {
+        layer: PathBuf,
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot read host path {path}; check that it exists and is readable")]
+    HostRead {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot snapshot host path {path} into the store")]
+    HostImport {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot export to {path}: its parent directory {parent} does not exist; create it first (mkdir -p {parent})")]
+    ExportParentMissing { path: PathBuf, parent: PathBuf },
+
+    #[error("cannot export a directory to {path}: it exists and is not a directory; remove it or choose another path")]
+    ExportNotADirectory { path: PathBuf },
+
+    #[error(
+        "cannot export a file to {path}: it exists and is a directory; give the file's full path"
+    )]
+    ExportIsADirectory { path: PathBuf },
+
+    #[error("cannot export a directory to {path}: the export would put {conflict} where a directory exists; export with wipe or remove it first")]
+    ExportConflict { path: PathBuf, conflict: PathBuf },
+
+    #[error("cannot export to {path}; nothing was changed there")]
+    Export {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }

@@ -15,12 +15,23 @@
 
 mod compression;
 mod content;
+mod copy;
+mod digest;
 mod error;
+mod export;
+mod filter;
+mod local;
 mod store;
 mod sys;
 mod unpack;
+mod view;
 
 pub use compression::Compression;
+pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopyStats};
 pub use error::Error;
+pub use export::{export_dir, export_file};
+pub use filter::Filter;
+pub use local::{import_host_dir, import_host_file, HostImport};
 pub use store::{Ingested, Layer, LayerLock, Limits, Snapshot, Store};
 pub use unpack::UnpackStats;
+pub use view::{ChainView, DirEntry, FileKind, Node};

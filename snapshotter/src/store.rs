@@ -139,6 +139,16 @@ impl Store {
         &self.root
     }
 
+    /// Where committed snapshots live (`snapshots/<id>/fs`).
+    pub(crate) fn snapshots_dir(&self) -> &Path {
+        &self.snapshots
+    }
+
+    /// Where snapshots are made before they are renamed into place.
+    pub(crate) fn snapshots_tmp_dir(&self) -> &Path {
+        &self.snapshots_tmp
+    }
+
     pub fn has_blob(&self, digest: &str) -> Result<bool, Error> {
         Ok(self.content.path(digest)?.exists())
     }

@@ -310,3 +310,175 @@ pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
         }
     }
 }
+
+/// Reads the xattr `name` of `path` without following a symlink; `None` if
+/// it is not set (or the file system has no xattrs).
+pub(crate) fn lget_xattr(path: &Path, name: &CStr) -> io::Result<Option<Vec<u8>>> {
+    let cpath = cpath(path)?;
+    let mut buf = vec![0u8; 256];
+    loop {
+        // SAFETY: valid C strings and a buffer of the given length.
+        let n = unsafe {
+            libc::lgetxattr(
+                cpath.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return Ok(Some(buf));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENODATA) | Some(libc::ENOTSUP) => return Ok(None),
+            Some(libc::ERANGE) if buf.len() < 1 << 16 => buf.resize(buf.len() * 4, 0),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// All xattrs of an open file, as (name, value) pairs.
+pub(crate) fn xattrs_fd(fd: BorrowedFd) -> io::Result<Vec<(CString, Vec<u8>)>> {
+    let mut names = vec![0u8; 1024];
+    let len = loop {
+        // SAFETY: valid fd and buffer.
+        let n = unsafe { libc::flistxattr(fd.as_raw_fd(), names.as_mut_ptr().cast(), names.len()) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOTSUP) => return Ok(Vec::new()),
+            Some(libc::ERANGE) if names.len() < 1 << 20 => names.resize(names.len() * 4, 0),
+            _ => return Err(e),
+        }
+    };
+    let mut out = Vec::new();
+    for name in names[..len].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let cname = cstring(name)?;
+        let mut value = vec![0u8; 256];
+        loop {
+            // SAFETY: valid fd, C string and buffer.
+            let n = unsafe {
+                libc::fgetxattr(
+                    fd.as_raw_fd(),
+                    cname.as_ptr(),
+                    value.as_mut_ptr().cast(),
+                    value.len(),
+                )
+            };
+            if n >= 0 {
+                value.truncate(n as usize);
+                out.push((cname, value));
+                break;
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                // Removed meanwhile, or not readable by us (trusted.*): skip it.
+                Some(libc::ENODATA) | Some(libc::EPERM) | Some(libc::EACCES) => break,
+                Some(libc::ERANGE) if value.len() < 1 << 20 => value.resize(value.len() * 4, 0),
+                _ => return Err(e),
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sets access and modification times of `name` in `dir` (nanoseconds), not
+/// following a symlink.
+pub(crate) fn set_times_at(dir: BorrowedFd, name: &CStr, mtime: (i64, i64)) -> io::Result<()> {
+    let time = libc::timespec {
+        tv_sec: mtime.0 as libc::time_t,
+        tv_nsec: mtime.1 as _,
+    };
+    let times = [time, time];
+    // SAFETY: valid fd, C string and a two-element timespec array.
+    check(unsafe {
+        libc::utimensat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+}
+
+/// Sets access and modification times of an open file (nanoseconds).
+pub(crate) fn set_times_fd(fd: BorrowedFd, mtime: (i64, i64)) -> io::Result<()> {
+    let time = libc::timespec {
+        tv_sec: mtime.0 as libc::time_t,
+        tv_nsec: mtime.1 as _,
+    };
+    let times = [time, time];
+    // SAFETY: valid fd and a two-element timespec array.
+    check(unsafe { libc::futimens(fd.as_raw_fd(), times.as_ptr()) })
+}
+
+/// Copies all of `src` to `dst` (both at offset 0): `copy_file_range` lets
+/// the kernel share extents (reflink) or copy without a round trip through
+/// user space; plain reads and writes where it cannot (other file systems).
+pub(crate) fn copy_contents(src: &File, dst: &File) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        // SAFETY: valid fds; null offsets use and advance the file offsets.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                std::ptr::null_mut(),
+                dst.as_raw_fd(),
+                std::ptr::null_mut(),
+                1 << 30,
+                0,
+            )
+        };
+        if n == 0 {
+            return Ok(total);
+        }
+        if n > 0 {
+            total += n as u64;
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) if total == 0 => {
+                let mut reader = src;
+                let mut writer = dst;
+                return io::copy(&mut reader, &mut writer);
+            }
+            _ => return Err(e),
+        }
+    }
+}
+
+/// Opens a regular file for reading by absolute path, refusing a symlink in
+/// the last component.
+pub(crate) fn open_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// Atomically swaps two paths (`renameat2(RENAME_EXCHANGE)`).
+pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
+    let (a, b) = (cpath(a)?, cpath(b)?);
+    // SAFETY: valid C strings; AT_FDCWD for both directories.
+    check(unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
+}
+
+/// Whether a stat result is an overlay whiteout (a character device 0/0).
+pub(crate) fn is_whiteout_mode(mode: u32, rdev: u64) -> bool {
+    mode & libc::S_IFMT == libc::S_IFCHR && rdev == 0
+}

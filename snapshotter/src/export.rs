@@ -1,0 +1,297 @@
+//! Writing a merged subtree to the host (`Directory.export`, `File.export`),
+//! so that a failure leaves the destination as it was.
+//!
+//! Everything is first built in a temp sibling of the destination,
+//! `.<name>.tanto-tmp-<pid>-<n>` (same file system, so renames are atomic),
+//! and flushed; only then is anything renamed into place. Exported files
+//! belong to the caller and lose set-id bits: the export is the user's data,
+//! not a container's.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::filter::Filter;
+use crate::view::{ChainView, FileKind, Item};
+use crate::{sys, Error};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The permission bits an exported entry keeps.
+const KEPT_BITS: u32 = 0o1777;
+
+fn temp_sibling(parent: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut temp = std::ffi::OsString::from(".");
+    temp.push(name);
+    temp.push(format!(".tanto-tmp-{}-{n}", std::process::id()));
+    parent.join(temp)
+}
+
+/// The absolute destination, its parent (which must be a directory) and
+/// its name.
+fn destination(dest: &Path) -> Result<(PathBuf, PathBuf, std::ffi::OsString), Error> {
+    let export_error = |source| Error::Export {
+        path: dest.to_owned(),
+        source,
+    };
+    let dest = std::path::absolute(dest).map_err(export_error)?;
+    let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) else {
+        return Err(export_error(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the destination must name a file or directory in a parent directory",
+        )));
+    };
+    match std::fs::metadata(parent) {
+        Ok(meta) if meta.is_dir() => {}
+        _ => {
+            return Err(Error::ExportParentMissing {
+                path: dest.clone(),
+                parent: parent.to_owned(),
+            })
+        }
+    }
+    Ok((dest.clone(), parent.to_owned(), name.to_owned()))
+}
+
+/// Exports the merged directory `src_path` of `view`, filtered, to `dest`.
+/// A missing `dest` is created; an existing directory is merged into (files
+/// not in the export stay), or with `wipe` replaced whole. Returns the
+/// absolute path written.
+pub fn export_dir(
+    view: &ChainView,
+    src_path: &str,
+    filter: &Filter,
+    dest: &Path,
+    wipe: bool,
+) -> Result<PathBuf, Error> {
+    let items = view
+        .walk(src_path, filter)?
+        .ok_or_else(|| Error::NotFound {
+            path: src_path.to_owned(),
+        })?;
+    if items[0].found.kind != FileKind::Dir {
+        return Err(Error::NotADirectory {
+            path: src_path.to_owned(),
+        });
+    }
+    let (mut dest, parent, name) = destination(dest)?;
+    let export_error = |dest: &Path| {
+        let dest = dest.to_owned();
+        move |source| Error::Export { path: dest, source }
+    };
+    let existing = match std::fs::metadata(&dest) {
+        Ok(meta) => Some(meta),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(export_error(&dest)(e)),
+    };
+    let (parent, name) = match &existing {
+        Some(meta) if !meta.is_dir() => return Err(Error::ExportNotADirectory { path: dest }),
+        // A symlink to a directory: export into where it points.
+        Some(_) if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_symlink()) => {
+            dest = std::fs::canonicalize(&dest).map_err(export_error(&dest))?;
+            match (dest.parent(), dest.file_name()) {
+                (Some(p), Some(n)) => (p.to_owned(), n.to_owned()),
+                _ => (parent, name),
+            }
+        }
+        _ => (parent, name),
+    };
+    if existing.is_some() && !wipe {
+        check_merge(&items, &dest)?;
+    }
+
+    let temp = temp_sibling(&parent, &name);
+    let built = build(&items, &temp).and_then(|()| {
+        let fd = sys::open_dir(&temp)?;
+        sys::sync_filesystem(fd.as_fd())
+    });
+    if let Err(e) = built {
+        remove_temp(&temp);
+        return Err(
+            match e.get_ref().and_then(|i| i.downcast_ref::<SourceError>()) {
+                Some(SourceError(path)) => Error::Export {
+                    path: dest,
+                    source: io::Error::new(e.kind(), format!("cannot read {path}: {e}")),
+                },
+                None => export_error(&dest)(e),
+            },
+        );
+    }
+    let placed = match (&existing, wipe) {
+        (None, _) => std::fs::rename(&temp, &dest),
+        (Some(_), true) => sys::rename_exchange(&temp, &dest),
+        (Some(_), false) => merge(&items, &temp, &dest),
+    };
+    remove_temp(&temp);
+    placed.map_err(export_error(&dest))?;
+    Ok(dest)
+}
+
+fn remove_temp(temp: &Path) {
+    match std::fs::remove_dir_all(temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!("cannot remove {}: {e}; remove it by hand", temp.display()),
+    }
+}
+
+/// Refuses, before anything changes, a merge that would put a file where
+/// the destination has a directory.
+fn check_merge(items: &[Item], dest: &Path) -> Result<(), Error> {
+    for item in &items[1..] {
+        if item.found.kind == FileKind::Dir {
+            continue;
+        }
+        let path = dest.join(&item.rel);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::ExportConflict {
+                path: dest.to_owned(),
+                conflict: path,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Moves the built tree into `dest`, entry by entry: a directory that is
+/// missing there (or is a file or symlink there) moves whole, a directory
+/// that exists is merged into, anything else replaces what is there.
+fn merge(items: &[Item], temp: &Path, dest: &Path) -> io::Result<()> {
+    let mut moved: Option<&Path> = None;
+    for item in &items[1..] {
+        if moved.is_some_and(|m| item.rel.starts_with(m)) {
+            continue;
+        }
+        let from = temp.join(&item.rel);
+        let to = dest.join(&item.rel);
+        let there = match std::fs::symlink_metadata(&to) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        if item.found.kind == FileKind::Dir {
+            match there {
+                Some(meta) if meta.is_dir() => continue,
+                Some(_) => std::fs::remove_file(&to)?,
+                None => {}
+            }
+            moved = Some(&item.rel);
+        }
+        std::fs::rename(&from, &to)?;
+    }
+    Ok(())
+}
+
+/// A failure to read the source, as opposed to writing the export.
+#[derive(Debug)]
+struct SourceError(String);
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot read {}", self.0)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+fn source_error(item: &Item) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| {
+        io::Error::new(
+            e.kind(),
+            SourceError(format!("/{} ({e})", item.rel.display())),
+        )
+    }
+}
+
+/// Builds the exported tree at `temp`, which must not exist.
+fn build(items: &[Item], temp: &Path) -> io::Result<()> {
+    std::fs::create_dir(temp)?;
+    let root = sys::open_dir(temp)?;
+    for item in &items[1..] {
+        let parent = item.rel.parent().unwrap_or(Path::new(""));
+        let name = sys::cstring(item.rel.file_name().unwrap_or_default().as_bytes())?;
+        let dir = sys::open_dir_beneath(root.as_fd(), parent, true)?;
+        let meta = &item.found.meta;
+        let mtime = (meta.mtime(), meta.mtime_nsec());
+        match item.found.kind {
+            FileKind::Dir => sys::mkdir_at(dir.as_fd(), &name, 0o700)?,
+            FileKind::File => {
+                let input = sys::open_nofollow(&item.found.host).map_err(source_error(item))?;
+                let output = sys::create_file_at(dir.as_fd(), &name)?;
+                sys::copy_contents(&input, &output).map_err(|e| {
+                    // Either side may fail here; a read error is the likelier.
+                    source_error(item)(e)
+                })?;
+                sys::chmod_fd(output.as_fd(), meta.mode() & KEPT_BITS)?;
+                sys::set_times_fd(output.as_fd(), mtime)?;
+            }
+            FileKind::Symlink => {
+                let target = std::fs::read_link(&item.found.host).map_err(source_error(item))?;
+                sys::symlink_at(target.as_os_str(), dir.as_fd(), &name)?;
+                sys::set_times_at(dir.as_fd(), &name, mtime)?;
+            }
+            FileKind::Other => tracing::warn!(
+                "not exporting /{}: only files, directories and symlinks are exported",
+                item.rel.display()
+            ),
+        }
+    }
+    for item in items.iter().rev() {
+        if item.found.kind != FileKind::Dir {
+            continue;
+        }
+        let meta = &item.found.meta;
+        let dir: OwnedFd = sys::open_dir_beneath(root.as_fd(), &item.rel, true)?;
+        sys::chmod_fd(dir.as_fd(), meta.mode() & KEPT_BITS)?;
+        sys::set_times_fd(dir.as_fd(), (meta.mtime(), meta.mtime_nsec()))?;
+    }
+    Ok(())
+}
+
+/// Exports the merged file `src_path` (symlinks followed) to `dest`,
+/// replacing a file there atomically. Returns the absolute path written.
+pub fn export_file(view: &ChainView, src_path: &str, dest: &Path) -> Result<PathBuf, Error> {
+    let found = match view.resolve(src_path, true)? {
+        None => {
+            return Err(Error::NotFound {
+                path: src_path.to_owned(),
+            })
+        }
+        Some((found, _)) if found.kind == FileKind::File => found,
+        Some(_) => {
+            return Err(Error::NotAFile {
+                path: src_path.to_owned(),
+            })
+        }
+    };
+    let (dest, parent, name) = destination(dest)?;
+    if std::fs::metadata(&dest).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::ExportIsADirectory { path: dest });
+    }
+    let input = sys::open_nofollow(&found.host)
+        .map_err(|e| view.read_error(found.layer, &found.host, e))?;
+    let temp = temp_sibling(&parent, &name);
+    let written = (|| -> io::Result<()> {
+        let output = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        sys::copy_contents(&input, &output)?;
+        sys::chmod_fd(output.as_fd(), found.meta.mode() & KEPT_BITS)?;
+        sys::set_times_fd(
+            output.as_fd(),
+            (found.meta.mtime(), found.meta.mtime_nsec()),
+        )?;
+        output.sync_all()?;
+        std::fs::rename(&temp, &dest)
+    })();
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::Export { path: dest, source });
+    }
+    Ok(dest)
+}
