@@ -115,9 +115,11 @@ pub fn import_host_dir(
             path: root.display().to_string(),
         });
     }
-    let mut entries = vec![Entry::new(PathBuf::new(), root.clone(), &meta, Kind::Dir)];
-    walk(&root, Path::new(""), filter, &mut entries)?;
-    import(store, &root, &filter.canonical(), entries)
+    import(store, &root, &filter.canonical(), || {
+        let mut entries = vec![Entry::new(PathBuf::new(), root.clone(), &meta, Kind::Dir)];
+        walk_root(&root, filter, &mut entries)?;
+        Ok(entries)
+    })
 }
 
 /// Snapshots one host file (symlinks to it followed) as `/<name>` of an
@@ -140,78 +142,110 @@ pub fn import_host_file(store: &Store, host_path: &Path) -> Result<HostImport, E
         Entry::new(PathBuf::new(), parent.to_owned(), &parent_meta, Kind::Dir),
         Entry::new(PathBuf::from(name), path.clone(), &meta, Kind::File),
     ];
-    import(store, &path, "file", entries)
+    import(store, &path, "file", || Ok(entries))
 }
 
-/// Lists the directory `dir` (at `rel` below the root) into `out` in sorted
-/// pre-order, taking what `filter` takes; a directory is listed when it is
-/// taken itself or anything below it is.
-fn walk(dir: &Path, rel: &Path, filter: &Filter, out: &mut Vec<Entry>) -> Result<bool, Error> {
-    let mut children: Vec<(std::ffi::OsString, Metadata)> = Vec::new();
+/// The entries of `dir` with their `lstat`, sorted by name.
+fn list_sorted(dir: &Path) -> Result<Vec<(std::ffi::OsString, Metadata)>, Error> {
+    let mut children = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(host_error(dir))? {
         let entry = entry.map_err(host_error(dir))?;
         let meta = entry.metadata().map_err(host_error(&entry.path()))?;
         children.push((entry.file_name(), meta));
     }
     children.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(children)
+}
+
+/// Lists the tree below `root` in sorted pre-order, taking what `filter`
+/// takes. Walking is mostly `lstat` calls, so the root's subtrees are walked
+/// by a few threads at once.
+fn walk_root(root: &Path, filter: &Filter, out: &mut Vec<Entry>) -> Result<(), Error> {
+    let children = list_sorted(root)?;
+    let subtrees = digest::parallel(children.len(), |i, _| {
+        let (name, meta) = &children[i];
+        let mut entries = Vec::new();
+        visit(root, Path::new(""), name, meta, filter, &mut entries).map(|_| entries)
+    });
+    for subtree in subtrees {
+        out.extend(subtree?);
+    }
+    Ok(())
+}
+
+/// Lists the directory `dir` (at `rel` below the root) into `out`.
+fn walk(dir: &Path, rel: &Path, filter: &Filter, out: &mut Vec<Entry>) -> Result<bool, Error> {
     let mut any = false;
-    for (name, meta) in children {
-        let child_rel = rel.join(&name);
-        let host = dir.join(&name);
-        let text = child_rel.to_string_lossy();
-        let t = meta.file_type();
-        if t.is_dir() {
-            if !filter.may_descend(&text) {
-                continue;
-            }
-            let taken = filter.includes_file(&text);
-            let at = out.len();
-            out.push(Entry::new(
-                child_rel.clone(),
-                host.clone(),
-                &meta,
-                Kind::Dir,
-            ));
-            if walk(&host, &child_rel, filter, out)? || taken {
-                any = true;
-            } else {
-                out.truncate(at);
-            }
-            continue;
-        }
-        if !filter.includes_file(&text) {
-            continue;
-        }
-        if t.is_file() {
-            out.push(Entry::new(child_rel, host, &meta, Kind::File));
-        } else if t.is_symlink() {
-            let mut entry = Entry::new(child_rel, host, &meta, Kind::Symlink);
-            entry.target = Some(std::fs::read_link(&entry.host).map_err(host_error(&entry.host))?);
-            out.push(entry);
-        } else {
-            let kind = if t.is_fifo() {
-                "fifo"
-            } else if t.is_socket() {
-                "socket"
-            } else {
-                "device node"
-            };
-            tracing::warn!(
-                "skipping {} ({kind}): only files, directories and symlinks are imported",
-                host.display()
-            );
-            continue;
-        }
-        any = true;
+    for (name, meta) in list_sorted(dir)? {
+        any |= visit(dir, rel, &name, &meta, filter, out)?;
     }
     Ok(any)
+}
+
+/// Lists the entry `name` of `dir` (and what is below it) into `out`; a
+/// directory is listed when it is taken itself or anything below it is.
+/// Returns whether anything was listed.
+fn visit(
+    dir: &Path,
+    rel: &Path,
+    name: &std::ffi::OsStr,
+    meta: &Metadata,
+    filter: &Filter,
+    out: &mut Vec<Entry>,
+) -> Result<bool, Error> {
+    let child_rel = rel.join(name);
+    let host = dir.join(name);
+    let everything = filter.is_everything();
+    let text = if everything {
+        Default::default()
+    } else {
+        child_rel.to_string_lossy()
+    };
+    let t = meta.file_type();
+    if t.is_dir() {
+        if !everything && !filter.may_descend(&text) {
+            return Ok(false);
+        }
+        let taken = everything || filter.includes_file(&text);
+        let at = out.len();
+        out.push(Entry::new(child_rel.clone(), host.clone(), meta, Kind::Dir));
+        if walk(&host, &child_rel, filter, out)? || taken {
+            return Ok(true);
+        }
+        out.truncate(at);
+        return Ok(false);
+    }
+    if !everything && !filter.includes_file(&text) {
+        return Ok(false);
+    }
+    if t.is_file() {
+        out.push(Entry::new(child_rel, host, meta, Kind::File));
+    } else if t.is_symlink() {
+        let mut entry = Entry::new(child_rel, host, meta, Kind::Symlink);
+        entry.target = Some(std::fs::read_link(&entry.host).map_err(host_error(&entry.host))?);
+        out.push(entry);
+    } else {
+        let kind = if t.is_fifo() {
+            "fifo"
+        } else if t.is_socket() {
+            "socket"
+        } else {
+            "device node"
+        };
+        tracing::warn!(
+            "skipping {} ({kind}): only files, directories and symlinks are imported",
+            host.display()
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 fn import(
     store: &Store,
     shown: &Path,
     filter_text: &str,
-    mut entries: Vec<Entry>,
+    list: impl FnOnce() -> Result<Vec<Entry>, Error>,
 ) -> Result<HostImport, Error> {
     let local_dir = store.root().join("local");
     std::fs::create_dir_all(&local_dir).map_err(|source| Error::Store {
@@ -224,7 +258,14 @@ fn import(
     key.update(filter_text.as_bytes());
     let cache_stem = key.finalize().to_hex().to_string();
     let cache_path = local_dir.join(format!("{cache_stem}.cache"));
-    let cache = load_cache(&cache_path);
+    // Reading the cache and walking the tree overlap.
+    let (cache_data, entries) = std::thread::scope(|scope| {
+        let loader = scope.spawn(|| read_cache(&cache_path));
+        let entries = list();
+        (loader.join().unwrap_or_default(), entries)
+    });
+    let mut entries = entries?;
+    let cache = load_cache(&cache_path, &cache_data);
 
     let mut misses = Vec::new();
     for (i, entry) in entries.iter_mut().enumerate() {
@@ -432,14 +473,41 @@ fn parent_and_name(rel: &Path) -> io::Result<(&Path, std::ffi::CString)> {
     ))
 }
 
-type Cache = HashMap<Vec<u8>, (Stamp, [u8; 32])>;
+/// FNV-1a: the keys are our own relative paths, so a fast hash that no
+/// adversary picks inputs for is enough, and 100k lookups stay cheap.
+#[derive(Default)]
+struct Fnv(u64);
 
-/// Reads a stat cache; a missing or damaged one is an empty one.
-fn load_cache(path: &Path) -> Cache {
-    let mut cache = Cache::new();
-    let Ok(data) = std::fs::read(path) else {
-        return cache;
-    };
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Relative path → the stat a hash was computed for, and the hash; keys
+/// borrow from the cache file's bytes.
+type Cache<'d> = HashMap<&'d [u8], (Stamp, [u8; 32]), std::hash::BuildHasherDefault<Fnv>>;
+
+/// Reads a stat cache file's bytes; a missing one is empty.
+fn read_cache(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_default()
+}
+
+/// Indexes a stat cache; a damaged one is an empty one.
+fn load_cache<'d>(path: &Path, data: &'d [u8]) -> Cache<'d> {
+    let mut cache = Cache::default();
     let Some(mut rest) = data.strip_prefix(CACHE_MAGIC) else {
         return cache;
     };
@@ -454,7 +522,7 @@ fn load_cache(path: &Path) -> Cache {
     let mut parse = || -> Option<()> {
         while !rest.is_empty() {
             let len = u32::from_le_bytes(take(&mut rest, 4)?.try_into().ok()?) as usize;
-            let rel = take(&mut rest, len)?.to_vec();
+            let rel = take(&mut rest, len)?;
             let stamp = Stamp {
                 dev: u64_of(&mut rest)?,
                 ino: u64_of(&mut rest)?,
@@ -520,7 +588,8 @@ mod tests {
         entry.hash = Some([7; 32]);
         save_cache(dir.path(), "k", &[entry]).unwrap();
         let path = dir.path().join("k.cache");
-        let cache = load_cache(&path);
+        let data = read_cache(&path);
+        let cache = load_cache(&path, &data);
         assert_eq!(
             cache.get(&b"a/f"[..]).unwrap(),
             &(Stamp::of(&meta), [7; 32])
@@ -528,6 +597,6 @@ mod tests {
         let mut data = std::fs::read(&path).unwrap();
         data.truncate(data.len() - 1);
         std::fs::write(&path, data).unwrap();
-        assert!(load_cache(&path).is_empty());
+        assert!(load_cache(&path, &read_cache(&path)).is_empty());
     }
 }
