@@ -9,6 +9,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use executor::{Cancel, ExecRequest, Mount, MountKind};
@@ -352,10 +353,12 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
         timeout: None,
     };
     let cancel = Cancel::default();
-    let id = inner
-        .next_cancel
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = inner.next_cancel.fetch_add(1, Ordering::Relaxed);
     inner.cancels.lock().unwrap().insert(id, cancel.clone());
+    // After registering, so a concurrent cancel_all cannot slip between.
+    if inner.cancelled.load(Ordering::SeqCst) {
+        cancel.cancel();
+    }
     let outcome = executor::run(&request, &cancel);
     inner.cancels.lock().unwrap().remove(&id);
     drop(held_locks);

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use registry::{Client, ClientConfig, Credentials};
@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     /// Cancels every running step when the engine shuts down.
     pub cancels: Mutex<HashMap<u64, executor::Cancel>>,
     pub next_cancel: AtomicU64,
+    /// Set by `cancel_all`: steps that start later fail at once.
+    pub cancelled: AtomicBool,
 }
 
 impl Engine {
@@ -82,6 +84,7 @@ impl Engine {
                 workdir,
                 cancels: Mutex::new(HashMap::new()),
                 next_cancel: AtomicU64::new(0),
+                cancelled: AtomicBool::new(false),
             }),
         })
     }
@@ -123,8 +126,10 @@ impl Engine {
         self.inner.solver.stats()
     }
 
-    /// Kills every running step (they fail as cancelled).
+    /// Kills every running step, and fails every step that would start
+    /// later: they fail as cancelled. For Ctrl-C and timeouts of a whole run.
     pub fn cancel_all(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
         for cancel in self.inner.cancels.lock().unwrap().values() {
             cancel.cancel();
         }

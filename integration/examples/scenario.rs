@@ -62,7 +62,11 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
                 .with_directory("/data", &dir, &[], &["a.txt"])
                 .with_file("/data/copied", &dir.file("a.txt"), Some(0o640))
                 .with_new_file("/data/new", "N", 0o644)
-                .with_exec(["sh", "-c", "ls /data; stat -c '%a' /data/copied; rm /data/new"]);
+                .with_exec([
+                    "sh",
+                    "-c",
+                    "ls /data; stat -c '%a' /data/copied; rm /data/new",
+                ]);
             println!("listing: {}", c.stdout().await?.replace('\n', "|"));
             println!(
                 "after rm: {}",
@@ -88,7 +92,10 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
             );
             println!("stdin: {}", fed.stdout().await?);
             println!("stderr: {}", fed.stderr().await?.trim());
-            println!("combined: {}", fed.combined_output().await?.replace('\n', "|"));
+            println!(
+                "combined: {}",
+                fed.combined_output().await?.replace('\n', "|")
+            );
             let failing = debian.with_exec_opts(
                 ["sh", "-c", "exit 3"],
                 ExecOptions {
@@ -170,7 +177,11 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
                 .await?;
         }
         "bad-user" => {
-            debian.with_user("nosuchuser").with_exec(["id"]).sync().await?;
+            debian
+                .with_user("nosuchuser")
+                .with_exec(["id"])
+                .sync()
+                .await?;
         }
         "escape" => {
             engine
@@ -190,8 +201,14 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
             println!("exported file: {}", file.display());
             for (what, result) in [
                 ("dir over file", dir.export("single.txt", false).await),
-                ("dir into missing parent", dir.export("missing/parent/out", false).await),
-                ("file into missing parent", dir.file("a.txt").export("missing/x.txt").await),
+                (
+                    "dir into missing parent",
+                    dir.export("missing/parent/out", false).await,
+                ),
+                (
+                    "file into missing parent",
+                    dir.file("a.txt").export("missing/x.txt").await,
+                ),
             ] {
                 match result {
                     Ok(path) => println!("{what}: unexpectedly wrote {}", path.display()),
@@ -208,7 +225,11 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
                 .await?;
         }
         "cancel" => {
-            let step = debian.with_exec(["sh", "-c", "sleep 1000 & sleep 1000"]);
+            // The image first, so that the cancel lands while the step runs.
+            let step = debian
+                .sync()
+                .await?
+                .with_exec(["sh", "-c", "sleep 1000 & sleep 1000"]);
             let canceller = engine.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(2)).await;

@@ -23,11 +23,15 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let registry = Registry::start();
-        Image::new(vec![fixtures::debian().layer.clone()]).push(&registry, "fixtures/debian", "bookworm");
+        Image::new(vec![fixtures::debian().layer.clone()]).push(
+            &registry,
+            "fixtures/debian",
+            "bookworm",
+        );
         World {
             image: format!("{}/fixtures/debian:bookworm", registry.host()),
             _registry: registry,
-            scenario: example("scenario"),
+            scenario: example("integration", "scenario"),
         }
     })
 }
@@ -48,14 +52,22 @@ fn scenario(tanto: &Tanto, name: &str) -> Run {
 
 fn ok(tanto: &Tanto, name: &str) -> Run {
     let run = scenario(tanto, name);
-    assert!(run.success, "scenario {name} failed:\n{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.success,
+        "scenario {name} failed:\n{}\n{}",
+        run.stdout, run.stderr
+    );
     run
 }
 
 /// Runs a scenario that must fail; returns its error message.
 fn fails(tanto: &Tanto, name: &str) -> String {
     let run = scenario(tanto, name);
-    assert!(!run.success, "scenario {name} should fail:\n{}\n{}", run.stdout, run.stderr);
+    assert!(
+        !run.success,
+        "scenario {name} should fail:\n{}\n{}",
+        run.stdout, run.stderr
+    );
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_store_consistent(tanto);
     run.stderr
@@ -77,11 +89,17 @@ fn assert_store_consistent(tanto: &Tanto) {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{} still holds {left:?}", tmp.display());
-    for entry in std::fs::read_dir(tanto.store().join("snapshots")).unwrap().flatten() {
+    for entry in std::fs::read_dir(tanto.store().join("snapshots"))
+        .unwrap()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("exec-") {
             assert!(entry.path().join("fs").is_dir(), "{name} has no layer");
-            assert!(entry.path().join("result.json").is_file(), "{name} has no result");
+            assert!(
+                entry.path().join("result.json").is_file(),
+                "{name} has no result"
+            );
         }
     }
 }
@@ -91,7 +109,11 @@ fn env_workdir_and_user_apply_to_the_process() {
     let tanto = Tanto::new();
     let run = ok(&tanto, "settings");
     assert_eq!(value(&run, "stdout"), "hello world|/work/dir|0|");
-    assert!(value(&run, "nobody").starts_with("uid=65534(nobody) gid=65534(nogroup)"), "{}", run.stdout);
+    assert!(
+        value(&run, "nobody").starts_with("uid=65534(nobody) gid=65534(nogroup)"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(value(&run, "numeric"), "1000");
     assert_eq!(value(&run, "workdir"), "/work/dir");
     assert_eq!(value(&run, "env"), "hello world");
@@ -129,7 +151,7 @@ fn stdin_streams_exit_codes_redirects_and_entrypoints() {
 fn mounts_are_read_only_temporary_or_kept_as_asked() {
     let tanto = Tanto::new();
     let first = ok(&tanto, "mounts");
-    assert_eq!(value(&first, "mounts"), "mountedmounted|ro-refused|tmpfs|1|");
+    assert_eq!(value(&first, "mounts"), "mountedmountedro-refused|tmpfs|1|");
     assert_eq!(value(&first, "rootfs has mnt"), "true");
 }
 
@@ -139,7 +161,10 @@ fn a_secret_reaches_the_step_and_nowhere_else() {
     let mut tanto = Tanto::new();
     tanto.env("SCENARIO_SECRET", secret);
     let run = ok(&tanto, "secret");
-    assert_eq!(value(&run, "secret"), format!("secret-ok {} 400", secret.len()));
+    assert_eq!(
+        value(&run, "secret"),
+        format!("secret-ok {} 400", secret.len())
+    );
     assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
     // Debug logs too.
     tanto.env("RUST_LOG", "debug");
@@ -158,11 +183,19 @@ fn grep_tree(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if path.to_string_lossy().contains(std::str::from_utf8(needle).unwrap()) {
+        if path
+            .to_string_lossy()
+            .contains(std::str::from_utf8(needle).unwrap())
+        {
             hits.push(path.clone());
         }
         if meta.is_dir() {
-            stack.extend(std::fs::read_dir(&path).unwrap().flatten().map(|e| e.path()));
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
         } else if meta.is_file() {
             let bytes = std::fs::read(&path).unwrap_or_default();
             if bytes.windows(needle.len()).any(|w| w == needle) {
@@ -178,16 +211,26 @@ fn a_missing_command_exits_127_with_the_runtime_message() {
     let tanto = Tanto::new();
     let run = ok(&tanto, "missing-command");
     assert_eq!(value(&run, "exit code"), "127");
-    assert!(value(&run, "stderr").contains("nosuchcmd"), "{}", run.stdout);
+    assert!(
+        value(&run, "stderr").contains("nosuchcmd"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
 fn a_failing_step_names_its_command_exit_code_and_output_and_is_not_memoized() {
     let tanto = Tanto::new();
     let error = fails(&tanto, "exit-nonzero");
-    assert!(error.contains(r#"withExec sh -c "echo some output; echo oops >&2; exit 3""#), "{error}");
+    assert!(
+        error.contains(r#"withExec sh -c "echo some output; echo oops >&2; exit 3""#),
+        "{error}"
+    );
     assert!(error.contains("exit code: 3"), "{error}");
-    assert!(error.contains("oops") && error.contains("some output"), "{error}");
+    assert!(
+        error.contains("oops") && error.contains("some output"),
+        "{error}"
+    );
     // Not memoized: the second run fails the same way, by running again.
     let again = fails(&tanto, "exit-nonzero");
     assert!(again.contains("exit code: 3"), "{again}");
@@ -200,7 +243,10 @@ fn bad_input_gets_a_clear_error_and_leaves_the_store_consistent() {
     assert!(error.contains("nosuchuser"), "{error}");
 
     let error = fails(&tanto, "escape");
-    assert!(error.contains("../../etc/evil") && error.contains("leaves the directory"), "{error}");
+    assert!(
+        error.contains("../../etc/evil") && error.contains("leaves the directory"),
+        "{error}"
+    );
 
     let error = fails(&tanto, "cache-over-file");
     assert!(error.contains("/etc/passwd"), "{error}");
@@ -211,14 +257,38 @@ fn exports_are_atomic_and_refuse_to_clobber_or_guess() {
     let tanto = Tanto::new();
     let run = ok(&tanto, "export");
     let home = tanto.home();
-    assert_eq!(value(&run, "exported dir"), home.join("exported").to_str().unwrap());
-    assert_eq!(std::fs::read_to_string(home.join("exported/sub/b.txt")).unwrap(), "B");
-    assert_eq!(std::fs::read_to_string(home.join("single.txt")).unwrap(), "A");
-    assert!(value(&run, "dir over file").contains("error"), "{}", run.stdout);
-    assert!(value(&run, "dir into missing parent").contains("missing"), "{}", run.stdout);
-    assert!(value(&run, "file into missing parent").contains("missing"), "{}", run.stdout);
+    assert_eq!(
+        value(&run, "exported dir"),
+        home.join("exported").to_str().unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("exported/sub/b.txt")).unwrap(),
+        "B"
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join("single.txt")).unwrap(),
+        "A"
+    );
+    assert!(
+        value(&run, "dir over file").contains("error"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        value(&run, "dir into missing parent").contains("missing"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        value(&run, "file into missing parent").contains("missing"),
+        "{}",
+        run.stdout
+    );
     // Nothing half-written: the file is intact, no temp files beside it.
-    assert_eq!(std::fs::read_to_string(home.join("single.txt")).unwrap(), "A");
+    assert_eq!(
+        std::fs::read_to_string(home.join("single.txt")).unwrap(),
+        "A"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(home)
         .unwrap()
         .flatten()
@@ -235,10 +305,19 @@ fn a_cancelled_step_leaves_no_process_or_mount_behind() {
     assert!(error.contains("cancel"), "{error}");
     let uid = tanto.run_as.uid.to_string();
     let sleeping = std::process::Command::new("pgrep")
-        .args(["-U", &tanto.run_as.host_uid(0).to_string(), "-f", "sleep 1000"])
+        .args([
+            "-U",
+            &tanto.run_as.host_uid(0).to_string(),
+            "-f",
+            "sleep 1000",
+        ])
         .output()
         .unwrap();
-    assert!(sleeping.stdout.is_empty(), "left running: {}", String::from_utf8_lossy(&sleeping.stdout));
+    assert!(
+        sleeping.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&sleeping.stdout)
+    );
     let by_user = std::process::Command::new("pgrep")
         .args(["-U", &uid, "-f", "sleep 1000"])
         .output()

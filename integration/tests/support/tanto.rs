@@ -187,11 +187,11 @@ pub fn binary() -> &'static Path {
     BINARY.get_or_init(|| build_and_copy(&["-p", "cli", "--bin", "tanto"], "debug/tanto"))
 }
 
-/// An example program of the engine crate (`engine/examples/NAME.rs`),
-/// freshly built, copied where the test user can run it.
-pub fn example(name: &str) -> PathBuf {
+/// An example program (`PACKAGE/examples/NAME.rs`), freshly built, copied
+/// where the test user can run it.
+pub fn example(package: &str, name: &str) -> PathBuf {
     build_and_copy(
-        &["-p", "engine", "--example", name],
+        &["-p", package, "--example", name],
         &format!("debug/examples/{name}"),
     )
 }
