@@ -1,6 +1,7 @@
 //! The README's first command: a Debian image built from Debian packages,
 //! pushed to a real registry on loopback, pulled by tanto as an unprivileged
-//! user — twice, to show the second pull does nothing.
+//! user — twice, to show the second pull does nothing — then runs a real
+//! pipeline on it, twice, to show the second run is all cached.
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/support/mod.rs"]
@@ -39,4 +40,27 @@ fn main() {
         "\n== the image's root file system is now at {}/snapshots/",
         store.display()
     );
+
+    println!("\n== a pipeline in Rust (engine/examples/build_and_test.rs): lint, build and test a shell project in that image, rootless");
+    let project =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/examples/project");
+    for file in ["bin/sum", "test/run.sh"] {
+        let text = std::fs::read_to_string(project.join(file)).unwrap();
+        tanto.write_home_file(&format!("project/{file}"), &text);
+    }
+    tanto.write_home_file("out/.keep", "");
+    let program = support::tanto::example("engine", "build_and_test");
+    for round in ["first run", "second run: everything is cached"] {
+        println!("\n$ build_and_test {reference} project out   # {round}");
+        let out = tanto
+            .command_for(&program, &[&reference, "project", "out"])
+            .output()
+            .unwrap();
+        print!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(out.status.success(), "the pipeline failed");
+    }
 }

@@ -2,6 +2,8 @@
 //! API (`integration/examples/scenario.rs`), run rootless by an unprivileged
 //! user against the Debian fixture in a real registry.
 
+#![allow(clippy::print_stderr)] // errors shown with --nocapture
+
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +72,8 @@ fn fails(tanto: &Tanto, name: &str) -> String {
     );
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_store_consistent(tanto);
+    // Shown with --nocapture: what a user reads.
+    eprintln!("scenario {name}: {}", run.stderr.trim_end());
     run.stderr
 }
 
