@@ -38,6 +38,7 @@ async fn run(image: &str, count: usize, nonce: &str) -> Result<(), engine::Error
     })?;
     // The image first, so the chain's time is the steps' alone.
     let base = engine.container().from(image).sync().await?;
+    let before = engine.stats();
     let started = Instant::now();
     let mut container = base.with_env_variable("NONCE", nonce, false);
     for step in 0..count {
@@ -45,12 +46,13 @@ async fn run(image: &str, count: usize, nonce: &str) -> Result<(), engine::Error
     }
     container.sync().await?;
     let took = started.elapsed();
-    let stats = engine.stats();
+    let (after, stats) = (engine.stats(), before);
+    let (ran, cached) = (after.ran - stats.ran, after.cached - stats.cached);
     println!(
         "{count} steps in {took:.2?} ({:.2?} per step); {} ran, {} cached",
         took / count.max(1) as u32,
-        stats.ran,
-        stats.cached
+        ran,
+        cached
     );
     Ok(())
 }

@@ -164,3 +164,21 @@ fn assert_store_is_clean(tanto: &Tanto) {
         "a mount under the store is left:\n{mounts}"
     );
 }
+
+#[test]
+fn a_chain_of_a_hundred_steps_runs_past_the_overlay_option_limit() {
+    // 100 layers of `exec-<64 hex>/fs` do not fit in overlay's one-page
+    // option string even as relative paths: tanto links them short.
+    let registry = Registry::start();
+    let image = debian_in(&registry);
+    let tanto = Tanto::new();
+    let steps = example("engine", "steps");
+    let run = run_example(&tanto, &steps, &[&image, "100", "long"]);
+    assert!(run.stdout.contains("100 ran, 0 cached"), "{}", run.stdout);
+    let again = run_example(&tanto, &steps, &[&image, "100", "long"]);
+    assert!(
+        again.stdout.contains("0 ran, 100 cached"),
+        "{}",
+        again.stdout
+    );
+}

@@ -331,6 +331,7 @@ fn step(
         &lowers,
         Some((&request.upper_dir, &request.work_dir)),
         "the step's root file system (overlay)",
+        &run,
     )?;
     let root = Root::open(&rootfs_dir)?;
     let identity = user::resolve(
@@ -359,7 +360,7 @@ fn step(
                     _ => {
                         let lowers = with_empty_lower(lower_dirs, &run)?;
                         let upper = upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path()));
-                        rootfs::mount_overlay(&dir, &lowers, upper, &m.target)?;
+                        rootfs::mount_overlay(&dir, &lowers, upper, &m.target, &run)?;
                         (SpecMount::bind(&m.target, dir, read_only), false)
                     }
                 }

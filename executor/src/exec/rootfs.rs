@@ -78,14 +78,25 @@ pub fn overlay_options(
     })
 }
 
-/// Mounts an overlay at `target`; `what` names it in errors.
+/// Mounts an overlay at `target`; `what` names it in errors. `links` is a
+/// private directory (the helper's tmpfs) for the last resort of long
+/// chains: one short symlink per layer (`0`, `1`, …), as Docker's overlay2
+/// does, so that hundreds of layers fit in the one-page option string.
+/// Overlay resolves them once, at mount time.
 pub fn mount_overlay(
     target: &Path,
     lowers: &[PathBuf],
     upper: Option<(&Path, &Path)>,
     what: &str,
+    links: &Path,
 ) -> Result<(), Failure> {
-    let (options, chdir) = overlay_options(lowers, upper)?;
+    let (options, chdir) = match overlay_options(lowers, upper) {
+        Err(Failure::LowerDirsTooLong { .. }) => {
+            let short = short_links(lowers, links, what)?;
+            overlay_options(&short, upper)?
+        }
+        other => other?,
+    };
     if let Some(dir) = &chdir {
         std::env::set_current_dir(dir).map_err(|e| Failure::Mount {
             what: what.to_owned(),
@@ -113,6 +124,27 @@ pub fn mount_overlay(
                 .join(", ")
         ),
     })
+}
+
+/// Makes `links/<n>/<i>` → `lowers[i]` in a fresh numbered directory.
+fn short_links(lowers: &[PathBuf], links: &Path, what: &str) -> Result<Vec<PathBuf>, Failure> {
+    static SETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = links.join(format!("l{set}"));
+    let failure = |e: std::io::Error| Failure::Mount {
+        what: what.to_owned(),
+        detail: format!("cannot link its layers in {}: {e}", dir.display()),
+    };
+    std::fs::create_dir(&dir).map_err(failure)?;
+    lowers
+        .iter()
+        .enumerate()
+        .map(|(i, lower)| {
+            let link = dir.join(i.to_string());
+            std::os::unix::fs::symlink(lower, &link).map_err(failure)?;
+            Ok(link)
+        })
+        .collect()
 }
 
 /// `struct open_how` of openat2(2).
