@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use engine::solver::Event;
 use engine::{Engine, EngineConfig, ExecOptions, Expect, Sharing};
 
 fn main() -> ExitCode {
@@ -30,8 +31,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
+    let observer: engine::solver::Observer = std::sync::Arc::new(|event| match event {
+        Event::Finished(step, _) => eprintln!("RAN {}", step.name),
+        Event::Cached(step) => eprintln!("CACHED {}", step.name),
+        _ => {}
+    });
     let engine = Engine::new(EngineConfig {
         store_root: engine::default_store_root().expect("HOME is set"),
+        observer: Some(observer),
         ..Default::default()
     })?;
     let debian = engine.container().from(image);
@@ -236,6 +243,19 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
                 canceller.cancel_all();
             });
             step.sync().await?;
+        }
+        "slow" => {
+            let out = debian
+                .with_exec(["sh", "-c", "sleep 2; echo slow-done"])
+                .stdout()
+                .await?;
+            println!("slow: {}", out.trim());
+        }
+        "hang" => {
+            debian
+                .with_exec(["sh", "-c", "sleep 1000 & sleep 1000"])
+                .sync()
+                .await?;
         }
         other => panic!("no scenario {other}"),
     }

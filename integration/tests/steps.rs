@@ -328,3 +328,94 @@ fn a_cancelled_step_leaves_no_process_or_mount_behind() {
         .unwrap();
     assert!(by_user.stdout.is_empty());
 }
+
+#[test]
+fn two_processes_asking_for_the_same_step_run_it_once() {
+    let tanto = Tanto::new();
+    ok(&tanto, "settings"); // the image in the store: both start at the step
+    let world = world();
+    let spawn = || {
+        tanto
+            .command_for(&world.scenario, &["slow", &world.image])
+            .output()
+            .unwrap()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let step = r#"withExec sh -c "sleep 2; echo slow-done""#;
+    let mut fates = Vec::new();
+    for out in [&a, &b] {
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("slow: slow-done"), "{stdout}");
+        fates.extend(
+            stderr
+                .lines()
+                .filter(|l| l.ends_with(step))
+                .map(|l| l.split(' ').next().unwrap().to_owned()),
+        );
+    }
+    fates.sort();
+    assert_eq!(
+        fates,
+        ["CACHED", "RAN"],
+        "one process ran the step, the other waited and reused it"
+    );
+}
+
+#[test]
+fn ctrl_c_mid_step_leaves_no_process_or_mount_behind() {
+    let tanto = Tanto::new();
+    let world = world();
+    let mut command = tanto.command_for(&world.scenario, &["hang", &world.image]);
+    // Its own process group, as a shell gives a foreground job.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().unwrap();
+    let host_root = tanto.run_as.host_uid(0).to_string();
+    let sleeping = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-U", &host_root, "-f", "^sleep 1000"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sleeping() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What the terminal does on Ctrl-C: SIGINT to the whole foreground group.
+    // SAFETY: kill(2) with a negative pid signals that process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sleeping() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step's processes outlived tanto"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(tanto.store().to_str().unwrap()),
+        "{mounts}"
+    );
+    assert_store_consistent_after_crash(&tanto);
+}
+
+/// After an interrupted run, the next run clears what it left and works.
+fn assert_store_consistent_after_crash(tanto: &Tanto) {
+    ok(tanto, "settings");
+    assert_store_consistent(tanto);
+}
