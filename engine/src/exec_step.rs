@@ -88,12 +88,7 @@ pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<
         redirect_stderr: exec.redirect_stderr.clone(),
         expect: exec.expect,
         secret_env: exec.secret_env.clone(),
-        mounts: exec
-            .mounts
-            .iter()
-            .map(|m| m.target.clone())
-            .zip(mounts)
-            .collect(),
+        mounts,
         rootfs,
         name: name.clone(),
     };
@@ -134,7 +129,7 @@ fn exec_key(
     rootfs: &CacheKey,
     settings: &Settings,
     args: &[String],
-    mounts: &[ReadyMount],
+    mounts: &[(String, ReadyMount)],
 ) -> CacheKey {
     let mut key = KeyBuilder::new("tanto.exec.v1")
         .key("rootfs", rootfs)
@@ -146,8 +141,8 @@ fn exec_key(
         .str("redirect-stdout", &exec.redirect_stdout)
         .str("redirect-stderr", &exec.redirect_stderr)
         .str("expect", exec.expect.code());
-    for (spec, mount) in exec.mounts.iter().zip(mounts) {
-        key = key.str("mount", &spec.target);
+    for (target, mount) in mounts {
+        key = key.str("mount", target);
         key = match mount {
             ReadyMount::Directory {
                 key: input,
@@ -172,14 +167,17 @@ fn exec_key(
     key.finish()
 }
 
-async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<ReadyMount, Error> {
-    Ok(match &spec.source {
+/// A mount with its target resolved and its input solved.
+async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, ReadyMount), Error> {
+    let target = spec.target.resolve(engine).await?;
+    let mount = match &spec.source {
         MountSource::Directory {
             node,
             subpath,
             read_only,
         } => {
             let solved = solve(engine, node).await?;
+            let subpath = subpath.resolve(engine).await?;
             let layers = solved
                 .layers
                 .iter()
@@ -191,15 +189,16 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<ReadyMount
                 read_only: *read_only,
                 key: KeyBuilder::new("tanto.subdir.v1")
                     .key("chain", &solved.key)
-                    .str("path", subpath)
+                    .str("path", &subpath)
                     .finish(),
             }
         }
         MountSource::File { node, path } => {
             let solved = solve(engine, node).await?;
+            let path = path.resolve(engine).await?;
             let found = solved
                 .view()
-                .lookup(path, true)
+                .lookup(&path, true)
                 .map_err(|source| Error::FileOp {
                     path: path.clone(),
                     source: Box::new(source),
@@ -211,7 +210,7 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<ReadyMount
                 host_path,
                 key: KeyBuilder::new("tanto.subdir.v1")
                     .key("chain", &solved.key)
-                    .str("path", path)
+                    .str("path", &path)
                     .finish(),
             }
         }
@@ -224,7 +223,8 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<ReadyMount
             secret: secret.clone(),
             mode: *mode,
         },
-    })
+    };
+    Ok((target, mount))
 }
 
 /// Everything the blocking part of the step needs.
@@ -300,7 +300,7 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
     let mut held_locks = Vec::new();
     let mut mounts = Vec::new();
     for (index, (target, mount)) in step.mounts.iter().enumerate() {
-        let target = crate::paths::in_container(&step.settings.workdir_or_root(), target);
+        let target = target.clone();
         let kind = match mount {
             ReadyMount::Directory {
                 layers, read_only, ..

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::paths::ContainerPath;
 use crate::secret::Secret;
 
 pub(crate) struct Node {
@@ -55,23 +56,23 @@ pub(crate) enum Change {
     /// Copy `src_path` of `source`'s chain to `dest` (withDirectory, withFile).
     Copy {
         source: Arc<Node>,
-        src_path: String,
+        src_path: ContainerPath,
         include: Vec<String>,
         exclude: Vec<String>,
-        dest: String,
+        dest: ContainerPath,
         mode: Option<u32>,
     },
     NewFile {
-        path: String,
+        path: ContainerPath,
         contents: Vec<u8>,
         mode: u32,
     },
     NewDirectory {
-        path: String,
+        path: ContainerPath,
         mode: u32,
     },
     Remove {
-        path: String,
+        path: ContainerPath,
     },
 }
 
@@ -164,7 +165,7 @@ impl Sharing {
 
 #[derive(Clone)]
 pub(crate) struct MountSpec {
-    pub target: String,
+    pub target: ContainerPath,
     pub source: MountSource,
 }
 
@@ -172,12 +173,12 @@ pub(crate) struct MountSpec {
 pub(crate) enum MountSource {
     Directory {
         node: Arc<Node>,
-        subpath: String,
+        subpath: ContainerPath,
         read_only: bool,
     },
     File {
         node: Arc<Node>,
-        path: String,
+        path: ContainerPath,
     },
     Cache {
         name: String,

@@ -96,7 +96,11 @@ impl Engine {
 
     /// An empty directory.
     pub fn directory(&self) -> Directory {
-        Directory::new(self.clone(), Node::scratch(), "/".into())
+        Directory::new(
+            self.clone(),
+            Node::scratch(),
+            crate::paths::ContainerPath::known("/"),
+        )
     }
 
     /// A new file named `name` (Dagger's `Query.file`).

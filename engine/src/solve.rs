@@ -194,17 +194,20 @@ async fn solve_layer(
         Change::Copy { source, .. } => Some(Arc::clone(source)),
         _ => None,
     };
-    let (base, source) = futures::future::join(solve(engine, base), async {
-        match &source_node {
-            Some(source) => solve(engine, source).await.map(Some),
-            None => Ok(None),
-        }
-    })
+    let (base, source, change) = futures::future::join3(
+        solve(engine, base),
+        async {
+            match &source_node {
+                Some(source) => solve(engine, source).await.map(Some),
+                None => Ok(None),
+            }
+        },
+        change_data(engine, change),
+    )
     .await;
-    let (base, source) = (base?, source?);
-    let key = layer_key(&base.key, source.as_ref().map(|s| &s.key), change);
+    let (base, source, change) = (base?, source?, change?);
+    let key = layer_key(&base.key, source.as_ref().map(|s| &s.key), &change);
     let inner = Arc::clone(engine);
-    let change = change_data(change);
     let base_layers = Arc::clone(&base.layers);
     let stacked = move |layer: PathBuf| {
         let mut layers = vec![layer];
@@ -237,16 +240,15 @@ async fn solve_layer(
         .map_err(Error::Shared)
 }
 
-fn layer_key(base: &CacheKey, source: Option<&CacheKey>, change: &Change) -> CacheKey {
+fn layer_key(base: &CacheKey, source: Option<&CacheKey>, change: &ChangeData) -> CacheKey {
     let builder = KeyBuilder::new("tanto.layer.v1").key("base", base);
     match change {
-        Change::Copy {
+        ChangeData::Copy {
             src_path,
             include,
             exclude,
             dest,
             mode,
-            ..
         } => builder
             .str("change", "copy")
             .opt_key("source", source)
@@ -255,7 +257,7 @@ fn layer_key(base: &CacheKey, source: Option<&CacheKey>, change: &Change) -> Cac
             .strs("exclude", exclude)
             .str("dest", dest)
             .u64("mode", mode.map_or(u64::MAX, u64::from)),
-        Change::NewFile {
+        ChangeData::NewFile {
             path,
             contents,
             mode,
@@ -264,16 +266,17 @@ fn layer_key(base: &CacheKey, source: Option<&CacheKey>, change: &Change) -> Cac
             .str("path", path)
             .bytes("contents", contents)
             .u64("mode", u64::from(*mode)),
-        Change::NewDirectory { path, mode } => builder
+        ChangeData::NewDirectory { path, mode } => builder
             .str("change", "new-directory")
             .str("path", path)
             .u64("mode", u64::from(*mode)),
-        Change::Remove { path } => builder.str("change", "remove").str("path", path),
+        ChangeData::Remove { path } => builder.str("change", "remove").str("path", path),
     }
     .finish()
 }
 
-/// The parts of a [`Change`] a blocking thread needs (no nodes).
+/// A [`Change`] with its paths resolved, and no nodes: what keys it and
+/// what a blocking thread needs.
 enum ChangeData {
     Copy {
         src_path: String,
@@ -296,8 +299,8 @@ enum ChangeData {
     },
 }
 
-fn change_data(change: &Change) -> ChangeData {
-    match change {
+async fn change_data(engine: &Arc<Inner>, change: &Change) -> Result<ChangeData, Error> {
+    Ok(match change {
         Change::Copy {
             src_path,
             include,
@@ -306,10 +309,10 @@ fn change_data(change: &Change) -> ChangeData {
             mode,
             ..
         } => ChangeData::Copy {
-            src_path: src_path.clone(),
+            src_path: src_path.resolve(engine).await?,
             include: include.clone(),
             exclude: exclude.clone(),
-            dest: dest.clone(),
+            dest: dest.resolve(engine).await?,
             mode: *mode,
         },
         Change::NewFile {
@@ -317,16 +320,18 @@ fn change_data(change: &Change) -> ChangeData {
             contents,
             mode,
         } => ChangeData::NewFile {
-            path: path.clone(),
+            path: path.resolve(engine).await?,
             contents: contents.clone(),
             mode: *mode,
         },
         Change::NewDirectory { path, mode } => ChangeData::NewDirectory {
-            path: path.clone(),
+            path: path.resolve(engine).await?,
             mode: *mode,
         },
-        Change::Remove { path } => ChangeData::Remove { path: path.clone() },
-    }
+        Change::Remove { path } => ChangeData::Remove {
+            path: path.resolve(engine).await?,
+        },
+    })
 }
 
 fn build_layer(

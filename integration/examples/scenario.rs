@@ -244,6 +244,27 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
             });
             step.sync().await?;
         }
+        "image-workdir" => {
+            // IMAGE has WorkingDir /app: relative paths start there.
+            let dir = engine.directory().with_new_file("d.txt", "D", 0o644);
+            let c = debian
+                .with_new_file("rel.txt", "R", 0o644)
+                .with_directory("sub", &dir, &[], &[])
+                .with_mounted_directory("mnt", &dir, true)
+                .with_exec([
+                    "sh",
+                    "-c",
+                    "pwd; cat /app/rel.txt /app/sub/d.txt /app/mnt/d.txt",
+                ]);
+            println!("workdir run: {}", c.stdout().await?.replace('\n', "|"));
+            println!("relative read: {}", c.file("sub/d.txt").contents().await?);
+            println!(
+                "dot entries: {}",
+                c.directory(".").entries().await?.join(",")
+            );
+            let moved = c.with_workdir("sub").with_new_file("x.txt", "X", 0o644);
+            println!("nested: {}", moved.file("/app/sub/x.txt").contents().await?);
+        }
         "slow" => {
             let out = debian
                 .with_exec(["sh", "-c", "sleep 2; echo slow-done"])

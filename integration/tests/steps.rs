@@ -17,6 +17,8 @@ use support::tanto::{example, Run, Tanto};
 struct World {
     _registry: Registry,
     image: String,
+    /// The same, with `WorkingDir: /app` in its config.
+    image_with_workdir: String,
     scenario: PathBuf,
 }
 
@@ -25,13 +27,15 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let registry = Registry::start();
-        Image::new(vec![fixtures::debian().layer.clone()]).push(
-            &registry,
-            "fixtures/debian",
-            "bookworm",
-        );
+        let mut image = Image::new(vec![fixtures::debian().layer.clone()]);
+        image.push(&registry, "fixtures/debian", "bookworm");
+        let mut config: serde_json::Value = serde_json::from_slice(&image.config).unwrap();
+        config["config"]["WorkingDir"] = "/app".into();
+        image.config = serde_json::to_vec(&config).unwrap();
+        image.push(&registry, "fixtures/debian", "workdir");
         World {
             image: format!("{}/fixtures/debian:bookworm", registry.host()),
+            image_with_workdir: format!("{}/fixtures/debian:workdir", registry.host()),
             _registry: registry,
             scenario: example("integration", "scenario"),
         }
@@ -39,9 +43,13 @@ fn world() -> &'static World {
 }
 
 fn scenario(tanto: &Tanto, name: &str) -> Run {
+    scenario_on(tanto, name, &world().image)
+}
+
+fn scenario_on(tanto: &Tanto, name: &str, image: &str) -> Run {
     let world = world();
     let out = tanto
-        .command_for(&world.scenario, &[name, &world.image])
+        .command_for(&world.scenario, &[name, image])
         .output()
         .unwrap();
     Run {
@@ -418,4 +426,16 @@ fn ctrl_c_mid_step_leaves_no_process_or_mount_behind() {
 fn assert_store_consistent_after_crash(tanto: &Tanto) {
     ok(tanto, "settings");
     assert_store_consistent(tanto);
+}
+
+#[test]
+fn relative_paths_start_at_the_images_working_directory() {
+    let tanto = Tanto::new();
+    let run = scenario_on(&tanto, "image-workdir", &world().image_with_workdir);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(value(&run, "workdir run"), "/app|RDD");
+    assert_eq!(value(&run, "relative read"), "D");
+    // A mount is not part of the container's file system, nor its mount point.
+    assert_eq!(value(&run, "dot entries"), "rel.txt,sub");
+    assert_eq!(value(&run, "nested"), "X");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Settings;
 use crate::node::{Change, ConfigEdit, ExecOp, Expect, MountSource, MountSpec, Node, Op, Sharing};
-use crate::paths::in_container;
+use crate::paths::{in_container, ContainerPath};
 use crate::secret::Secret;
 use crate::solve::{solve, Solved};
 use crate::values::{CacheVolume, Directory, File};
@@ -150,21 +150,32 @@ impl Container {
         self.edit(ConfigEdit::Label(name.into(), value.into()))
     }
 
-    /// Paths in the container are relative to the working directory. The
-    /// working directory is only known once the image is resolved, so a
-    /// relative path is resolved against the workdir set by `with_workdir`,
-    /// else `/`, as Dagger does for its own edits.
-    fn abs(&self, path: &str) -> String {
-        let workdir = self
-            .edits
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                ConfigEdit::Workdir(w) => Some(w.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "/".into());
-        in_container(&in_container("/", &workdir), path)
+    /// Paths in the container are relative to the working directory, which
+    /// may be the image's: then the path is resolved when solved.
+    fn abs(&self, path: &str) -> ContainerPath {
+        if path.starts_with('/') {
+            return ContainerPath::known(path);
+        }
+        // The workdir as far as this container's own edits settle it.
+        let mut workdir = self.image.is_none().then(|| "/".to_owned());
+        for edit in &self.edits {
+            if let ConfigEdit::Workdir(dir) = edit {
+                workdir = if dir.starts_with('/') {
+                    Some(in_container("/", dir))
+                } else {
+                    workdir.map(|base| in_container(&base, dir))
+                };
+            }
+        }
+        match (workdir, &self.image) {
+            (Some(workdir), _) => ContainerPath::Known(in_container(&workdir, path)),
+            (None, Some(image)) => ContainerPath::OnImage {
+                image: Arc::clone(image),
+                edits: self.edits.clone(),
+                path: path.to_owned(),
+            },
+            (None, None) => unreachable!("without an image the workdir is known"),
+        }
     }
 
     fn with_layer(&self, change: Change, name: String) -> Container {
@@ -233,7 +244,7 @@ impl Container {
 
     /// Replaces the root filesystem; the settings stay.
     pub fn with_rootfs(&self, directory: &Directory) -> Container {
-        let rootfs = if directory.subpath == "/" {
+        let rootfs = if directory.subpath.as_known() == Some("/") {
             Arc::clone(&directory.node)
         } else {
             Node::new(
@@ -244,7 +255,7 @@ impl Container {
                         src_path: directory.subpath.clone(),
                         include: Vec::new(),
                         exclude: Vec::new(),
-                        dest: "/".into(),
+                        dest: ContainerPath::known("/"),
                         mode: None,
                     },
                 },
@@ -260,7 +271,7 @@ impl Container {
     fn with_mount(&self, target: &str, source: MountSource) -> Container {
         let target = self.abs(target);
         let mut next = self.clone();
-        next.mounts.retain(|m| m.target != target);
+        next.mounts.retain(|m| !m.target.same_as(&target));
         next.mounts.push(MountSpec { target, source });
         next
     }
@@ -324,7 +335,7 @@ impl Container {
     pub fn without_mount(&self, path: &str) -> Container {
         let target = self.abs(path);
         let mut next = self.clone();
-        next.mounts.retain(|m| m.target != target);
+        next.mounts.retain(|m| !m.target.same_as(&target));
         next
     }
 
@@ -401,44 +412,48 @@ impl Container {
     /// A directory of the container (its rootfs, or a mounted directory).
     pub fn directory(&self, path: &str) -> Directory {
         let path = self.abs(path);
-        for mount in self.mounts.iter().rev() {
-            if let MountSource::Directory { node, subpath, .. } = &mount.source {
-                if let Some(rest) = below(&path, &mount.target) {
-                    return Directory::new(
-                        self.engine.clone(),
-                        Arc::clone(node),
-                        in_container(subpath, rest),
-                    );
-                }
-            }
+        if let Some((node, inner)) = self.mounted_at(&path, false) {
+            return Directory::new(self.engine.clone(), node, inner);
         }
         Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
     }
 
     pub fn file(&self, path: &str) -> File {
         let path = self.abs(path);
+        if let Some((node, inner)) = self.mounted_at(&path, true) {
+            return File::new(self.engine.clone(), node, inner);
+        }
+        File::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+    }
+
+    /// The mounted directory (or, for `file`, file) that holds `path`.
+    fn mounted_at(&self, path: &ContainerPath, file: bool) -> Option<(Arc<Node>, ContainerPath)> {
+        let path = path.as_known()?;
         for mount in self.mounts.iter().rev() {
+            let Some(target) = mount.target.as_known() else {
+                continue;
+            };
             match &mount.source {
-                MountSource::File { node, path: inner } if mount.target == path => {
-                    return File::new(self.engine.clone(), Arc::clone(node), inner.clone());
+                MountSource::File { node, path: inner } if file && target == path => {
+                    return Some((Arc::clone(node), inner.clone()));
                 }
                 MountSource::Directory { node, subpath, .. } => {
-                    if let Some(rest) = below(&path, &mount.target) {
-                        return File::new(
-                            self.engine.clone(),
-                            Arc::clone(node),
-                            in_container(subpath, rest),
-                        );
+                    if let Some(rest) = below(path, target) {
+                        return Some((Arc::clone(node), subpath.join(rest)));
                     }
                 }
                 _ => {}
             }
         }
-        File::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+        None
     }
 
     pub fn rootfs(&self) -> Directory {
-        Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), "/".into())
+        Directory::new(
+            self.engine.clone(),
+            Arc::clone(&self.rootfs),
+            ContainerPath::known("/"),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::node::{Change, Node, Op};
-use crate::paths::in_directory;
+use crate::paths::{in_directory, ContainerPath};
 use crate::solve::{blocking, solve, Solved};
 use crate::{Engine, Error};
 
@@ -19,14 +19,14 @@ pub struct Directory {
     engine: Engine,
     pub(crate) node: Arc<Node>,
     /// Container path of this directory's root within the node's chain.
-    pub(crate) subpath: String,
+    pub(crate) subpath: ContainerPath,
 }
 
 #[derive(Clone)]
 pub struct File {
     engine: Engine,
     pub(crate) node: Arc<Node>,
-    pub(crate) path: String,
+    pub(crate) path: ContainerPath,
 }
 
 fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
@@ -38,7 +38,7 @@ fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
 }
 
 impl Directory {
-    pub(crate) fn new(engine: Engine, node: Arc<Node>, subpath: String) -> Directory {
+    pub(crate) fn new(engine: Engine, node: Arc<Node>, subpath: ContainerPath) -> Directory {
         Directory {
             engine,
             node,
@@ -46,7 +46,7 @@ impl Directory {
         }
     }
 
-    fn inside(&self, path: &str, operation: &str) -> Result<String, Error> {
+    fn inside(&self, path: &str, operation: &str) -> Result<ContainerPath, Error> {
         in_directory(&self.subpath, path, operation)
     }
 
@@ -186,7 +186,7 @@ impl Directory {
             Err(error) => File::new(
                 self.engine.clone(),
                 Node::new(Op::Failed(Arc::new(error)), "invalid"),
-                "/".into(),
+                ContainerPath::known("/"),
             ),
         }
     }
@@ -203,7 +203,7 @@ impl Directory {
     /// Names in this directory, sorted.
     pub async fn entries(&self) -> Result<Vec<String>, Error> {
         let view = self.solved().await?.view();
-        let path = self.subpath.clone();
+        let path = self.subpath.resolve(&self.engine.inner).await?;
         blocking(move || {
             Ok(view
                 .read_dir(&path)
@@ -218,14 +218,15 @@ impl Directory {
     /// Paths below this directory matching `pattern` (e.g. `**/*.c`).
     pub async fn glob(&self, pattern: &str) -> Result<Vec<String>, Error> {
         let view = self.solved().await?.view();
-        let (path, pattern) = (self.subpath.clone(), pattern.to_owned());
+        let path = self.subpath.resolve(&self.engine.inner).await?;
+        let pattern = pattern.to_owned();
         blocking(move || view.glob(&path, &pattern).map_err(fs_error(&path))).await
     }
 
     /// A digest of the contents (paths, modes, owners, file contents).
     pub async fn digest(&self) -> Result<String, Error> {
         let view = self.solved().await?.view();
-        let path = self.subpath.clone();
+        let path = self.subpath.resolve(&self.engine.inner).await?;
         blocking(move || {
             view.digest(&path, &snapshotter::Filter::everything())
                 .map_err(fs_error(&path))
@@ -238,7 +239,7 @@ impl Directory {
     pub async fn export(&self, path: impl AsRef<Path>, wipe: bool) -> Result<PathBuf, Error> {
         let dest = self.engine.inner.workdir.join(path.as_ref());
         let view = self.solved().await?.view();
-        let subpath = self.subpath.clone();
+        let subpath = self.subpath.resolve(&self.engine.inner).await?;
         blocking(move || {
             snapshotter::export_dir(
                 &view,
@@ -257,7 +258,7 @@ impl Directory {
 }
 
 impl File {
-    pub(crate) fn new(engine: Engine, node: Arc<Node>, path: String) -> File {
+    pub(crate) fn new(engine: Engine, node: Arc<Node>, path: ContainerPath) -> File {
         File { engine, node, path }
     }
 
@@ -266,7 +267,12 @@ impl File {
     }
 
     pub fn name(&self) -> String {
-        self.path.rsplit('/').next().unwrap_or_default().to_owned()
+        self.path
+            .raw()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn sync(&self) -> Result<File, Error> {
@@ -276,7 +282,7 @@ impl File {
 
     pub async fn contents(&self) -> Result<String, Error> {
         let view = self.solved().await?.view();
-        let path = self.path.clone();
+        let path = self.path.resolve(&self.engine.inner).await?;
         let bytes =
             blocking(move || view.read_file(&path, MAX_CONTENTS).map_err(fs_error(&path))).await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -284,7 +290,7 @@ impl File {
 
     pub async fn size(&self) -> Result<u64, Error> {
         let view = self.solved().await?.view();
-        let path = self.path.clone();
+        let path = self.path.resolve(&self.engine.inner).await?;
         blocking(move || {
             let node = view
                 .lookup(&path, true)
@@ -310,20 +316,24 @@ impl File {
                     src_path: self.path.clone(),
                     include: Vec::new(),
                     exclude: Vec::new(),
-                    dest: format!("/{name}"),
+                    dest: ContainerPath::known(&format!("/{name}")),
                     mode: None,
                 },
             },
             format!("withName {name}"),
         );
-        File::new(self.engine.clone(), node, format!("/{name}"))
+        File::new(
+            self.engine.clone(),
+            node,
+            ContainerPath::known(&format!("/{name}")),
+        )
     }
 
     /// Writes the file to `path` on the host, atomically; returns the path.
     pub async fn export(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
         let dest = self.engine.inner.workdir.join(path.as_ref());
         let view = self.solved().await?.view();
-        let src = self.path.clone();
+        let src = self.path.resolve(&self.engine.inner).await?;
         blocking(move || {
             snapshotter::export_file(&view, &src, &dest).map_err(|source| Error::Export {
                 path: dest.clone(),
@@ -370,7 +380,7 @@ impl Host {
                 },
                 format!("host.directory {}", path.display()),
             ),
-            "/".into(),
+            ContainerPath::known("/"),
         )
     }
 
@@ -391,7 +401,7 @@ impl Host {
                 },
                 format!("host.file {}", path.display()),
             ),
-            format!("/{name}"),
+            ContainerPath::known(&format!("/{name}")),
         )
     }
 }
