@@ -26,6 +26,8 @@ use crate::Error;
 /// What a finished exec left: its exit code and where its output is.
 #[derive(Debug)]
 pub(crate) struct ExecResult {
+    /// The committed result: `fs`, `stdout`, `stderr`, `mounts/<n>/fs`.
+    pub dir: PathBuf,
     pub exit_code: i32,
     pub stdout: PathBuf,
     pub stderr: PathBuf,
@@ -39,6 +41,7 @@ enum ReadyMount {
     Directory {
         layers: Vec<PathBuf>,
         read_only: bool,
+        subpath: String,
         key: CacheKey,
     },
     File {
@@ -187,6 +190,7 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, R
             ReadyMount::Directory {
                 layers,
                 read_only: *read_only,
+                subpath: subpath.clone(),
                 key: KeyBuilder::new("tanto.subdir.v1")
                     .key("chain", &solved.key)
                     .str("path", &subpath)
@@ -250,6 +254,7 @@ fn committed(inner: &Inner, step: &Prepared, key: &CacheKey, dir: &Path) -> Resu
         layers: Arc::new(layers),
         settings: None,
         exec: Some(Arc::new(ExecResult {
+            dir: dir.to_owned(),
             exit_code: record.exit_code,
             stdout: dir.join("stdout"),
             stderr: dir.join("stderr"),
@@ -303,8 +308,16 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
         let target = target.clone();
         let kind = match mount {
             ReadyMount::Directory {
-                layers, read_only, ..
-            } => directory_mount(layers, *read_only, &temp.join(format!("mount-{index}")))?,
+                layers,
+                read_only,
+                subpath,
+                ..
+            } => directory_mount(
+                layers,
+                *read_only,
+                subpath,
+                &temp.join(format!("mounts/{index}")),
+            )?,
             ReadyMount::File { host_path, .. } => MountKind::Bind {
                 source: host_path.clone(),
                 read_only: true,
@@ -379,6 +392,11 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
     for dir in ["work", "scratch"] {
         crate::memo::remove_tree(&temp.join(dir));
     }
+    for (index, _) in step.mounts.iter().enumerate() {
+        for dir in ["work", "empty"] {
+            crate::memo::remove_tree(&temp.join(format!("mounts/{index}/{dir}")));
+        }
+    }
     let record = ExecRecord {
         exit_code: outcome.exit_code,
         args: step.args.clone(),
@@ -391,41 +409,47 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
     .map_err(memo_error(&path))
 }
 
-/// A Directory value mounted: bound directly when it is one layer, else an
-/// overlay of its layers. Writes to a writable mount go to a scratch upper
-/// that is discarded with the step.
+/// A Directory value mounted: bound directly when it is one read-only
+/// layer, else an overlay of its layers. A writable mount's changes go to
+/// `<dir>/fs/<subpath>`, kept with the step's result: the container's next
+/// steps and `directory(path)` see them (see `Op::ExecMount`).
 fn directory_mount(
     layers: &[PathBuf],
     read_only: bool,
-    scratch: &Path,
+    subpath: &str,
+    dir: &Path,
 ) -> Result<MountKind, Error> {
-    if layers.is_empty() {
-        return Err(Error::NotFound {
-            path: "a mounted directory".into(),
-        });
-    }
+    let create = |path: &Path| {
+        std::fs::create_dir_all(path).map_err(|source| Error::Memo {
+            path: path.to_owned(),
+            source,
+        })
+    };
     if read_only && layers.len() == 1 {
         return Ok(MountKind::Bind {
             source: layers[0].clone(),
             read_only: true,
         });
     }
+    let mut lower_dirs = layers.to_vec();
+    if lower_dirs.is_empty() || (read_only && lower_dirs.len() < 2) {
+        // overlay needs a lower layer (two without an upper): an empty one.
+        let empty = dir.join("empty");
+        create(&empty)?;
+        lower_dirs.push(empty);
+    }
     let upper = if read_only {
         None
     } else {
-        let (upper, work) = (scratch.join("upper"), scratch.join("work"));
-        for dir in [&upper, &work] {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Memo {
-                path: dir.clone(),
-                source,
-            })?;
-        }
+        let (upper, work) = (
+            dir.join("fs").join(subpath.trim_start_matches('/')),
+            dir.join("work"),
+        );
+        create(&upper)?;
+        create(&work)?;
         Some((upper, work))
     };
-    Ok(MountKind::Overlay {
-        lower_dirs: layers.to_vec(),
-        upper,
-    })
+    Ok(MountKind::Overlay { lower_dirs, upper })
 }
 
 /// `redirectStdout`/`redirectStderr`: the captured stream becomes a file in

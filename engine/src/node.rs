@@ -47,6 +47,13 @@ pub(crate) enum Op {
     Exec(Box<ExecOp>),
     /// One new layer on top of `base`.
     Layer { base: Arc<Node>, change: Change },
+    /// What a writable directory mount holds after the exec `exec` ran: the
+    /// mount's own changes (mount number `index`) on top of `source`.
+    ExecMount {
+        exec: Arc<Node>,
+        index: usize,
+        source: Arc<Node>,
+    },
     /// A value built from bad input; using it fails with this error.
     Failed(Arc<crate::Error>),
 }

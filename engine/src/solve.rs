@@ -55,6 +55,32 @@ pub(crate) fn solve(
             Op::Host { .. } => solve_host(&engine, &node).await,
             Op::Layer { base, change } => solve_layer(&engine, &node, base, change).await,
             Op::Exec(_) => exec_step::solve_exec(&engine, &node).await,
+            Op::ExecMount {
+                exec,
+                index,
+                source,
+            } => {
+                let (exec, source) =
+                    futures::future::join(solve(&engine, exec), solve(&engine, source)).await;
+                let (exec, source) = (exec?, source?);
+                let changes = exec
+                    .exec
+                    .as_ref()
+                    .map(|e| e.dir.join(format!("mounts/{index}/fs")))
+                    .filter(|dir| dir.is_dir());
+                let mut layers: Vec<PathBuf> = changes.into_iter().collect();
+                layers.extend(source.layers.iter().cloned());
+                Ok(Solved {
+                    key: KeyBuilder::new("tanto.exec-mount.v1")
+                        .key("exec", &exec.key)
+                        .u64("index", *index as u64)
+                        .key("source", &source.key)
+                        .finish(),
+                    layers: Arc::new(layers),
+                    settings: None,
+                    exec: None,
+                })
+            }
             Op::Failed(error) => Err(Error::Shared(Arc::clone(error))),
         }
     }

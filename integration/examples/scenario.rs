@@ -151,6 +151,16 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
             println!("mounts: {}", c.stdout().await?.replace('\n', "|"));
             let rootfs = c.rootfs().entries().await?;
             println!("rootfs has mnt: {}", rootfs.contains(&"mnt".to_owned()));
+            // A writable mount keeps what steps write into it, as Dagger's does.
+            let built = debian
+                .with_mounted_directory("/src", &dir, false)
+                .with_workdir("/src")
+                .with_exec(["sh", "-c", "mkdir -p dist && echo built > dist/out.txt"])
+                .with_exec(["sh", "-c", "cat dist/out.txt m.txt"]);
+            println!("rw next step: {}", built.stdout().await?.replace('\n', "|"));
+            println!("rw entries: {}", built.directory("/src").entries().await?.join(","));
+            println!("rw dist: {}", built.directory("dist").file("out.txt").contents().await?.trim());
+            println!("source unchanged: {}", dir.entries().await?.join(","));
         }
         "secret" => {
             let value = std::env::var("SCENARIO_SECRET").expect("SCENARIO_SECRET is set");

@@ -165,6 +165,10 @@ fn mounts_are_read_only_temporary_or_kept_as_asked() {
     let first = ok(&tanto, "mounts");
     assert_eq!(value(&first, "mounts"), "mountedmountedro-refused|tmpfs|1|");
     assert_eq!(value(&first, "rootfs has mnt"), "true");
+    assert_eq!(value(&first, "rw next step"), "built|mounted");
+    assert_eq!(value(&first, "rw entries"), "dist,m.txt");
+    assert_eq!(value(&first, "rw dist"), "built");
+    assert_eq!(value(&first, "source unchanged"), "m.txt");
 }
 
 #[test]

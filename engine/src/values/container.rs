@@ -98,9 +98,38 @@ impl Container {
             })),
             format!("withExec {}", shell_words(&args)),
         );
+        // Writable directory mounts now hold what the step wrote into them.
+        let mounts = self
+            .mounts
+            .iter()
+            .enumerate()
+            .map(|(index, mount)| match &mount.source {
+                MountSource::Directory {
+                    node: source,
+                    subpath,
+                    read_only: false,
+                } => MountSpec {
+                    target: mount.target.clone(),
+                    source: MountSource::Directory {
+                        node: Node::new(
+                            Op::ExecMount {
+                                exec: Arc::clone(&node),
+                                index,
+                                source: Arc::clone(source),
+                            },
+                            format!("mount {}", mount.target.raw()),
+                        ),
+                        subpath: subpath.clone(),
+                        read_only: false,
+                    },
+                },
+                _ => mount.clone(),
+            })
+            .collect();
         Container {
             rootfs: Arc::clone(&node),
             last_exec: Some(node),
+            mounts,
             ..self.clone()
         }
     }
