@@ -158,8 +158,19 @@ async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
                 .with_exec(["sh", "-c", "mkdir -p dist && echo built > dist/out.txt"])
                 .with_exec(["sh", "-c", "cat dist/out.txt m.txt"]);
             println!("rw next step: {}", built.stdout().await?.replace('\n', "|"));
-            println!("rw entries: {}", built.directory("/src").entries().await?.join(","));
-            println!("rw dist: {}", built.directory("dist").file("out.txt").contents().await?.trim());
+            println!(
+                "rw entries: {}",
+                built.directory("/src").entries().await?.join(",")
+            );
+            println!(
+                "rw dist: {}",
+                built
+                    .directory("dist")
+                    .file("out.txt")
+                    .contents()
+                    .await?
+                    .trim()
+            );
             println!("source unchanged: {}", dir.entries().await?.join(","));
         }
         "secret" => {
