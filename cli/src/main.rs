@@ -3,6 +3,7 @@
 mod doctor;
 mod output;
 mod pull;
+mod query;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ struct Cli {
 enum Command {
     /// Pull an image from a registry into the store
     Pull(pull::Args),
+    /// Run a GraphQL document against Dagger's core schema and print the JSON answer
+    Query(query::Args),
     /// Check that this machine can run tanto rootless, and say what to fix
     Doctor,
     /// Print tanto's version
@@ -81,6 +84,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => doctor::run(&store_root(cli.root)?),
+        Command::Query(args) => {
+            // Before any thread exists: this may re-execute tanto in a user namespace.
+            engine::executor::userns::enter()?;
+            query::run(&store_root(cli.root)?, cli.insecure_registries, args)
+        }
         Command::Pull(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::executor::userns::enter()?;

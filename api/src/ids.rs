@@ -1,0 +1,97 @@
+//! Object IDs: opaque, URL-safe handles on the session's values.
+//!
+//! The SDKs turn every object argument into an ID first (`{ host {
+//! directory(path: ".") { id } } }`) and inline it later, so `id` must be
+//! cheap and lazy: it names the value, it does not run it. An ID is the
+//! session's random prefix plus a counter; only this session's table
+//! resolves it, so a tampered or foreign ID is an error, never another
+//! session's value.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use engine::{CacheVolume, Container, Directory, File, Secret};
+
+use crate::Error;
+
+#[derive(Clone)]
+pub(crate) enum Object {
+    Container(Container),
+    Directory(Directory),
+    File(File),
+    Secret(Secret),
+    CacheVolume(CacheVolume),
+    EnvVariable(String, String),
+}
+
+impl Object {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Object::Container(_) => "Container",
+            Object::Directory(_) => "Directory",
+            Object::File(_) => "File",
+            Object::Secret(_) => "Secret",
+            Object::CacheVolume(_) => "CacheVolume",
+            Object::EnvVariable(..) => "EnvVariable",
+        }
+    }
+}
+
+pub(crate) struct Ids {
+    prefix: String,
+    next: AtomicU64,
+    objects: Mutex<HashMap<String, Object>>,
+}
+
+impl Ids {
+    pub fn new() -> Ids {
+        let mut random = [0u8; 9];
+        let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+        use base64::Engine as _;
+        Ids {
+            prefix: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random),
+            next: AtomicU64::new(1),
+            objects: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn register(&self, object: Object) -> String {
+        let id = format!(
+            "{}.{}.{}",
+            object.type_name(),
+            self.prefix,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
+        self.objects.lock().unwrap().insert(id.clone(), object);
+        id
+    }
+
+    pub fn get(&self, id: &str) -> Result<Object, Error> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownId { id: id.to_owned() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_url_safe_and_foreign_ones_are_refused() {
+        let ids = Ids::new();
+        let other = Ids::new();
+        let id = ids.register(Object::EnvVariable("A".into(), "b".into()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+        assert!(ids.get(&id).is_ok());
+        assert!(other.get(&id).is_err());
+        assert!(ids.get(&format!("{id}0")).is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! `Container` in Dagger's schema.
+
+use async_graphql::{Context, Object, Result, ID};
+
+use super::{
+    fail, lookup, state, CacheSharingMode, DirectoryObj, EnvVariableObj, FileObj, ReturnType,
+};
+use crate::ids::Object as Value;
+use crate::scalars::*;
+
+pub(crate) struct ContainerObj(pub engine::Container);
+
+#[Object(name = "Container")]
+impl ContainerObj {
+    /// This container's ID: cheap, runs nothing.
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Container(self.0.clone())))
+    }
+
+    /// Runs everything this container needs; returns its ID.
+    async fn sync(&self, ctx: &Context<'_>) -> Result<ID> {
+        let synced = self.0.sync().await.map_err(fail)?;
+        Ok(ID(state(ctx).ids.register(Value::Container(synced))))
+    }
+
+    async fn from(&self, address: String) -> ContainerObj {
+        ContainerObj(self.0.from(&address))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn with_exec(
+        &self,
+        args: Vec<String>,
+        #[graphql(default = false)] use_entrypoint: bool,
+        #[graphql(default)] stdin: String,
+        #[graphql(default)] redirect_stdout: String,
+        #[graphql(default)] redirect_stderr: String,
+        #[graphql(default)] expect: ReturnType,
+    ) -> ContainerObj {
+        ContainerObj(self.0.with_exec_opts(
+            args,
+            engine::ExecOptions {
+                use_entrypoint,
+                stdin,
+                redirect_stdout,
+                redirect_stderr,
+                expect: expect.into(),
+            },
+        ))
+    }
+
+    async fn with_env_variable(
+        &self,
+        name: String,
+        value: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> ContainerObj {
+        ContainerObj(self.0.with_env_variable(&name, &value, expand))
+    }
+
+    async fn without_env_variable(&self, name: String) -> ContainerObj {
+        ContainerObj(self.0.without_env_variable(&name))
+    }
+
+    async fn with_workdir(&self, path: String) -> ContainerObj {
+        ContainerObj(self.0.with_workdir(&path))
+    }
+
+    async fn with_user(&self, name: String) -> ContainerObj {
+        ContainerObj(self.0.with_user(&name))
+    }
+
+    async fn with_entrypoint(
+        &self,
+        args: Vec<String>,
+        #[graphql(default = false)] keep_default_args: bool,
+    ) -> ContainerObj {
+        ContainerObj(self.0.with_entrypoint(args, keep_default_args))
+    }
+
+    async fn with_default_args(&self, args: Vec<String>) -> ContainerObj {
+        ContainerObj(self.0.with_default_args(args))
+    }
+
+    async fn with_label(&self, name: String, value: String) -> ContainerObj {
+        ContainerObj(self.0.with_label(&name, &value))
+    }
+
+    async fn with_directory(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        #[graphql(default)] exclude: Vec<String>,
+        #[graphql(default)] include: Vec<String>,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, Directory, "Directory")?;
+        let (include, exclude) = (strs(&include), strs(&exclude));
+        Ok(ContainerObj(
+            self.0.with_directory(&path, &source, &include, &exclude),
+        ))
+    }
+
+    async fn with_mounted_directory(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        #[graphql(default = false)] read_only: bool,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, Directory, "Directory")?;
+        Ok(ContainerObj(
+            self.0.with_mounted_directory(&path, &source, read_only),
+        ))
+    }
+
+    async fn with_file(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        permissions: Option<i32>,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, File, "File")?;
+        Ok(ContainerObj(self.0.with_file(
+            &path,
+            &source,
+            permissions.map(|p| p as u32),
+        )))
+    }
+
+    async fn with_new_file(
+        &self,
+        path: String,
+        contents: String,
+        #[graphql(default = 420)] permissions: i32,
+    ) -> ContainerObj {
+        ContainerObj(self.0.with_new_file(&path, contents, permissions as u32))
+    }
+
+    async fn with_mounted_file(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, File, "File")?;
+        Ok(ContainerObj(self.0.with_mounted_file(&path, &source)))
+    }
+
+    async fn with_mounted_cache(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        cache: ID,
+        source: Option<ID>,
+        #[graphql(default)] sharing: CacheSharingMode,
+    ) -> Result<ContainerObj> {
+        if source.is_some() {
+            return Err(async_graphql::Error::new(
+                "withMountedCache: tanto does not support `source` (seeding a cache volume) yet",
+            ));
+        }
+        let cache = lookup!(ctx, cache, CacheVolume, "CacheVolume")?;
+        Ok(ContainerObj(self.0.with_mounted_cache(
+            &path,
+            &cache,
+            sharing.into(),
+        )))
+    }
+
+    async fn with_mounted_temp(&self, path: String) -> ContainerObj {
+        ContainerObj(self.0.with_mounted_temp(&path))
+    }
+
+    async fn with_secret_variable(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        secret: ID,
+    ) -> Result<ContainerObj> {
+        let secret = lookup!(ctx, secret, Secret, "Secret")?;
+        Ok(ContainerObj(self.0.with_secret_variable(&name, &secret)))
+    }
+
+    async fn with_mounted_secret(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        #[graphql(default = 256)] mode: i32,
+    ) -> Result<ContainerObj> {
+        let secret = lookup!(ctx, source, Secret, "Secret")?;
+        Ok(ContainerObj(self.0.with_mounted_secret(
+            &path,
+            &secret,
+            mode as u32,
+        )))
+    }
+
+    async fn with_rootfs(&self, ctx: &Context<'_>, directory: ID) -> Result<ContainerObj> {
+        let directory = lookup!(ctx, directory, Directory, "Directory")?;
+        Ok(ContainerObj(self.0.with_rootfs(&directory)))
+    }
+
+    async fn stdout(&self) -> Result<String> {
+        self.0.stdout().await.map_err(fail)
+    }
+
+    async fn stderr(&self) -> Result<String> {
+        self.0.stderr().await.map_err(fail)
+    }
+
+    async fn combined_output(&self) -> Result<String> {
+        self.0.combined_output().await.map_err(fail)
+    }
+
+    async fn exit_code(&self) -> Result<i32> {
+        self.0.exit_code().await.map_err(fail)
+    }
+
+    async fn file(&self, path: String) -> FileObj {
+        FileObj(self.0.file(&path))
+    }
+
+    async fn directory(&self, path: String) -> DirectoryObj {
+        DirectoryObj(self.0.directory(&path))
+    }
+
+    async fn rootfs(&self) -> DirectoryObj {
+        DirectoryObj(self.0.rootfs())
+    }
+
+    async fn env_variable(&self, name: String) -> Result<Option<String>> {
+        self.0.env_variable(&name).await.map_err(fail)
+    }
+
+    async fn env_variables(&self) -> Result<Vec<EnvVariableObj>> {
+        let settings = self.0.settings().await.map_err(fail)?;
+        Ok(settings
+            .env
+            .into_iter()
+            .map(|(name, value)| EnvVariableObj { name, value })
+            .collect())
+    }
+
+    async fn workdir(&self) -> Result<String> {
+        self.0.workdir().await.map_err(fail)
+    }
+
+    async fn user(&self) -> Result<String> {
+        self.0.user().await.map_err(fail)
+    }
+
+    async fn entrypoint(&self) -> Result<Vec<String>> {
+        Ok(self.0.settings().await.map_err(fail)?.entrypoint)
+    }
+
+    async fn default_args(&self) -> Result<Vec<String>> {
+        Ok(self.0.settings().await.map_err(fail)?.default_args)
+    }
+
+    async fn platform(&self) -> Platform {
+        Platform(engine::Platform::host().to_string())
+    }
+
+    async fn image_ref(&self) -> String {
+        self.0.image_ref().unwrap_or_default().to_owned()
+    }
+}
+
+fn strs(values: &[String]) -> Vec<&str> {
+    values.iter().map(String::as_str).collect()
+}

@@ -1,0 +1,226 @@
+//! `Directory`, `File`, `Host`, `CacheVolume`, `Secret` and `EnvVariable` in
+//! Dagger's schema.
+
+use async_graphql::{Context, Object, Result, ID};
+
+use super::{fail, lookup, state};
+use crate::ids::Object as Value;
+
+pub(crate) struct DirectoryObj(pub engine::Directory);
+pub(crate) struct FileObj(pub engine::File);
+pub(crate) struct HostObj;
+pub(crate) struct CacheVolumeObj(pub engine::CacheVolume);
+pub(crate) struct SecretObj(pub engine::Secret);
+pub(crate) struct EnvVariableObj {
+    pub name: String,
+    pub value: String,
+}
+
+fn strs(values: &[String]) -> Vec<&str> {
+    values.iter().map(String::as_str).collect()
+}
+
+#[Object(name = "Directory")]
+impl DirectoryObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Directory(self.0.clone())))
+    }
+
+    async fn sync(&self, ctx: &Context<'_>) -> Result<ID> {
+        let synced = self.0.sync().await.map_err(fail)?;
+        Ok(ID(state(ctx).ids.register(Value::Directory(synced))))
+    }
+
+    async fn digest(&self) -> Result<String> {
+        self.0.digest().await.map_err(fail)
+    }
+
+    async fn entries(&self, path: Option<String>) -> Result<Vec<String>> {
+        match path {
+            Some(path) => self.0.directory(&path).entries().await,
+            None => self.0.entries().await,
+        }
+        .map_err(fail)
+    }
+
+    async fn glob(&self, pattern: String) -> Result<Vec<String>> {
+        self.0.glob(&pattern).await.map_err(fail)
+    }
+
+    async fn file(&self, path: String) -> FileObj {
+        FileObj(self.0.file(&path))
+    }
+
+    async fn directory(&self, path: String) -> DirectoryObj {
+        DirectoryObj(self.0.directory(&path))
+    }
+
+    async fn with_new_file(
+        &self,
+        path: String,
+        contents: String,
+        #[graphql(default = 420)] permissions: i32,
+    ) -> DirectoryObj {
+        DirectoryObj(self.0.with_new_file(&path, contents, permissions as u32))
+    }
+
+    async fn with_file(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        permissions: Option<i32>,
+    ) -> Result<DirectoryObj> {
+        let source = lookup!(ctx, source, File, "File")?;
+        Ok(DirectoryObj(self.0.with_file(
+            &path,
+            &source,
+            permissions.map(|p| p as u32),
+        )))
+    }
+
+    async fn with_directory(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        #[graphql(default)] exclude: Vec<String>,
+        #[graphql(default)] include: Vec<String>,
+    ) -> Result<DirectoryObj> {
+        let source = lookup!(ctx, source, Directory, "Directory")?;
+        Ok(DirectoryObj(self.0.with_directory(
+            &path,
+            &source,
+            &strs(&include),
+            &strs(&exclude),
+        )))
+    }
+
+    async fn with_new_directory(
+        &self,
+        path: String,
+        #[graphql(default = 420)] permissions: i32,
+    ) -> DirectoryObj {
+        DirectoryObj(self.0.with_new_directory(&path, permissions as u32))
+    }
+
+    async fn without_file(&self, path: String) -> DirectoryObj {
+        DirectoryObj(self.0.without_file(&path))
+    }
+
+    async fn without_directory(&self, path: String) -> DirectoryObj {
+        DirectoryObj(self.0.without_directory(&path))
+    }
+
+    /// Writes the directory to the host; returns the absolute path written.
+    async fn export(&self, path: String, #[graphql(default = false)] wipe: bool) -> Result<String> {
+        let written = self.0.export(&path, wipe).await.map_err(fail)?;
+        Ok(written.display().to_string())
+    }
+}
+
+#[Object(name = "File")]
+impl FileObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::File(self.0.clone())))
+    }
+
+    async fn sync(&self, ctx: &Context<'_>) -> Result<ID> {
+        let synced = self.0.sync().await.map_err(fail)?;
+        Ok(ID(state(ctx).ids.register(Value::File(synced))))
+    }
+
+    async fn name(&self) -> String {
+        self.0.name()
+    }
+
+    async fn size(&self) -> Result<i32> {
+        let size = self.0.size().await.map_err(fail)?;
+        i32::try_from(size).map_err(|_| {
+            async_graphql::Error::new(format!(
+                "the file is {size} bytes, more than GraphQL's Int can say"
+            ))
+        })
+    }
+
+    async fn contents(&self) -> Result<String> {
+        self.0.contents().await.map_err(fail)
+    }
+
+    async fn digest(&self) -> Result<String> {
+        self.0.digest().await.map_err(fail)
+    }
+
+    async fn with_name(&self, name: String) -> FileObj {
+        FileObj(self.0.with_name(&name))
+    }
+
+    /// Writes the file to the host; returns the absolute path written.
+    async fn export(&self, path: String) -> Result<String> {
+        let written = self.0.export(&path).await.map_err(fail)?;
+        Ok(written.display().to_string())
+    }
+}
+
+#[Object(name = "Host")]
+impl HostObj {
+    async fn directory(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        #[graphql(default)] exclude: Vec<String>,
+        #[graphql(default)] include: Vec<String>,
+        #[graphql(default = false)] no_cache: bool,
+    ) -> DirectoryObj {
+        let _ = no_cache;
+        DirectoryObj(
+            state(ctx)
+                .engine
+                .host()
+                .directory(&path, &strs(&include), &strs(&exclude)),
+        )
+    }
+
+    async fn file(&self, ctx: &Context<'_>, path: String) -> FileObj {
+        FileObj(state(ctx).engine.host().file(&path))
+    }
+}
+
+#[Object(name = "CacheVolume")]
+impl CacheVolumeObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::CacheVolume(self.0.clone())))
+    }
+}
+
+#[Object(name = "Secret")]
+impl SecretObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Secret(self.0.clone())))
+    }
+
+    async fn name(&self) -> String {
+        self.0.name().to_owned()
+    }
+
+    async fn plaintext(&self) -> String {
+        String::from_utf8_lossy(self.0.plaintext()).into_owned()
+    }
+}
+
+#[Object(name = "EnvVariable")]
+impl EnvVariableObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx)
+            .ids
+            .register(Value::EnvVariable(self.name.clone(), self.value.clone())))
+    }
+
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn value(&self) -> &str {
+        &self.value
+    }
+}

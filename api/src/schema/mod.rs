@@ -1,0 +1,151 @@
+//! Dagger's core schema (priority 1 of dagger-compat.md) over engine values.
+//! Names, argument names and defaults are Dagger's: the SDKs build their
+//! queries from this schema's introspection and omit default arguments.
+
+mod container;
+mod files;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Interface, Object, Result, ID};
+
+pub(crate) use container::ContainerObj;
+pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
+
+use crate::ids::Object as Value;
+use crate::scalars::*;
+use crate::State;
+
+pub(crate) fn state<'c>(ctx: &Context<'c>) -> &'c Arc<State> {
+    ctx.data_unchecked::<Arc<State>>()
+}
+
+/// Looks up an ID argument, insisting on its type.
+macro_rules! lookup {
+    ($ctx:expr, $id:expr, $variant:ident, $name:literal) => {
+        match $crate::schema::state($ctx).ids.get(&$id)? {
+            $crate::ids::Object::$variant(value) => Ok::<_, async_graphql::Error>(value),
+            other => Err($crate::Error::WrongIdType {
+                id: $id.to_string(),
+                expected: $name,
+                actual: other.type_name(),
+            }
+            .into()),
+        }
+    };
+}
+pub(crate) use lookup;
+
+pub(crate) struct Query;
+
+#[Object(name = "Query")]
+impl Query {
+    /// tanto's version.
+    async fn version(&self) -> String {
+        format!("tanto {}", env!("CARGO_PKG_VERSION"))
+    }
+
+    /// A new, empty container.
+    async fn container(&self, ctx: &Context<'_>, platform: Option<Platform>) -> ContainerObj {
+        let _ = platform;
+        ContainerObj(state(ctx).engine.container())
+    }
+
+    /// A new, empty directory.
+    async fn directory(&self, ctx: &Context<'_>) -> DirectoryObj {
+        DirectoryObj(state(ctx).engine.directory())
+    }
+
+    /// A file with the given contents.
+    async fn file(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        contents: String,
+        #[graphql(default = 420)] permissions: i32,
+    ) -> FileObj {
+        FileObj(state(ctx).engine.file(&name, contents, permissions as u32))
+    }
+
+    /// The machine tanto runs on.
+    async fn host(&self) -> HostObj {
+        HostObj
+    }
+
+    async fn cache_volume(&self, ctx: &Context<'_>, key: String) -> CacheVolumeObj {
+        CacheVolumeObj(state(ctx).engine.cache_volume(&key))
+    }
+
+    async fn set_secret(&self, ctx: &Context<'_>, name: String, plaintext: String) -> SecretObj {
+        SecretObj(state(ctx).engine.set_secret(&name, plaintext))
+    }
+
+    /// The object an ID names, as its own type.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(Some(match state(ctx).ids.get(&id)? {
+            Value::Container(c) => Node::Container(ContainerObj(c)),
+            Value::Directory(d) => Node::Directory(DirectoryObj(d)),
+            Value::File(f) => Node::File(FileObj(f)),
+            Value::Secret(s) => Node::Secret(SecretObj(s)),
+            Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
+            Value::EnvVariable(name, value) => Node::EnvVariable(EnvVariableObj { name, value }),
+        }))
+    }
+}
+
+/// Every object with an ID; `node(id:)` answers with the concrete type, so
+/// `... on Container { stdout }` fragments work.
+#[derive(Interface)]
+#[graphql(name = "Node", field(name = "id", ty = "ID"))]
+pub(crate) enum Node {
+    Container(ContainerObj),
+    Directory(DirectoryObj),
+    File(FileObj),
+    Secret(SecretObj),
+    CacheVolume(CacheVolumeObj),
+    EnvVariable(EnvVariableObj),
+}
+
+/// Which exit codes count as success.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(name = "ReturnType")]
+pub(crate) enum ReturnType {
+    #[default]
+    Success,
+    Failure,
+    Any,
+}
+
+impl From<ReturnType> for engine::Expect {
+    fn from(value: ReturnType) -> Self {
+        match value {
+            ReturnType::Success => engine::Expect::Success,
+            ReturnType::Failure => engine::Expect::Failure,
+            ReturnType::Any => engine::Expect::Any,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(name = "CacheSharingMode")]
+pub(crate) enum CacheSharingMode {
+    #[default]
+    Shared,
+    Private,
+    Locked,
+}
+
+impl From<CacheSharingMode> for engine::Sharing {
+    fn from(value: CacheSharingMode) -> Self {
+        match value {
+            CacheSharingMode::Shared => engine::Sharing::Shared,
+            CacheSharingMode::Private => engine::Sharing::Private,
+            CacheSharingMode::Locked => engine::Sharing::Locked,
+        }
+    }
+}
+
+/// The engine's error, as the SDKs expect it.
+pub(crate) fn fail(error: engine::Error) -> async_graphql::Error {
+    crate::errors::graphql(error)
+}

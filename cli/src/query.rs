@@ -1,0 +1,56 @@
+//! `tanto query [FILE|-]`: runs one GraphQL document against Dagger's core
+//! schema and prints the JSON answer, like `dagger query`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The GraphQL document; `-` or nothing reads standard input
+    #[arg(value_name = "FILE|-")]
+    document: Option<PathBuf>,
+}
+
+pub fn run(
+    store_root: &Path,
+    insecure_registries: Vec<String>,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    let document = match args.document.as_deref() {
+        None => read_stdin()?,
+        Some(path) if path == Path::new("-") => read_stdin()?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the GraphQL document {}", path.display()))?,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
+    let answer = runtime.block_on(async {
+        let engine = engine::Engine::new(engine::EngineConfig {
+            store_root: store_root.to_owned(),
+            insecure_registries,
+            ..Default::default()
+        })?;
+        let session = api::Session::new(engine, api::new_token());
+        anyhow::Ok(session.execute(&document).await)
+    })?;
+    crate::output::line(&serde_json::to_string_pretty(&answer).expect("JSON values serialize"));
+    let failed = answer
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .is_some_and(|e| !e.is_empty());
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut document = String::new();
+    std::io::stdin()
+        .read_to_string(&mut document)
+        .context("cannot read the GraphQL document from standard input")?;
+    Ok(document)
+}
