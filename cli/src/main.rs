@@ -4,6 +4,8 @@ mod doctor;
 mod output;
 mod pull;
 mod query;
+mod run;
+mod session;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +46,10 @@ struct Cli {
 enum Command {
     /// Pull an image from a registry into the store
     Pull(pull::Args),
+    /// Run a program that uses a Dagger SDK (Python, TypeScript…) against tanto
+    Run(run::Args),
+    /// Serve one Dagger session (what the SDKs start via _EXPERIMENTAL_DAGGER_CLI_BIN)
+    Session(session::Args),
     /// Run a GraphQL document against Dagger's core schema and print the JSON answer
     Query(query::Args),
     /// Check that this machine can run tanto rootless, and say what to fix
@@ -84,6 +90,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => doctor::run(&store_root(cli.root)?),
+        // Not in the user namespace: the user's program runs as the user.
+        Command::Run(args) => run::run(&store_root(cli.root)?, args),
+        Command::Session(args) => {
+            // Before any thread exists: this may re-execute tanto in a user namespace.
+            engine::executor::userns::enter()?;
+            session::run(&store_root(cli.root)?, cli.insecure_registries, args)
+        }
         Command::Query(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::executor::userns::enter()?;

@@ -111,3 +111,33 @@ pub fn busybox_tree(dir: &Path) {
     )
     .unwrap();
 }
+
+/// The Dagger Python SDK version tanto is checked against (dagger-compat.md).
+pub const PYTHON_SDK: &str = "dagger-io==0.21.11";
+
+/// A virtualenv with the Dagger Python SDK, from PyPI, built once per
+/// machine (Debian's python3 so that the unprivileged test user can run it).
+pub fn python_sdk() -> PathBuf {
+    let dir = cache_dir().join(format!("python-{}", PYTHON_SDK.replace("==", "-")));
+    std::fs::create_dir_all(cache_dir()).unwrap();
+    let lock = std::fs::File::create(cache_dir().join("python.lock")).unwrap();
+    // SAFETY: valid fd; serialises builders across test binaries.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    let python = dir.join("bin/python");
+    if !dir.join("complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let venv = Command::new("/usr/bin/python3")
+            .args(["-m", "venv"])
+            .arg(&dir)
+            .status()
+            .expect("Debian's python3 with python3-venv must be installed");
+        assert!(venv.success());
+        let pip = Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", PYTHON_SDK])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install {PYTHON_SDK} failed");
+        std::fs::write(dir.join("complete"), "").unwrap();
+    }
+    python
+}
