@@ -51,7 +51,7 @@ pub(crate) fn tidy(response: &mut serde_json::Value) {
             if error.get("extensions").is_some_and(|e| e.is_null()) {
                 error.remove("extensions");
             }
-            if let Some(message) = syntax_error(error) {
+            if let Some(message) = syntax_error(error).or_else(|| not_supported_yet(error)) {
                 error.insert("message".into(), message.into());
             }
         }
@@ -62,6 +62,18 @@ pub(crate) fn tidy(response: &mut serde_json::Value) {
             *data = serde_json::Value::Null;
         }
     }
+}
+
+/// For a field Dagger has and tanto lacks, says so instead of "unknown".
+fn not_supported_yet(error: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let message = error.get("message")?.as_str()?;
+    // async-graphql: `Unknown field "dockerBuild" on type "Directory".`
+    let rest = message.strip_prefix("Unknown field \"")?;
+    let (field, rest) = rest.split_once('"')?;
+    let type_name = rest.strip_prefix(" on type \"")?.split('"').next()?;
+    crate::dagger_schema::has_field(type_name, field).then(|| {
+        format!("{type_name}.{field} is part of Dagger's API, but tanto does not support it yet")
+    })
 }
 
 /// The parser's multi-line, ASCII-art message as one line that says where.

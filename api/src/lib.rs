@@ -11,6 +11,7 @@
 //!                                          ids.rs (ID ⇄ value)
 //! ```
 
+mod dagger_schema;
 mod errors;
 mod ids;
 mod scalars;
