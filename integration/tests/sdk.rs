@@ -66,3 +66,125 @@ fn a_python_pipeline_runs_unmodified_under_tanto_run() {
     let failing = tanto.run(&["run", "--", "sh", "-c", "exit 7"]);
     assert_eq!(failing.code, Some(7));
 }
+
+#[test]
+fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_python_sdk() {
+    let python = fixtures::python_sdk();
+    let registry = Registry::start();
+    Image::new(vec![fixtures::debian().layer.clone()]).push(
+        &registry,
+        "fixtures/debian",
+        "bookworm",
+    );
+    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let tanto = Tanto::new();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/features.py"
+    ))
+    .unwrap();
+    let script = tanto.write_home_file("features.py", &script);
+    let secret = "tok-9d2e7c41-secret";
+    let run = |round: &str| {
+        let run = tanto.run(&[
+            "run",
+            "--",
+            python.to_str().unwrap(),
+            script.to_str().unwrap(),
+            &image,
+            round,
+            secret,
+        ]);
+        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
+        run
+    };
+
+    tanto.write_home_file("src/in.txt", "hello\n");
+    let first = run("1");
+    let home = tanto.home().display().to_string();
+    assert!(
+        first
+            .stdout
+            .contains(&format!("exported to: {home}/exported")),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(tanto.home().join("exported/out.txt")).unwrap(),
+        "HELLO\n"
+    );
+    assert!(first.stdout.contains("cache runs: 1"), "{}", first.stdout);
+    assert!(
+        first
+            .stdout
+            .contains(&format!("secret length: {}", secret.len())),
+        "{}",
+        first.stdout
+    );
+
+    // Branches overlap in time: each started before the other ended.
+    let times: Vec<(f64, f64)> = first
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("branch "))
+        .map(|l| {
+            let t: Vec<f64> = l
+                .split_whitespace()
+                .skip(1)
+                .map(|n| n.parse().unwrap())
+                .collect();
+            (t[0], t[1])
+        })
+        .collect();
+    assert_eq!(times.len(), 2, "{}", first.stdout);
+    assert!(
+        times[0].0 < times[1].1 && times[1].0 < times[0].1,
+        "the branches ran one after the other: {times:?}"
+    );
+
+    // A changed host file is picked up; the cache volume kept the first run.
+    tanto.write_home_file("src/in.txt", "changed\n");
+    let second = run("2");
+    assert_eq!(
+        std::fs::read_to_string(tanto.home().join("exported/out.txt")).unwrap(),
+        "CHANGED\n"
+    );
+    assert!(second.stdout.contains("cache runs: 2"), "{}", second.stdout);
+
+    let hits = grep(&tanto.store(), secret.as_bytes());
+    assert!(hits.is_empty(), "the secret is in {hits:?}");
+}
+
+/// Files under `root` whose contents or names hold `needle`.
+fn grep(root: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if path
+            .to_string_lossy()
+            .contains(std::str::from_utf8(needle).unwrap())
+        {
+            hits.push(path.clone());
+        }
+        if meta.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if meta.is_file()
+            && std::fs::read(&path)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        {
+            hits.push(path);
+        }
+    }
+    hits
+}
