@@ -188,3 +188,45 @@ fn grep(root: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
     }
     hits
 }
+
+#[test]
+fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
+    let sdk = fixtures::node_sdk();
+    let registry = Registry::start();
+    Image::new(vec![fixtures::debian().layer.clone()]).push(
+        &registry,
+        "fixtures/debian",
+        "bookworm",
+    );
+    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let tanto = Tanto::new();
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/chain.mjs"))
+            .unwrap();
+    let script = tanto.write_home_file("chain.mjs", &script);
+    // Node resolves the SDK from node_modules beside the script.
+    std::os::unix::fs::symlink(sdk.join("node_modules"), tanto.home().join("node_modules"))
+        .unwrap();
+
+    let run = tanto.run(&["run", "--", "node", script.to_str().unwrap(), &image]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("stdout: b"), "{}", run.stdout);
+    assert!(run.stdout.contains("exit code: 3"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("exec error: ExecError 5 out"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("synced file: hi"), "{}", run.stdout);
+    let times: Vec<Vec<f64>> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once(": ").filter(|(k, _)| k.starts_with("branch ")))
+        .map(|(_, v)| v.split_whitespace().map(|n| n.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(times.len(), 2, "{}", run.stdout);
+    assert!(
+        times[0][0] < times[1][1] && times[1][0] < times[0][1],
+        "Promise.all branches ran one after the other: {times:?}"
+    );
+}

@@ -141,3 +141,29 @@ pub fn python_sdk() -> PathBuf {
     }
     python
 }
+
+/// The Dagger TypeScript SDK version tanto is checked against.
+pub const NODE_SDK: &str = "@dagger.io/dagger@0.21.9";
+
+/// A directory whose `node_modules` holds the Dagger TypeScript SDK, from
+/// npm, installed once per machine.
+pub fn node_sdk() -> PathBuf {
+    let dir = cache_dir().join(format!("node-{}", NODE_SDK.replace(['@', '/'], "-")));
+    std::fs::create_dir_all(cache_dir()).unwrap();
+    let lock = std::fs::File::create(cache_dir().join("node.lock")).unwrap();
+    // SAFETY: valid fd; serialises builders across test binaries.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !dir.join("complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let npm = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(NODE_SDK)
+            .status()
+            .expect("npm (with Node.js 18 or later) must be installed");
+        assert!(npm.success(), "npm install {NODE_SDK} failed");
+        std::fs::write(dir.join("complete"), "").unwrap();
+    }
+    dir
+}
