@@ -230,3 +230,63 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
         "Promise.all branches ran one after the other: {times:?}"
     );
 }
+
+/// The project of `engine/examples/project` in the test user's home.
+fn project_in_home(tanto: &Tanto) {
+    let project =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/examples/project");
+    for file in ["bin/sum", "test/run.sh"] {
+        let text = std::fs::read_to_string(project.join(file)).unwrap();
+        tanto.write_home_file(&format!("project/{file}"), &text);
+    }
+    tanto.write_home_file("out/.keep", "");
+}
+
+fn example(path: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path),
+    )
+    .unwrap()
+}
+
+#[test]
+fn the_sdk_examples_build_test_and_export_the_project() {
+    let (python, node_sdk) = (fixtures::python_sdk(), fixtures::node_sdk());
+    let registry = Registry::start();
+    Image::new(vec![fixtures::debian().layer.clone()]).push(
+        &registry,
+        "fixtures/debian",
+        "bookworm",
+    );
+    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let tanto = Tanto::new();
+    project_in_home(&tanto);
+    let python_ci = tanto.write_home_file("ci.py", &example("examples/python/ci.py"));
+    let node_ci = tanto.write_home_file("ci.mjs", &example("examples/typescript/ci.mjs"));
+    std::os::unix::fs::symlink(
+        node_sdk.join("node_modules"),
+        tanto.home().join("node_modules"),
+    )
+    .unwrap();
+
+    for (program, script) in [(python.to_str().unwrap(), &python_ci), ("node", &node_ci)] {
+        let _ = std::fs::remove_file(tanto.home().join("out/sum"));
+        let run = tanto.run(&[
+            "run",
+            "--",
+            program,
+            script.to_str().unwrap(),
+            &image,
+            "project",
+            "out",
+        ]);
+        assert!(run.success, "{program}: {}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("all tests passed"), "{}", run.stdout);
+        assert_eq!(
+            std::fs::read(tanto.home().join("out/sum")).unwrap(),
+            example("engine/examples/project/bin/sum").into_bytes()
+        );
+    }
+}
