@@ -52,14 +52,24 @@ pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         let status = session.wait()?;
         bail!("the tanto session did not start ({status}); see the messages above");
     };
-    // Ctrl-C reaches CMD (same process group as us); we wait for it to end.
+    // Ctrl-C reaches CMD (same process group as us), which decides what to
+    // do; we stay to shut the session down after it.
     // SAFETY: setting SIGINT to ignored has no preconditions.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
-    let status = Command::new(&args.command[0])
+    let mut command = Command::new(&args.command[0]);
+    command
         .args(&args.command[1..])
         .env("DAGGER_SESSION_PORT", port.to_string())
-        .env("DAGGER_SESSION_TOKEN", &token)
-        .status();
+        .env("DAGGER_SESSION_TOKEN", &token);
+    // SAFETY: signal(2) is async-signal-safe. An ignored signal stays
+    // ignored across exec: CMD gets Ctrl-C back.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        })
+    };
+    let status = command.status();
     // Closing its standard input ends the session, and cancels what runs.
     drop(session.stdin.take());
     let session_status = session

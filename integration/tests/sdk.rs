@@ -229,6 +229,95 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
         times[0][0] < times[1][1] && times[1][0] < times[0][1],
         "Promise.all branches ran one after the other: {times:?}"
     );
+
+    // Started by the SDK itself, which ends the session with SIGTERM and
+    // fails if it does not exit cleanly.
+    let out = tanto
+        .command_for(
+            std::path::Path::new("/usr/bin/env"),
+            &["node", script.to_str().unwrap(), &image],
+        )
+        .env("_EXPERIMENTAL_DAGGER_CLI_BIN", support::tanto::binary())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("stdout: b"), "{stdout}");
+}
+
+#[test]
+fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
+    let python = fixtures::python_sdk();
+    let registry = Registry::start();
+    Image::new(vec![fixtures::debian().layer.clone()]).push(
+        &registry,
+        "fixtures/debian",
+        "bookworm",
+    );
+    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let tanto = Tanto::new();
+    let script = tanto.write_home_file(
+        "hang.py",
+        "import sys, anyio, dagger\nfrom dagger import dag\n\nasync def main(image):\n    async with dagger.connection():\n        await dag.container().from_(image).with_exec(['sh', '-c', 'sleep 1000 & sleep 1000']).sync()\n\nanyio.run(main, sys.argv[1])\n",
+    );
+    let mut command = tanto.command(&[
+        "run",
+        "--",
+        python.to_str().unwrap(),
+        script.to_str().unwrap(),
+        &image,
+    ]);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().unwrap();
+    let host_root = tanto.run_as.host_uid(0).to_string();
+    let sleeping = || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-U", &host_root, "-f", "^sleep 1000"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sleeping() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // What a terminal does on Ctrl-C: SIGINT to the foreground group.
+    // SAFETY: kill(2) with a negative pid signals that process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the interrupted program's failure is tanto run's"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while sleeping() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the step outlived tanto run"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let leftovers = std::process::Command::new("pgrep")
+        .args(["-U", &tanto.run_as.uid.to_string(), "-f", "tanto"])
+        .output()
+        .unwrap();
+    assert!(
+        leftovers.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&leftovers.stdout)
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(tanto.store().to_str().unwrap()),
+        "{mounts}"
+    );
 }
 
 /// The project of `engine/examples/project` in the test user's home.

@@ -11,6 +11,8 @@ async def main(image: str) -> None:
         base = dag.container().from_(image)
         out = await base.with_env_variable("A", "b").with_exec(["sh", "-c", "echo $A; id -un"]).stdout()
         print("stdout:", out.replace("\n", "|"))
+        where = await base.with_workdir("/srv/app").with_user("nobody").with_exec(["sh", "-c", "pwd; id -un"]).stdout()
+        print("workdir and user:", where.replace("\n", "|"))
         code = await base.with_exec(["sh", "-c", "exit 3"], expect=dagger.ReturnType.ANY).exit_code()
         print("exit code:", code)
         try:
