@@ -291,7 +291,18 @@ fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
     // What a terminal does on Ctrl-C: SIGINT to the foreground group.
     // SAFETY: kill(2) with a negative pid signals that process group.
     unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
-    let status = child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            // SAFETY: as above; the test fails, without leaving a hang.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            panic!("tanto run did not end after Ctrl-C");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
     assert!(
         !status.success(),
         "the interrupted program's failure is tanto run's"
