@@ -12,8 +12,8 @@ pub(crate) fn graphql(error: engine::Error) -> async_graphql::Error {
         Some(engine::Error::ExecFailed {
             command,
             exit_code,
-            stdout_tail,
-            stderr_tail,
+            stdout,
+            stderr,
             ..
         }) => async_graphql::Error::new(format!(
             "process {:?} did not complete successfully: exit code: {exit_code}",
@@ -23,8 +23,8 @@ pub(crate) fn graphql(error: engine::Error) -> async_graphql::Error {
             e.set("_type", "EXEC_ERROR");
             e.set("cmd", command.clone());
             e.set("exitCode", *exit_code);
-            e.set("stdout", stdout_tail.clone());
-            e.set("stderr", stderr_tail.clone());
+            e.set("stdout", stdout.clone());
+            e.set("stderr", stderr.clone());
         }),
         _ => async_graphql::Error::new(engine::report(&error)),
     }

@@ -122,13 +122,14 @@ pub enum Error {
         source: Box<executor::Error>,
     },
 
-    #[error("step `{step}` failed: process {:?} did not complete successfully: exit code: {exit_code}{}", command.join(" "), output_tail(stdout_tail, stderr_tail))]
+    #[error("step `{step}` failed: process {:?} did not complete successfully: exit code: {exit_code}{}", command.join(" "), output_tail(stdout, stderr))]
     ExecFailed {
         step: String,
         command: Vec<String>,
         exit_code: i32,
-        stdout_tail: String,
-        stderr_tail: String,
+        /// The end of each stream (up to 1 MiB).
+        stdout: String,
+        stderr: String,
     },
 
     #[error("withExec has no command: give args, or set default args (withDefaultArgs) first")]
@@ -150,10 +151,11 @@ pub enum Error {
     NoExec,
 }
 
-/// The end of a failed step's output, for its error message.
+/// The last lines of a failed step's output, for its error message.
 fn output_tail(stdout: &str, stderr: &str) -> String {
     let mut text = String::new();
-    for (name, tail) in [("stdout", stdout), ("stderr", stderr)] {
+    for (name, stream) in [("stdout", stdout), ("stderr", stderr)] {
+        let tail = last_lines(stream, 20);
         if !tail.trim().is_empty() {
             text.push_str(&format!(
                 "\n--- {name} (last lines) ---\n{}",
@@ -162,4 +164,37 @@ fn output_tail(stdout: &str, stderr: &str) -> String {
         }
     }
     text
+}
+
+/// The last `count` lines of `text`.
+fn last_lines(text: &str, count: usize) -> &str {
+    let trimmed = text.trim_end_matches('\n');
+    match trimmed.rmatch_indices('\n').nth(count.saturating_sub(1)) {
+        Some((at, _)) => &trimmed[at + 1..],
+        None => trimmed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_steps_message_ends_with_its_last_lines() {
+        let stdout: String = (1..=30).map(|n| format!("line {n}\n")).collect();
+        let error = Error::ExecFailed {
+            step: "withExec make".into(),
+            command: vec!["make".into()],
+            exit_code: 2,
+            stdout,
+            stderr: "boom\n".into(),
+        };
+        let message = error.to_string();
+        assert!(message.contains("exit code: 2"), "{message}");
+        assert!(
+            message.contains("line 11\nline 12") && message.ends_with("boom"),
+            "{message}"
+        );
+        assert!(!message.contains("line 10\n"), "{message}");
+    }
 }

@@ -33,8 +33,9 @@ pub(crate) struct ExecResult {
     pub stderr: PathBuf,
 }
 
-/// Bytes of each stream shown in an error.
-const TAIL_BYTES: u64 = 4096;
+/// Bytes of each stream a failed step's error keeps (its end): enough for
+/// any log a person reads, bounded so a runaway step cannot flood memory.
+const KEPT_BYTES: u64 = 1 << 20;
 
 /// A mount with its input solved.
 enum ReadyMount {
@@ -384,8 +385,8 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
             step: step.name.clone(),
             command: step.args.clone(),
             exit_code: outcome.exit_code,
-            stdout_tail: tail(&temp.join("stdout")),
-            stderr_tail: tail(&temp.join("stderr")),
+            stdout: tail(&temp.join("stdout"), KEPT_BYTES),
+            stderr: tail(&temp.join("stderr"), KEPT_BYTES),
         });
     }
     redirect(step, temp)?;
@@ -492,17 +493,17 @@ fn redirect(step: &Prepared, temp: &Path) -> Result<(), Error> {
 }
 
 /// The last bytes of a captured stream, from a line start when possible.
-pub(crate) fn tail(path: &Path) -> String {
+pub(crate) fn tail(path: &Path, limit: u64) -> String {
     let Ok(mut file) = File::open(path) else {
         return String::new();
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let start = size.saturating_sub(TAIL_BYTES);
+    let start = size.saturating_sub(limit);
     if file.seek(SeekFrom::Start(start)).is_err() {
         return String::new();
     }
     let mut bytes = Vec::new();
-    let _ = file.take(TAIL_BYTES).read_to_end(&mut bytes);
+    let _ = file.take(limit).read_to_end(&mut bytes);
     let text = String::from_utf8_lossy(&bytes).into_owned();
     match (start > 0, text.find('\n')) {
         (true, Some(newline)) => text[newline + 1..].to_owned(),
