@@ -32,7 +32,11 @@ pub fn run(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
-    runtime.block_on(serve(store_root, insecure_registries, args))?;
+    let served = runtime.block_on(serve(store_root, insecure_registries, args));
+    // Not a plain drop, which waits for blocking tasks: after SIGTERM the
+    // thread reading standard input may never return.
+    runtime.shutdown_background();
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -72,7 +76,19 @@ async fn serve(
         }
         engine.cancel_all();
     };
-    api::serve(listener, session, ended)
-        .await
-        .context("the session server failed")
+    // Once ended, requests in flight get a moment to answer; idle keep-alive
+    // connections (the SDK's pool) are not waited for.
+    let (ended_tx, ended_rx) = tokio::sync::watch::channel(false);
+    let graceful = async move {
+        ended.await;
+        let _ = ended_tx.send(true);
+    };
+    let mut grace = ended_rx;
+    tokio::select! {
+        served = api::serve(listener, session, graceful) => served.context("the session server failed"),
+        _ = async move {
+            let _ = grace.wait_for(|ended| *ended).await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        } => Ok(()),
+    }
 }
