@@ -22,13 +22,7 @@ fn debian_in(registry: &Registry) -> String {
 }
 
 fn run_example(tanto: &Tanto, program: &Path, args: &[&str]) -> Run {
-    let out = tanto.command_for(program, args).output().unwrap();
-    let run = Run {
-        success: out.status.success(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
+    let run = tanto.run_program(program, args);
     assert!(
         run.success,
         "{program:?} {args:?} failed:\n{}\n{}",

@@ -152,41 +152,8 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
     );
     assert!(second.stdout.contains("cache runs: 2"), "{}", second.stdout);
 
-    let hits = grep(&tanto.store(), secret.as_bytes());
+    let hits = support::tree::grep(&tanto.store(), secret.as_bytes());
     assert!(hits.is_empty(), "the secret is in {hits:?}");
-}
-
-/// Files under `root` whose contents or names hold `needle`.
-fn grep(root: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(path) = stack.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if path
-            .to_string_lossy()
-            .contains(std::str::from_utf8(needle).unwrap())
-        {
-            hits.push(path.clone());
-        }
-        if meta.is_dir() {
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.path()),
-            );
-        } else if meta.is_file()
-            && std::fs::read(&path)
-                .unwrap_or_default()
-                .windows(needle.len())
-                .any(|w| w == needle)
-        {
-            hits.push(path);
-        }
-    }
-    hits
 }
 
 #[test]

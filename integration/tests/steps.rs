@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use support::fixtures;
@@ -47,17 +47,7 @@ fn scenario(tanto: &Tanto, name: &str) -> Run {
 }
 
 fn scenario_on(tanto: &Tanto, name: &str, image: &str) -> Run {
-    let world = world();
-    let out = tanto
-        .command_for(&world.scenario, &[name, image])
-        .output()
-        .unwrap();
-    Run {
-        success: out.status.success(),
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    tanto.run_program(&world().scenario, &[name, image])
 }
 
 fn ok(tanto: &Tanto, name: &str) -> Run {
@@ -187,39 +177,8 @@ fn a_secret_reaches_the_step_and_nowhere_else() {
     let logged = ok(&tanto, "secret");
     assert!(!logged.stderr.contains(secret) && !logged.stdout.contains(secret));
     // Not in any file of the store, nor in any name (cache keys name snapshots).
-    let hits = grep_tree(&tanto.store(), secret.as_bytes());
+    let hits = support::tree::grep(&tanto.store(), secret.as_bytes());
     assert!(hits.is_empty(), "the secret value is in {hits:?}");
-}
-
-/// Paths under `root` whose name or contents hold `needle`.
-fn grep_tree(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(path) = stack.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if path
-            .to_string_lossy()
-            .contains(std::str::from_utf8(needle).unwrap())
-        {
-            hits.push(path.clone());
-        }
-        if meta.is_dir() {
-            stack.extend(
-                std::fs::read_dir(&path)
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.path()),
-            );
-        } else if meta.is_file() {
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                hits.push(path);
-            }
-        }
-    }
-    hits
 }
 
 #[test]

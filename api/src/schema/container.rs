@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::{
-    fail, lookup, state, CacheSharingMode, DirectoryObj, EnvVariableObj, FileObj, ReturnType,
+    fail, lookup, state, strs, CacheSharingMode, DirectoryObj, EnvVariableObj, FileObj, ReturnType,
 };
 use crate::ids::Object as Value;
 use crate::scalars::*;
@@ -267,8 +267,4 @@ impl ContainerObj {
     async fn image_ref(&self) -> String {
         self.0.image_ref().unwrap_or_default().to_owned()
     }
-}
-
-fn strs(values: &[String]) -> Vec<&str> {
-    values.iter().map(String::as_str).collect()
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::{fail, lookup, state};
+use super::{fail, lookup, state, strs};
 use crate::ids::Object as Value;
 
 pub(crate) struct DirectoryObj(pub engine::Directory);
@@ -14,10 +14,6 @@ pub(crate) struct SecretObj(pub engine::Secret);
 pub(crate) struct EnvVariableObj {
     pub name: String,
     pub value: String,
-}
-
-fn strs(values: &[String]) -> Vec<&str> {
-    values.iter().map(String::as_str).collect()
 }
 
 #[Object(name = "Directory")]

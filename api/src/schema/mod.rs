@@ -145,6 +145,11 @@ impl From<CacheSharingMode> for engine::Sharing {
     }
 }
 
+/// Include/exclude patterns as the engine takes them.
+pub(crate) fn strs(values: &[String]) -> Vec<&str> {
+    values.iter().map(String::as_str).collect()
+}
+
 /// The engine's error, as the SDKs expect it.
 pub(crate) fn fail(error: engine::Error) -> async_graphql::Error {
     crate::errors::graphql(error)

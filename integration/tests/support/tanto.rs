@@ -308,7 +308,12 @@ impl Tanto {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        let out = self.command(args).output().unwrap();
+        self.run_program(binary(), args)
+    }
+
+    /// Runs `program` (an example built with [`example`]) as the test user.
+    pub fn run_program(&self, program: &Path, args: &[&str]) -> Run {
+        let out = self.command_for(program, args).output().unwrap();
         Run {
             success: out.status.success(),
             code: out.status.code(),

@@ -136,3 +136,33 @@ impl Drop for OverlayView {
             .status();
     }
 }
+
+/// Paths under `root` whose name or contents hold `needle`: where a secret
+/// must not be.
+pub fn grep(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let text = String::from_utf8_lossy(needle).into_owned();
+    let mut hits = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if path.to_string_lossy().contains(&text) {
+            hits.push(path.clone());
+        }
+        if meta.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&path)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if meta.is_file() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                hits.push(path);
+            }
+        }
+    }
+    hits
+}
