@@ -124,9 +124,8 @@ impl Memo {
 /// Held while a step runs; released on drop.
 pub(crate) struct KeyLock(#[allow(dead_code)] File);
 
-/// Opens (creating) and exclusively locks `path`, waiting for other holders.
-pub(crate) fn lock_file(path: &Path) -> Result<File, Error> {
-    let file = File::options()
+fn open_lock_file(path: &Path) -> Result<File, Error> {
+    File::options()
         .create(true)
         .truncate(false)
         .write(true)
@@ -134,7 +133,12 @@ pub(crate) fn lock_file(path: &Path) -> Result<File, Error> {
         .map_err(|source| Error::Memo {
             path: path.to_owned(),
             source,
-        })?;
+        })
+}
+
+/// Opens (creating) and exclusively locks `path`, waiting for other holders.
+pub(crate) fn lock_file(path: &Path) -> Result<File, Error> {
+    let file = open_lock_file(path)?;
     loop {
         // SAFETY: a valid open fd.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -152,15 +156,7 @@ pub(crate) fn lock_file(path: &Path) -> Result<File, Error> {
 
 /// Tries to lock `path` without waiting; `None` when someone else holds it.
 pub(crate) fn try_lock_file(path: &Path) -> Result<Option<File>, Error> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|source| Error::Memo {
-            path: path.to_owned(),
-            source,
-        })?;
+    let file = open_lock_file(path)?;
     // SAFETY: a valid open fd.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
         Ok(Some(file))

@@ -7,19 +7,8 @@ mod support;
 use std::path::Path;
 
 use support::fixtures;
-use support::image::Image;
 use support::registry::Registry;
 use support::tanto::{example, Run, Tanto};
-
-/// The Debian fixture in a fresh registry; returns its reference.
-fn debian_in(registry: &Registry) -> String {
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    format!("{}/fixtures/debian:bookworm", registry.host())
-}
 
 fn run_example(tanto: &Tanto, program: &Path, args: &[&str]) -> Run {
     let run = tanto.run_program(program, args);
@@ -52,7 +41,7 @@ fn sorted(names: &[&str]) -> Vec<String> {
 #[test]
 fn a_second_run_executes_nothing_and_a_changed_file_reruns_exactly_its_downstream() {
     let registry = Registry::start();
-    let image = debian_in(&registry);
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     tanto.write_home_file("src/a.txt", "alpha\n");
     tanto.write_home_file("src/b.txt", "beta\n");
@@ -99,7 +88,7 @@ fn a_second_run_executes_nothing_and_a_changed_file_reruns_exactly_its_downstrea
 #[test]
 fn the_build_and_test_example_builds_tests_and_exports_its_tool() {
     let registry = Registry::start();
-    let image = debian_in(&registry);
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/examples/project");
     for file in ["bin/sum", "test/run.sh"] {
@@ -164,7 +153,7 @@ fn a_chain_of_a_hundred_steps_runs_past_the_overlay_option_limit() {
     // 100 layers of `exec-<64 hex>/fs` do not fit in overlay's one-page
     // option string even as relative paths: tanto links them short.
     let registry = Registry::start();
-    let image = debian_in(&registry);
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let steps = example("engine", "steps");
     let run = run_example(&tanto, &steps, &[&image, "100", "long"]);

@@ -4,7 +4,6 @@
 mod support;
 
 use support::fixtures;
-use support::image::Image;
 use support::registry::Registry;
 use support::tanto::Tanto;
 
@@ -19,12 +18,7 @@ fn query(tanto: &Tanto, document: &str) -> (bool, serde_json::Value) {
 #[test]
 fn a_chain_runs_and_answers_in_dagger_shape() {
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
 
     let (ok, answer) = query(

@@ -4,7 +4,6 @@
 mod support;
 
 use support::fixtures;
-use support::image::Image;
 use support::registry::Registry;
 use support::tanto::Tanto;
 
@@ -12,12 +11,7 @@ use support::tanto::Tanto;
 fn a_python_pipeline_runs_unmodified_under_tanto_run() {
     let python = fixtures::python_sdk();
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -71,12 +65,7 @@ fn a_python_pipeline_runs_unmodified_under_tanto_run() {
 fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_python_sdk() {
     let python = fixtures::python_sdk();
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -160,12 +149,7 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
 fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
     let sdk = fixtures::node_sdk();
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/chain.mjs"))
@@ -219,12 +203,7 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
 fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
     let python = fixtures::python_sdk();
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script = tanto.write_home_file(
         "hang.py",
@@ -326,12 +305,7 @@ fn example(path: &str) -> String {
 fn the_sdk_examples_build_test_and_export_the_project() {
     let (python, node_sdk) = (fixtures::python_sdk(), fixtures::node_sdk());
     let registry = Registry::start();
-    Image::new(vec![fixtures::debian().layer.clone()]).push(
-        &registry,
-        "fixtures/debian",
-        "bookworm",
-    );
-    let image = format!("{}/fixtures/debian:bookworm", registry.host());
+    let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     project_in_home(&tanto);
     let python_ci = tanto.write_home_file("ci.py", &example("examples/python/ci.py"));

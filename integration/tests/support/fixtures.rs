@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::image::{sha256, Layer};
+use super::image::{sha256, Image, Layer};
 
 const MIRROR: &str = "http://deb.debian.org/debian";
 
@@ -166,4 +166,11 @@ pub fn node_sdk() -> PathBuf {
         std::fs::write(dir.join("complete"), "").unwrap();
     }
     dir
+}
+
+/// Pushes the Debian fixture to `registry` as `fixtures/debian:bookworm`;
+/// returns that reference.
+pub fn serve_debian(registry: &super::registry::Registry) -> String {
+    Image::new(vec![debian().layer.clone()]).push(registry, "fixtures/debian", "bookworm");
+    format!("{}/fixtures/debian:bookworm", registry.host())
 }
