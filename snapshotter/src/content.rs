@@ -138,6 +138,21 @@ impl ContentStore {
         Ok((file, path))
     }
 
+    /// A fresh temp file for a blob whose digest is not known yet (one being
+    /// packed).
+    pub(crate) fn temp_file_unnamed(&self) -> Result<(File, PathBuf), Error> {
+        let path = crate::store::temp_name(&self.tmp, "packing");
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|source| Error::BlobWrite {
+                digest: "(being packed)".to_owned(),
+                source,
+            })?;
+        Ok((file, path))
+    }
+
     /// Moves a verified temp file into place. Another process may have done
     /// the same meanwhile; both wrote the same bytes, so either copy is right.
     pub(crate) fn commit(&self, temp: &Path, digest: &str) -> Result<(), Error> {

@@ -155,4 +155,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    #[error("cannot pack {path} into an image layer: overlay marked it with {marker:?}, which an OCI layer cannot express; rebuild the step without renaming directories across layers")]
+    UnpackableLayerEntry { path: String, marker: String },
 }

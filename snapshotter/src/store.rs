@@ -149,6 +149,61 @@ impl Store {
         &self.snapshots_tmp
     }
 
+    pub(crate) fn content(&self) -> &ContentStore {
+        &self.content
+    }
+
+    /// Stores a blob as it streams in, verifying its digest and size; a
+    /// blob the store has is not written again.
+    pub fn write_blob_from(&self, digest: &str, size: u64, reader: impl Read) -> Result<(), Error> {
+        if self.has_blob(digest)? {
+            return Ok(());
+        }
+        let (file, temp) = self.content.temp_file(digest)?;
+        let result = Self::verify_into(digest, size, Digesting::new(reader, size, Some(file)))
+            .and_then(|()| self.content.commit(&temp, digest));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn verify_into(
+        digest: &str,
+        size: u64,
+        mut digesting: Digesting<impl Read>,
+    ) -> Result<(), Error> {
+        let write_error = |source| Error::BlobWrite {
+            digest: digest.to_owned(),
+            source,
+        };
+        let drained = digesting.drain();
+        if digesting.exceeded() {
+            return Err(Error::SizeMismatch {
+                digest: digest.to_owned(),
+                expected: size,
+                actual: digesting.count(),
+            });
+        }
+        drained.map_err(write_error)?;
+        let (actual, count, _) = digesting.finish().map_err(write_error)?;
+        if count != size {
+            return Err(Error::SizeMismatch {
+                digest: digest.to_owned(),
+                expected: size,
+                actual: count,
+            });
+        }
+        if actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.to_owned(),
+                actual,
+                size,
+            });
+        }
+        Ok(())
+    }
+
     pub fn has_blob(&self, digest: &str) -> Result<bool, Error> {
         Ok(self.content.path(digest)?.exists())
     }
