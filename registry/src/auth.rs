@@ -119,6 +119,10 @@ impl Credentials {
         self.by_host.insert(normalize_host(registry), basic);
     }
 
+    pub fn remove(&mut self, registry: &str) {
+        self.by_host.remove(&normalize_host(registry));
+    }
+
     /// The credentials for a registry as written in a reference (`docker.io`,
     /// `host:port`).
     pub fn for_registry(&self, registry: &str) -> Option<&Basic> {

@@ -38,6 +38,8 @@ pub struct Client {
 struct Inner {
     agent: ureq::Agent,
     config: ClientConfig,
+    /// The config's credentials, changed by `set_credentials`.
+    credentials: Mutex<Credentials>,
     /// `Authorization` header values per (registry, repository).
     authorizations: Mutex<HashMap<(String, String), String>>,
     /// `https` or `http`, decided once per registry.
@@ -64,6 +66,7 @@ impl Client {
         Client {
             inner: Arc::new(Inner {
                 agent,
+                credentials: Mutex::new(config.credentials.clone()),
                 config,
                 authorizations: Mutex::default(),
                 schemes: Mutex::default(),
@@ -163,31 +166,71 @@ impl Client {
         headers: &[(&str, &str)],
         range: Option<u64>,
     ) -> Result<ureq::Response, Error> {
-        let url = format!("{}{path}", self.base_url(reference.api_host())?);
+        let range_header = range.map(|offset| format!("bytes={offset}-"));
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(value) = &range_header {
+            all.push(("Range", value));
+        }
+        self.send(reference, "GET", path, &all, Body::Empty, MAX_ATTEMPTS)
+    }
+
+    /// A request with authentication, up to `attempts` tries and error
+    /// mapping. `path` is a path on the registry or a whole URL (upload
+    /// locations may be either). Statuses below 400 are answers.
+    pub(crate) fn send(
+        &self,
+        reference: &Reference,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body,
+        attempts: u32,
+    ) -> Result<ureq::Response, Error> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base_url(reference.api_host())?)
+        };
         let mut authenticated = false;
         let mut attempt = 0;
         loop {
-            let mut request = self.inner.agent.get(&url);
+            let mut request = self.inner.agent.request(method, &url);
             for (name, value) in headers {
                 request = request.set(name, value);
-            }
-            if let Some(offset) = range {
-                request = request.set("Range", &format!("bytes={offset}-"));
             }
             if let Some(authorization) = self.authorization(reference) {
                 request = request.set("Authorization", &authorization);
             }
             attempt += 1;
-            let failure = match request.call() {
+            let result = match &body {
+                Body::Empty if method == "PUT" || method == "POST" || method == "PATCH" => request
+                    .set("Content-Length", "0")
+                    .send_bytes(&[]),
+                Body::Empty => request.call(),
+                Body::Bytes(bytes) => request
+                    .set("Content-Length", &bytes.len().to_string())
+                    .send_bytes(bytes),
+                Body::File { path, offset, len } => {
+                    let file = open_range(path, *offset, *len).map_err(|source| Error::Read {
+                        what: format!("{} for upload", path.display()),
+                        url: url.clone(),
+                        source,
+                    })?;
+                    request
+                        .set("Content-Length", &len.to_string())
+                        .send(file)
+                }
+            };
+            let failure = match result {
                 Ok(response) => return Ok(response),
                 Err(ureq::Error::Status(401, response)) if !authenticated => {
                     authenticated = true;
                     attempt -= 1;
-                    self.authenticate(reference, &response)?;
+                    self.authenticate(reference, &response, method != "GET" && method != "HEAD")?;
                     continue;
                 }
                 Err(ureq::Error::Status(status, response)) => {
-                    if retry::is_retryable_status(status) && attempt < MAX_ATTEMPTS {
+                    if retry::is_retryable_status(status) && attempt < attempts {
                         let delay = retry::retry_after(response.header("Retry-After"), attempt - 1);
                         tracing::warn!("{url} answered HTTP {status}; retrying in {delay:?}");
                         std::thread::sleep(delay);
@@ -197,7 +240,7 @@ impl Client {
                 }
                 Err(ureq::Error::Transport(transport)) => transport,
             };
-            if attempt >= MAX_ATTEMPTS {
+            if attempt >= attempts {
                 return Err(Error::Unreachable {
                     url,
                     attempts: attempt,
@@ -223,12 +266,7 @@ impl Client {
         let repository = reference.repository().to_owned();
         let detail = registry_error_detail(response);
         match status {
-            401 if self
-                .inner
-                .config
-                .credentials
-                .for_registry(&registry)
-                .is_some() =>
+            401 if self.credentials_for(&registry).is_some() =>
             {
                 Error::Unauthorized {
                     registry,
@@ -270,6 +308,31 @@ impl Client {
         }
     }
 
+    fn credentials_for(&self, registry: &str) -> Option<Basic> {
+        self.inner
+            .credentials
+            .lock()
+            .unwrap()
+            .for_registry(registry)
+            .cloned()
+    }
+
+    /// Uses `basic` for `registry` from now on (`None`: no credentials), in
+    /// place of what the auth files say (Dagger's `withRegistryAuth`).
+    pub fn set_credentials(&self, registry: &str, basic: Option<Basic>) {
+        let mut credentials = self.inner.credentials.lock().unwrap();
+        match basic {
+            Some(basic) => credentials.insert(registry, basic),
+            None => credentials.remove(registry),
+        }
+        // Tokens got with the old credentials are not to be used again.
+        self.inner
+            .authorizations
+            .lock()
+            .unwrap()
+            .retain(|(host, _), _| host != registry);
+    }
+
     fn authorization(&self, reference: &Reference) -> Option<String> {
         let key = (
             reference.registry().to_owned(),
@@ -280,9 +343,17 @@ impl Client {
 
     /// Answers a 401's challenge: basic credentials as they are, or a bearer
     /// token from the realm the registry names.
-    fn authenticate(&self, reference: &Reference, response: &ureq::Response) -> Result<(), Error> {
+    /// `push` asks for a token that may push, when the challenge does not
+    /// say which scope it wants.
+    fn authenticate(
+        &self,
+        reference: &Reference,
+        response: &ureq::Response,
+        push: bool,
+    ) -> Result<(), Error> {
         let registry = reference.registry();
-        let basic = self.inner.config.credentials.for_registry(registry);
+        let basic = self.credentials_for(registry);
+        let basic = basic.as_ref();
         let challenge = response
             .header("WWW-Authenticate")
             .and_then(Challenge::parse);
@@ -295,8 +366,10 @@ impl Client {
                 }),
                 basic,
             ) => {
-                let scope =
-                    scope.unwrap_or_else(|| format!("repository:{}:pull", reference.repository()));
+                let actions = if push { "pull,push" } else { "pull" };
+                let scope = scope.unwrap_or_else(|| {
+                    format!("repository:{}:{actions}", reference.repository())
+                });
                 format!(
                     "Bearer {}",
                     self.fetch_token(reference, &realm, service.as_deref(), &scope, basic)?
@@ -456,6 +529,24 @@ impl Client {
             .insert(host.to_owned(), scheme);
         Ok(format!("{scheme}://{host}"))
     }
+}
+
+/// What a request sends. Files are reopened for every attempt.
+pub(crate) enum Body<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    File {
+        path: &'a std::path::Path,
+        offset: u64,
+        len: u64,
+    },
+}
+
+fn open_range(path: &std::path::Path, offset: u64, len: u64) -> std::io::Result<impl Read> {
+    use std::io::Seek as _;
+    let mut file = std::fs::File::open(path)?;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, file).take(len))
 }
 
 fn host_without_port(host: &str) -> &str {

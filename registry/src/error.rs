@@ -21,7 +21,7 @@ pub enum Error {
         repository: String,
     },
 
-    #[error("access to {repository} on {registry} is denied (403{detail}); the account may lack pull rights")]
+    #[error("access to {repository} on {registry} is denied (403{detail}); the account may lack the right to pull or push there")]
     Denied {
         registry: String,
         repository: String,
@@ -107,4 +107,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+
+    #[error("{url} {detail}; the registry does not follow the distribution protocol")]
+    Protocol { url: String, detail: String },
 }

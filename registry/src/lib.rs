@@ -1,7 +1,7 @@
 //! The OCI distribution protocol, client side: image references as users write
 //! them, manifests and indexes, platform selection, authentication (anonymous,
 //! bearer tokens, basic credentials from docker/podman auth files) and blob
-//! downloads that retry and resume.
+//! downloads that retry and resume, and pushing images (`push.rs`).
 //!
 //! This crate moves bytes; it does not store them. Blob digests are verified by
 //! whoever writes them down (the snapshotter's content store), manifests here,
@@ -13,6 +13,7 @@ mod client;
 mod error;
 pub mod manifest;
 mod platform;
+mod push;
 mod reference;
 mod retry;
 
@@ -21,4 +22,5 @@ pub use blob::BlobReader;
 pub use client::{Client, ClientConfig, FetchedManifest};
 pub use error::Error;
 pub use platform::Platform;
+pub use push::{BlobPush, CHUNK_BYTES};
 pub use reference::Reference;
