@@ -13,7 +13,7 @@ use crate::output;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The image, as you would give it to docker or podman (`alpine`, `host:port/repo:tag`, `name@sha256:…`)
+    /// The image, as you would give it to docker or podman (`alpine`, `host:port/repo:tag`, `name@sha256:…`, `oci-archive:image.tar[:tag]`, `oci:layout-dir[:tag]`)
     reference: String,
 
     /// The platform to pick from a multi-platform image [default: this machine's]
@@ -22,7 +22,11 @@ pub struct Args {
 }
 
 pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow::Result<ExitCode> {
-    let reference: Reference = args.reference.parse()?;
+    let archive = engine::ArchiveSource::parse(&args.reference);
+    let reference: Option<Reference> = match archive {
+        Some(_) => None,
+        None => Some(args.reference.parse()?),
+    };
     let platform = match &args.platform {
         Some(p) => p.parse::<Platform>()?,
         None => Platform::host(),
@@ -48,11 +52,22 @@ pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow:
         platform: platform.clone(),
         ..PullOptions::default()
     };
-    let image = Puller::new(&store, client).pull(&reference, &options)?;
+    let (layers, pinned) = match (&reference, archive) {
+        (Some(reference), _) => {
+            let image = Puller::new(&store, client).pull(reference, &options)?;
+            (image.layers, image.reference.to_string())
+        }
+        (None, Some((source, tag))) => {
+            let image = engine::import_archive(&store, &source, tag.as_deref())?;
+            let pinned = format!("{}@{}", source.name(), image.manifest_digest);
+            (image.layers, pinned)
+        }
+        (None, None) => unreachable!("a source is an archive or a reference"),
+    };
 
     let (mut fetched, mut fetched_bytes, mut unpacked, mut reused) = (0, 0, 0, 0);
     let mut skipped_devices = Vec::new();
-    for layer in &image.layers {
+    for layer in &layers {
         let what = match &layer.outcome {
             LayerOutcome::Reused => {
                 reused += 1;
@@ -87,11 +102,12 @@ pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow:
         ));
     }
     output::status(&format!(
-        "pulled {reference} for {platform} in {:.1}s: {} layer(s), {fetched} fetched ({}), {unpacked} unpacked, {reused} already present",
+        "pulled {} for {platform} in {:.1}s: {} layer(s), {fetched} fetched ({}), {unpacked} unpacked, {reused} already present",
+        args.reference,
         started.elapsed().as_secs_f64(),
-        image.layers.len(),
+        layers.len(),
         output::bytes(fetched_bytes),
     ));
-    output::line(&image.reference.to_string());
+    output::line(&pinned);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! A container's settings: the image config with the user's edits applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use oci_spec::image::ImageConfiguration;
 
@@ -19,6 +19,8 @@ pub struct Settings {
     pub entrypoint: Vec<String>,
     pub default_args: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// `8080/tcp`, as image configs key them.
+    pub exposed_ports: BTreeSet<String>,
 }
 
 impl Settings {
@@ -41,6 +43,12 @@ impl Settings {
             user: c.user().clone().unwrap_or_default(),
             entrypoint: c.entrypoint().clone().unwrap_or_default(),
             default_args: c.cmd().clone().unwrap_or_default(),
+            exposed_ports: c
+                .exposed_ports()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             labels: c
                 .labels()
                 .clone()
@@ -100,6 +108,15 @@ impl Settings {
                 ConfigEdit::DefaultArgs(args) => self.default_args = args.clone(),
                 ConfigEdit::Label(name, value) => {
                     self.labels.insert(name.clone(), value.clone());
+                }
+                ConfigEdit::WithoutLabel(name) => {
+                    self.labels.remove(name);
+                }
+                ConfigEdit::ExposedPort(port) => {
+                    self.exposed_ports.insert(port.clone());
+                }
+                ConfigEdit::WithoutExposedPort(port) => {
+                    self.exposed_ports.remove(port);
                 }
             }
         }

@@ -149,6 +149,43 @@ pub enum Error {
 
     #[error("no command has been run in this container yet: call withExec first")]
     NoExec,
+
+    #[error("cannot pack layer {} into an image", layer.display())]
+    Pack {
+        layer: std::path::PathBuf,
+        #[source]
+        source: Box<snapshotter::Error>,
+    },
+
+    #[error("cannot build the image: {detail}")]
+    ImageOptions { detail: &'static str },
+
+    #[error("SOURCE_DATE_EPOCH={value:?} is not a number of seconds since 1970; set it to e.g. $(git log -1 --format=%ct) or unset it")]
+    SourceDateEpoch { value: String },
+
+    #[error("cannot publish {address}")]
+    Publish {
+        address: String,
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cannot publish {address}: base layer {layer} is neither in the store nor mountable on that registry; pull the base image again (tanto pull) and retry")]
+    BaseLayerMissing { address: String, layer: String },
+
+    #[error("cannot read the image archive {archive}")]
+    Archive {
+        archive: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write the image tarball {}; nothing was left there", path.display())]
+    WriteArchive {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The last lines of a failed step's output, for its error message.

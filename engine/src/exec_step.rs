@@ -248,12 +248,14 @@ struct Prepared {
 
 fn committed(inner: &Inner, step: &Prepared, key: &CacheKey, dir: &Path) -> Result<Solved, Error> {
     let record = inner.memo.read_record(dir)?;
+    inner.name_layer(dir.join("fs"), &step.name);
     let mut layers = vec![dir.join("fs")];
     layers.extend(step.rootfs.layers.iter().cloned());
     Ok(Solved {
         key: *key,
         layers: Arc::new(layers),
         settings: None,
+        base: None,
         exec: Some(Arc::new(ExecResult {
             dir: dir.to_owned(),
             exit_code: record.exit_code,

@@ -53,6 +53,7 @@ mod cache_volume;
 mod config;
 mod error;
 mod exec_step;
+mod image;
 mod memo;
 mod node;
 mod paths;
@@ -66,6 +67,7 @@ mod values;
 
 pub use config::Settings;
 pub use error::Error;
+pub use image::{import_archive, ArchiveSource, Compression, ImageOptions, Imported, MediaTypes};
 pub use node::{Expect, Sharing};
 pub use pull::{LayerOutcome, LayerReport, PullOptions, PulledImage, Puller};
 pub use registry::{Platform, Reference};

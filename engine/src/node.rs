@@ -54,8 +54,34 @@ pub(crate) enum Op {
         index: usize,
         source: Arc<Node>,
     },
+    /// The image of a container as an OCI tarball, `/image.tar` of its
+    /// output (`asTarball`).
+    Tarball(Box<ImageSpec>),
+    /// An image read from an OCI tarball or layout, or a `docker save`
+    /// archive: `path` of `source`'s chain, or a host path (`tanto pull
+    /// oci-archive:…`). Its output carries the image config, like `Image`.
+    Import {
+        source: ImportSource,
+        tag: Option<String>,
+    },
     /// A value built from bad input; using it fails with this error.
     Failed(Arc<crate::Error>),
+}
+
+/// What building a container's image needs.
+pub(crate) struct ImageSpec {
+    pub rootfs: Arc<Node>,
+    pub image: Option<Arc<Node>>,
+    pub edits: Vec<ConfigEdit>,
+    pub options: crate::image::ImageOptions,
+}
+
+pub(crate) enum ImportSource {
+    File {
+        node: Arc<Node>,
+        path: ContainerPath,
+    },
+    Host(crate::image::ArchiveSource),
 }
 
 /// A file-system change that becomes one layer.
@@ -102,6 +128,10 @@ pub(crate) enum ConfigEdit {
     },
     DefaultArgs(Vec<String>),
     Label(String, String),
+    WithoutLabel(String),
+    /// `8080/tcp`.
+    ExposedPort(String),
+    WithoutExposedPort(String),
 }
 
 pub(crate) struct ExecOp {

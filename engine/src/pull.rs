@@ -61,6 +61,22 @@ pub struct PulledImage {
     pub layers: Vec<LayerReport>,
 }
 
+/// Where an image's blobs come from: a registry, or (an imported archive)
+/// the content store alone.
+pub(crate) enum Source<'a> {
+    Registry(&'a Reference),
+    Archive(&'a str),
+}
+
+impl Source<'_> {
+    fn name(&self) -> String {
+        match self {
+            Source::Registry(reference) => reference.to_string(),
+            Source::Archive(name) => (*name).to_owned(),
+        }
+    }
+}
+
 /// Pulls images into a store.
 pub struct Puller<'s> {
     store: &'s Store,
@@ -104,7 +120,7 @@ impl<'s> Puller<'s> {
         }
 
         let layers = self.ingest_layers(
-            reference,
+            &Source::Registry(reference),
             &manifest,
             diff_ids,
             options.parallel_layers.max(1),
@@ -210,9 +226,10 @@ impl<'s> Puller<'s> {
         Ok(bytes)
     }
 
-    fn ingest_layers(
+    /// Ingests every layer of `manifest`, several at once.
+    pub(crate) fn ingest_layers(
         &self,
-        reference: &Reference,
+        source: &Source,
         manifest: &ImageManifest,
         diff_ids: &[String],
         parallel: usize,
@@ -227,7 +244,7 @@ impl<'s> Puller<'s> {
                     if i >= diff_ids.len() {
                         break;
                     }
-                    let result = self.ingest_layer(reference, &manifest.layers()[i], &diff_ids[i]);
+                    let result = self.ingest_layer(source, &manifest.layers()[i], &diff_ids[i]);
                     let failed = result.is_err();
                     results.lock().unwrap()[i] = Some(result);
                     if failed {
@@ -256,11 +273,11 @@ impl<'s> Puller<'s> {
 
     fn ingest_layer(
         &self,
-        reference: &Reference,
+        source: &Source,
         descriptor: &Descriptor,
         diff_id: &str,
     ) -> Result<LayerReport, Error> {
-        let image = reference.to_string();
+        let image = source.name();
         let digest = descriptor.digest().to_string();
         let media_type = descriptor.media_type().to_string();
         let layer_error = |source| Error::Layer {
@@ -311,6 +328,12 @@ impl<'s> Puller<'s> {
                 LayerOutcome::UnpackedFromStore(ingested.stats),
             ));
         }
+        let Source::Registry(reference) = source else {
+            return Err(Error::Malformed {
+                image,
+                detail: format!("layer {digest} is missing from it"),
+            });
+        };
         let blob = self
             .client
             .fetch_blob(reference, &digest, descriptor.size())

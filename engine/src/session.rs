@@ -50,6 +50,19 @@ pub(crate) struct Inner {
     pub next_cancel: AtomicU64,
     /// Set by `cancel_all`: steps that start later fail at once.
     pub cancelled: AtomicBool,
+    /// The step that made each layer directory solved so far, for the
+    /// history of published images.
+    pub layer_names: Mutex<HashMap<PathBuf, String>>,
+}
+
+impl Inner {
+    pub(crate) fn name_layer(&self, layer: PathBuf, name: &str) {
+        self.layer_names
+            .lock()
+            .unwrap()
+            .entry(layer)
+            .or_insert_with(|| name.to_owned());
+    }
 }
 
 impl Engine {
@@ -85,6 +98,7 @@ impl Engine {
                 cancels: Mutex::new(HashMap::new()),
                 next_cancel: AtomicU64::new(0),
                 cancelled: AtomicBool::new(false),
+                layer_names: Mutex::new(HashMap::new()),
             }),
         })
     }

@@ -29,6 +29,8 @@ pub(crate) struct Solved {
     pub settings: Option<Arc<Settings>>,
     /// Set for execs.
     pub exec: Option<Arc<exec_step::ExecResult>>,
+    /// Set for images: what publishing on top of them reuses.
+    pub base: Option<Arc<crate::image::BaseImage>>,
 }
 
 impl Solved {
@@ -50,6 +52,7 @@ pub(crate) fn solve(
                 layers: Arc::new(Vec::new()),
                 settings: None,
                 exec: None,
+                base: None,
             }),
             Op::Image { address } => solve_image(&engine, &node, address).await,
             Op::Host { .. } => solve_host(&engine, &node).await,
@@ -79,7 +82,12 @@ pub(crate) fn solve(
                     layers: Arc::new(layers),
                     settings: None,
                     exec: None,
+                    base: None,
                 })
+            }
+            Op::Tarball(spec) => crate::image::solve_tarball(&engine, &node, spec).await,
+            Op::Import { source, tag } => {
+                crate::image::solve_import(&engine, &node, source, tag.as_deref()).await
             }
             Op::Failed(error) => Err(Error::Shared(Arc::clone(error))),
         }
@@ -137,6 +145,14 @@ async fn solve_image(
                     .layers
                     .iter()
                     .all(|l| matches!(l.outcome, crate::LayerOutcome::Reused));
+                let base = crate::image::BaseImage::load(
+                    &inner.store,
+                    &address,
+                    Some(image.reference.clone()),
+                    &image.manifest_digest,
+                    image.layers.iter().map(|l| l.snapshot.fs()).collect(),
+                    &config_bytes,
+                )?;
                 let solved = Solved {
                     key: KeyBuilder::new("tanto.image.v1")
                         .str("manifest", &image.manifest_digest)
@@ -144,6 +160,7 @@ async fn solve_image(
                     layers: Arc::new(image.layers.iter().rev().map(|l| l.snapshot.fs()).collect()),
                     settings: Some(Arc::new(Settings::from_image(&config))),
                     exec: None,
+                    base: Some(Arc::new(base)),
                 };
                 Ok(if all_present {
                     Outcome::Cached(solved)
@@ -198,6 +215,7 @@ async fn solve_host(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<Solved, Err
                     layers: Arc::new(vec![import.snapshot]),
                     settings: None,
                     exec: None,
+                    base: None,
                 };
                 Ok(if import.reused {
                     Outcome::Cached(solved)
@@ -235,7 +253,10 @@ async fn solve_layer(
     let key = layer_key(&base.key, source.as_ref().map(|s| &s.key), &change);
     let inner = Arc::clone(engine);
     let base_layers = Arc::clone(&base.layers);
+    let name = node.name.clone();
+    let namer = Arc::clone(engine);
     let stacked = move |layer: PathBuf| {
+        namer.name_layer(layer.clone(), &name);
         let mut layers = vec![layer];
         layers.extend(base_layers.iter().cloned());
         Solved {
@@ -243,6 +264,7 @@ async fn solve_layer(
             layers: Arc::new(layers),
             settings: None,
             exec: None,
+            base: None,
         }
     };
     engine

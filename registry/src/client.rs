@@ -203,9 +203,9 @@ impl Client {
             }
             attempt += 1;
             let result = match &body {
-                Body::Empty if method == "PUT" || method == "POST" || method == "PATCH" => request
-                    .set("Content-Length", "0")
-                    .send_bytes(&[]),
+                Body::Empty if method == "PUT" || method == "POST" || method == "PATCH" => {
+                    request.set("Content-Length", "0").send_bytes(&[])
+                }
                 Body::Empty => request.call(),
                 Body::Bytes(bytes) => request
                     .set("Content-Length", &bytes.len().to_string())
@@ -216,9 +216,7 @@ impl Client {
                         url: url.clone(),
                         source,
                     })?;
-                    request
-                        .set("Content-Length", &len.to_string())
-                        .send(file)
+                    request.set("Content-Length", &len.to_string()).send(file)
                 }
             };
             let failure = match result {
@@ -266,18 +264,15 @@ impl Client {
         let repository = reference.repository().to_owned();
         let detail = registry_error_detail(response);
         match status {
-            401 if self.credentials_for(&registry).is_some() =>
-            {
-                Error::Unauthorized {
-                    registry,
-                    repository,
-                    detail: if detail.is_empty() {
-                        "HTTP 401".into()
-                    } else {
-                        detail.trim_start_matches(": ").to_owned()
-                    },
-                }
-            }
+            401 if self.credentials_for(&registry).is_some() => Error::Unauthorized {
+                registry,
+                repository,
+                detail: if detail.is_empty() {
+                    "HTTP 401".into()
+                } else {
+                    detail.trim_start_matches(": ").to_owned()
+                },
+            },
             401 => Error::CredentialsRequired {
                 registry,
                 repository,
@@ -367,9 +362,8 @@ impl Client {
                 basic,
             ) => {
                 let actions = if push { "pull,push" } else { "pull" };
-                let scope = scope.unwrap_or_else(|| {
-                    format!("repository:{}:{actions}", reference.repository())
-                });
+                let scope = scope
+                    .unwrap_or_else(|| format!("repository:{}:{actions}", reference.repository()));
                 format!(
                     "Bearer {}",
                     self.fetch_token(reference, &realm, service.as_deref(), &scope, basic)?

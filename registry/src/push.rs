@@ -18,6 +18,11 @@ use crate::{Client, Error, Reference};
 /// Blobs up to this size go up in one request; larger ones in chunks of it.
 pub const CHUNK_BYTES: u64 = 16 << 20;
 
+enum Mount {
+    Mounted,
+    Upload(Option<String>),
+}
+
 /// What pushing one blob took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlobPush {
@@ -57,13 +62,10 @@ impl Client {
         let uploads = format!("/v2/{}/blobs/uploads/", reference.repository());
         let mut session = None;
         if let Some(from) = mount_from.filter(|from| *from != reference.repository()) {
-            let path = format!("{uploads}?mount={digest}&from={from}");
-            let response = self.send(reference, "POST", &path, &[], Body::Empty, MAX_ATTEMPTS)?;
-            if response.status() == 201 {
-                return Ok(BlobPush::Mounted);
+            match self.request_mount(reference, digest, from)? {
+                Mount::Mounted => return Ok(BlobPush::Mounted),
+                Mount::Upload(location) => session = location,
             }
-            // 202: the registry would not mount, but opened an upload.
-            session = location(&response);
         }
         let mut attempt = 0;
         loop {
@@ -76,12 +78,54 @@ impl Client {
                 Ok(()) => return Ok(BlobPush::Uploaded),
                 Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
                     let delay = retry::backoff(attempt - 1);
-                    tracing::warn!("uploading {digest} failed ({error}); starting over in {delay:?}");
+                    tracing::warn!(
+                        "uploading {digest} failed ({error}); starting over in {delay:?}"
+                    );
                     std::thread::sleep(delay);
                 }
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Asks the registry to mount a blob from another of its repositories,
+    /// with nothing to upload if it will not. Returns whether it did.
+    pub fn mount_blob(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        from: &str,
+    ) -> Result<bool, Error> {
+        match self.request_mount(reference, digest, from)? {
+            Mount::Mounted => Ok(true),
+            Mount::Upload(location) => {
+                if let Some(location) = location {
+                    // Close the upload the registry opened instead; it
+                    // expires anyway if this fails.
+                    let _ = self.send(reference, "DELETE", &location, &[], Body::Empty, 1);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn request_mount(
+        &self,
+        reference: &Reference,
+        digest: &str,
+        from: &str,
+    ) -> Result<Mount, Error> {
+        let path = format!(
+            "/v2/{}/blobs/uploads/?mount={digest}&from={from}",
+            reference.repository()
+        );
+        let response = self.send(reference, "POST", &path, &[], Body::Empty, MAX_ATTEMPTS)?;
+        Ok(if response.status() == 201 {
+            Mount::Mounted
+        } else {
+            // 202: no mount, but an upload session to use.
+            Mount::Upload(location(&response))
+        })
     }
 
     /// Puts a manifest under `reference`'s tag (or digest); returns the

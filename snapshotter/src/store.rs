@@ -168,6 +168,28 @@ impl Store {
         result
     }
 
+    /// Stores a blob whose digest is not known beforehand (a file of an
+    /// image archive named otherwise); returns its digest and size.
+    pub fn write_blob_unnamed(&self, reader: impl Read) -> Result<(String, u64), Error> {
+        let (file, temp) = self.content.temp_file_unnamed()?;
+        let mut digesting = Digesting::new(reader, u64::MAX, Some(file));
+        let result = digesting
+            .drain()
+            .and_then(|()| digesting.finish())
+            .map_err(|source| Error::BlobWrite {
+                digest: "(being imported)".to_owned(),
+                source,
+            })
+            .and_then(|(digest, size, _)| {
+                self.content.commit(&temp, &digest)?;
+                Ok((digest, size))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
     fn verify_into(
         digest: &str,
         size: u64,

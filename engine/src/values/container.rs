@@ -4,11 +4,19 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::node::{Change, ConfigEdit, ExecOp, Expect, MountSource, MountSpec, Node, Op, Sharing};
+use std::path::{Path, PathBuf};
+
+use crate::image::ImageOptions;
+use crate::node::{
+    Change, ConfigEdit, ExecOp, Expect, ImageSpec, ImportSource, MountSource, MountSpec, Node, Op,
+    Sharing,
+};
 use crate::paths::{in_container, ContainerPath};
 use crate::secret::Secret;
+use crate::solve::blocking;
 use crate::solve::{solve, Solved};
 use crate::values::{CacheVolume, Directory, File};
+use crate::Reference;
 use crate::{Engine, Error};
 
 #[derive(Clone)]
@@ -54,22 +62,28 @@ impl Container {
     }
 
     /// Starts from an image: its filesystem and its config (Env, WorkingDir,
-    /// User, Entrypoint, Cmd). Resolved when first needed.
+    /// User, Entrypoint, Cmd). Resolved when first needed. Besides registry
+    /// references, `oci-archive:PATH[:TAG]` and `oci:DIR[:TAG]` name images
+    /// in files on the host, as for podman.
     pub fn from(&self, address: &str) -> Container {
+        if let Some((archive, tag)) = crate::ArchiveSource::parse(address) {
+            let archive = match archive {
+                crate::ArchiveSource::Tar(p) => {
+                    crate::ArchiveSource::Tar(self.engine.inner.workdir.join(p))
+                }
+                crate::ArchiveSource::Layout(p) => {
+                    crate::ArchiveSource::Layout(self.engine.inner.workdir.join(p))
+                }
+            };
+            return self.import_host(archive, tag.as_deref());
+        }
         let image = Node::new(
             Op::Image {
                 address: address.to_owned(),
             },
             format!("from {address}"),
         );
-        Container {
-            rootfs: Arc::clone(&image),
-            image: Some(image),
-            image_ref: Some(address.to_owned()),
-            edits: Vec::new(),
-            last_exec: None,
-            ..self.clone()
-        }
+        self.on_image(image, Some(address.to_owned()))
     }
 
     pub fn with_exec<S: Into<String>>(&self, args: impl IntoIterator<Item = S>) -> Container {
@@ -177,6 +191,94 @@ impl Container {
 
     pub fn with_label(&self, name: &str, value: &str) -> Container {
         self.edit(ConfigEdit::Label(name.into(), value.into()))
+    }
+
+    pub fn without_label(&self, name: &str) -> Container {
+        self.edit(ConfigEdit::WithoutLabel(name.into()))
+    }
+
+    /// Records a port the image listens on (`protocol`: `tcp` or `udp`), as
+    /// the published image's `ExposedPorts`.
+    pub fn with_exposed_port(&self, port: u16, protocol: &str) -> Container {
+        self.edit(ConfigEdit::ExposedPort(format!(
+            "{port}/{}",
+            protocol.to_ascii_lowercase()
+        )))
+    }
+
+    pub fn without_exposed_port(&self, port: u16, protocol: &str) -> Container {
+        self.edit(ConfigEdit::WithoutExposedPort(format!(
+            "{port}/{}",
+            protocol.to_ascii_lowercase()
+        )))
+    }
+
+    /// Uses `username` and `secret` for `address`'s registry from now on,
+    /// for pulls and publishes of this engine (Dagger's `withRegistryAuth`).
+    pub fn with_registry_auth(&self, address: &str, username: &str, secret: &Secret) -> Container {
+        let basic = registry::Basic {
+            username: username.to_owned(),
+            password: String::from_utf8_lossy(secret.plaintext()).into_owned(),
+        };
+        self.engine
+            .inner
+            .client
+            .set_credentials(&registry_host(address), Some(basic));
+        self.clone()
+    }
+
+    pub fn without_registry_auth(&self, address: &str) -> Container {
+        self.engine
+            .inner
+            .client
+            .set_credentials(&registry_host(address), None);
+        self.clone()
+    }
+
+    /// A container whose root file system and settings are the image in the
+    /// tarball `source` (an OCI layout or a `docker save` archive); `tag`
+    /// picks one when it holds several.
+    pub fn import(&self, source: &File, tag: Option<&str>) -> Container {
+        let node = Node::new(
+            Op::Import {
+                source: ImportSource::File {
+                    node: Arc::clone(&source.node),
+                    path: source.path.clone(),
+                },
+                tag: tag.map(str::to_owned),
+            },
+            "import",
+        );
+        self.on_image(node, None)
+    }
+
+    /// A container on the image in an archive on the host (`tanto pull
+    /// oci-archive:…`).
+    pub(crate) fn import_host(
+        &self,
+        archive: crate::image::ArchiveSource,
+        tag: Option<&str>,
+    ) -> Container {
+        let name = format!("import {}", archive.name());
+        let node = Node::new(
+            Op::Import {
+                source: ImportSource::Host(archive),
+                tag: tag.map(str::to_owned),
+            },
+            name,
+        );
+        self.on_image(node, None)
+    }
+
+    fn on_image(&self, image: Arc<Node>, image_ref: Option<String>) -> Container {
+        Container {
+            rootfs: Arc::clone(&image),
+            image: Some(image),
+            image_ref,
+            edits: Vec::new(),
+            last_exec: None,
+            ..self.clone()
+        }
     }
 
     /// Paths in the container are relative to the working directory, which
@@ -477,6 +579,66 @@ impl Container {
         None
     }
 
+    /// Pushes the container as an image to `address` (`registry/repo:tag`);
+    /// returns the address pinned to the image's digest.
+    pub async fn publish(&self, address: &str, options: ImageOptions) -> Result<String, Error> {
+        let reference: Reference = address.parse().map_err(|source| Error::Reference {
+            address: address.to_owned(),
+            source: Box::new(source),
+        })?;
+        let built = self
+            .build_image(options, Some(reference.registry().to_owned()))
+            .await?;
+        let inner = Arc::clone(&self.engine.inner);
+        blocking(move || crate::image::publish(&inner, &built, &reference)).await
+    }
+
+    /// Writes the container's image as an OCI tarball (with Docker's
+    /// `manifest.json`, so `docker load` and `podman load` take it) to the
+    /// host path `path`; returns the absolute path written. The file
+    /// appears whole or not at all.
+    pub async fn export(&self, path: &str, options: ImageOptions) -> Result<PathBuf, Error> {
+        let dest = self.engine.inner.workdir.join(path);
+        let built = self.build_image(options, None).await?;
+        let inner = Arc::clone(&self.engine.inner);
+        let name = self.image_ref.as_deref().and_then(|r| r.parse().ok());
+        blocking(move || write_tarball(&inner, &built, name.as_ref(), &dest)).await
+    }
+
+    /// The container's image as an OCI tarball (`image.tar`), lazily.
+    pub fn as_tarball(&self, options: ImageOptions) -> File {
+        let node = Node::new(
+            Op::Tarball(Box::new(ImageSpec {
+                rootfs: Arc::clone(&self.rootfs),
+                image: self.image.clone(),
+                edits: self.edits.clone(),
+                options,
+            })),
+            "asTarball",
+        );
+        File::new(
+            self.engine.clone(),
+            node,
+            ContainerPath::known("/image.tar"),
+        )
+    }
+
+    async fn build_image(
+        &self,
+        options: ImageOptions,
+        remote_registry: Option<String>,
+    ) -> Result<crate::image::Built, Error> {
+        crate::image::build_container(
+            &self.engine.inner,
+            &self.rootfs,
+            self.image.as_ref(),
+            &self.edits,
+            options,
+            remote_registry,
+        )
+        .await
+    }
+
     pub fn rootfs(&self) -> Directory {
         Directory::new(
             self.engine.clone(),
@@ -484,6 +646,55 @@ impl Container {
             ContainerPath::known("/"),
         )
     }
+}
+
+/// The registry an address names (`ghcr.io`, `127.0.0.1:5000`, or Docker
+/// Hub for short names), as credentials are keyed.
+fn registry_host(address: &str) -> String {
+    match address.parse::<Reference>() {
+        Ok(reference) => reference.registry().to_owned(),
+        // A bare host: `ghcr.io`, `localhost:5000`.
+        Err(_) => address.trim_end_matches('/').to_owned(),
+    }
+}
+
+/// Writes the tarball to a temp sibling of `dest`, then renames it.
+fn write_tarball(
+    inner: &crate::session::Inner,
+    built: &crate::image::Built,
+    name: Option<&Reference>,
+    dest: &Path,
+) -> Result<PathBuf, Error> {
+    let dest = std::path::absolute(dest).unwrap_or_else(|_| dest.to_owned());
+    let write_error = |source| Error::WriteArchive {
+        path: dest.clone(),
+        source,
+    };
+    if dest.is_dir() {
+        return Err(write_error(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "it is a directory; give the tarball's file name",
+        )));
+    }
+    let (Some(parent), Some(file_name)) = (dest.parent(), dest.file_name()) else {
+        return Err(write_error(std::io::ErrorKind::InvalidInput.into()));
+    };
+    let temp = parent.join(format!(
+        ".{}.tanto-tmp-{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::File::create(&temp)
+        .and_then(|file| {
+            crate::image::write_archive(&inner.store, built, name, std::io::BufWriter::new(&file))?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temp, &dest));
+    if let Err(error) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(write_error(error));
+    }
+    Ok(dest)
 }
 
 /// `path` relative to `dir` when it is `dir` or below it.

@@ -1,0 +1,110 @@
+//! Pushing a built image: layers (several at once), then the config, then
+//! the manifest under the tag — last, so that a failure part way leaves the
+//! tag where it was, never pointing at an image with missing blobs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use registry::Reference;
+
+use super::build::{Blob, Built};
+use crate::session::Inner;
+use crate::Error;
+
+/// Blobs uploaded at once.
+const PARALLEL_UPLOADS: usize = 4;
+
+/// Pushes `built` as `reference`; returns the reference pinned to the
+/// manifest's digest (`registry/repo:tag@sha256:…`), as Dagger does.
+pub(crate) fn publish(
+    inner: &Inner,
+    built: &Built,
+    reference: &Reference,
+) -> Result<String, Error> {
+    let publish_error = |source| Error::Publish {
+        address: reference.to_string(),
+        source: Box::new(source),
+    };
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL_UPLOADS.min(built.layers.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(layer) = built.layers.get(i) else {
+                    break;
+                };
+                if let Err(error) = push_blob(inner, reference, layer) {
+                    failure.lock().unwrap().get_or_insert(error);
+                    next.store(built.layers.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    if let Some(error) = failure.into_inner().unwrap() {
+        return Err(error);
+    }
+    push_blob(inner, reference, &built.config)?;
+    let manifest = inner
+        .store
+        .read_blob(&built.manifest.digest)
+        .map_err(|source| Error::Store {
+            source: Box::new(source),
+        })?;
+    inner
+        .client
+        .push_manifest(reference, &built.manifest.media_type, &manifest)
+        .map_err(publish_error)?;
+    let tag = reference.tag().map(|t| format!(":{t}")).unwrap_or_default();
+    Ok(format!(
+        "{}/{}{tag}@{}",
+        reference.registry(),
+        reference.repository(),
+        built.manifest.digest
+    ))
+}
+
+fn push_blob(inner: &Inner, reference: &Reference, blob: &Blob) -> Result<(), Error> {
+    let publish_error = |source| Error::Publish {
+        address: reference.to_string(),
+        source: Box::new(source),
+    };
+    let mount_from = blob
+        .origin
+        .as_ref()
+        .filter(|origin| origin.registry() == reference.registry())
+        .map(|origin| origin.repository());
+    let path = inner
+        .store
+        .blob_path(&blob.digest)
+        .map_err(|source| Error::Store {
+            source: Box::new(source),
+        })?;
+    if !blob.local {
+        // Not here: the registry must have it, or mount it.
+        let has = inner
+            .client
+            .has_blob(reference, &blob.digest)
+            .map_err(publish_error)?;
+        if has {
+            return Ok(());
+        }
+        return match inner
+            .client
+            .mount_blob(reference, &blob.digest, mount_from.unwrap_or_default())
+            .map_err(publish_error)?
+        {
+            true => Ok(()),
+            false => Err(Error::BaseLayerMissing {
+                address: reference.to_string(),
+                layer: blob.digest.clone(),
+            }),
+        };
+    }
+    let outcome = inner
+        .client
+        .push_blob(reference, &blob.digest, blob.size, &path, mount_from)
+        .map_err(publish_error)?;
+    tracing::debug!("{}: {outcome:?}", blob.digest);
+    Ok(())
+}
