@@ -8,11 +8,7 @@ use support::registry::Registry;
 use support::tanto::Tanto;
 
 fn query(tanto: &Tanto, document: &str) -> (bool, serde_json::Value) {
-    let path = tanto.write_home_file("query.graphql", document);
-    let run = tanto.run(&["query", path.to_str().unwrap()]);
-    let answer = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
-    (run.success, answer)
+    tanto.query(document)
 }
 
 #[test]

@@ -3,7 +3,8 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::{
-    fail, lookup, state, strs, CacheSharingMode, DirectoryObj, EnvVariableObj, FileObj, ReturnType,
+    fail, image_options, lookup, state, strs, CacheSharingMode, DirectoryObj, EnvVariableObj,
+    FileObj, ImageLayerCompression, ImageMediaTypes, NetworkProtocol, ReturnType,
 };
 use crate::ids::Object as Value;
 use crate::scalars::*;
@@ -84,6 +85,122 @@ impl ContainerObj {
 
     async fn with_label(&self, name: String, value: String) -> ContainerObj {
         ContainerObj(self.0.with_label(&name, &value))
+    }
+
+    async fn without_label(&self, name: String) -> ContainerObj {
+        ContainerObj(self.0.without_label(&name))
+    }
+
+    async fn with_exposed_port(
+        &self,
+        port: i32,
+        #[graphql(default)] protocol: NetworkProtocol,
+        description: Option<String>,
+        #[graphql(default = false)] experimental_skip_healthcheck: bool,
+    ) -> Result<ContainerObj> {
+        // Descriptions and health checks matter to services, which tanto
+        // does not run yet; the image records the port alone.
+        let _ = (description, experimental_skip_healthcheck);
+        Ok(ContainerObj(
+            self.0
+                .with_exposed_port(port_number(port)?, protocol.name()),
+        ))
+    }
+
+    async fn without_exposed_port(
+        &self,
+        port: i32,
+        #[graphql(default)] protocol: NetworkProtocol,
+    ) -> Result<ContainerObj> {
+        Ok(ContainerObj(
+            self.0
+                .without_exposed_port(port_number(port)?, protocol.name()),
+        ))
+    }
+
+    async fn with_registry_auth(
+        &self,
+        ctx: &Context<'_>,
+        address: String,
+        username: String,
+        secret: ID,
+    ) -> Result<ContainerObj> {
+        let secret = lookup!(ctx, secret, Secret, "Secret")?;
+        Ok(ContainerObj(
+            self.0.with_registry_auth(&address, &username, &secret),
+        ))
+    }
+
+    async fn without_registry_auth(&self, address: String) -> ContainerObj {
+        ContainerObj(self.0.without_registry_auth(&address))
+    }
+
+    /// Pushes the container as an image; returns `address@sha256:…`.
+    async fn publish(
+        &self,
+        address: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<String> {
+        let options = image_options(
+            "publish",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        self.0.publish(&address, options).await.map_err(fail)
+    }
+
+    /// Writes the image as an OCI tarball on the host; returns its path.
+    async fn export(
+        &self,
+        path: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<String> {
+        if expand {
+            return Err(async_graphql::Error::new(
+                "export: tanto does not support expand yet",
+            ));
+        }
+        let options = image_options(
+            "export",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        let written = self.0.export(&path, options).await.map_err(fail)?;
+        Ok(written.display().to_string())
+    }
+
+    async fn as_tarball(
+        &self,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<FileObj> {
+        let options = image_options(
+            "asTarball",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        Ok(FileObj(self.0.as_tarball(options)))
+    }
+
+    /// The image in an OCI or `docker save` tarball.
+    async fn import(
+        &self,
+        ctx: &Context<'_>,
+        source: ID,
+        #[graphql(default)] tag: String,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, File, "File")?;
+        let tag = (!tag.is_empty()).then_some(tag.as_str());
+        Ok(ContainerObj(self.0.import(&source, tag)))
     }
 
     async fn with_directory(
@@ -267,4 +384,11 @@ impl ContainerObj {
     async fn image_ref(&self) -> String {
         self.0.image_ref().unwrap_or_default().to_owned()
     }
+}
+
+fn port_number(port: i32) -> Result<u16> {
+    u16::try_from(port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| async_graphql::Error::new(format!("{port} is not a port number (1–65535)")))
 }

@@ -145,6 +145,99 @@ impl From<CacheSharingMode> for engine::Sharing {
     }
 }
 
+/// Layer compression of a built image. Dagger spells each value two ways.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ImageLayerCompression")]
+pub(crate) enum ImageLayerCompression {
+    #[graphql(name = "Gzip")]
+    Gzip,
+    #[graphql(name = "Zstd")]
+    Zstd,
+    #[graphql(name = "EStarGZ")]
+    EStarGz,
+    #[graphql(name = "Uncompressed")]
+    Uncompressed,
+    #[graphql(name = "GZIP")]
+    GzipUpper,
+    #[graphql(name = "ZSTD")]
+    ZstdUpper,
+    #[graphql(name = "ESTARGZ")]
+    EStarGzUpper,
+    #[graphql(name = "UNCOMPRESSED")]
+    UncompressedUpper,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(name = "ImageMediaTypes")]
+pub(crate) enum ImageMediaTypes {
+    #[default]
+    #[graphql(name = "OCIMediaTypes")]
+    OciMediaTypes,
+    #[graphql(name = "DockerMediaTypes")]
+    DockerMediaTypes,
+    #[graphql(name = "OCI")]
+    Oci,
+    #[graphql(name = "DOCKER")]
+    Docker,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+#[graphql(name = "NetworkProtocol")]
+pub(crate) enum NetworkProtocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl NetworkProtocol {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            NetworkProtocol::Tcp => "tcp",
+            NetworkProtocol::Udp => "udp",
+        }
+    }
+}
+
+/// The engine's image options from Dagger's arguments.
+pub(crate) fn image_options(
+    field: &str,
+    platform_variants: &[ID],
+    forced_compression: Option<ImageLayerCompression>,
+    media_types: ImageMediaTypes,
+) -> Result<engine::ImageOptions> {
+    use engine::Compression;
+    if !platform_variants.is_empty() {
+        return Err(async_graphql::Error::new(format!(
+            "{field}: tanto does not support platformVariants (multi-platform images) yet"
+        )));
+    }
+    let forced_compression = match forced_compression {
+        None => None,
+        Some(ImageLayerCompression::Gzip | ImageLayerCompression::GzipUpper) => {
+            Some(Compression::Gzip)
+        }
+        Some(ImageLayerCompression::Zstd | ImageLayerCompression::ZstdUpper) => {
+            Some(Compression::Zstd)
+        }
+        Some(ImageLayerCompression::Uncompressed | ImageLayerCompression::UncompressedUpper) => {
+            Some(Compression::None)
+        }
+        Some(ImageLayerCompression::EStarGz | ImageLayerCompression::EStarGzUpper) => {
+            return Err(async_graphql::Error::new(format!(
+                "{field}: tanto does not support EStarGZ layers yet; use Gzip, Zstd or Uncompressed"
+            )))
+        }
+    };
+    let media_types = match media_types {
+        ImageMediaTypes::OciMediaTypes | ImageMediaTypes::Oci => engine::MediaTypes::Oci,
+        ImageMediaTypes::DockerMediaTypes | ImageMediaTypes::Docker => engine::MediaTypes::Docker,
+    };
+    Ok(engine::ImageOptions {
+        forced_compression,
+        media_types,
+    })
+}
+
 /// Include/exclude patterns as the engine takes them.
 pub(crate) fn strs(values: &[String]) -> Vec<&str> {
     values.iter().map(String::as_str).collect()

@@ -193,7 +193,7 @@ pub fn import_archive(
         }
     };
     let config_bytes = fetch(
-        &manifest.config().digest().to_string(),
+        manifest.config().digest().as_ref(),
         manifest.config().size(),
     )?;
     let config =
@@ -211,7 +211,7 @@ pub fn import_archive(
     }
     if let Some(dir) = layout_dir {
         for layer in manifest.layers() {
-            copy_layout_blob(store, dir, &layer.digest().to_string(), layer.size(), &name)?;
+            copy_layout_blob(store, dir, layer.digest().as_ref(), layer.size(), &name)?;
         }
     }
     let puller = Puller::new(store, registry::Client::new(Default::default()));
@@ -316,13 +316,16 @@ fn read_tar(store: &Store, path: &Path, name: &str) -> Result<Contents, Error> {
     Ok(contents)
 }
 
+/// Reads a small blob (manifest, config) by digest and size.
+type FetchBlob<'a> = dyn Fn(&str, u64) -> Result<Vec<u8>, Error> + 'a;
+
 /// The image manifest `index.json` names: by tag, else its only entry; an
 /// entry that is itself an index gives the host platform's image.
 fn oci_manifest(
     index: &[u8],
     tag: Option<&str>,
     name: &str,
-    fetch: &dyn Fn(&str, u64) -> Result<Vec<u8>, Error>,
+    fetch: &FetchBlob,
 ) -> Result<(String, ImageManifest), Error> {
     let malformed = |detail: String| Error::Malformed {
         image: name.to_owned(),

@@ -77,7 +77,7 @@ impl BaseImage {
                 dir,
                 digest: descriptor.digest().to_string(),
                 size: descriptor.size(),
-                compression: Compression::from_media_type(&descriptor.media_type().to_string())
+                compression: Compression::from_media_type(descriptor.media_type().as_ref())
                     .unwrap_or(Compression::Gzip),
                 diff_id,
             })

@@ -344,4 +344,14 @@ impl Tanto {
         assert_eq!(run.code, Some(1), "{}", run.stderr);
         run
     }
+
+    /// Runs a GraphQL document with `tanto query`; whether it succeeded, and
+    /// the JSON answer.
+    pub fn query(&self, document: &str) -> (bool, serde_json::Value) {
+        let path = self.write_home_file("query.graphql", document);
+        let run = self.run(&["query", path.to_str().unwrap()]);
+        let answer = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", run.stdout, run.stderr));
+        (run.success, answer)
+    }
 }
