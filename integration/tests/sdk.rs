@@ -335,3 +335,48 @@ fn the_sdk_examples_build_test_and_export_the_project() {
         );
     }
 }
+
+#[test]
+fn images_are_published_exported_and_imported_through_the_python_sdk() {
+    let python = fixtures::python_sdk();
+    let open = Registry::start();
+    let image = fixtures::serve_debian(&open);
+    let password = "pw-5be1c0de-registry";
+    let guarded = Registry::start_with_basic_auth("ci", password);
+    let tanto = Tanto::new();
+    let script =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ship.py"))
+            .unwrap();
+    let script = tanto.write_home_file("ship.py", &script);
+    let run = tanto.run(&[
+        "run",
+        "--",
+        python.to_str().unwrap(),
+        script.to_str().unwrap(),
+        &image,
+        &open.host(),
+        &guarded.host(),
+        password,
+    ]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    let published = format!("published: {}/sdk/app:v1@sha256:", open.host());
+    assert!(out.contains(&published), "{out}");
+    assert!(out.contains("pulled: shipped\n"), "{out}");
+    assert!(out.contains("imported: shipped ship\n"), "{out}");
+    let exported = tanto.home().join("image.tar");
+    assert!(
+        out.contains(&format!("exported: {}\n", exported.display())),
+        "{out}"
+    );
+    assert!(exported.metadata().unwrap().len() > 1_000_000);
+    assert!(out.contains("refused: "), "{out}");
+    assert!(out.contains("refused the credentials"), "{out}");
+    let authorized = format!("authorized: {}/sdk/app:v1@sha256:", guarded.host());
+    assert!(out.contains(&authorized), "{out}");
+
+    // The password is nowhere: not in output, not in the store.
+    assert!(!out.contains(password) && !run.stderr.contains(password));
+    let found = support::tree::grep(&tanto.store(), password.as_bytes());
+    assert!(found.is_empty(), "the password is in {found:?}");
+}

@@ -651,10 +651,36 @@ impl Container {
 /// The registry an address names (`ghcr.io`, `127.0.0.1:5000`, or Docker
 /// Hub for short names), as credentials are keyed.
 fn registry_host(address: &str) -> String {
+    let address = address
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let first = address.split('/').next().unwrap_or(address);
+    // A bare registry (`ghcr.io`, `127.0.0.1:5000`, `localhost`) is not an
+    // image reference: `127.0.0.1:5000` would read as a tag of Docker Hub.
+    if !address.contains('/') && (first.contains(['.', ':']) || first == "localhost") {
+        return first.to_owned();
+    }
     match address.parse::<Reference>() {
         Ok(reference) => reference.registry().to_owned(),
-        // A bare host: `ghcr.io`, `localhost:5000`.
-        Err(_) => address.trim_end_matches('/').to_owned(),
+        Err(_) => first.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod registry_host_tests {
+    #[test]
+    fn addresses_name_their_registry() {
+        for (address, host) in [
+            ("127.0.0.1:5000", "127.0.0.1:5000"),
+            ("ghcr.io", "ghcr.io"),
+            ("https://ghcr.io/", "ghcr.io"),
+            ("ghcr.io/org/app:1", "ghcr.io"),
+            ("localhost:5000/app", "localhost:5000"),
+            ("org/app", "docker.io"),
+        ] {
+            assert_eq!(super::registry_host(address), host, "{address}");
+        }
     }
 }
 
