@@ -331,6 +331,18 @@ fn an_exported_tarball_loads_in_podman_and_imports_back() {
         "{inspected:#}"
     );
 
+    // skopeo reads it as an OCI archive.
+    let inspected: serde_json::Value = serde_json::from_slice(&skopeo(&[
+        "inspect",
+        &format!("oci-archive:{}", tarball.display()),
+    ]))
+    .unwrap();
+    assert_eq!(
+        inspected["Layers"].as_array().unwrap().len(),
+        3,
+        "{inspected:#}"
+    );
+
     // The same image imported from the tarball (by tanto pull, by `from`
     // and by `import` of asTarball's file) has the same root file system.
     let importer = Tanto::new();
@@ -392,4 +404,69 @@ fn bad_publishes_fail_clearly_and_tag_nothing() {
         .data_dir()
         .join("docker/registry/v2/repositories/team/app/_manifests/tags");
     assert!(!tags.exists(), "a failed publish left a tag");
+}
+
+#[test]
+fn compression_and_media_types_are_as_asked() {
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let tanto = Tanto::new();
+    let manifest_of = |address: &str| -> serde_json::Value {
+        serde_json::from_slice(&skopeo(&[
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{address}"),
+        ]))
+        .unwrap()
+    };
+    let publish = |tag: &str, arguments: &str| {
+        let address = format!("{}/team/app:{tag}", registry.host());
+        let answer = query_ok(
+            &tanto,
+            &format!(
+                r#"container {{ from(address: "{image}") {{ withExec(args: ["sh", "-c", "echo {tag} > /tag"]) {{
+                     publish(address: "{address}"{arguments}) }} }} }}"#
+            ),
+        );
+        assert!(dig(&answer, "publish")
+            .as_str()
+            .unwrap()
+            .starts_with(&address));
+        address
+    };
+
+    // Every layer zstd, the base recompressed; tanto pulls it back.
+    let zstd = publish("zstd", ", forcedCompression: Zstd");
+    let manifest = manifest_of(&zstd);
+    for layer in manifest["layers"].as_array().unwrap() {
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        );
+    }
+    let puller = Tanto::new();
+    let answer = query_ok(
+        &puller,
+        &format!(
+            r#"container {{ from(address: "{zstd}") {{ withExec(args: ["cat", "/tag"]) {{ stdout }} }} }}"#
+        ),
+    );
+    assert_eq!(dig(&answer, "stdout"), "zstd\n");
+
+    // Docker's media types, for registries and tools that want them.
+    let docker = publish("docker", ", mediaTypes: DockerMediaTypes");
+    let manifest = manifest_of(&docker);
+    assert_eq!(
+        manifest["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.docker.container.image.v1+json"
+    );
+    assert_eq!(
+        manifest["layers"][1]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
 }

@@ -45,6 +45,16 @@ impl Fake {
         absolute: bool,
         decide: impl Fn(&str, &str, usize) -> Fault + Send + Sync + 'static,
     ) -> Fake {
+        Fake::start_with(absolute, false, decide)
+    }
+
+    /// With `bearer`, the registry wants a token that may push, from its
+    /// own `/token` realm.
+    fn start_with(
+        absolute: bool,
+        bearer: bool,
+        decide: impl Fn(&str, &str, usize) -> Fault + Send + Sync + 'static,
+    ) -> Fake {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -53,7 +63,7 @@ impl Fake {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (state, decide) = (shared.clone(), decide.clone());
-                std::thread::spawn(move || serve(stream, &state, &*decide, port, absolute));
+                std::thread::spawn(move || serve(stream, &state, &*decide, port, absolute, bearer));
             }
         });
         Fake { port, state }
@@ -68,7 +78,14 @@ impl Fake {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>, decide: &Decide, port: u16, absolute: bool) {
+fn serve(
+    stream: TcpStream,
+    state: &Mutex<State>,
+    decide: &Decide,
+    port: u16,
+    absolute: bool,
+    bearer: bool,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     loop {
         let mut line = String::new();
@@ -81,6 +98,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>, decide: &Decide, port: u16, ab
         };
         let (method, target) = (method.to_owned(), target.to_owned());
         let mut length = 0usize;
+        let mut authorization = String::new();
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
@@ -89,6 +107,9 @@ fn serve(stream: TcpStream, state: &Mutex<State>, decide: &Decide, port: u16, ab
             if let Some((name, value)) = header.trim_end().split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().unwrap();
+                }
+                if name.eq_ignore_ascii_case("authorization") {
+                    authorization = value.trim().to_owned();
                 }
             }
         }
@@ -115,16 +136,32 @@ fn serve(stream: TcpStream, state: &Mutex<State>, decide: &Decide, port: u16, ab
             return;
         }
         reader.read_exact(&mut body).unwrap();
-        let (status, headers) = if fault == Fault::ServerError {
-            (500, Vec::new())
+        let (status, headers, reply) = if path == "/token" {
+            // Only a token asked for with push in its scope may push.
+            let push = query.get("scope").is_some_and(|s| s.contains("push"));
+            let token = if push { "tok-push" } else { "tok-pull" };
+            (200, Vec::new(), format!(r#"{{"token":"{token}"}}"#))
+        } else if bearer && authorization != "Bearer tok-push" {
+            let challenge = format!(
+                r#"Bearer realm="http://127.0.0.1:{port}/token",service="fake",scope="repository:app:pull,push""#
+            );
+            (
+                401,
+                vec![("WWW-Authenticate".to_owned(), challenge)],
+                String::new(),
+            )
+        } else if fault == Fault::ServerError {
+            (500, Vec::new(), String::new())
         } else {
-            handle(state, &method, path, &query, body, port, absolute)
+            let (status, headers) = handle(state, &method, path, &query, body, port, absolute);
+            (status, headers, String::new())
         };
-        let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\n");
+        let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", reply.len());
         for (name, value) in headers {
             head += &format!("{name}: {value}\r\n");
         }
         head += "\r\n";
+        head += &reply;
         let mut out = &stream;
         if out.write_all(head.as_bytes()).is_err() {
             return;
@@ -317,4 +354,25 @@ fn a_registry_that_keeps_failing_gives_up_and_no_manifest_is_sent() {
         "{error}"
     );
     assert!(fake.state.lock().unwrap().manifests.is_empty());
+}
+
+#[test]
+fn a_bearer_registry_gets_a_token_that_may_push() {
+    let fake = Fake::start_with(false, true, |_, _, _| Fault::None);
+    let (file, digest, data) = blob_file(100);
+    let reference = fake.reference("app:v1");
+    let client = client();
+    client
+        .push_blob(&reference, &digest, 100, file.path(), None)
+        .unwrap();
+    client
+        .push_manifest(
+            &reference,
+            "application/vnd.oci.image.manifest.v1+json",
+            b"{}",
+        )
+        .unwrap();
+    let state = fake.state.lock().unwrap();
+    assert_eq!(state.blobs[&digest], data);
+    assert_eq!(state.manifests["v1"], b"{}");
 }
