@@ -261,6 +261,21 @@ fn a_published_image_pulls_back_as_the_pipeline_built_it() {
     ]))
     .unwrap();
     assert_eq!(manifest["layers"][0]["digest"], base["layers"][0]["digest"]);
+    // Mounted from the base's repository, not uploaded again.
+    let log = registry.log();
+    let base_layer = base["layers"][0]["digest"].as_str().unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"POST /v2/team/app/blobs/uploads/?mount=")
+                && l.contains(base_layer)
+                && l.contains("\" 201 ")),
+        "{log}"
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("PUT /v2/team/app/blobs/uploads/") && l.contains(base_layer)),
+        "the base layer was uploaded again"
+    );
 }
 
 #[test]
