@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::image::ImageManifest;
 use registry::manifest::{self, Manifest};
-use registry::{Platform, Reference};
+use registry::Platform;
 use serde_json::{json, Value};
 use snapshotter::Store;
 
@@ -26,13 +26,9 @@ use crate::{Error, LayerReport};
 /// `index.json`, `manifest.json` and manifests are read whole, up to this.
 const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
 
-/// Writes `built` as an image tarball. `name` tags it for `docker load`.
-pub(crate) fn write_archive(
-    store: &Store,
-    built: &Built,
-    name: Option<&Reference>,
-    out: impl Write,
-) -> io::Result<()> {
+/// Writes `built` as an image tarball, untagged (as Dagger's are): loading
+/// it must not take over the name of the image it was built on.
+pub(crate) fn write_archive(store: &Store, built: &Built, out: impl Write) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     let mut add = |path: &str, data: &mut dyn Read, size: u64| {
         let mut header = tar::Header::new_gnu();
@@ -44,13 +40,7 @@ pub(crate) fn write_archive(
     };
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
     add("oci-layout", &mut &layout[..], layout.len() as u64)?;
-    let mut manifest_entry = built.manifest.descriptor();
-    if let Some(name) = name {
-        manifest_entry["annotations"] = json!({
-            "io.containerd.image.name": name.to_string(),
-            "org.opencontainers.image.ref.name": name.tag().unwrap_or("latest"),
-        });
-    }
+    let manifest_entry = built.manifest.descriptor();
     let index = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": media::OCI_INDEX,
@@ -60,7 +50,7 @@ pub(crate) fn write_archive(
     let blob_name = |digest: &str| format!("blobs/{}", digest.replacen(':', "/", 1));
     let docker = serde_json::to_vec(&json!([{
         "Config": blob_name(&built.config.digest),
-        "RepoTags": name.map(|n| vec![format!("{}/{}:{}", n.registry(), n.repository(), n.tag().unwrap_or("latest"))]),
+        "RepoTags": null,
         "Layers": built.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
     }]))?;
     add("manifest.json", &mut &docker[..], docker.len() as u64)?;

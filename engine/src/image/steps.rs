@@ -91,7 +91,7 @@ pub(crate) async fn solve_tarball(
                 let written = std::fs::create_dir(temp.join("fs"))
                     .and_then(|()| std::fs::File::create(&path))
                     .and_then(|file| {
-                        write_archive(&inner.store, &built, None, std::io::BufWriter::new(&file))?;
+                        write_archive(&inner.store, &built, std::io::BufWriter::new(&file))?;
                         file.sync_all()
                     });
                 if let Err(source) = written {

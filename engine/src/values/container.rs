@@ -601,8 +601,8 @@ impl Container {
         let dest = self.engine.inner.workdir.join(path);
         let built = self.build_image(options, None).await?;
         let inner = Arc::clone(&self.engine.inner);
-        let name = self.image_ref.as_deref().and_then(|r| r.parse().ok());
-        blocking(move || write_tarball(&inner, &built, name.as_ref(), &dest)).await
+        // Untagged, as Dagger's: the base image's name is not this image's.
+        blocking(move || write_tarball(&inner, &built, &dest)).await
     }
 
     /// The container's image as an OCI tarball (`image.tar`), lazily.
@@ -688,7 +688,6 @@ mod registry_host_tests {
 fn write_tarball(
     inner: &crate::session::Inner,
     built: &crate::image::Built,
-    name: Option<&Reference>,
     dest: &Path,
 ) -> Result<PathBuf, Error> {
     let dest = std::path::absolute(dest).unwrap_or_else(|_| dest.to_owned());
@@ -712,7 +711,7 @@ fn write_tarball(
     ));
     let written = std::fs::File::create(&temp)
         .and_then(|file| {
-            crate::image::write_archive(&inner.store, built, name, std::io::BufWriter::new(&file))?;
+            crate::image::write_archive(&inner.store, built, std::io::BufWriter::new(&file))?;
             file.sync_all()
         })
         .and_then(|()| std::fs::rename(&temp, &dest));
