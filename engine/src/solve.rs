@@ -135,42 +135,61 @@ async fn solve_image(
                             what: "its config".into(),
                             source: Box::new(source),
                         })?;
-                let config = registry::manifest::parse_config(&address, &config_bytes).map_err(
-                    |source| Error::Registry {
-                        image: address.clone(),
-                        source: Box::new(source),
-                    },
-                )?;
-                let all_present = image
-                    .layers
-                    .iter()
-                    .all(|l| matches!(l.outcome, crate::LayerOutcome::Reused));
-                let base = crate::image::BaseImage::load(
+                image_outcome(
                     &inner.store,
                     &address,
                     Some(image.reference.clone()),
                     &image.manifest_digest,
-                    image.layers.iter().map(|l| l.snapshot.fs()).collect(),
+                    &image.layers,
                     &config_bytes,
-                )?;
-                let solved = Solved {
-                    key: KeyBuilder::new("tanto.image.v1")
-                        .str("manifest", &image.manifest_digest)
-                        .finish(),
-                    layers: Arc::new(image.layers.iter().rev().map(|l| l.snapshot.fs()).collect()),
-                    settings: Some(Arc::new(Settings::from_image(&config))),
-                    exec: None,
-                    base: Some(Arc::new(base)),
-                };
-                Ok(if all_present {
-                    Outcome::Cached(solved)
-                } else {
-                    Outcome::Ran(solved)
-                })
+                )
             })
         })
         .await
         .map_err(Error::Shared)
+}
+
+/// An image step's output (pulled or imported): its layers, settings and
+/// what publishing on top of it reuses; cached when no layer was new.
+pub(crate) fn image_outcome(
+    store: &snapshotter::Store,
+    name: &str,
+    reference: Option<Reference>,
+    manifest_digest: &str,
+    layers: &[crate::LayerReport],
+    config_bytes: &[u8],
+) -> Result<Outcome<Solved>, Error> {
+    let config =
+        registry::manifest::parse_config(name, config_bytes).map_err(|source| Error::Registry {
+            image: name.to_owned(),
+            source: Box::new(source),
+        })?;
+    let dirs: Vec<PathBuf> = layers.iter().map(|l| l.snapshot.fs()).collect();
+    let base = crate::image::BaseImage::load(
+        store,
+        name,
+        reference,
+        manifest_digest,
+        dirs.clone(),
+        config_bytes,
+    )?;
+    let solved = Solved {
+        key: KeyBuilder::new("tanto.image.v1")
+            .str("manifest", manifest_digest)
+            .finish(),
+        layers: Arc::new(dirs.into_iter().rev().collect()),
+        settings: Some(Arc::new(Settings::from_image(&config))),
+        exec: None,
+        base: Some(Arc::new(base)),
+    };
+    let all_present = layers
+        .iter()
+        .all(|l| matches!(l.outcome, crate::LayerOutcome::Reused));
+    Ok(if all_present {
+        Outcome::Cached(solved)
+    } else {
+        Outcome::Ran(solved)
+    })
 }
 
 async fn solve_host(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<Solved, Error> {

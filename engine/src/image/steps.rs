@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cache_key::KeyBuilder;
-use crate::config::Settings;
 use crate::memo::Kind;
 use crate::node::{ConfigEdit, ImageSpec, ImportSource, Node};
 use crate::session::Inner;
@@ -15,7 +14,7 @@ use crate::solve::{blocking, solve, Solved};
 use crate::solver::Outcome;
 use crate::Error;
 
-use super::{build, import_archive, write_archive, ArchiveSource, BaseImage, Built, ImageOptions};
+use super::{build, import_archive, write_archive, ArchiveSource, Built, ImageOptions};
 
 /// Builds the image of the container made of `rootfs`, `image` and `edits`.
 pub(crate) async fn build_container(
@@ -143,39 +142,14 @@ pub(crate) async fn solve_import(
         .solve(request, node.name.clone(), move |_| {
             blocking(move || {
                 let imported = import_archive(&inner.store, &archive, tag.as_deref())?;
-                let name = archive.name();
-                let config = registry::manifest::parse_config(&name, &imported.config_bytes)
-                    .map_err(|source| Error::Registry {
-                        image: name.clone(),
-                        source: Box::new(source),
-                    })?;
-                let dirs: Vec<PathBuf> = imported.layers.iter().map(|l| l.snapshot.fs()).collect();
-                let base = BaseImage::load(
+                crate::solve::image_outcome(
                     &inner.store,
-                    &name,
+                    &archive.name(),
                     None,
                     &imported.manifest_digest,
-                    dirs.clone(),
+                    &imported.layers,
                     &imported.config_bytes,
-                )?;
-                let all_present = imported
-                    .layers
-                    .iter()
-                    .all(|l| matches!(l.outcome, crate::LayerOutcome::Reused));
-                let solved = Solved {
-                    key: KeyBuilder::new("tanto.image.v1")
-                        .str("manifest", &imported.manifest_digest)
-                        .finish(),
-                    layers: Arc::new(dirs.into_iter().rev().collect()),
-                    settings: Some(Arc::new(Settings::from_image(&config))),
-                    exec: None,
-                    base: Some(Arc::new(base)),
-                };
-                Ok(if all_present {
-                    Outcome::Cached(solved)
-                } else {
-                    Outcome::Ran(solved)
-                })
+                )
             })
         })
         .await
