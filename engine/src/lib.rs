@@ -50,9 +50,11 @@
 
 pub mod cache_key;
 mod cache_volume;
+mod capture;
 mod config;
 mod error;
 mod exec_step;
+mod mask;
 mod memo;
 mod node;
 mod paths;
@@ -66,8 +68,11 @@ mod values;
 
 pub use config::Settings;
 pub use error::Error;
+pub use mask::MASK;
 pub use node::{Expect, Sharing};
-pub use pull::{LayerOutcome, LayerReport, PullOptions, PulledImage, Puller};
+pub use pull::{
+    LayerOutcome, LayerProgress, LayerReport, PullOptions, PullProgress, PulledImage, Puller,
+};
 pub use registry::{Platform, Reference};
 pub use secret::Secret;
 pub use session::{Engine, EngineConfig};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use registry::{Client, ClientConfig, Credentials};
 use snapshotter::{Limits, Store};
 
+use crate::mask::Masker;
 use crate::memo::Memo;
 use crate::node::Node;
 use crate::secret::{self, Secret};
@@ -50,6 +51,15 @@ pub(crate) struct Inner {
     pub next_cancel: AtomicU64,
     /// Set by `cancel_all`: steps that start later fail at once.
     pub cancelled: AtomicBool,
+    /// Every secret value set in this engine: masked in all step output.
+    pub secrets: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Inner {
+    /// Masks the secrets known now.
+    pub fn masker(&self) -> Masker {
+        Masker::new(self.secrets.lock().unwrap().iter())
+    }
 }
 
 impl Engine {
@@ -85,6 +95,7 @@ impl Engine {
                 cancels: Mutex::new(HashMap::new()),
                 next_cancel: AtomicU64::new(0),
                 cancelled: AtomicBool::new(false),
+                secrets: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -121,8 +132,14 @@ impl Engine {
     }
 
     /// A secret. Its value never reaches the store, logs or cache keys.
+    /// Its value is masked (`***`) in every step's output from then on.
     pub fn set_secret(&self, name: &str, plaintext: impl AsRef<[u8]>) -> Secret {
-        Secret::new(name, plaintext.as_ref(), &self.inner.secret_key)
+        let plaintext = plaintext.as_ref();
+        let mut secrets = self.inner.secrets.lock().unwrap();
+        if !secrets.iter().any(|s| s == plaintext) {
+            secrets.push(plaintext.to_vec());
+        }
+        Secret::new(name, plaintext, &self.inner.secret_key)
     }
 
     /// What the solver has done so far.
