@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -10,6 +11,7 @@ use engine::snapshotter::{Limits, Store};
 use engine::{LayerOutcome, Platform, PullOptions, Puller, Reference};
 
 use crate::output;
+use crate::progress::{Failure, Progress, Update};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,7 +23,12 @@ pub struct Args {
     platform: Option<String>,
 }
 
-pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let reference: Reference = args.reference.parse()?;
     let platform = match &args.platform {
         Some(p) => p.parse::<Platform>()?,
@@ -44,11 +51,37 @@ pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow:
         insecure_registries,
     });
     let started = Instant::now();
+    // One step, the pull, whose layers show their bytes as they arrive.
+    let progress = Progress::start(progress);
+    progress.send(Update::Started {
+        step: 1,
+        name: format!("pull {reference}"),
+    });
+    let sender = progress.observer_fn();
     let options = PullOptions {
         platform: platform.clone(),
+        progress: Some(Arc::new(move |layer: &engine::LayerProgress| {
+            sender(Update::Pull {
+                step: 1,
+                layer: layer.clone(),
+            })
+        })),
         ..PullOptions::default()
     };
-    let image = Puller::new(&store, client).pull(&reference, &options)?;
+    let pulled = Puller::new(&store, client).pull(&reference, &options);
+    progress.send(match &pulled {
+        Ok(_) => Update::Finished {
+            step: 1,
+            took: started.elapsed(),
+        },
+        Err(error) => Update::Failed {
+            step: 1,
+            failure: Failure::from_error(error),
+        },
+    });
+    // The error itself is the last thing tanto says.
+    progress.finish(false, || {})?;
+    let image = pulled?;
 
     let (mut fetched, mut fetched_bytes, mut unpacked, mut reused) = (0, 0, 0, 0);
     let mut skipped_devices = Vec::new();

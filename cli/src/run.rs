@@ -23,12 +23,30 @@ pub struct Args {
     command: Vec<String>,
 }
 
-pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    store_root: &Path,
+    progress: &crate::progress::Options,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let tanto =
         std::env::current_exe().context("cannot find the tanto binary to start the session")?;
-    let mut session = Command::new(tanto)
+    let mut session = Command::new(tanto);
+    session
         .arg("--root")
         .arg(store_root)
+        // The session shows the progress: its stderr is ours.
+        .arg("--progress")
+        .arg(progress.mode.as_arg());
+    if let Some(timings) = &progress.timings {
+        session.arg("--timings").arg(
+            std::path::absolute(timings)
+                .with_context(|| format!("cannot resolve {}", timings.display()))?,
+        );
+    }
+    if progress.verbose {
+        session.arg("--verbose");
+    }
+    let mut session = session
         .arg("session")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
