@@ -5,6 +5,7 @@ mod output;
 mod progress;
 mod pull;
 mod query;
+mod relay;
 mod run;
 mod session;
 

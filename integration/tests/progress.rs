@@ -442,3 +442,68 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
     );
     assert!(done.contains("✘ #2 withExec"), "{done}");
 }
+
+/// A program that talks to its session the way an SDK does, with Python's
+/// standard library only.
+const PROGRAM: &str = r#"
+import base64, json, os, sys, urllib.error, urllib.request
+auth = base64.b64encode((os.environ["DAGGER_SESSION_TOKEN"] + ":").encode()).decode()
+request = urllib.request.Request(
+    "http://127.0.0.1:%s/query" % os.environ["DAGGER_SESSION_PORT"],
+    data=json.dumps({"query": open(sys.argv[1]).read()}).encode(),
+    headers={"Content-Type": "application/json", "Authorization": "Basic " + auth},
+)
+print("program: asking", "(a terminal)" if sys.stdout.isatty() else "(no terminal)")
+try:
+    answer = json.load(urllib.request.urlopen(request))
+except urllib.error.HTTPError as error:
+    answer = json.load(error)
+print("program: answered", "with errors" if answer.get("errors") else "fine")
+sys.exit(3)
+"#;
+
+#[test]
+fn tanto_run_shows_the_live_view_and_keeps_the_programs_own_lines() {
+    let (_registry, image) = busybox();
+    let tanto = Tanto::new();
+    let program = tanto.write_home_file("program.py", PROGRAM);
+    let query = tanto.write_home_file(
+        "q.graphql",
+        &exec_query(image, "echo step-says-hello; sleep 2; echo step-says-bye"),
+    );
+    let tmux = in_terminal(
+        &tanto,
+        &[
+            "run",
+            "--",
+            "python3",
+            program.to_str().unwrap(),
+            query.to_str().unwrap(),
+        ],
+    );
+    let running = tmux.wait_for("the program's line and the running step", |s| {
+        s.contains("program: asking") && s.contains("│ step-says-hello")
+    });
+    assert!(
+        running.contains("program: asking (a terminal)"),
+        "{running}"
+    );
+    let done = tmux.wait_for("the end", |s| s.contains("EXIT="));
+    let lines: Vec<&str> = done.lines().filter(|l| !l.trim().is_empty()).collect();
+    let at = |text: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(text))
+            .unwrap_or_else(|| panic!("no {text:?} on screen:\n{done}"))
+    };
+    // In order, nothing drawn over: the program's lines, the steps, the
+    // summary, and the program's exit status, unchanged.
+    assert!(at("program: asking") < at("✔ #2 withExec"), "{done}");
+    assert!(at("✔ #2 withExec") < at("program: answered fine"), "{done}");
+    assert!(
+        at("program: answered fine") < at("2 steps: 2 ran"),
+        "{done}"
+    );
+    assert_eq!(lines.last().copied(), Some("EXIT=3"), "{done}");
+    assert!(!done.chars().any(|c| ('⠋'..='⠿').contains(&c)), "{done}");
+}

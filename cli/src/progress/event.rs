@@ -7,7 +7,7 @@ use std::time::Duration;
 use engine::solver::{Event, Stream};
 use engine::LayerProgress;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Update {
     Started {
         step: u64,
@@ -39,6 +39,11 @@ pub enum Update {
         step: u64,
         layer: LayerProgress,
     },
+    /// A line from elsewhere (the program `tanto run` runs, the session's
+    /// own messages), shown in the scrollback above the live view.
+    Say {
+        text: String,
+    },
 }
 
 impl Update {
@@ -52,7 +57,118 @@ impl Update {
             | Update::Failed { step, .. }
             | Update::Output { step, .. }
             | Update::Pull { step, .. } => *step,
+            Update::Say { .. } => 0,
         }
+    }
+
+    /// One JSON line, for `tanto run` to show what its session reports.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Update::Started { step, name } => json!({"started": step, "name": name}),
+            Update::Waiting { step } => json!({ "waiting": step }),
+            Update::Running { step } => json!({ "running": step }),
+            Update::Cached { step } => json!({ "cached": step }),
+            Update::Finished { step, took } => {
+                json!({"finished": step, "took": took.as_secs_f64()})
+            }
+            Update::Failed { step, failure } => json!({
+                "failed": step,
+                "message": failure.message,
+                "command": failure.command,
+                "exit_code": failure.exit_code,
+                "output": failure.output,
+            }),
+            Update::Output {
+                step,
+                stream,
+                bytes,
+            } => json!({
+                "output": step,
+                "stderr": *stream == Stream::Stderr,
+                "hex": hex::encode(bytes),
+            }),
+            Update::Pull { step, layer } => json!({
+                "pull": step,
+                "digest": layer.digest,
+                "bytes": layer.bytes,
+                "total": layer.total,
+                "elapsed": layer.elapsed.as_secs_f64(),
+                "done": layer.done,
+            }),
+            Update::Say { text } => json!({ "say": text }),
+        }
+    }
+
+    /// The inverse of [`Update::to_json`]; `None` for anything else.
+    pub fn from_json(value: &serde_json::Value) -> Option<Update> {
+        let number = |key: &str| value.get(key).and_then(|v| v.as_u64());
+        let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+        let seconds = |key: &str| {
+            value
+                .get(key)
+                .and_then(|v| v.as_f64())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+                .map(Duration::from_secs_f64)
+        };
+        Some(if let Some(step) = number("started") {
+            Update::Started {
+                step,
+                name: text("name")?,
+            }
+        } else if let Some(step) = number("waiting") {
+            Update::Waiting { step }
+        } else if let Some(step) = number("running") {
+            Update::Running { step }
+        } else if let Some(step) = number("cached") {
+            Update::Cached { step }
+        } else if let Some(step) = number("finished") {
+            Update::Finished {
+                step,
+                took: seconds("took")?,
+            }
+        } else if let Some(step) = number("failed") {
+            Update::Failed {
+                step,
+                failure: Failure {
+                    message: text("message")?,
+                    command: value.get("command").and_then(|c| {
+                        c.as_array()?
+                            .iter()
+                            .map(|a| a.as_str().map(str::to_owned))
+                            .collect()
+                    }),
+                    exit_code: value
+                        .get("exit_code")
+                        .and_then(|c| c.as_i64())
+                        .and_then(|c| i32::try_from(c).ok()),
+                    output: text("output")?,
+                },
+            }
+        } else if let Some(step) = number("output") {
+            Update::Output {
+                step,
+                stream: if value.get("stderr").and_then(|v| v.as_bool())? {
+                    Stream::Stderr
+                } else {
+                    Stream::Stdout
+                },
+                bytes: hex::decode(text("hex")?).ok()?,
+            }
+        } else if let Some(step) = number("pull") {
+            Update::Pull {
+                step,
+                layer: LayerProgress {
+                    digest: text("digest")?,
+                    bytes: number("bytes")?,
+                    total: number("total")?,
+                    elapsed: seconds("elapsed")?,
+                    done: value.get("done").and_then(|v| v.as_bool())?,
+                },
+            }
+        } else {
+            Update::Say { text: text("say")? }
+        })
     }
 
     pub fn from_event(event: &Event<'_>) -> Option<Update> {
@@ -122,5 +238,65 @@ impl Failure {
                 ..Failure::default()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_survive_the_trip_from_session_to_run() {
+        let updates = [
+            Update::Started {
+                step: 1,
+                name: "withExec sh -c \"x\"".into(),
+            },
+            Update::Waiting { step: 1 },
+            Update::Running { step: 1 },
+            Update::Cached { step: 2 },
+            Update::Finished {
+                step: 1,
+                took: Duration::from_millis(1500),
+            },
+            Update::Failed {
+                step: 3,
+                failure: Failure {
+                    message: "m".into(),
+                    command: Some(vec!["sh".into()]),
+                    exit_code: Some(7),
+                    output: "o".into(),
+                },
+            },
+            Update::Failed {
+                step: 4,
+                failure: Failure {
+                    message: "no command".into(),
+                    ..Failure::default()
+                },
+            },
+            Update::Output {
+                step: 1,
+                stream: Stream::Stderr,
+                bytes: vec![0xe2, 0x9c, b'\n'],
+            },
+            Update::Pull {
+                step: 5,
+                layer: LayerProgress {
+                    digest: "sha256:ab".into(),
+                    bytes: 10,
+                    total: 20,
+                    elapsed: Duration::from_millis(250),
+                    done: false,
+                },
+            },
+            Update::Say { text: "hi".into() },
+        ];
+        for update in updates {
+            let line = update.to_json().to_string();
+            let back = Update::from_json(&serde_json::from_str(&line).unwrap());
+            assert_eq!(back.as_ref(), Some(&update), "{line}");
+        }
+        assert_eq!(Update::from_json(&serde_json::json!({"what": 1})), None);
     }
 }

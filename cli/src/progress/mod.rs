@@ -38,6 +38,9 @@ pub enum Mode {
     Plain,
     /// Nothing
     Quiet,
+    /// Updates as JSON lines, for `tanto run` to show its session's progress
+    #[value(hide = true)]
+    Events,
 }
 
 impl Mode {
@@ -47,12 +50,13 @@ impl Mode {
             Mode::Tty => "tty",
             Mode::Plain => "plain",
             Mode::Quiet => "quiet",
+            Mode::Events => "events",
         }
     }
 
     /// What `auto` means here: the live view only for a person at a
     /// terminal, and not when debug logs share stderr with it.
-    fn resolve(self, verbose: bool) -> Mode {
+    pub fn resolve(self, verbose: bool) -> Mode {
         if self != Mode::Auto {
             return self;
         }
@@ -122,6 +126,30 @@ impl Render for Quiet {
     }
 }
 
+/// Marks a JSON update among the other lines of a session's stderr.
+pub const EVENT_MARK: char = '\u{1e}';
+
+/// Updates as marked JSON lines, for the `tanto run` that started us.
+struct Events {
+    steps: Steps,
+    out: std::io::Stderr,
+}
+
+impl Render for Events {
+    fn update(&mut self, at: Duration, update: &Update) {
+        self.steps.apply(at, update);
+        let line = format!("{EVENT_MARK}{}\n", update.to_json());
+        let _ = self.out.write_all(line.as_bytes());
+    }
+    fn stop(&mut self, _at: Duration) {}
+    fn steps(&self) -> &Steps {
+        &self.steps
+    }
+    fn out(&mut self) -> &mut dyn Write {
+        &mut self.out
+    }
+}
+
 enum Message {
     Update(Duration, Update),
     Stop(Duration),
@@ -154,6 +182,10 @@ impl Progress {
             Mode::Quiet => Box::new(Quiet {
                 steps: Steps::default(),
                 sink: std::io::sink(),
+            }),
+            Mode::Events => Box::new(Events {
+                steps: Steps::default(),
+                out: std::io::stderr(),
             }),
         };
         let (sender, receiver) = mpsc::channel();
@@ -238,7 +270,7 @@ impl Progress {
             return Ok(());
         };
         between();
-        if self.mode != Mode::Quiet {
+        if !matches!(self.mode, Mode::Quiet | Mode::Events) {
             renderer.finish(wall, self.style, with_summary);
         }
         if let Some(path) = &self.timings {

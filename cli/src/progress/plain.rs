@@ -61,7 +61,7 @@ impl<W: Write> Plain<W> {
                     None => failure.message.clone(),
                 }
             )),
-            Update::Output { .. } => {}
+            Update::Output { .. } | Update::Say { .. } => {}
             Update::Pull { layer, .. } => {
                 let short = output::short(&layer.digest);
                 if layer.done {
@@ -106,6 +106,10 @@ pub fn rate(bytes: u64, elapsed: Duration) -> u64 {
 
 impl<W: Write + Send> Render for Plain<W> {
     fn update(&mut self, at: Duration, update: &Update) {
+        if let Update::Say { text } = update {
+            let _ = writeln!(self.out, "{text}");
+            return;
+        }
         let output = self.steps.apply(at, update);
         let lines = self.lines(at, update, output);
         if let Update::Pull { layer, .. } = update {

@@ -77,7 +77,7 @@ impl Steps {
             return Vec::new();
         };
         match update {
-            Update::Started { .. } => Vec::new(),
+            Update::Started { .. } | Update::Say { .. } => Vec::new(),
             Update::Waiting { .. } => {
                 step.state = State::Waiting;
                 Vec::new()

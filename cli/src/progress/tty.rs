@@ -27,14 +27,22 @@ const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '�
 /// Output lines shown under a running step.
 const OUTPUT_LINES: usize = 3;
 
+/// A line for the scrollback.
+enum Scroll {
+    /// An ended step's one line.
+    Step(u64),
+    /// A line from elsewhere, as it came.
+    Said(String),
+}
+
 pub struct Tty<W: Write> {
     out: W,
     steps: Steps,
     style: Style,
     /// The terminal's (columns, rows), asked at each redraw.
     size: Box<dyn Fn() -> (usize, usize) + Send>,
-    /// Steps that ended and are not yet in the scrollback, in order.
-    ended: Vec<u64>,
+    /// What goes to the scrollback at the next redraw, in order.
+    pending: Vec<Scroll>,
     /// Lengths (in characters) of the live lines on screen.
     drawn: Vec<usize>,
     drawn_width: usize,
@@ -47,7 +55,7 @@ impl<W: Write> Tty<W> {
             steps: Steps::default(),
             style,
             size,
-            ended: Vec::new(),
+            pending: Vec::new(),
             drawn: Vec::new(),
             drawn_width: 0,
         }
@@ -164,11 +172,18 @@ impl<W: Write> Tty<W> {
         if rows > 0 {
             frame.push_str(&format!("\r\x1b[{rows}A"));
         }
-        let ended = std::mem::take(&mut self.ended);
-        for number in ended {
-            if let Some(step) = self.steps.get(number) {
-                frame.push_str(&self.ended_line(step, width.saturating_sub(1).max(10)));
-                frame.push_str("\x1b[K\n");
+        for scroll in std::mem::take(&mut self.pending) {
+            match scroll {
+                Scroll::Step(number) => {
+                    if let Some(step) = self.steps.get(number) {
+                        frame.push_str(&self.ended_line(step, width.saturating_sub(1).max(10)));
+                        frame.push_str("\x1b[K\n");
+                    }
+                }
+                Scroll::Said(text) => {
+                    frame.push_str(&text);
+                    frame.push_str("\x1b[K\n");
+                }
             }
         }
         let live = self.live(at, width, height);
@@ -187,14 +202,15 @@ impl<W: Write> Tty<W> {
 impl<W: Write + Send> Render for Tty<W> {
     fn update(&mut self, at: Duration, update: &Update) {
         self.steps.apply(at, update);
-        if matches!(
-            update,
-            Update::Cached { .. } | Update::Finished { .. } | Update::Failed { .. }
-        ) {
-            self.ended.push(update.step());
-            // Ended steps reach the scrollback at once, in order.
-            self.draw(at);
+        match update {
+            Update::Cached { .. } | Update::Finished { .. } | Update::Failed { .. } => {
+                self.pending.push(Scroll::Step(update.step()));
+            }
+            Update::Say { text } => self.pending.push(Scroll::Said(text.clone())),
+            _ => return,
         }
+        // The scrollback gets them at once, in order.
+        self.draw(at);
     }
 
     fn tick(&mut self, at: Duration) {
