@@ -105,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         mode: cli.progress,
         timings: cli.timings,
         verbose: cli.verbose,
+        never_block: false,
     };
     match cli.command {
         Command::Version => {

@@ -33,7 +33,15 @@ pub fn run(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
-    let progress = crate::progress::Progress::start(progress);
+    let mut progress = progress.clone();
+    if progress.mode == crate::progress::Mode::Auto {
+        // Started by an SDK (`tanto run` always says which mode): the
+        // program shares our terminal, so no live view, or gives us a pipe
+        // it may never read, so never wait on it.
+        progress.mode = crate::progress::Mode::Plain;
+        progress.never_block = true;
+    }
+    let progress = crate::progress::Progress::start(&progress);
     let served = runtime.block_on(serve(
         store_root,
         insecure_registries,

@@ -196,8 +196,12 @@ struct Session {
 
 impl Session {
     fn start(tanto: &Tanto) -> Session {
+        Session::start_with(tanto, &["--progress=plain", "session"])
+    }
+
+    fn start_with(tanto: &Tanto, args: &[&str]) -> Session {
         let mut child = tanto
-            .command(&["--progress=plain", "session"])
+            .command(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -288,6 +292,31 @@ fn a_secret_split_across_writes_is_masked_in_stdout_progress_errors_and_store() 
     }
     let hits = tree::grep(&tanto.store(), secret.as_bytes());
     assert!(hits.is_empty(), "the secret is in {hits:?}");
+}
+
+#[test]
+fn a_session_whose_stderr_nobody_reads_still_answers_and_ends() {
+    let (_registry, image) = busybox();
+    let tanto = Tanto::new();
+    // As the Python SDK starts it: a pipe for stderr, read by no one.
+    let mut session = Session::start_with(&tanto, &["session"]);
+    let unread = session.child.stderr.take().unwrap();
+    let chatty = "i=0; while [ $i -lt 30000 ]; do echo \"line $i, enough of them to fill a pipe\"; i=$((i+1)); done; echo end";
+    for script in [chatty, "echo still-answering"] {
+        let answer = session.ask(&exec_query(image, script));
+        let stdout = answer["data"]["container"]["from"]["withExec"]["stdout"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer:#}"));
+        assert!(stdout.ends_with("end\n") || stdout == "still-answering\n");
+    }
+    // The SDK closes its end of the pipes, then standard input.
+    drop(unread);
+    drop(session.child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while session.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the session did not end");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A tmux server of our own, killed when the test ends.

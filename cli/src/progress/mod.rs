@@ -77,6 +77,8 @@ pub struct Options {
     pub mode: Mode,
     pub timings: Option<PathBuf>,
     pub verbose: bool,
+    /// Drop plain lines rather than wait when stderr is not being read.
+    pub never_block: bool,
 }
 
 /// What a renderer does with updates.
@@ -178,6 +180,9 @@ impl Progress {
                 style,
                 Box::new(terminal_size),
             )),
+            Mode::Plain | Mode::Auto if options.never_block => {
+                Box::new(plain::Plain::new(Unblocked(std::io::stderr())))
+            }
             Mode::Plain | Mode::Auto => Box::new(plain::Plain::new(std::io::stderr())),
             Mode::Quiet => Box::new(Quiet {
                 steps: Steps::default(),
@@ -295,6 +300,35 @@ impl Drop for Progress {
     fn drop(&mut self) {
         let at = self.started.elapsed();
         self.stop(at);
+    }
+}
+
+/// Stderr that drops what it cannot take at once. For a session started
+/// by an SDK: the Python SDK gives it a pipe it never reads, and progress
+/// must not stall (or, at the end, hang) a session over that.
+struct Unblocked(std::io::Stderr);
+
+impl Write for Unblocked {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut poll = libc::pollfd {
+            fd: libc::STDERR_FILENO,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no waiting.
+        let ready =
+            unsafe { libc::poll(&mut poll, 1, 0) } == 1 && poll.revents & libc::POLLOUT != 0;
+        // A pipe that polls writable takes PIPE_BUF bytes without blocking.
+        let chunk = &bytes[..bytes.len().min(libc::PIPE_BUF)];
+        if ready {
+            self.0.write(chunk)
+        } else {
+            Ok(chunk.len())
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
