@@ -344,13 +344,48 @@ impl Tmux {
         }
     }
 
+    /// The scrollback and the screen.
     fn screen(&self) -> String {
+        self.capture(&["-J", "-S", "-200"])
+    }
+
+    /// The screen only, as wide as the terminal now is.
+    fn visible(&self) -> String {
+        self.capture(&[])
+    }
+
+    fn capture(&self, options: &[&str]) -> String {
         let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-J", "-t", "test"])
-            .args(["-S", "-200"])
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "test"])
+            .args(options)
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn resize(&self, columns: u16) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", "test"])
+            .args(["-x", &columns.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Polls the visible screen until `wanted` holds.
+    fn wait_for_visible(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let screen = self.visible();
+            if wanted(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never saw {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Polls the screen until `wanted` holds; generous, as machines vary.
@@ -417,6 +452,26 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
         "{running}"
     );
     assert!(running.contains("✔ #1 from "), "{running}");
+
+    // Narrower: redrawn to the new width, one live area, nothing left over.
+    tmux.resize(60);
+    let header = r#"#2 withExec sh -c "echo"#;
+    let narrow = tmux.wait_for_visible("the live view redrawn 60 wide", |s| {
+        s.lines()
+            .any(|l| l.contains(header) && l.chars().count() < 60)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let narrow = format!("{narrow}{}", tmux.visible());
+    let settled = tmux.visible();
+    assert_eq!(
+        settled.lines().filter(|l| l.contains(header)).count(),
+        1,
+        "{narrow}"
+    );
+    assert!(
+        settled.lines().all(|l| l.chars().count() <= 60),
+        "{settled}"
+    );
     drop(tmux);
 
     // A quick pipeline, then again: CACHED markers and the summary.

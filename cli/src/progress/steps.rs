@@ -111,6 +111,21 @@ impl Steps {
 }
 
 impl Step {
+    /// The last lines a running step printed, with the one it is writing
+    /// (a prompt, a progress bar) last.
+    pub fn last_lines(&self, count: usize) -> Vec<String> {
+        let mut lines: Vec<String> = self.lines.iter().cloned().collect();
+        lines.extend(
+            self.partial
+                .iter()
+                .filter(|p| !p.is_empty())
+                .map(|p| clean(p))
+                .filter(|l| !l.is_empty()),
+        );
+        let skip = lines.len().saturating_sub(count);
+        lines.split_off(skip)
+    }
+
     fn output(&mut self, stream: Stream, bytes: &[u8]) -> Vec<String> {
         let partial = &mut self.partial[stream as usize];
         partial.extend_from_slice(bytes);

@@ -144,8 +144,7 @@ impl<W: Write> Tty<W> {
                     ));
                 }
             } else {
-                let skip = step.lines.len().saturating_sub(shown);
-                for line in step.lines.iter().skip(skip) {
+                for line in step.last_lines(shown) {
                     lines.push(self.style.dim(&fit(&format!("    │ {line}"), width)));
                 }
             }
@@ -286,14 +285,14 @@ mod tests {
         view.update(Duration::ZERO, &started(1, r#"withExec sh -c "make test""#));
         view.update(Duration::ZERO, &started(2, "withExec sh -c true"));
         view.update(Duration::ZERO, &Update::Waiting { step: 2 });
-        view.update(Duration::ZERO, &out(1, "one\ntwo\nthree\nfour\n"));
+        view.update(Duration::ZERO, &out(1, "one\ntwo\nthree\nfour\n50%\r"));
         assert_eq!(
             view.live(Duration::from_millis(2300), 60, 20),
             [
                 r#"⠸ #1 withExec sh -c "make test" 2.3s"#,
-                "    │ two",
                 "    │ three",
                 "    │ four",
+                "    │ 50%",
                 "⋯ #2 withExec sh -c true waiting",
             ]
         );
