@@ -153,3 +153,71 @@ fn set_blocking(file: &File) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::solver::{Event, Observer, Step};
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn output_streams_as_it_comes_masked_and_is_stored_masked() {
+        let dir = tempfile::tempdir().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let observer: Observer = Arc::new(move |event| {
+            if let Event::Output(_, stream, bytes) = event {
+                log.lock()
+                    .unwrap()
+                    .push((*stream, String::from_utf8(bytes.to_vec()).unwrap()));
+            }
+        });
+        let step = Step {
+            number: 1,
+            key: crate::cache_key::KeyBuilder::new("test.v1").finish(),
+            name: "test".into(),
+        };
+        let job = Job::detached(step, observer);
+        let capture = Capture::start(dir.path(), &Masker::new(["secret"]), &job).unwrap();
+        // As the executor does: open the paths it is given, write, exit.
+        let writer = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "printf 'a se' >&2; printf 'out\\n'; sleep 0.1; printf 'cret.' >&2",
+            ])
+            .stdout(File::options().write(true).open(capture.pipe(0)).unwrap())
+            .stderr(File::options().write(true).open(capture.pipe(1)).unwrap())
+            .status()
+            .unwrap();
+        assert!(writer.success());
+        capture.finish().unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(read("stdout"), "out\n");
+        assert_eq!(read("stderr"), "a ***.");
+        assert!(!dir.path().join("stdout.pipe").exists());
+        let seen = seen.lock().unwrap();
+        let stderr: String = seen
+            .iter()
+            .filter(|(s, _)| *s == Stream::Stderr)
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(stderr, "a ***.");
+        assert!(seen
+            .iter()
+            .all(|(_, text)| !text.contains("se") || text.contains("***")));
+    }
+
+    #[test]
+    fn a_step_that_never_opens_its_output_leaves_it_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let step = Step {
+            number: 1,
+            key: crate::cache_key::KeyBuilder::new("test.v1").finish(),
+            name: "test".into(),
+        };
+        let job = Job::detached(step, Arc::new(|_| {}));
+        let capture = Capture::start(dir.path(), &Masker::default(), &job).unwrap();
+        capture.finish().unwrap();
+        assert_eq!(std::fs::read(dir.path().join("stdout")).unwrap(), b"");
+    }
+}

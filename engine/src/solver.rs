@@ -87,6 +87,16 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job outside any solver, reporting to `observer`: for tests.
+    #[cfg(test)]
+    pub(crate) fn detached(step: Step, observer: Observer) -> Job {
+        Job {
+            step,
+            observer: Some(observer),
+            permits: Arc::new(Semaphore::new(1)),
+        }
+    }
+
     pub fn step(&self) -> &Step {
         &self.step
     }
