@@ -52,7 +52,13 @@ impl<W: Write> Plain<W> {
             Update::Waiting { .. } => lines.push(format!("{head} WAITING")),
             Update::Running { .. } => lines.push(format!("{head} RUNNING")),
             Update::Cached { .. } => lines.push(format!("{head} CACHED")),
-            Update::Finished { took, .. } => lines.push(format!("{head} DONE {}", seconds(*took))),
+            Update::Finished { took, .. } => lines.push(format!(
+                "{head} DONE {}{}",
+                seconds(*took),
+                step.fetched()
+                    .map(|b| format!(", fetched {}", output::bytes(b)))
+                    .unwrap_or_default()
+            )),
             Update::Failed { failure, .. } => lines.push(format!(
                 "{head} FAILED {}: {}",
                 seconds(step.took.unwrap_or_default()),
@@ -318,8 +324,8 @@ step #2 host.directory ./src failed
 #1 layer 3f4e5a6b7c8d fetching 4.0 MB
 #1 layer 3f4e5a6b7c8d 3.0 MB / 4.0 MB (1.4 MB/s)
 #1 layer 3f4e5a6b7c8d fetched 4.0 MB in 2.5s (1.6 MB/s)
-#1 from busybox DONE 2.6s
-1 step: 1 ran, 0 cached, 0 failed, in 2.7s
+#1 from busybox DONE 2.6s, fetched 4.0 MB
+1 step: 1 ran, 0 cached, 0 failed, in 2.7s, fetched 4.0 MB
 slowest: #1 from busybox 2.6s
 "
         );

@@ -108,9 +108,26 @@ impl Steps {
     pub fn get(&self, number: u64) -> Option<&Step> {
         self.steps.get(&number)
     }
+
+    /// Bytes of image layers fetched by all steps.
+    pub fn fetched(&self) -> Option<u64> {
+        let fetched: Vec<u64> = self.steps.values().filter_map(Step::fetched).collect();
+        (!fetched.is_empty()).then(|| fetched.iter().sum())
+    }
 }
 
 impl Step {
+    /// Bytes of image layers it fetched (`None` when it fetched none).
+    pub fn fetched(&self) -> Option<u64> {
+        let done: Vec<u64> = self
+            .layers
+            .iter()
+            .filter(|l| l.done)
+            .map(|l| l.bytes)
+            .collect();
+        (!done.is_empty()).then(|| done.iter().sum())
+    }
+
     /// The last lines a running step printed, with the one it is writing
     /// (a prompt, a progress bar) last.
     pub fn last_lines(&self, count: usize) -> Vec<String> {

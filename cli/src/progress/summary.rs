@@ -26,7 +26,7 @@ pub fn summary(steps: &Steps, wall: Duration, style: &Style) -> Vec<String> {
     );
     let total = steps.steps.len();
     let mut lines = vec![format!(
-        "{total} step{}: {ran} ran, {}, {}, in {}",
+        "{total} step{}: {ran} ran, {}, {}, in {}{}",
         if total == 1 { "" } else { "s" },
         style.cached(&format!("{cached} cached")),
         if failed > 0 {
@@ -34,7 +34,11 @@ pub fn summary(steps: &Steps, wall: Duration, style: &Style) -> Vec<String> {
         } else {
             format!("{failed} failed")
         },
-        seconds(wall)
+        seconds(wall),
+        steps
+            .fetched()
+            .map(|b| format!(", fetched {}", crate::output::bytes(b)))
+            .unwrap_or_default()
     )];
     let mut timed: Vec<&Step> = steps
         .steps
@@ -122,8 +126,13 @@ pub fn timings(steps: &Steps, wall: Duration) -> serde_json::Value {
             })
         })
         .collect();
+    let count = |state| steps.steps.values().filter(|s| s.state == state).count();
     serde_json::json!({
         "wall_seconds": wall.as_secs_f64(),
+        "ran": count(State::Done),
+        "cached": count(State::Cached),
+        "failed": count(State::Failed),
+        "fetched_bytes": steps.fetched().unwrap_or(0),
         "steps": entries,
     })
 }

@@ -72,12 +72,12 @@ impl<W: Write> Tty<W> {
                     seconds(step.took.unwrap_or_default())
                 )),
             ),
-            _ => (self.style.done("✔"), seconds(step.took.unwrap_or_default())),
+            _ => (self.style.done("✔"), done_state(step)),
         };
         let plain_state = match step.state {
             State::Cached => "CACHED".to_owned(),
             State::Failed => format!("FAILED {}", seconds(step.took.unwrap_or_default())),
-            _ => seconds(step.took.unwrap_or_default()),
+            _ => done_state(step),
         };
         let head = fit(
             &format!("#{} {}", step.number, step.name),
@@ -236,6 +236,15 @@ impl<W: Write + Send> Render for Tty<W> {
     }
 }
 
+/// `1.2s`, or `1.2s, fetched 3.4 MB` for an image it pulled.
+fn done_state(step: &Step) -> String {
+    let took = seconds(step.took.unwrap_or_default());
+    match step.fetched() {
+        Some(bytes) => format!("{took}, fetched {}", output::bytes(bytes)),
+        None => took,
+    }
+}
+
 /// `text` cut to `width` characters, with `…` where it was cut.
 fn fit(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -341,5 +350,42 @@ mod tests {
             "{screen:?}"
         );
         assert!(view.drawn.is_empty());
+    }
+
+    #[test]
+    fn an_image_step_shows_its_layers_then_what_it_fetched() {
+        let mut view = tty(80, 20);
+        let layer = |bytes, done| Update::Pull {
+            step: 1,
+            layer: engine::LayerProgress {
+                digest: "sha256:0123456789abcdef".into(),
+                bytes,
+                total: 1_000_000,
+                elapsed: Duration::from_millis(500),
+                done,
+            },
+        };
+        view.update(Duration::ZERO, &started(1, "from busybox"));
+        view.update(Duration::ZERO, &layer(250_000, false));
+        assert_eq!(
+            view.live(Duration::from_millis(500), 80, 20),
+            [
+                "⠴ #1 from busybox 0.5s",
+                "    layer 0123456789ab 250.0 kB / 1.0 MB (500.0 kB/s)"
+            ]
+        );
+        view.update(Duration::ZERO, &layer(1_000_000, true));
+        view.update(
+            Duration::from_millis(600),
+            &Update::Finished {
+                step: 1,
+                took: Duration::from_millis(600),
+            },
+        );
+        let screen = String::from_utf8(view.out.clone()).unwrap();
+        assert!(
+            screen.contains("✔ #1 from busybox 0.6s, fetched 1.0 MB"),
+            "{screen:?}"
+        );
     }
 }
