@@ -79,7 +79,7 @@ pub fn run(
             failure: Failure::from_error(error),
         },
     });
-    // The error itself is the last thing tanto says.
+    // No summary of one step; an error is the last thing tanto says.
     progress.finish(false, || {})?;
     let image = pulled?;
 

@@ -91,13 +91,9 @@ trait Render: Send {
     fn steps(&self) -> &Steps;
     fn out(&mut self) -> &mut dyn Write;
 
-    /// The summary (when asked) and the failures, last.
-    fn finish(&mut self, at: Duration, style: Style, with_summary: bool) {
-        let mut lines = if with_summary {
-            summary::summary(self.steps(), at, &style)
-        } else {
-            Vec::new()
-        };
+    /// The summary and the failures, last.
+    fn finish(&mut self, at: Duration, style: Style) {
+        let mut lines = summary::summary(self.steps(), at, &style);
         lines.extend(summary::failures(self.steps(), &style));
         let mut text = String::new();
         for line in lines {
@@ -265,18 +261,18 @@ impl Progress {
     }
 
     /// Ends the display: takes the live view away, runs `between` (which
-    /// may print results), then says the summary (when `with_summary`) and
-    /// the failures, so they are the last thing on screen; writes the
-    /// timings file.
-    pub fn finish(mut self, with_summary: bool, between: impl FnOnce()) -> anyhow::Result<()> {
+    /// may print results), then, when `summarize`, says the summary and the
+    /// failures, so they are the last thing on screen (a command whose
+    /// failure is its error message says neither); writes the timings file.
+    pub fn finish(mut self, summarize: bool, between: impl FnOnce()) -> anyhow::Result<()> {
         let wall = self.started.elapsed();
         let Some(mut renderer) = self.stop(wall) else {
             between();
             return Ok(());
         };
         between();
-        if !matches!(self.mode, Mode::Quiet | Mode::Events) {
-            renderer.finish(wall, self.style, with_summary);
+        if summarize && !matches!(self.mode, Mode::Quiet | Mode::Events) {
+            renderer.finish(wall, self.style);
         }
         if let Some(path) = &self.timings {
             let json = summary::timings(renderer.steps(), wall);

@@ -179,7 +179,7 @@ mod tests {
         for (at, update) in updates {
             plain.update(ms(*at), update);
         }
-        plain.finish(ms(end), Style { color: false }, true);
+        plain.finish(ms(end), Style { color: false });
         String::from_utf8(plain.out).unwrap()
     }
 
