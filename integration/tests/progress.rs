@@ -442,7 +442,7 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
         "slow.graphql",
         &exec_query(
             image,
-            "echo warming-up; sleep 1; echo half-way; sleep 60; echo finished, with words enough to be cut",
+            "echo warming-up; sleep 1; echo half-way; sleep 3; i=0; while [ $i -lt 100000 ]; do echo tick $i; i=$((i+1)); sleep 0.01; done; echo finished, with words enough to be cut",
         ),
     );
     let slow = slow.to_str().unwrap();
@@ -485,6 +485,25 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
         settled.lines().all(|l| l.chars().count() <= 60),
         "{settled}"
     );
+    let everything = tmux.screen();
+    assert_eq!(
+        everything
+            .lines()
+            .filter(|l| l.contains("✔ #1 from "))
+            .count(),
+        1,
+        "the scrollback keeps the ended step's line:\n{everything}"
+    );
+
+    // Output that never pauses: the view still moves on.
+    let tick = |screen: &str| -> Option<u64> {
+        screen
+            .lines()
+            .filter_map(|l| l.split("│ tick ").nth(1)?.trim().parse().ok())
+            .max()
+    };
+    let first = tick(&tmux.wait_for_visible("a tick", |s| tick(s).is_some())).unwrap();
+    tmux.wait_for_visible("later ticks", |s| tick(s).is_some_and(|t| t > first + 20));
     drop(tmux);
 
     // A quick pipeline, then again: CACHED markers and the summary.

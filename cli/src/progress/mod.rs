@@ -148,6 +148,9 @@ impl Render for Events {
     }
 }
 
+/// How often the live view is redrawn.
+const TICK: Duration = Duration::from_millis(100);
+
 enum Message {
     Update(Duration, Update),
     Stop(Duration),
@@ -195,18 +198,20 @@ impl Progress {
         let thread = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
+                // Redraws come on time even when updates never stop coming.
+                let mut next_tick = Instant::now() + TICK;
                 loop {
                     let message = if live {
-                        match receiver.recv_timeout(Duration::from_millis(100)) {
+                        let wait = next_tick.saturating_duration_since(Instant::now());
+                        match receiver.recv_timeout(wait) {
                             Ok(message) => Some(message),
-                            Err(mpsc::RecvTimeoutError::Timeout) => {
-                                renderer.tick(started.elapsed());
-                                continue;
+                            Err(mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                Some(Message::Stop(started.elapsed()))
                             }
-                            Err(mpsc::RecvTimeoutError::Disconnected) => None,
                         }
                     } else {
-                        receiver.recv().ok()
+                        Some(receiver.recv().unwrap_or(Message::Stop(started.elapsed())))
                     };
                     match message {
                         Some(Message::Update(at, update)) => renderer.update(at, &update),
@@ -214,10 +219,11 @@ impl Progress {
                             renderer.stop(at);
                             break;
                         }
-                        None => {
-                            renderer.stop(started.elapsed());
-                            break;
-                        }
+                        None => {}
+                    }
+                    if live && Instant::now() >= next_tick {
+                        renderer.tick(started.elapsed());
+                        next_tick = Instant::now() + TICK;
                     }
                 }
                 renderer
