@@ -2,8 +2,10 @@
 
 mod doctor;
 mod output;
+mod progress;
 mod pull;
 mod query;
+mod relay;
 mod run;
 mod session;
 
@@ -34,9 +36,24 @@ struct Cli {
     )]
     insecure_registries: Vec<String>,
 
-    /// Show debug logs (RUST_LOG overrides)
+    /// Show debug logs (RUST_LOG overrides); the live view then gives way to plain progress
     #[arg(short, long, global = true)]
     verbose: bool,
+
+    /// How to show steps as they run: a live view on a terminal, plain lines in CI or a pipe
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = progress::Mode::Auto,
+        env = "TANTO_PROGRESS",
+        value_name = "MODE"
+    )]
+    progress: progress::Mode,
+
+    /// Write every step's timings to FILE as JSON
+    #[arg(long, global = true, value_name = "FILE")]
+    timings: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -84,6 +101,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let progress = progress::Options {
+        mode: cli.progress,
+        timings: cli.timings,
+        verbose: cli.verbose,
+        never_block: false,
+    };
     match cli.command {
         Command::Version => {
             output::line(&format!("tanto {}", env!("CARGO_PKG_VERSION")));
@@ -91,21 +114,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor => doctor::run(&store_root(cli.root)?),
         // Not in the user namespace: the user's program runs as the user.
-        Command::Run(args) => run::run(&store_root(cli.root)?, args),
+        Command::Run(args) => run::run(&store_root(cli.root)?, &progress, args),
         Command::Session(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::executor::userns::enter()?;
-            session::run(&store_root(cli.root)?, cli.insecure_registries, args)
+            session::run(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
         }
         Command::Query(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::executor::userns::enter()?;
-            query::run(&store_root(cli.root)?, cli.insecure_registries, args)
+            query::run(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
         }
         Command::Pull(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::executor::userns::enter()?;
-            pull::run(&store_root(cli.root)?, cli.insecure_registries, args)
+            pull::run(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
         }
         Command::RunStep {
             request,

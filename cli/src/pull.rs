@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -10,6 +11,7 @@ use engine::snapshotter::{Limits, Store};
 use engine::{LayerOutcome, Platform, PullOptions, Puller, Reference};
 
 use crate::output;
+use crate::progress::{Failure, Progress, Update};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,7 +23,12 @@ pub struct Args {
     platform: Option<String>,
 }
 
-pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
     let archive = engine::ArchiveSource::parse(&args.reference);
     let reference: Option<Reference> = match archive {
         Some(_) => None,
@@ -48,22 +55,48 @@ pub fn run(root: &Path, insecure_registries: Vec<String>, args: Args) -> anyhow:
         insecure_registries,
     });
     let started = Instant::now();
+    // One step, the pull, whose layers show their bytes as they arrive.
+    let progress = Progress::start(progress);
+    progress.send(Update::Started {
+        step: 1,
+        name: format!("pull {}", args.reference),
+    });
+    let sender = progress.observer_fn();
     let options = PullOptions {
         platform: platform.clone(),
+        progress: Some(Arc::new(move |layer: &engine::LayerProgress| {
+            sender(Update::Pull {
+                step: 1,
+                layer: layer.clone(),
+            })
+        })),
         ..PullOptions::default()
     };
-    let (layers, pinned) = match (&reference, archive) {
-        (Some(reference), _) => {
-            let image = Puller::new(&store, client).pull(reference, &options)?;
-            (image.layers, image.reference.to_string())
-        }
+    let pulled = match (&reference, archive) {
+        (Some(reference), _) => Puller::new(&store, client)
+            .pull(reference, &options)
+            .map(|image| (image.layers, image.reference.to_string())),
         (None, Some((source, tag))) => {
-            let image = engine::import_archive(&store, &source, tag.as_deref())?;
-            let pinned = format!("{}@{}", source.name(), image.manifest_digest);
-            (image.layers, pinned)
+            engine::import_archive(&store, &source, tag.as_deref()).map(|image| {
+                let pinned = format!("{}@{}", source.name(), image.manifest_digest);
+                (image.layers, pinned)
+            })
         }
         (None, None) => unreachable!("a source is an archive or a reference"),
     };
+    progress.send(match &pulled {
+        Ok(_) => Update::Finished {
+            step: 1,
+            took: started.elapsed(),
+        },
+        Err(error) => Update::Failed {
+            step: 1,
+            failure: Failure::from_error(error),
+        },
+    });
+    // No summary of one step; an error is the last thing tanto says.
+    progress.finish(false, || {})?;
+    let (layers, pinned) = pulled?;
 
     let (mut fetched, mut fetched_bytes, mut unpacked, mut reused) = (0, 0, 0, 0);
     let mut skipped_devices = Vec::new();

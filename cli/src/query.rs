@@ -17,6 +17,7 @@ pub struct Args {
 pub fn run(
     store_root: &Path,
     insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let document = match args.document.as_deref() {
@@ -26,16 +27,24 @@ pub fn run(
             .with_context(|| format!("cannot read the GraphQL document {}", path.display()))?,
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
+    let progress = crate::progress::Progress::start(progress);
+    let observer = progress.observer();
     let answer = runtime.block_on(async {
         let engine = engine::Engine::new(engine::EngineConfig {
             store_root: store_root.to_owned(),
             insecure_registries,
+            observer: Some(observer),
             ..Default::default()
         })?;
         let session = api::Session::new(engine, api::new_token());
         anyhow::Ok(session.execute(&document).await)
     })?;
-    crate::output::line(&serde_json::to_string_pretty(&answer).expect("JSON values serialize"));
+    // Steps may still hold the observer; the answer is complete.
+    drop(runtime);
+    // The answer first, then the summary and any failure: last on screen.
+    progress.finish(true, || {
+        crate::output::line(&serde_json::to_string_pretty(&answer).expect("JSON values serialize"))
+    })?;
     let failed = answer
         .get("errors")
         .and_then(|e| e.as_array())

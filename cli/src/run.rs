@@ -11,6 +11,9 @@ use std::process::{Command, ExitCode, Stdio};
 
 use anyhow::{bail, Context as _};
 
+use crate::progress::{Mode, Progress};
+use crate::relay;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// The program and its arguments
@@ -23,12 +26,39 @@ pub struct Args {
     command: Vec<String>,
 }
 
-pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
+pub fn run(
+    store_root: &Path,
+    progress: &crate::progress::Options,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    // A live view needs the screen to itself: see relay.rs. Otherwise the
+    // session shows its progress on our stderr, which it inherits.
+    let live = progress.mode.resolve(progress.verbose) == Mode::Tty;
     let tanto =
         std::env::current_exe().context("cannot find the tanto binary to start the session")?;
-    let mut session = Command::new(tanto)
-        .arg("--root")
-        .arg(store_root)
+    let mut session = Command::new(tanto);
+    session.arg("--root").arg(store_root).arg("--progress");
+    if live {
+        session.arg(Mode::Events.as_arg()).stderr(Stdio::piped());
+    } else {
+        session.arg(progress.mode.as_arg());
+        if let Some(timings) = &progress.timings {
+            session.arg("--timings").arg(
+                std::path::absolute(timings)
+                    .with_context(|| format!("cannot resolve {}", timings.display()))?,
+            );
+        }
+    }
+    if progress.verbose {
+        session.arg("--verbose");
+    }
+    let shown = live.then(|| {
+        Progress::start(&crate::progress::Options {
+            mode: Mode::Tty,
+            ..progress.clone()
+        })
+    });
+    let mut session = session
         .arg("session")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -37,6 +67,10 @@ pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .process_group(0)
         .spawn()
         .context("cannot start the tanto session")?;
+    let session_updates = match (&shown, session.stderr.take()) {
+        (Some(shown), Some(stderr)) => Some(relay::session_updates(stderr, shown.observer_fn())),
+        _ => None,
+    };
     let mut line = String::new();
     std::io::BufReader::new(session.stdout.take().expect("piped"))
         .read_line(&mut line)
@@ -50,6 +84,10 @@ pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
     };
     let (Some(port), Some(token)) = (port, token) else {
         let status = session.wait()?;
+        if let Some(updates) = session_updates {
+            updates.drain();
+        }
+        drop(shown);
         bail!("the tanto session did not start ({status}); see the messages above");
     };
     // Ctrl-C reaches CMD (same process group as us), which decides what to
@@ -61,6 +99,14 @@ pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         .args(&args.command[1..])
         .env("DAGGER_SESSION_PORT", port.to_string())
         .env("DAGGER_SESSION_TOKEN", &token);
+    let pty = match live {
+        true => Some(relay::Pty::open()?),
+        false => None,
+    };
+    if let Some(pty) = &pty {
+        let (stdout, stderr) = pty.outputs()?;
+        command.stdout(stdout).stderr(stderr);
+    }
     // SAFETY: signal(2) is async-signal-safe. An ignored signal stays
     // ignored across exec: CMD gets Ctrl-C back.
     unsafe {
@@ -69,12 +115,30 @@ pub fn run(store_root: &Path, args: Args) -> anyhow::Result<ExitCode> {
             Ok(())
         })
     };
-    let status = command.status();
+    let child = command.spawn();
+    // The command holds copies of the terminal's program end: only the
+    // program may keep it open, so that its end is our end of output.
+    drop(command);
+    let program_output = match (pty, &shown) {
+        (Some(pty), Some(shown)) => Some(pty.forward(shown.observer_fn())),
+        _ => None,
+    };
+    let status = child.and_then(|mut child| child.wait());
+    if let Some(output) = program_output {
+        output.drain();
+    }
     // Closing its standard input ends the session, and cancels what runs.
     drop(session.stdin.take());
     let session_status = session
         .wait()
         .context("cannot wait for the tanto session")?;
+    if let Some(updates) = session_updates {
+        updates.drain();
+    }
+    if let Some(shown) = shown {
+        // The summary and any failure: the last thing on screen.
+        shown.finish(true, || {})?;
+    }
     let status = status.with_context(|| format!("cannot run {:?}", args.command[0]))?;
     if !session_status.success() {
         tracing::warn!("the tanto session ended with {session_status}");

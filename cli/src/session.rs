@@ -29,13 +29,29 @@ pub struct Args {
 pub fn run(
     store_root: &Path,
     insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
-    let served = runtime.block_on(serve(store_root, insecure_registries, args));
+    let mut progress = progress.clone();
+    if progress.mode == crate::progress::Mode::Auto {
+        // Started by an SDK (`tanto run` always says which mode): the
+        // program shares our terminal, so no live view, or gives us a pipe
+        // it may never read, so never wait on it.
+        progress.mode = crate::progress::Mode::Plain;
+        progress.never_block = true;
+    }
+    let progress = crate::progress::Progress::start(&progress);
+    let served = runtime.block_on(serve(
+        store_root,
+        insecure_registries,
+        progress.observer(),
+        args,
+    ));
     // Not a plain drop, which waits for blocking tasks: after SIGTERM the
     // thread reading standard input may never return.
     runtime.shutdown_background();
+    progress.finish(true, || {})?;
     served?;
     Ok(ExitCode::SUCCESS)
 }
@@ -43,11 +59,13 @@ pub fn run(
 async fn serve(
     store_root: &Path,
     insecure_registries: Vec<String>,
+    observer: engine::solver::Observer,
     args: Args,
 ) -> anyhow::Result<()> {
     let engine = engine::Engine::new(engine::EngineConfig {
         store_root: store_root.to_owned(),
         insecure_registries,
+        observer: Some(observer),
         workdir: args.workdir,
         ..Default::default()
     })?;

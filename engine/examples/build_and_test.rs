@@ -40,6 +40,7 @@ async fn run(image: &str, project: &str, out: &str) -> Result<(), engine::Error>
         Event::Finished(step, took) => eprintln!("#{} done in {:.2?}", step.number, took),
         Event::Cached(step) => eprintln!("#{} CACHED", step.number),
         Event::Failed(step, _) => eprintln!("#{} FAILED", step.number),
+        _ => {}
     });
     let engine = Engine::new(EngineConfig {
         store_root: engine::default_store_root().expect("HOME or TANTO_ROOT is set"),

@@ -38,7 +38,7 @@ async fn run(image: &str, host_dir: &str) -> Result<(), engine::Error> {
         Event::Finished(step, _) => eprintln!("RAN {}", step.name),
         Event::Cached(step) => eprintln!("CACHED {}", step.name),
         Event::Failed(step, _) => eprintln!("FAILED {}", step.name),
-        Event::Started(_) => {}
+        _ => {}
     });
     let engine = Engine::new(EngineConfig {
         store_root: engine::default_store_root().expect("HOME or TANTO_ROOT is set"),

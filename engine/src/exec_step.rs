@@ -15,12 +15,13 @@ use std::sync::Arc;
 use executor::{Cancel, ExecRequest, Mount, MountKind};
 
 use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::capture::Capture;
 use crate::config::Settings;
 use crate::memo::{ExecRecord, Kind};
 use crate::node::{ExecOp, MountSource, MountSpec, Node, Op};
 use crate::session::Inner;
 use crate::solve::{blocking, solve, Solved};
-use crate::solver::Outcome;
+use crate::solver::{Job, Outcome};
 use crate::Error;
 
 /// What a finished exec left: its exit code and where its output is.
@@ -98,12 +99,12 @@ pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<
     };
     engine
         .solver
-        .solve(key, name, move |permits| async move {
+        .solve(key, name, move |job| async move {
             if let Some(dir) = inner.memo.lookup(Kind::Exec, &key) {
                 return Ok(Outcome::Cached(committed(&inner, &prepared, &key, &dir)?));
             }
-            let _permit = permits.acquire().await;
-            blocking(move || run_locked(&inner, &prepared, &key)).await
+            let _permit = job.acquire().await;
+            blocking(move || run_locked(&inner, &prepared, &key, &job)).await
         })
         .await
         .map_err(Error::Shared)
@@ -271,13 +272,14 @@ fn run_locked(
     inner: &Arc<Inner>,
     step: &Prepared,
     key: &CacheKey,
+    job: &Job,
 ) -> Result<Outcome<Solved>, Error> {
     let _lock = inner.memo.lock(Kind::Exec, key)?;
     if let Some(dir) = inner.memo.lookup(Kind::Exec, key) {
         return Ok(Outcome::Cached(committed(inner, step, key, &dir)?));
     }
     let temp = inner.memo.temp_dir(Kind::Exec, key)?;
-    match run_in(inner, step, key, &temp) {
+    match run_in(inner, step, key, &temp, job) {
         Ok(()) => {
             let dir = inner.memo.commit(Kind::Exec, key, &temp)?;
             Ok(Outcome::Ran(committed(inner, step, key, &dir)?))
@@ -289,7 +291,13 @@ fn run_locked(
     }
 }
 
-fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> Result<(), Error> {
+fn run_in(
+    inner: &Arc<Inner>,
+    step: &Prepared,
+    key: &CacheKey,
+    temp: &Path,
+    job: &Job,
+) -> Result<(), Error> {
     let memo_error = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::Memo { path, source }
@@ -351,6 +359,7 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
             String::from_utf8_lossy(secret.plaintext())
         ));
     }
+    let capture = Capture::start(temp, &inner.masker(), job)?;
     let request = ExecRequest {
         lower_dirs,
         upper_dir: temp.join("fs"),
@@ -362,8 +371,8 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
         user: step.settings.user.clone(),
         mounts,
         stdin: (!step.stdin.is_empty()).then(|| step.stdin.as_bytes().to_vec()),
-        stdout_path: temp.join("stdout"),
-        stderr_path: temp.join("stderr"),
+        stdout_path: capture.pipe(0),
+        stderr_path: capture.pipe(1),
         hostname: format!("tanto-{}", &key.to_hex()[..12]),
         extra_hosts: Vec::new(),
         timeout: None,
@@ -378,6 +387,7 @@ fn run_in(inner: &Arc<Inner>, step: &Prepared, key: &CacheKey, temp: &Path) -> R
     let outcome = executor::run(&request, &cancel);
     inner.cancels.lock().unwrap().remove(&id);
     drop(held_locks);
+    capture.finish()?;
     let outcome = outcome.map_err(|source| Error::Exec {
         step: step.name.clone(),
         source: Box::new(source),

@@ -28,6 +28,14 @@
 //! only when missing, once even when asked for concurrently, with
 //! independent steps in parallel (`solver.rs`).
 //!
+//! What the steps do is told to an observer as it happens
+//! ([`solver::Event`]): started, waiting for a turn, each chunk of output,
+//! each layer's download, and how each ended. The engine draws nothing; the
+//! `cli` crate renders the events. A step's output is read from pipes as it
+//! comes (`capture.rs`) and every secret value set on the engine is masked
+//! in it, even split across chunks (`mask.rs`), before it is stored, shown
+//! or put into an error.
+//!
 //! The crate graph, kept true by each crate's Cargo.toml:
 //!
 //! ```text
@@ -50,10 +58,12 @@
 
 pub mod cache_key;
 mod cache_volume;
+mod capture;
 mod config;
 mod error;
 mod exec_step;
 mod image;
+mod mask;
 mod memo;
 mod node;
 mod paths;
@@ -68,8 +78,11 @@ mod values;
 pub use config::Settings;
 pub use error::Error;
 pub use image::{import_archive, ArchiveSource, Compression, ImageOptions, Imported, MediaTypes};
+pub use mask::MASK;
 pub use node::{Expect, Sharing};
-pub use pull::{LayerOutcome, LayerReport, PullOptions, PulledImage, Puller};
+pub use pull::{
+    LayerOutcome, LayerProgress, LayerReport, PullOptions, PullProgress, PulledImage, Puller,
+};
 pub use registry::{Platform, Reference};
 pub use secret::Secret;
 pub use session::{Engine, EngineConfig};

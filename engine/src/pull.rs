@@ -3,8 +3,10 @@
 //! each straight from the network into its snapshot. What the store already
 //! has is neither fetched nor unpacked again.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use oci_spec::image::{Descriptor, ImageManifest};
 use registry::manifest::{self, Manifest};
@@ -16,19 +18,100 @@ use crate::Error;
 /// Small blobs (configs) above this size are refused before download.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PullOptions {
     pub platform: Platform,
     /// Layers fetched and unpacked at once.
     pub parallel_layers: usize,
+    /// Told how each fetched layer's download goes.
+    pub progress: Option<PullProgress>,
 }
+
+/// Told about layer downloads: often while bytes arrive, and once at the end.
+pub type PullProgress = Arc<dyn Fn(&LayerProgress) + Send + Sync>;
+
+/// How far one layer's download is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerProgress {
+    pub digest: String,
+    /// Bytes received so far.
+    pub bytes: u64,
+    /// The layer's compressed size.
+    pub total: u64,
+    /// Time since its download started.
+    pub elapsed: Duration,
+    pub done: bool,
+}
+
+/// How often a download in progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             platform: Platform::host(),
             parallel_layers: 4,
+            progress: None,
         }
+    }
+}
+
+impl std::fmt::Debug for PullOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullOptions")
+            .field("platform", &self.platform)
+            .field("parallel_layers", &self.parallel_layers)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Counts the bytes read through it and reports them.
+struct Counting<R> {
+    inner: R,
+    progress: LayerProgress,
+    started: Instant,
+    last_report: Instant,
+    report: PullProgress,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R, digest: &str, total: u64, report: PullProgress) -> Counting<R> {
+        let now = Instant::now();
+        let progress = LayerProgress {
+            digest: digest.to_owned(),
+            bytes: 0,
+            total,
+            elapsed: Duration::ZERO,
+            done: false,
+        };
+        report(&progress);
+        Counting {
+            inner,
+            progress,
+            started: now,
+            last_report: now,
+            report,
+        }
+    }
+
+    fn done(mut self) {
+        self.progress.done = true;
+        self.progress.elapsed = self.started.elapsed();
+        (self.report)(&self.progress);
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes += n as u64;
+        if self.last_report.elapsed() >= PROGRESS_EVERY {
+            self.last_report = Instant::now();
+            self.progress.elapsed = self.started.elapsed();
+            (self.report)(&self.progress);
+        }
+        Ok(n)
     }
 }
 
@@ -119,12 +202,8 @@ impl<'s> Puller<'s> {
             });
         }
 
-        let layers = self.ingest_layers(
-            &Source::Registry(reference),
-            &manifest,
-            diff_ids,
-            options.parallel_layers.max(1),
-        )?;
+        let layers =
+            self.ingest_layers(&Source::Registry(reference), &manifest, diff_ids, options)?;
         Ok(PulledImage {
             reference: pinned,
             manifest_digest,
@@ -232,8 +311,9 @@ impl<'s> Puller<'s> {
         source: &Source,
         manifest: &ImageManifest,
         diff_ids: &[String],
-        parallel: usize,
+        options: &PullOptions,
     ) -> Result<Vec<LayerReport>, Error> {
+        let parallel = options.parallel_layers.max(1);
         let next = AtomicUsize::new(0);
         let results: Mutex<Vec<Option<Result<LayerReport, Error>>>> =
             Mutex::new((0..diff_ids.len()).map(|_| None).collect());
@@ -244,7 +324,12 @@ impl<'s> Puller<'s> {
                     if i >= diff_ids.len() {
                         break;
                     }
-                    let result = self.ingest_layer(source, &manifest.layers()[i], &diff_ids[i]);
+                    let result = self.ingest_layer(
+                        source,
+                        &manifest.layers()[i],
+                        &diff_ids[i],
+                        options.progress.as_ref(),
+                    );
                     let failed = result.is_err();
                     results.lock().unwrap()[i] = Some(result);
                     if failed {
@@ -276,6 +361,7 @@ impl<'s> Puller<'s> {
         source: &Source,
         descriptor: &Descriptor,
         diff_id: &str,
+        progress: Option<&PullProgress>,
     ) -> Result<LayerReport, Error> {
         let image = source.name();
         let digest = descriptor.digest().to_string();
@@ -341,10 +427,22 @@ impl<'s> Puller<'s> {
                 image: image.clone(),
                 source: Box::new(source),
             })?;
-        let ingested = self
-            .store
-            .ingest_layer(&lock, &layer, blob, true)
-            .map_err(layer_error)?;
+        let ingested = match progress {
+            Some(progress) => {
+                let mut counting =
+                    Counting::new(blob, &digest, descriptor.size(), progress.clone());
+                let ingested = self
+                    .store
+                    .ingest_layer(&lock, &layer, &mut counting, true)
+                    .map_err(layer_error)?;
+                counting.done();
+                ingested
+            }
+            None => self
+                .store
+                .ingest_layer(&lock, &layer, blob, true)
+                .map_err(layer_error)?,
+        };
         Ok(report(
             ingested.snapshot,
             LayerOutcome::Fetched {

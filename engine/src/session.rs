@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use registry::{Client, ClientConfig, Credentials};
 use snapshotter::{Limits, Store};
 
+use crate::mask::Masker;
 use crate::memo::Memo;
 use crate::node::Node;
 use crate::secret::{self, Secret};
@@ -53,6 +54,8 @@ pub(crate) struct Inner {
     /// The step that made each layer directory solved so far, for the
     /// history of published images.
     pub layer_names: Mutex<HashMap<PathBuf, String>>,
+    /// Every secret value set in this engine: masked in all step output.
+    pub secrets: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Inner {
@@ -62,6 +65,11 @@ impl Inner {
             .unwrap()
             .entry(layer)
             .or_insert_with(|| name.to_owned());
+    }
+
+    /// Masks the secrets known now.
+    pub fn masker(&self) -> Masker {
+        Masker::new(self.secrets.lock().unwrap().iter())
     }
 }
 
@@ -99,6 +107,7 @@ impl Engine {
                 next_cancel: AtomicU64::new(0),
                 cancelled: AtomicBool::new(false),
                 layer_names: Mutex::new(HashMap::new()),
+                secrets: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -135,8 +144,14 @@ impl Engine {
     }
 
     /// A secret. Its value never reaches the store, logs or cache keys.
+    /// Its value is masked (`***`) in every step's output from then on.
     pub fn set_secret(&self, name: &str, plaintext: impl AsRef<[u8]>) -> Secret {
-        Secret::new(name, plaintext.as_ref(), &self.inner.secret_key)
+        let plaintext = plaintext.as_ref();
+        let mut secrets = self.inner.secrets.lock().unwrap();
+        if !secrets.iter().any(|s| s == plaintext) {
+            secrets.push(plaintext.to_vec());
+        }
+        Secret::new(name, plaintext, &self.inner.secret_key)
     }
 
     /// What the solver has done so far.

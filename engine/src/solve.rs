@@ -118,14 +118,20 @@ async fn solve_image(
     let address = address.to_owned();
     engine
         .solver
-        .solve(request, node.name.clone(), move |_| {
+        .solve(request, node.name.clone(), move |job| {
             blocking(move || {
                 let reference: Reference = address.parse().map_err(|source| Error::Reference {
                     address: address.clone(),
                     source: Box::new(source),
                 })?;
                 let puller = Puller::new(&inner.store, inner.client.clone());
-                let image = puller.pull(&reference, &PullOptions::default())?;
+                let options = PullOptions {
+                    progress: Some(Arc::new(move |layer: &crate::LayerProgress| {
+                        job.pull(layer)
+                    })),
+                    ..PullOptions::default()
+                };
+                let image = puller.pull(&reference, &options)?;
                 let config_bytes =
                     inner
                         .store

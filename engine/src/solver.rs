@@ -40,12 +40,31 @@ pub struct Step {
     pub name: String,
 }
 
+/// What an observer is told, as it happens. A step is `Started`, may wait
+/// for a parallelism permit (`Waiting`, then `Running`), may produce
+/// `Output` or `Pull` progress, and ends `Cached`, `Finished` or `Failed`.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event<'a> {
     Started(&'a Step),
+    /// Its inputs are ready; it waits for a free parallelism permit.
+    Waiting(&'a Step),
+    /// It got its permit after waiting.
+    Running(&'a Step),
     Cached(&'a Step),
     Finished(&'a Step, Duration),
     Failed(&'a Step, &'a Error),
+    /// Output of a running step, as it comes, with every secret masked.
+    Output(&'a Step, Stream, &'a [u8]),
+    /// Bytes of an image layer arrived.
+    Pull(&'a Step, &'a crate::LayerProgress),
+}
+
+/// Which of a step's output streams a chunk came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
 }
 
 pub type Observer = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
@@ -58,17 +77,60 @@ pub struct Stats {
     pub failed: usize,
 }
 
-/// Lets a job take a parallelism permit around its real work.
+/// What a job gets: the step it is, a way to report progress, and the
+/// parallelism permits to take around its real work.
 #[derive(Clone)]
-pub struct Permits(Arc<Semaphore>);
+pub struct Job {
+    step: Step,
+    observer: Option<Observer>,
+    permits: Arc<Semaphore>,
+}
 
-impl Permits {
+impl Job {
+    /// A job outside any solver, reporting to `observer`: for tests.
+    #[cfg(test)]
+    pub(crate) fn detached(step: Step, observer: Observer) -> Job {
+        Job {
+            step,
+            observer: Some(observer),
+            permits: Arc::new(Semaphore::new(1)),
+        }
+    }
+
+    pub fn step(&self) -> &Step {
+        &self.step
+    }
+
+    /// A permit to do real work; reported as waiting when none is free.
     pub async fn acquire(&self) -> OwnedSemaphorePermit {
-        self.0
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return permit;
+        }
+        self.emit(&Event::Waiting(&self.step));
+        let permit = self
+            .permits
             .clone()
             .acquire_owned()
             .await
-            .expect("the solver never closes its semaphore")
+            .expect("the solver never closes its semaphore");
+        self.emit(&Event::Running(&self.step));
+        permit
+    }
+
+    /// A chunk of the step's output (already masked).
+    pub fn output(&self, stream: Stream, bytes: &[u8]) {
+        self.emit(&Event::Output(&self.step, stream, bytes));
+    }
+
+    /// Progress of one of the step's image layers.
+    pub fn pull(&self, layer: &crate::LayerProgress) {
+        self.emit(&Event::Pull(&self.step, layer));
+    }
+
+    fn emit(&self, event: &Event<'_>) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
     }
 }
 
@@ -76,7 +138,7 @@ type SharedResult<T> = Shared<BoxFuture<'static, Result<T, Arc<Error>>>>;
 
 pub struct Solver<T: Clone + Send + Sync + 'static> {
     steps: Mutex<HashMap<CacheKey, SharedResult<T>>>,
-    permits: Permits,
+    permits: Arc<Semaphore>,
     observer: Option<Observer>,
     numbers: AtomicU64,
     ran: AtomicUsize,
@@ -89,7 +151,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
     pub fn new(parallelism: usize, observer: Option<Observer>) -> Arc<Solver<T>> {
         Arc::new(Solver {
             steps: Mutex::new(HashMap::new()),
-            permits: Permits(Arc::new(Semaphore::new(parallelism.max(1)))),
+            permits: Arc::new(Semaphore::new(parallelism.max(1))),
             observer,
             numbers: AtomicU64::new(0),
             ran: AtomicUsize::new(0),
@@ -116,7 +178,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
         job: F,
     ) -> Result<T, Arc<Error>>
     where
-        F: FnOnce(Permits) -> Fut + Send + 'static,
+        F: FnOnce(Job) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Outcome<T>, Error>> + Send + 'static,
     {
         let shared = {
@@ -135,7 +197,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
 
     fn start<F, Fut>(self: &Arc<Self>, key: CacheKey, name: String, job: F) -> SharedResult<T>
     where
-        F: FnOnce(Permits) -> Fut + Send + 'static,
+        F: FnOnce(Job) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Outcome<T>, Error>> + Send + 'static,
     {
         let step = Step {
@@ -144,13 +206,17 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
             name,
         };
         let solver = Arc::clone(self);
-        let permits = self.permits.clone();
+        let job_context = Job {
+            step: step.clone(),
+            observer: self.observer.clone(),
+            permits: Arc::clone(&self.permits),
+        };
         // A task of its own, so the work goes on when the first caller stops
         // waiting while others still wait.
         let task = tokio::spawn(async move {
             solver.emit(&Event::Started(&step));
             let started = Instant::now();
-            let result = job(permits).await;
+            let result = job(job_context).await;
             solver.finish(&step, started, result)
         });
         async move {
@@ -205,6 +271,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
             Event::Failed(step, error) => {
                 tracing::debug!(step = step.number, name = %step.name, %error, "failed")
             }
+            _ => {}
         }
         if let Some(observer) = &self.observer {
             observer(event);
@@ -241,13 +308,13 @@ mod tests {
         async move {
             let inner = Arc::clone(&solver);
             solver
-                .solve(key(op.name), op.name, move |permits| async move {
+                .solve(key(op.name), op.name, move |job| async move {
                     let inputs = op.inputs.iter().map(|i| solve_add(&inner, i.clone()));
                     let mut sum = op.own;
                     for value in futures::future::join_all(inputs).await {
                         sum += value.map_err(Error::Shared)?;
                     }
-                    let _permit = permits.acquire().await;
+                    let _permit = job.acquire().await;
                     op.runs[op.name].fetch_add(1, Ordering::SeqCst);
                     tokio::task::yield_now().await;
                     Ok(Outcome::Ran(sum))
@@ -373,8 +440,8 @@ mod tests {
             let (solver, barrier) = (solver.clone(), barrier.clone());
             tokio::spawn(async move {
                 solver
-                    .solve(key(name), name, move |permits| async move {
-                        let _permit = permits.acquire().await;
+                    .solve(key(name), name, move |job| async move {
+                        let _permit = job.acquire().await;
                         barrier.wait().await;
                         Ok(Outcome::Ran(1))
                     })
@@ -430,6 +497,7 @@ mod tests {
                 Event::Cached(s) => format!("cached {}", s.name),
                 Event::Finished(s, _) => format!("done {}", s.name),
                 Event::Failed(s, _) => format!("failed {}", s.name),
+                _ => return,
             };
             log.lock().unwrap().push(line);
         });
@@ -445,6 +513,62 @@ mod tests {
         assert_eq!(
             *seen.lock().unwrap(),
             ["start 1 x", "done x", "start 2 y", "cached y"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_reports_waiting_for_a_permit_and_its_output() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let observer: Observer = Arc::new(move |event| {
+            let line = match event {
+                Event::Waiting(s) => format!("waiting {}", s.name),
+                Event::Running(s) => format!("running {}", s.name),
+                Event::Output(s, Stream::Stdout, bytes) => {
+                    format!("{} says {}", s.number, String::from_utf8_lossy(bytes))
+                }
+                _ => return,
+            };
+            log.lock().unwrap().push(line);
+        });
+        let solver: Arc<Solver<u64>> = Solver::new(1, Some(observer));
+        let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = {
+            let solver = solver.clone();
+            tokio::spawn(async move {
+                solver
+                    .solve(key("holder"), "holder", move |job| async move {
+                        let _permit = job.acquire().await;
+                        job.output(Stream::Stdout, b"hi");
+                        let _ = held_tx.send(());
+                        let _ = release_rx.await;
+                        Ok(Outcome::Ran(1))
+                    })
+                    .await
+            })
+        };
+        held_rx.await.unwrap();
+        let waiter = {
+            let solver = solver.clone();
+            tokio::spawn(async move {
+                solver
+                    .solve(key("waiter"), "waiter", |job| async move {
+                        let _permit = job.acquire().await;
+                        Ok(Outcome::Ran(2))
+                    })
+                    .await
+            })
+        };
+        while !seen.lock().unwrap().iter().any(|l| l == "waiting waiter") {
+            tokio::task::yield_now().await;
+        }
+        release_tx.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        waiter.await.unwrap().unwrap();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["1 says hi", "waiting waiter", "running waiter"]
         );
     }
 }

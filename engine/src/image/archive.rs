@@ -205,7 +205,12 @@ pub fn import_archive(
         }
     }
     let puller = Puller::new(store, registry::Client::new(Default::default()));
-    let layers = puller.ingest_layers(&Source::Archive(&name), &manifest, &diff_ids, 4)?;
+    let layers = puller.ingest_layers(
+        &Source::Archive(&name),
+        &manifest,
+        &diff_ids,
+        &Default::default(),
+    )?;
     Ok(Imported {
         manifest_digest,
         config_bytes,

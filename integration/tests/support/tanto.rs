@@ -311,6 +311,32 @@ impl Tanto {
         self.run_program(binary(), args)
     }
 
+    /// `tanto ARGS` as one `sh -c` line, run as the test user in their home
+    /// with only our env (and `extra_env`): for terminals such as tmux,
+    /// which take a command line rather than a [`Command`].
+    pub fn shell_line(&self, args: &[&str], extra_env: &[(&str, &str)]) -> String {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+        let mut words = vec!["env".to_owned(), "-i".to_owned()];
+        let home = self.home.path().to_string_lossy().into_owned();
+        let path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_owned();
+        let env = [("HOME", home.as_str()), ("PATH", path.as_str())]
+            .into_iter()
+            .chain(self.env.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+            .chain(extra_env.iter().copied());
+        for (name, value) in env {
+            words.push(quote(&format!("{name}={value}")));
+        }
+        if self.run_as.drop_privileges {
+            words.push("setpriv".into());
+            words.push(format!("--reuid={}", self.run_as.uid));
+            words.push(format!("--regid={}", self.run_as.gid));
+            words.extend(["--init-groups".into(), "--".into()]);
+        }
+        words.push(quote(&binary().to_string_lossy()));
+        words.extend(args.iter().map(|a| quote(a)));
+        format!("cd {} && {}", quote(&home), words.join(" "))
+    }
+
     /// Runs `program` (an example built with [`example`]) as the test user.
     pub fn run_program(&self, program: &Path, args: &[&str]) -> Run {
         let out = self.command_for(program, args).output().unwrap();
