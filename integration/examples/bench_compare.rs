@@ -8,10 +8,12 @@
 //! each round; prints medians as a Markdown table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+#[path = "common/bench.rs"]
+mod bench;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -47,8 +49,9 @@ fn main() {
     let registry = Registry::start();
     let image = format!("{}/bench/debian:bookworm", registry.host());
     Image::new(vec![debian.layer.clone()]).push(&registry, "bench/debian", "bookworm");
-    let tanto_bin = release_binary(&["-p", "cli"], "tanto");
-    let steps_bin = release_binary(&["-p", "engine", "--example", "steps"], "examples/steps");
+    let tanto_bin = bench::release_binary(&["-p", "cli"], "tanto");
+    let steps_bin =
+        bench::release_binary(&["-p", "engine", "--example", "steps"], "examples/steps");
     let user = Tanto::new();
     let home = user.home().to_owned();
 
@@ -105,7 +108,7 @@ fn main() {
     for round in 0..rounds() {
         let nonce = format!("fresh-{round}-{}", std::process::id());
         let (_, out) = timed(&steps_bin, &[&image, "10", &nonce], true);
-        tanto_step.push(per_step(&String::from_utf8_lossy(&out.stdout)));
+        tanto_step.push(bench::per_step(&String::from_utf8_lossy(&out.stdout)));
         let (took, _) = sh(
             &format!("{podman_env} {podman} --runtime runc run --rm --network host {image} true"),
             true,
@@ -295,23 +298,6 @@ fn rss(out: &Output) -> Duration {
     Duration::from_millis(kb)
 }
 
-/// `N steps in X (Y per step); …` → Y.
-fn per_step(line: &str) -> Duration {
-    let inner = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .unwrap();
-    let (value, unit) = inner.split_at(inner.find(|c: char| c.is_alphabetic()).unwrap());
-    let value: f64 = value.parse().unwrap();
-    match unit {
-        "ms" => Duration::from_secs_f64(value / 1e3),
-        "s" => Duration::from_secs_f64(value),
-        "µs" => Duration::from_secs_f64(value / 1e6),
-        other => panic!("unit {other} in {line}"),
-    }
-}
-
 /// Replaces the process args of a runtime bundle's config.
 fn set_bundle_args(config: &Path, args: &[&str]) {
     let mut spec: serde_json::Value =
@@ -339,22 +325,4 @@ fn generate_tree(tree: &Path, user: &Tanto) {
         .status()
         .unwrap()
         .success());
-}
-
-fn release_binary(cargo_args: &[&str], built: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace)
-        .args(["build", "--quiet", "--release"])
-        .args(cargo_args)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let dir = std::env::temp_dir().join(format!("tanto-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let from = workspace.join("target/release").join(built);
-    let copy = dir.join(from.file_name().unwrap());
-    std::fs::copy(&from, &copy).unwrap();
-    copy
 }

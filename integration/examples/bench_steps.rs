@@ -4,11 +4,11 @@
 //! user against the Debian fixture in a loopback registry. Prints medians.
 #![allow(clippy::print_stdout)]
 
+#[path = "common/bench.rs"]
+mod bench;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::image::Image;
@@ -22,7 +22,7 @@ fn main() {
     let registry = Registry::start();
     let reference = format!("{}/bench/debian:bookworm", registry.host());
     Image::new(vec![debian.layer.clone()]).push(&registry, "bench/debian", "bookworm");
-    let steps = release_example("steps");
+    let steps = bench::release_binary(&["-p", "engine", "--example", "steps"], "examples/steps");
     let tanto = Tanto::new();
     let run = |args: &[&str]| -> (Duration, String) {
         let started = Instant::now();
@@ -47,7 +47,7 @@ fn main() {
             "10",
             &format!("fresh-{round}-{}", std::process::id()),
         ]);
-        per_step.push(parse_per_step(&line));
+        per_step.push(bench::per_step(&line));
         let (took, line) = run(&[&reference, "20", "cached"]);
         assert!(line.contains("0 ran, 20 cached"), "{line}");
         cached_process.push(took);
@@ -64,23 +64,6 @@ fn main() {
     );
 }
 
-/// `N steps in X (Y per step); …` → Y.
-fn parse_per_step(line: &str) -> Duration {
-    let inner = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .unwrap();
-    let (value, unit) = inner.split_at(inner.find(|c: char| c.is_alphabetic()).unwrap());
-    let value: f64 = value.parse().unwrap();
-    match unit {
-        "ms" => Duration::from_secs_f64(value / 1e3),
-        "s" => Duration::from_secs_f64(value),
-        "µs" => Duration::from_secs_f64(value / 1e6),
-        other => panic!("unit {other} in {line}"),
-    }
-}
-
 fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[values.len() / 2]
@@ -88,28 +71,4 @@ fn median(values: &mut [Duration]) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
-}
-
-fn release_example(name: &str) -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(workspace)
-        .args([
-            "build",
-            "--quiet",
-            "--release",
-            "-p",
-            "engine",
-            "--example",
-            name,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let dir = std::env::temp_dir().join(format!("tanto-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let copy = dir.join(name);
-    std::fs::copy(workspace.join("target/release/examples").join(name), &copy).unwrap();
-    copy
 }

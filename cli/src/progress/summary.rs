@@ -76,7 +76,7 @@ pub fn failures(steps: &Steps, style: &Style) -> Vec<String> {
         lines.push(style.failed(&format!("step #{} {} failed", step.number, step.name)));
         match (&failure.command, failure.exit_code) {
             (Some(command), Some(code)) => {
-                lines.push(format!("  command:   {}", quote(command)));
+                lines.push(format!("  command:   {}", engine::shell_words(command)));
                 lines.push(format!("  exit code: {code}"));
             }
             _ => lines.push(format!("  {}", failure.message)),
@@ -148,23 +148,6 @@ pub fn seconds(duration: Duration) -> String {
     }
 }
 
-/// A command as a person would type it.
-pub fn quote(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("\"{}\"", a.replace('\\', "\\\\").replace('"', "\\\""))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +157,7 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(340)), "0.3s");
         assert_eq!(seconds(Duration::from_secs(125)), "2m05s");
         assert_eq!(
-            quote(&["sh".into(), "-c".into(), "echo \"hi\"".into()]),
+            engine::shell_words(&["sh".into(), "-c".into(), "echo \"hi\"".into()]),
             r#"sh -c "echo \"hi\"""#
         );
     }

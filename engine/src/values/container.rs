@@ -740,7 +740,7 @@ fn read_stream(path: &std::path::Path) -> Result<String, Error> {
 }
 
 /// Args as a person would type them: `sh -c "make test"`.
-pub(crate) fn shell_words(args: &[String]) -> String {
+pub fn shell_words(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             if !a.is_empty()

@@ -1,0 +1,43 @@
+//! What the benchmark programs share: release builds copied where the test
+//! user can run them, and reading the `steps` example's report.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// Builds `cargo build --release ARGS` and copies `target/release/BUILT`
+/// into a directory every user may read.
+pub fn release_binary(cargo_args: &[&str], built: &str) -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace)
+        .args(["build", "--quiet", "--release"])
+        .args(cargo_args)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = std::env::temp_dir().join(format!("tanto-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let from = workspace.join("target/release").join(built);
+    let copy = dir.join(from.file_name().unwrap());
+    std::fs::copy(&from, &copy).unwrap();
+    copy
+}
+
+/// `N steps in X (Y per step); …` → Y.
+pub fn per_step(line: &str) -> Duration {
+    let inner = line
+        .split('(')
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap();
+    let (value, unit) = inner.split_at(inner.find(|c: char| c.is_alphabetic()).unwrap());
+    let value: f64 = value.parse().unwrap();
+    match unit {
+        "ms" => Duration::from_secs_f64(value / 1e3),
+        "s" => Duration::from_secs_f64(value),
+        "µs" => Duration::from_secs_f64(value / 1e6),
+        other => panic!("unit {other} in {line}"),
+    }
+}
