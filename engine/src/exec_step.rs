@@ -202,16 +202,7 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, R
         MountSource::File { node, path } => {
             let solved = solve(engine, node).await?;
             let path = path.resolve(engine).await?;
-            let found = solved
-                .view()
-                .lookup(&path, true)
-                .map_err(|source| Error::FileOp {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?;
-            let host_path = found
-                .ok_or_else(|| Error::NotFound { path: path.clone() })?
-                .host_path;
+            let host_path = solved.host_file(&path)?;
             ReadyMount::File {
                 host_path,
                 key: KeyBuilder::new("tanto.subdir.v1")

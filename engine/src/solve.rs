@@ -37,6 +37,23 @@ impl Solved {
     pub fn view(&self) -> snapshotter::ChainView {
         snapshotter::ChainView::new(self.layers.to_vec())
     }
+
+    /// Where on the host the file at `path` of this chain lives (symlinks
+    /// followed within the chain).
+    pub fn host_file(&self, path: &str) -> Result<PathBuf, Error> {
+        let found = self
+            .view()
+            .lookup(path, true)
+            .map_err(|source| Error::FileOp {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+        Ok(found
+            .ok_or_else(|| Error::NotFound {
+                path: path.to_owned(),
+            })?
+            .host_path)
+    }
 }
 
 pub(crate) fn solve(

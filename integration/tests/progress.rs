@@ -387,34 +387,12 @@ impl Tmux {
 
     /// Polls the visible screen until `wanted` holds.
     fn wait_for_visible(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let screen = self.visible();
-            if wanted(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        poll(what, || self.visible(), wanted)
     }
 
-    /// Polls the screen until `wanted` holds; generous, as machines vary.
+    /// Polls the screen until `wanted` holds.
     fn wait_for(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let screen = self.screen();
-            if wanted(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never saw {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        poll(what, || self.screen(), wanted)
     }
 }
 
@@ -622,4 +600,20 @@ fn tanto_run_shows_the_live_view_and_keeps_the_programs_own_lines() {
     );
     assert_eq!(lines.last().copied(), Some("EXIT=3"), "{done}");
     assert!(!done.chars().any(|c| ('⠋'..='⠿').contains(&c)), "{done}");
+}
+
+/// Captures until `wanted` holds; generous, as machines vary.
+fn poll(what: &str, capture: impl Fn() -> String, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let screen = capture();
+        if wanted(&screen) {
+            return screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw {what}; the screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

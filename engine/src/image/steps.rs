@@ -117,17 +117,9 @@ pub(crate) async fn solve_import(
             let (solved, path) =
                 futures::future::join(solve(engine, file), path.resolve(engine)).await;
             let (solved, path) = (solved?, path?);
-            let found = solved
-                .view()
-                .lookup(&path, true)
-                .map_err(|source| Error::FileOp {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?
-                .ok_or_else(|| Error::NotFound { path: path.clone() })?;
             (
                 request.key("file", &solved.key).str("path", &path).finish(),
-                ArchiveSource::Tar(found.host_path),
+                ArchiveSource::Tar(solved.host_file(&path)?),
             )
         }
         ImportSource::Host(archive) => (
