@@ -13,10 +13,10 @@
 //! `snapshots/tmp` and renamed into place; several processes may race to
 //! make it, and the first rename wins.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::Metadata;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -433,26 +433,7 @@ fn fill_snapshot(temp: &Path, entries: &[Entry]) -> io::Result<()> {
             _ => {}
         }
     }
-    let files: Vec<&Entry> = entries.iter().filter(|e| e.kind == Kind::File).collect();
-    let copied = digest::parallel(files.len(), |i, _| -> io::Result<()> {
-        let entry = files[i];
-        let (parent, name) = parent_and_name(&entry.rel)?;
-        let input = sys::open_nofollow(&entry.host)?;
-        // What we copy must be what we hashed: same inode, same stat.
-        if Stamp::of(&input.metadata()?) != entry.stamp {
-            return Err(io::Error::other(ChangedError(entry.host.clone())));
-        }
-        let dir = sys::open_dir_beneath(root.as_fd(), parent, true)?;
-        let output = sys::create_file_at(dir.as_fd(), &name)?;
-        let n = sys::copy_contents(&input, &output)?;
-        if n != entry.stamp.size || Stamp::of(&input.metadata()?) != entry.stamp {
-            return Err(io::Error::other(ChangedError(entry.host.clone())));
-        }
-        sys::chown_fd(output.as_fd(), 0, 0)?;
-        sys::chmod_fd(output.as_fd(), entry.mode)?;
-        sys::set_times_fd(output.as_fd(), entry.mtime)
-    });
-    copied.into_iter().collect::<io::Result<()>>()?;
+    copy_files(root.as_fd(), entries)?;
     for entry in entries[1..].iter().rev() {
         if entry.kind != Kind::Dir {
             continue;
@@ -463,6 +444,66 @@ fn fill_snapshot(temp: &Path, entries: &[Entry]) -> io::Result<()> {
         sys::set_times_fd(dir.as_fd(), entry.mtime)?;
     }
     Ok(())
+}
+
+/// Files per batch: one thread copies a batch, all from one directory.
+const BATCH: usize = 128;
+
+/// Copies the files of `entries` into the tree at `root`, whose directories
+/// exist. Files go in batches of one directory each, interleaved across
+/// directories: a thread opens its directory once per batch, and two
+/// threads rarely create in the same directory at once (they would queue
+/// on its lock).
+fn copy_files(root: BorrowedFd, entries: &[Entry]) -> io::Result<()> {
+    let mut by_dir: BTreeMap<&Path, Vec<&Entry>> = BTreeMap::new();
+    for entry in entries.iter().filter(|e| e.kind == Kind::File) {
+        let parent = entry.rel.parent().unwrap_or(Path::new(""));
+        by_dir.entry(parent).or_default().push(entry);
+    }
+    let mut batches: Vec<(usize, &Path, &[&Entry])> = by_dir
+        .iter()
+        .flat_map(|(dir, files)| {
+            files
+                .chunks(BATCH)
+                .enumerate()
+                .map(move |(n, batch)| (n, *dir, batch))
+        })
+        .collect();
+    batches.sort_by_key(|(n, _, _)| *n);
+    // Creating as root (in the user namespace) already gives 0:0, and the
+    // umask may already give the mode: skip the calls that change nothing.
+    let owner_is_root = nix::unistd::geteuid().is_root() && nix::unistd::getegid().as_raw() == 0;
+    let umask = sys::umask();
+    let copied = digest::parallel(batches.len(), |i, _| -> io::Result<()> {
+        let (_, parent, files) = batches[i];
+        let dir = sys::open_dir_beneath(root, parent, true)?;
+        for entry in files {
+            copy_file(dir.as_fd(), entry, owner_is_root, umask)?;
+        }
+        Ok(())
+    });
+    copied.into_iter().collect()
+}
+
+fn copy_file(dir: BorrowedFd, entry: &Entry, owner_is_root: bool, umask: u32) -> io::Result<()> {
+    let (_, name) = parent_and_name(&entry.rel)?;
+    let input = sys::open_nofollow(&entry.host)?;
+    // What we copy must be what we hashed: same inode, same stat.
+    if Stamp::of(&input.metadata()?) != entry.stamp {
+        return Err(io::Error::other(ChangedError(entry.host.clone())));
+    }
+    let output = sys::create_file_at_mode(dir, &name, entry.mode & 0o777)?;
+    let n = sys::copy_contents(&input, &output)?;
+    if n != entry.stamp.size || Stamp::of(&input.metadata()?) != entry.stamp {
+        return Err(io::Error::other(ChangedError(entry.host.clone())));
+    }
+    if !owner_is_root {
+        sys::chown_fd(output.as_fd(), 0, 0)?;
+    }
+    if entry.mode & 0o777 & !umask != entry.mode {
+        sys::chmod_fd(output.as_fd(), entry.mode)?;
+    }
+    sys::set_times_fd(output.as_fd(), entry.mtime)
 }
 
 fn parent_and_name(rel: &Path) -> io::Result<(&Path, std::ffi::CString)> {

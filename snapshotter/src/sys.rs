@@ -177,13 +177,18 @@ fn list_dir(dir: BorrowedFd) -> io::Result<Vec<CString>> {
 
 /// Creates a new regular file; fails if anything is already there.
 pub(crate) fn create_file_at(dir: BorrowedFd, name: &CStr) -> io::Result<File> {
+    create_file_at_mode(dir, name, 0o600)
+}
+
+/// Creates `name` in `dir` with `mode` (less the umask), failing if it exists.
+pub(crate) fn create_file_at_mode(dir: BorrowedFd, name: &CStr, mode: u32) -> io::Result<File> {
     // SAFETY: valid fd and C string; result checked.
     let fd = unsafe {
         libc::openat(
             dir.as_raw_fd(),
             name.as_ptr(),
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            0o600 as libc::c_uint,
+            mode as libc::c_uint,
         )
     };
     if fd < 0 {
@@ -481,4 +486,20 @@ pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
 /// Whether a stat result is an overlay whiteout (a character device 0/0).
 pub(crate) fn is_whiteout_mode(mode: u32, rdev: u64) -> bool {
     mode & libc::S_IFMT == libc::S_IFCHR && rdev == 0
+}
+
+/// The process's umask, read once from `/proc/self/status` (setting it to
+/// read it would race with other threads creating files); 0o022 when
+/// unreadable, which at worst costs a `chmod` that changes nothing.
+pub(crate) fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+                u32::from_str_radix(line.trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
 }
