@@ -16,12 +16,31 @@ pub fn release_binary(cargo_args: &[&str], built: &str) -> PathBuf {
         .status()
         .unwrap();
     assert!(status.success());
+    readable_copy(&workspace.join("target/release").join(built))
+}
+
+/// Builds the statically linked `tanto` the way a release is built
+/// (`scripts/build-release`) and copies it where every user may read it.
+pub fn static_tanto() -> PathBuf {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let out = Command::new(workspace.join("scripts/build-release"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/build-release: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = String::from_utf8_lossy(&out.stdout);
+    readable_copy(&workspace.join(built.trim()))
+}
+
+fn readable_copy(from: &Path) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tanto-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let from = workspace.join("target/release").join(built);
     let copy = dir.join(from.file_name().unwrap());
-    std::fs::copy(&from, &copy).unwrap();
+    std::fs::copy(from, &copy).unwrap();
     copy
 }
 
