@@ -4,6 +4,8 @@
 //! user against the Debian fixture in a loopback registry. Prints medians.
 #![allow(clippy::print_stdout)]
 
+// Only the steps example is measured here, not the static tanto.
+#[allow(dead_code)]
 #[path = "common/bench.rs"]
 mod bench;
 #[path = "../tests/support/mod.rs"]
