@@ -8,6 +8,8 @@
 //! each round; prints medians as a Markdown table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+// bench_steps shares this module and uses other parts of it.
+#[allow(dead_code)]
 #[path = "common/bench.rs"]
 mod bench;
 #[path = "../tests/support/mod.rs"]
@@ -49,9 +51,7 @@ fn main() {
     let registry = Registry::start();
     let image = format!("{}/bench/debian:bookworm", registry.host());
     Image::new(vec![debian.layer.clone()]).push(&registry, "bench/debian", "bookworm");
-    let tanto_bin = bench::static_tanto();
-    let steps_bin =
-        bench::release_binary(&["-p", "engine", "--example", "steps"], "examples/steps");
+    let (tanto_bin, steps_bin) = bench::static_tanto_and_steps();
     let user = Tanto::new();
     let home = user.home().to_owned();
 

@@ -4,7 +4,7 @@
 //! user against the Debian fixture in a loopback registry. Prints medians.
 #![allow(clippy::print_stdout)]
 
-// Only the steps example is measured here, not the static tanto.
+// bench_compare shares this module and uses other parts of it.
 #[allow(dead_code)]
 #[path = "common/bench.rs"]
 mod bench;

@@ -20,10 +20,13 @@ pub fn release_binary(cargo_args: &[&str], built: &str) -> PathBuf {
 }
 
 /// Builds the statically linked `tanto` the way a release is built
-/// (`scripts/build-release`) and copies it where every user may read it.
-pub fn static_tanto() -> PathBuf {
+/// (`scripts/build-release`), and with it the `steps` example linked the
+/// same way, so steps are measured as the shipped binary runs them; copies
+/// both where every user may read them.
+pub fn static_tanto_and_steps() -> (PathBuf, PathBuf) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let out = Command::new(workspace.join("scripts/build-release"))
+        .args(["-p", "engine", "--example", "steps"])
         .output()
         .unwrap();
     assert!(
@@ -31,8 +34,9 @@ pub fn static_tanto() -> PathBuf {
         "scripts/build-release: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let built = String::from_utf8_lossy(&out.stdout);
-    readable_copy(&workspace.join(built.trim()))
+    let tanto = workspace.join(String::from_utf8_lossy(&out.stdout).trim());
+    let steps = tanto.with_file_name("examples").join("steps");
+    (readable_copy(&tanto), readable_copy(&steps))
 }
 
 fn readable_copy(from: &Path) -> PathBuf {
