@@ -282,16 +282,17 @@ fn main() {
         ms(Samples(cached).median())
     );
     let (tanto_pull, floor) = (Samples(tanto_pull), Samples(floor));
+    let (podman_pull, skopeo_umoci) = (Samples(podman_pull), Samples(skopeo_umoci));
     println!(
         "| cold pull of the Debian fixture vs `podman pull` | {} | {} | {:.1}× | ≥ 3× |",
         ms(tanto_pull.median()),
-        ms(Samples(podman_pull.clone()).median()),
-        ratio(&tanto_pull, &Samples(podman_pull))
+        ms(podman_pull.median()),
+        ratio(&tanto_pull, &podman_pull)
     );
     println!(
         "| … vs `skopeo copy` + `umoci unpack` | | {} | {:.1}× | |",
-        ms(Samples(skopeo_umoci.clone()).median()),
-        ratio(&tanto_pull, &Samples(skopeo_umoci))
+        ms(skopeo_umoci.median()),
+        ratio(&tanto_pull, &skopeo_umoci)
     );
     println!(
         "| … vs the floor, `curl | gzip -d | tar -x` | | {} | tanto at {:.2}× the floor | ≤ 1.3× |",

@@ -489,8 +489,8 @@ pub(crate) fn is_whiteout_mode(mode: u32, rdev: u64) -> bool {
 }
 
 /// The process's umask, read once from `/proc/self/status` (setting it to
-/// read it would race with other threads creating files); 0o022 when
-/// unreadable, which at worst costs a `chmod` that changes nothing.
+/// read it would race with other threads creating files). When unreadable,
+/// 0o777: assuming every bit masked means a `chmod` is never skipped.
 pub(crate) fn umask() -> u32 {
     static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *UMASK.get_or_init(|| {
@@ -500,6 +500,6 @@ pub(crate) fn umask() -> u32 {
                 let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
                 u32::from_str_radix(line.trim(), 8).ok()
             })
-            .unwrap_or(0o022)
+            .unwrap_or(0o777)
     })
 }
