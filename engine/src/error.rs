@@ -49,6 +49,11 @@ pub enum Error {
     #[error("a step crashed: {detail}")]
     StepPanicked { detail: String },
 
+    /// Every caller of a step went away before it ended, so it was
+    /// cancelled; only a caller that was already gone can see this.
+    #[error("the step was cancelled: nothing waits for it any more")]
+    Abandoned,
+
     /// An error shared by every request that waited on the same step.
     #[error(transparent)]
     Shared(std::sync::Arc<Error>),

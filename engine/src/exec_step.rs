@@ -375,6 +375,11 @@ fn run_in(
     if inner.cancelled.load(Ordering::SeqCst) {
         cancel.cancel();
     }
+    // A step no caller waits for any more is killed, not left to run on.
+    job.on_abandon({
+        let cancel = cancel.clone();
+        move || cancel.cancel()
+    });
     let outcome = executor::run(&request, &cancel);
     inner.cancels.lock().unwrap().remove(&id);
     drop(held_locks);

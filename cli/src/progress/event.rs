@@ -30,6 +30,10 @@ pub enum Update {
         step: u64,
         failure: Failure,
     },
+    /// Nothing waited for it any more (its caller went away): stopped.
+    Cancelled {
+        step: u64,
+    },
     Output {
         step: u64,
         stream: Stream,
@@ -55,6 +59,7 @@ impl Update {
             | Update::Cached { step }
             | Update::Finished { step, .. }
             | Update::Failed { step, .. }
+            | Update::Cancelled { step }
             | Update::Output { step, .. }
             | Update::Pull { step, .. } => *step,
             Update::Say { .. } => 0,
@@ -72,6 +77,7 @@ impl Update {
             Update::Finished { step, took } => {
                 json!({"finished": step, "took": took.as_secs_f64()})
             }
+            Update::Cancelled { step } => json!({ "cancelled": step }),
             Update::Failed { step, failure } => json!({
                 "failed": step,
                 "message": failure.message,
@@ -122,6 +128,8 @@ impl Update {
             Update::Running { step }
         } else if let Some(step) = number("cached") {
             Update::Cached { step }
+        } else if let Some(step) = number("cancelled") {
+            Update::Cancelled { step }
         } else if let Some(step) = number("finished") {
             Update::Finished {
                 step,
@@ -193,6 +201,7 @@ impl Update {
                 stream: *stream,
                 bytes: bytes.to_vec(),
             },
+            Event::Abandoned(s) => Update::Cancelled { step: s.number },
             Event::Pull(s, layer) => Update::Pull {
                 step: s.number,
                 layer: (*layer).clone(),

@@ -52,6 +52,10 @@ impl<W: Write> Plain<W> {
             Update::Waiting { .. } => lines.push(format!("{head} WAITING")),
             Update::Running { .. } => lines.push(format!("{head} RUNNING")),
             Update::Cached { .. } => lines.push(format!("{head} CACHED")),
+            Update::Cancelled { .. } => lines.push(format!(
+                "{head} CANCELED {}",
+                seconds(step.took.unwrap_or_default())
+            )),
             Update::Finished { took, .. } => lines.push(format!(
                 "{head} DONE {}{}",
                 seconds(*took),

@@ -19,11 +19,16 @@ pub enum State {
     Done,
     Cached,
     Failed,
+    /// Stopped because nothing waited for it any more.
+    Cancelled,
 }
 
 impl State {
     pub fn is_over(self) -> bool {
-        matches!(self, State::Done | State::Cached | State::Failed)
+        matches!(
+            self,
+            State::Done | State::Cached | State::Failed | State::Cancelled
+        )
     }
 }
 
@@ -97,6 +102,10 @@ impl Steps {
             }
             Update::Cached { .. } => step.end(State::Cached, None),
             Update::Finished { took, .. } => step.end(State::Done, Some(*took)),
+            Update::Cancelled { .. } => {
+                let took = at.saturating_sub(step.started);
+                step.end(State::Cancelled, Some(took))
+            }
             Update::Failed { failure, .. } => {
                 step.failure = Some(failure.clone());
                 let took = at.saturating_sub(step.started);

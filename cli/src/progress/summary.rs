@@ -26,13 +26,17 @@ pub fn summary(steps: &Steps, wall: Duration, style: &Style) -> Vec<String> {
     );
     let total = steps.steps.len();
     let mut lines = vec![format!(
-        "{total} step{}: {ran} ran, {}, {}, in {}{}",
+        "{total} step{}: {ran} ran, {}, {}{}, in {}{}",
         if total == 1 { "" } else { "s" },
         style.cached(&format!("{cached} cached")),
         if failed > 0 {
             style.failed(&format!("{failed} failed"))
         } else {
             format!("{failed} failed")
+        },
+        match count(State::Cancelled) {
+            0 => String::new(),
+            n => format!(", {n} cancelled"),
         },
         seconds(wall),
         steps
@@ -120,6 +124,7 @@ pub fn timings(steps: &Steps, wall: Duration) -> serde_json::Value {
                     State::Done => "done",
                     State::Cached => "cached",
                     State::Failed => "failed",
+                    State::Cancelled => "cancelled",
                 },
                 "started_seconds": s.started.as_secs_f64(),
                 "seconds": s.took.map(|t| t.as_secs_f64()),
@@ -132,6 +137,7 @@ pub fn timings(steps: &Steps, wall: Duration) -> serde_json::Value {
         "ran": count(State::Done),
         "cached": count(State::Cached),
         "failed": count(State::Failed),
+        "cancelled": count(State::Cancelled),
         "fetched_bytes": steps.fetched().unwrap_or(0),
         "steps": entries,
     })

@@ -72,11 +72,16 @@ impl<W: Write> Tty<W> {
                     seconds(step.took.unwrap_or_default())
                 )),
             ),
+            State::Cancelled => (
+                self.style.cached("⊘"),
+                self.style.cached(&cancelled_state(step)),
+            ),
             _ => (self.style.done("✔"), done_state(step)),
         };
         let plain_state = match step.state {
             State::Cached => "CACHED".to_owned(),
             State::Failed => format!("FAILED {}", seconds(step.took.unwrap_or_default())),
+            State::Cancelled => cancelled_state(step),
             _ => done_state(step),
         };
         let head = fit(
@@ -202,7 +207,10 @@ impl<W: Write + Send> Render for Tty<W> {
     fn update(&mut self, at: Duration, update: &Update) {
         self.steps.apply(at, update);
         match update {
-            Update::Cached { .. } | Update::Finished { .. } | Update::Failed { .. } => {
+            Update::Cached { .. }
+            | Update::Finished { .. }
+            | Update::Failed { .. }
+            | Update::Cancelled { .. } => {
                 self.pending.push(Scroll::Step(update.step()));
             }
             Update::Say { text } => self.pending.push(Scroll::Said(text.clone())),
@@ -243,6 +251,10 @@ fn done_state(step: &Step) -> String {
         Some(bytes) => format!("{took}, fetched {}", output::bytes(bytes)),
         None => took,
     }
+}
+
+fn cancelled_state(step: &Step) -> String {
+    format!("CANCELED {}", seconds(step.took.unwrap_or_default()))
 }
 
 /// `text` cut to `width` characters, with `…` where it was cut.
