@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::progress::lines::Lines;
 use crate::progress::{Update, EVENT_MARK};
 
 /// How long the end of the program's or session's output is waited for,
@@ -131,7 +132,7 @@ impl Pty {
         drop(self.slave);
         let mut master = File::from(self.master);
         forward(send, move |send| {
-            let mut pending = Vec::new();
+            let mut lines = Lines::default();
             let mut buffer = [0u8; 8192];
             loop {
                 // EIO is how a pseudo-terminal says every writer is gone.
@@ -139,14 +140,12 @@ impl Pty {
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                pending.extend_from_slice(&buffer[..n]);
-                while let Some(newline) = pending.iter().position(|&b| b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=newline).collect();
-                    send(said(&line[..line.len() - 1]));
+                for line in lines.push(&buffer[..n]) {
+                    send(said(&line));
                 }
             }
-            if !pending.is_empty() {
-                send(said(&pending));
+            if let Some(line) = lines.finish() {
+                send(said(&line));
             }
         })
     }

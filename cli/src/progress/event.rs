@@ -66,6 +66,15 @@ impl Update {
         }
     }
 
+    /// The bytes of output it carries, which the renderer must catch up on.
+    pub fn weight(&self) -> usize {
+        match self {
+            Update::Output { bytes, .. } => bytes.len(),
+            Update::Say { text } => text.len(),
+            _ => 0,
+        }
+    }
+
     /// One JSON line, for `tanto run` to show what its session reports.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::json;

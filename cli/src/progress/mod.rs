@@ -8,6 +8,7 @@
 //! and a fake clock.
 
 mod event;
+pub(crate) mod lines;
 mod plain;
 mod steps;
 mod style;
@@ -16,7 +17,7 @@ mod tty;
 
 use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -156,10 +157,68 @@ enum Message {
     Stop(Duration),
 }
 
+/// Bytes of output on their way to the renderer, at most. A step printing
+/// faster than its output is shown waits (its pipe fills) rather than
+/// piling its output up in our memory.
+const IN_FLIGHT_LIMIT: usize = 4 << 20;
+
+/// The output bytes sent and not yet rendered.
+#[derive(Default)]
+struct InFlight {
+    state: std::sync::Mutex<(usize, bool)>,
+    rendered: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Waits until `bytes` more fit (or the renderer is gone), then counts them.
+    fn admit(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let mut state = self.state.lock().unwrap();
+        while state.0 > 0 && state.0 + bytes > IN_FLIGHT_LIMIT && !state.1 {
+            state = self.rendered.wait(state).unwrap();
+        }
+        state.0 += bytes;
+    }
+
+    fn rendered(&self, bytes: usize) {
+        if bytes == 0 {
+            return;
+        }
+        let mut state = self.state.lock().unwrap();
+        state.0 = state.0.saturating_sub(bytes);
+        self.rendered.notify_all();
+    }
+
+    /// The renderer stopped: nobody waits for it any more.
+    fn close(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.rendered.notify_all();
+    }
+}
+
+/// Sends updates to the renderer, within the in-flight bound.
+#[derive(Clone)]
+struct Sender {
+    channel: mpsc::Sender<Message>,
+    in_flight: Arc<InFlight>,
+    started: Instant,
+}
+
+impl Sender {
+    fn send(&self, update: Update) {
+        self.in_flight.admit(update.weight());
+        let _ = self
+            .channel
+            .send(Message::Update(self.started.elapsed(), update));
+    }
+}
+
 /// Progress being shown. Finish it with [`Progress::finish`]; dropped
 /// unfinished (an early error), it still leaves the terminal clean.
 pub struct Progress {
-    sender: mpsc::Sender<Message>,
+    sender: Sender,
     renderer: Option<JoinHandle<Box<dyn Render>>>,
     started: Instant,
     style: Style,
@@ -192,8 +251,10 @@ impl Progress {
                 out: std::io::stderr(),
             }),
         };
-        let (sender, receiver) = mpsc::channel();
+        let (channel, receiver) = mpsc::channel();
         let started = Instant::now();
+        let in_flight = Arc::new(InFlight::default());
+        let rendered = Arc::clone(&in_flight);
         let live = mode == Mode::Tty;
         let thread = std::thread::Builder::new()
             .name("progress".into())
@@ -214,8 +275,12 @@ impl Progress {
                         Some(receiver.recv().unwrap_or(Message::Stop(started.elapsed())))
                     };
                     match message {
-                        Some(Message::Update(at, update)) => renderer.update(at, &update),
+                        Some(Message::Update(at, update)) => {
+                            renderer.update(at, &update);
+                            rendered.rendered(update.weight());
+                        }
                         Some(Message::Stop(at)) => {
+                            rendered.close();
                             renderer.stop(at);
                             break;
                         }
@@ -230,7 +295,11 @@ impl Progress {
             })
             .expect("a thread starts");
         Progress {
-            sender,
+            sender: Sender {
+                channel,
+                in_flight,
+                started,
+            },
             renderer: Some(thread),
             started,
             style,
@@ -242,28 +311,22 @@ impl Progress {
     /// The engine's observer, feeding this progress.
     pub fn observer(&self) -> engine::solver::Observer {
         let sender = self.sender.clone();
-        let started = self.started;
-        std::sync::Arc::new(move |event| {
+        Arc::new(move |event| {
             if let Some(update) = Update::from_event(event) {
-                let _ = sender.send(Message::Update(started.elapsed(), update));
+                sender.send(update);
             }
         })
     }
 
     /// For what is not an engine step (`tanto pull`).
     pub fn send(&self, update: Update) {
-        let _ = self
-            .sender
-            .send(Message::Update(self.started.elapsed(), update));
+        self.sender.send(update);
     }
 
     /// [`Progress::send`] from other threads.
     pub fn observer_fn(&self) -> impl Fn(Update) + Send + Sync + 'static {
         let sender = self.sender.clone();
-        let started = self.started;
-        move |update| {
-            let _ = sender.send(Message::Update(started.elapsed(), update));
-        }
+        move |update| sender.send(update)
     }
 
     /// Ends the display: takes the live view away, runs `between` (which
@@ -293,7 +356,7 @@ impl Progress {
 
     fn stop(&mut self, at: Duration) -> Option<Box<dyn Render>> {
         let thread = self.renderer.take()?;
-        let _ = self.sender.send(Message::Stop(at));
+        let _ = self.sender.channel.send(Message::Stop(at));
         thread.join().ok()
     }
 }
@@ -343,5 +406,36 @@ fn terminal_size() -> (usize, usize) {
         (usize::from(size.ws_col), usize::from(size.ws_row))
     } else {
         (80, 24)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_beyond_the_in_flight_bound_waits_until_rendered() {
+        let in_flight = Arc::new(InFlight::default());
+        in_flight.admit(IN_FLIGHT_LIMIT - 10);
+        let (done_tx, done) = mpsc::channel();
+        let producer = {
+            let in_flight = Arc::clone(&in_flight);
+            std::thread::spawn(move || {
+                in_flight.admit(100);
+                done_tx.send(()).unwrap();
+            })
+        };
+        assert!(
+            done.recv_timeout(Duration::from_millis(100)).is_err(),
+            "over the bound: the producer waits"
+        );
+        in_flight.rendered(IN_FLIGHT_LIMIT - 10);
+        done.recv_timeout(Duration::from_secs(5))
+            .expect("once rendered, it goes on");
+        producer.join().unwrap();
+        // A renderer that stopped never holds anyone up.
+        in_flight.close();
+        in_flight.admit(IN_FLIGHT_LIMIT);
+        in_flight.admit(IN_FLIGHT_LIMIT);
     }
 }

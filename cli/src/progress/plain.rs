@@ -334,4 +334,26 @@ slowest: #1 from busybox 2.6s
 "
         );
     }
+
+    #[test]
+    fn output_without_newlines_is_shown_in_bounded_pieces_as_it_comes() {
+        let mut plain = Plain::new(Vec::new());
+        plain.update(ms(0), &started(1, "minify"));
+        let chunk = "x".repeat(64 << 10);
+        for n in 0..16 {
+            plain.update(ms(n), &out(1, &chunk));
+        }
+        // Shown while the step runs, not held until a newline comes.
+        let shown = String::from_utf8(std::mem::take(&mut plain.out)).unwrap();
+        let lines: Vec<&str> = shown.lines().filter(|l| l.starts_with("#1 | ")).collect();
+        // 1 MiB in 16 KiB pieces; the last one may still grow.
+        assert_eq!(lines.len(), 63);
+        assert!(lines
+            .iter()
+            .all(|l| l.len() == "#1 | ".len() + crate::progress::lines::LINE_LIMIT));
+        assert!(
+            plain.steps.get(1).unwrap().last_lines(1)[0].len()
+                <= crate::progress::lines::LINE_LIMIT
+        );
+    }
 }

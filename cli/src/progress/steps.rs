@@ -8,6 +8,7 @@ use engine::solver::Stream;
 use engine::LayerProgress;
 
 use super::event::{Failure, Update};
+use super::lines::Lines;
 
 /// Output lines kept per step: the failure tail shows them.
 const KEPT_LINES: usize = 20;
@@ -44,7 +45,7 @@ pub struct Step {
     pub took: Option<Duration>,
     /// Its last complete output lines, stdout and stderr as they came.
     pub lines: VecDeque<String>,
-    partial: [Vec<u8>; 2],
+    partial: [Lines; 2],
     /// Layers being (or that were) downloaded, in the order first seen.
     pub layers: Vec<LayerProgress>,
     pub failure: Option<Failure>,
@@ -71,7 +72,7 @@ impl Steps {
                     running_since: at,
                     took: None,
                     lines: VecDeque::new(),
-                    partial: [Vec::new(), Vec::new()],
+                    partial: [Lines::default(), Lines::default()],
                     layers: Vec::new(),
                     failure: None,
                 },
@@ -144,8 +145,8 @@ impl Step {
         lines.extend(
             self.partial
                 .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| clean(p))
+                .filter(|p| !p.partial().is_empty())
+                .map(|p| clean(p.partial()))
                 .filter(|l| !l.is_empty()),
         );
         let skip = lines.len().saturating_sub(count);
@@ -153,13 +154,11 @@ impl Step {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) -> Vec<String> {
-        let partial = &mut self.partial[stream as usize];
-        partial.extend_from_slice(bytes);
-        let mut lines = Vec::new();
-        while let Some(newline) = partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = partial.drain(..=newline).collect();
-            lines.push(clean(&line[..line.len() - 1]));
-        }
+        let lines: Vec<String> = self.partial[stream as usize]
+            .push(bytes)
+            .iter()
+            .map(|line| clean(line))
+            .collect();
         self.keep(&lines);
         lines
     }
@@ -170,8 +169,8 @@ impl Step {
         let lines: Vec<String> = self
             .partial
             .iter_mut()
-            .filter(|p| !p.is_empty())
-            .map(|p| clean(&std::mem::take(p)))
+            .filter_map(Lines::finish)
+            .map(|line| clean(&line))
             .collect();
         self.keep(&lines);
         lines
