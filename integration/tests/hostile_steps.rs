@@ -59,8 +59,8 @@ fn steps_start_with_default_signals_so_pipes_end() {
     let debian = Debian::new();
     // `timeout` guards against the hang this test is about.
     let (ok, answer) = debian.query(
-        r#"withExec(args: ["timeout", "60", "sh", "-c",
-             "grep -E '^Sig(Ign|Blk):' /proc/self/status; yes | head -n 2; seq 1 100000 | head -1"],
+        r#"withExec(args: ["sh", "-c",
+             "grep -E '^Sig(Ign|Blk):' /proc/$$/status; timeout 60 sh -c 'yes | head -n 2; seq 1 100000 | head -1'"],
              expect: ANY) { stdout stderr exitCode }"#,
     );
     assert!(ok, "{answer:#}");

@@ -134,7 +134,7 @@ fn total_limit() -> u64 {
     let stack = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_STACK)
         .map(|(soft, _)| soft)
         .unwrap_or(8 << 20);
-    (stack / 4).min(MAX_TOTAL).max(MIN_TOTAL)
+    (stack / 4).clamp(MIN_TOTAL, MAX_TOTAL)
 }
 
 /// A string as an error shows it: quoted, escaped, cut to a few characters.
