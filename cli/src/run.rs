@@ -58,15 +58,24 @@ pub fn run(
             ..progress.clone()
         })
     });
-    let mut session = session
+    session
         .arg("session")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         // Its own process group: Ctrl-C goes to CMD, which decides; the
         // session ends when CMD has.
-        .process_group(0)
-        .spawn()
-        .context("cannot start the tanto session")?;
+        .process_group(0);
+    // Its standard input closing already ends it; SIGTERM (which it handles
+    // the same way, cancelling steps) covers a copy of that pipe leaking.
+    let us = std::process::id() as libc::pid_t;
+    // SAFETY: as for CMD below.
+    unsafe {
+        session.pre_exec(move || {
+            die_with_parent(us, libc::SIGTERM);
+            Ok(())
+        })
+    };
+    let mut session = session.spawn().context("cannot start the tanto session")?;
     let session_updates = match (&shown, session.stderr.take()) {
         (Some(shown), Some(stderr)) => Some(relay::session_updates(stderr, shown.observer_fn())),
         _ => None,
@@ -107,11 +116,18 @@ pub fn run(
         let (stdout, stderr) = pty.outputs()?;
         command.stdout(stdout).stderr(stderr);
     }
-    // SAFETY: signal(2) is async-signal-safe. An ignored signal stays
-    // ignored across exec: CMD gets Ctrl-C back.
+    // CMD dies with us, even by SIGKILL: it has nothing to talk to once the
+    // session has gone. SIGKILL, not SIGTERM: nobody is left to escalate if
+    // CMD handles SIGTERM and lingers. PDEATHSIG fires when the forking
+    // *thread* exits: this is the main thread, which lives until we exit.
+    let us = std::process::id() as libc::pid_t;
+    // SAFETY: signal(2), prctl(2), getppid(2) and raise(3) are
+    // async-signal-safe. An ignored signal stays ignored across exec: CMD
+    // gets Ctrl-C back.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::signal(libc::SIGINT, libc::SIG_DFL);
+            die_with_parent(us, libc::SIGKILL);
             Ok(())
         })
     };
@@ -148,4 +164,16 @@ pub fn run(
         (None, Some(signal)) => ExitCode::from(128 + signal as u8),
         _ => ExitCode::FAILURE,
     })
+}
+
+/// In a child before exec: `signal` when `parent` exits, including if it
+/// already has (between fork and here).
+fn die_with_parent(parent: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: prctl, getppid and raise are async-signal-safe.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong);
+        if libc::getppid() != parent {
+            libc::raise(signal);
+        }
+    }
 }

@@ -81,6 +81,10 @@ pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<
         .unwrap_or_default()
         .apply(&exec.edits);
     let args = command(exec, &settings)?;
+    check_process(exec, &settings, &args).map_err(|bad| Error::Exec {
+        step: node.name.clone(),
+        source: Box::new(bad.into()),
+    })?;
     let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
 
     let inner = Arc::clone(engine);
@@ -127,6 +131,28 @@ fn command(exec: &ExecOp, settings: &Settings) -> Result<Vec<String>, Error> {
         return Err(Error::NoCommand);
     }
     Ok(args)
+}
+
+/// Refuses what execve cannot take (NUL bytes, bad names, E2BIG) before
+/// the step is scheduled: the names are checked apart from the values here,
+/// before they are joined as `K=V`.
+fn check_process(
+    exec: &ExecOp,
+    settings: &Settings,
+    args: &[String],
+) -> Result<(), executor::BadProcess> {
+    // Borrowed unless a secret is not UTF-8 (the step gets it lossily too).
+    let secrets: Vec<(&str, std::borrow::Cow<str>)> = exec
+        .secret_env
+        .iter()
+        .map(|(k, s)| (k.as_str(), String::from_utf8_lossy(s.plaintext())))
+        .collect();
+    let env = settings
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(secrets.iter().map(|(k, v)| (*k, v.as_ref())));
+    executor::check_process(args, env, &settings.workdir_or_root(), &settings.user)
 }
 
 fn exec_key(

@@ -53,6 +53,17 @@ pub enum Error {
     #[error("unknown group {group:?}: the image's /etc/group has no such entry; use a group the image defines or a numeric gid")]
     UnknownGroup { group: String },
 
+    #[error("user {user:?}: {kind} {id} is not mapped into tanto's user namespace (it maps {kind}s {mapped}), so the step cannot run as it; use a {kind} in that range, or give your user a larger subordinate range in /etc/sub{kind} (e.g. `usermod --add-sub{kind}s 100000-1165535 $USER`, then restart tanto)")]
+    IdNotMapped {
+        user: String,
+        kind: String,
+        id: String,
+        mapped: String,
+    },
+
+    #[error(transparent)]
+    BadProcess(#[from] crate::BadProcess),
+
     #[error("cannot mount on {target}: it is a file in the container, and this mount needs a directory; choose another mount path")]
     MountTargetNotDirectory { target: String },
 

@@ -9,4 +9,7 @@ pub mod overlay;
 pub mod userns;
 
 pub use error::Error;
-pub use exec::{dispatch_helper, run, Cancel, ExecOutcome, ExecRequest, Mount, MountKind, Secret};
+pub use exec::{
+    check_process, dispatch_helper, run, BadProcess, Cancel, ExecOutcome, ExecRequest, Mount,
+    MountKind, Secret,
+};

@@ -6,22 +6,60 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::process::BadProcess;
 use crate::Error;
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
-    UnknownUser { user: String },
-    UnknownGroup { group: String },
-    MountTargetNotDirectory { target: String },
-    MountTargetIsDirectory { target: String },
-    LowerDirsTooLong { count: usize, length: usize },
-    Mount { what: String, detail: String },
-    Prepare { what: String, detail: String },
-    Container { stage: String, detail: String },
-    OutputFile { path: PathBuf, detail: String },
-    Timeout { command: String, timeout: Duration },
-    Cancelled { command: String },
-    HelperCrashed { detail: String },
+    UnknownUser {
+        user: String,
+    },
+    UnknownGroup {
+        group: String,
+    },
+    IdNotMapped {
+        user: String,
+        kind: String,
+        id: String,
+        mapped: String,
+    },
+    BadProcess(BadProcess),
+    MountTargetNotDirectory {
+        target: String,
+    },
+    MountTargetIsDirectory {
+        target: String,
+    },
+    LowerDirsTooLong {
+        count: usize,
+        length: usize,
+    },
+    Mount {
+        what: String,
+        detail: String,
+    },
+    Prepare {
+        what: String,
+        detail: String,
+    },
+    Container {
+        stage: String,
+        detail: String,
+    },
+    OutputFile {
+        path: PathBuf,
+        detail: String,
+    },
+    Timeout {
+        command: String,
+        timeout: Duration,
+    },
+    Cancelled {
+        command: String,
+    },
+    HelperCrashed {
+        detail: String,
+    },
 }
 
 impl From<Failure> for Error {
@@ -29,6 +67,18 @@ impl From<Failure> for Error {
         match failure {
             Failure::UnknownUser { user } => Error::UnknownUser { user },
             Failure::UnknownGroup { group } => Error::UnknownGroup { group },
+            Failure::IdNotMapped {
+                user,
+                kind,
+                id,
+                mapped,
+            } => Error::IdNotMapped {
+                user,
+                kind,
+                id,
+                mapped,
+            },
+            Failure::BadProcess(bad) => Error::BadProcess(bad),
             Failure::MountTargetNotDirectory { target } => {
                 Error::MountTargetNotDirectory { target }
             }

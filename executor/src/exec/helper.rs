@@ -39,7 +39,7 @@ use super::failure::{describe, Failure};
 use super::request::{ExecRequest, MountKind};
 use super::rootfs::{self, Root};
 use super::spec::{self, SpecMount, StepSpec};
-use super::{hosts, user};
+use super::{hosts, process, signals, user};
 
 /// What pid 1 tells the outer helper, one JSON line each.
 #[derive(Serialize, Deserialize, Debug)]
@@ -338,6 +338,7 @@ fn step(
         &request.user,
         &root.read_text("/etc/passwd"),
         &root.read_text("/etc/group"),
+        &user::Mapped::own(),
     )?;
 
     // What the request mounts, as host paths in this namespace.
@@ -396,10 +397,18 @@ fn step(
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(_, hard)| hard.min(1_048_576))
         .unwrap_or(1024);
+    let env = spec::environment(&request.env, &identity.home);
+    process::check(
+        &request.args,
+        process::split_env(&env),
+        &request.cwd,
+        &request.user,
+    )
+    .map_err(Failure::BadProcess)?;
     let step_spec = StepSpec {
         rootfs: rootfs_dir.clone(),
         args: &request.args,
-        env: spec::environment(&request.env, &identity.home),
+        env,
         cwd: &request.cwd,
         identity: &identity,
         hostname: &request.hostname,
@@ -498,6 +507,8 @@ fn run_container(
         }
     };
     let dup = |f: &File| f.try_clone().map(OwnedFd::from).map_err(io_error("dup"));
+    // The container inherits this process's signal state.
+    signals::reset();
     let id = format!("tanto-{}", std::process::id());
     let mut container = ContainerBuilder::new(id, SyscallType::default())
         .with_root_path(state)

@@ -5,8 +5,10 @@
 mod failure;
 mod helper;
 mod hosts;
+mod process;
 mod request;
 mod rootfs;
+mod signals;
 mod spec;
 mod user;
 
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use process::{check as check_process, BadProcess};
 pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
 
 use crate::Error;

@@ -220,9 +220,36 @@ impl Root {
     /// Makes sure `target` exists in the root as a directory (or a file when
     /// `directory` is false), creating what is missing. Returns what it
     /// created, as paths relative to the root, parents first.
+    ///
+    /// A symlink on the way that dangles is followed as Docker does: its
+    /// target is resolved inside the root (an absolute or `..` link never
+    /// leaves it) and what is missing there is created.
     pub fn ensure(&self, target: &str, directory: bool) -> Result<Vec<PathBuf>, Failure> {
         let mut created = Vec::new();
-        let components: Vec<&str> = target.split('/').filter(|c| !c.is_empty()).collect();
+        let mut path = target.to_owned();
+        // Linux's own bound on links followed in one lookup.
+        for _ in 0..=40 {
+            match self.ensure_until_link(&path, target, directory, &mut created)? {
+                None => return Ok(created),
+                Some(next) => path = next,
+            }
+        }
+        Err(prepare_error(
+            target,
+            std::io::Error::from_raw_os_error(libc::ELOOP),
+        ))
+    }
+
+    /// One pass of [`Root::ensure`] over `path`; stops at a dangling symlink
+    /// and returns the path to go on with, through the link's target.
+    fn ensure_until_link(
+        &self,
+        path: &str,
+        target: &str,
+        directory: bool,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<Option<String>, Failure> {
+        let components: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
         let mut prefix = String::new();
         for (i, component) in components.iter().enumerate() {
             let last = i + 1 == components.len();
@@ -255,6 +282,20 @@ impl Root {
                         .open_in(&parent, libc::O_PATH | libc::O_DIRECTORY)
                         .map_err(|e| prepare_error(&parent, e))?;
                     let name = CString::new(*component).map_err(|e| prepare_error(&prefix, e))?;
+                    if let Some(link) = read_link_at(&parent_fd, &name) {
+                        // Where the kernel found the parent, not the path's
+                        // text: a `..` in the link starts from there.
+                        let parent_real = self
+                            .relative_path(&parent_fd)
+                            .ok_or_else(|| prepare_error(&parent, "outside the root"))?;
+                        let base = if link.starts_with('/') {
+                            String::new()
+                        } else {
+                            format!("/{}", parent_real.display())
+                        };
+                        let rest = components[i + 1..].join("/");
+                        return Ok(Some(format!("{base}/{link}/{rest}")));
+                    }
                     // SAFETY: valid fd and C string.
                     let ret = unsafe {
                         if want_dir {
@@ -285,8 +326,27 @@ impl Root {
                 Err(e) => return Err(prepare_error(&prefix, e)),
             }
         }
-        Ok(created)
+        Ok(None)
     }
+}
+
+/// The target of `name` in `dir` if it is a symlink.
+fn read_link_at(dir: &OwnedFd, name: &CString) -> Option<String> {
+    let mut buffer = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: valid fd, C string and buffer of the length passed.
+    let n = unsafe {
+        libc::readlinkat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+        )
+    };
+    if n < 0 {
+        return None;
+    }
+    buffer.truncate(n as usize);
+    String::from_utf8(buffer).ok()
 }
 
 fn prepare_error(path: &str, error: impl std::fmt::Display) -> Failure {
@@ -436,6 +496,37 @@ mod tests {
         assert!(!root.join("etc/hosts").exists());
         assert!(!root.join("cache/a").exists());
         assert!(root.join("cache/kept").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn dangling_links_are_followed_inside_the_root() {
+        let dir = tempfile_dir();
+        let root = dir.join("root");
+        std::fs::create_dir_all(root.join("opt")).unwrap();
+        // As images have them: absolute, relative, and climbing out with `..`.
+        std::os::unix::fs::symlink("/data/work", root.join("work")).unwrap();
+        std::os::unix::fs::symlink("../srv/app", root.join("opt/app")).unwrap();
+        std::os::unix::fs::symlink("../../../../escape", root.join("opt/out")).unwrap();
+        std::os::unix::fs::symlink("loop", root.join("loop")).unwrap();
+        let r = Root::open(&root).unwrap();
+        let created = r.ensure("/work/src", true).unwrap();
+        assert_eq!(
+            created,
+            [
+                PathBuf::from("data"),
+                PathBuf::from("data/work"),
+                PathBuf::from("data/work/src")
+            ]
+        );
+        assert!(root.join("data/work/src").is_dir());
+        assert!(root.join("work").is_symlink());
+        r.ensure("/opt/app/x", true).unwrap();
+        assert!(root.join("srv/app/x").is_dir());
+        r.ensure("/opt/out/file", false).unwrap();
+        assert!(root.join("escape/file").is_file());
+        assert!(!dir.join("escape").exists());
+        assert!(r.ensure("/loop/x", true).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

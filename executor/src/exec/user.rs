@@ -1,5 +1,7 @@
 //! Turning a step's `user` ("", "name", "uid", "name:group", "uid:gid") into
-//! ids, the way Docker and runc read the image's /etc/passwd and /etc/group.
+//! ids, the way Docker and runc read the image's /etc/passwd and /etc/group,
+//! refusing ids that tanto's user namespace does not map: setuid(-1) is "no
+//! change", so an unchecked 4294967295 would leave the step root.
 
 use super::failure::Failure;
 
@@ -12,6 +14,100 @@ pub struct Identity {
     pub additional_gids: Vec<u32>,
     /// From /etc/passwd, for `HOME` when the step does not set it.
     pub home: String,
+}
+
+/// The ids a user namespace maps (`/proc/self/uid_map`): (first, count) of
+/// each range, as seen inside.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdMap(Vec<(u32, u32)>);
+
+impl IdMap {
+    /// Parses `inside outside count` lines; ranges that touch inside
+    /// (root, then the subordinate ids from 1) read as one.
+    pub fn parse(text: &str) -> IdMap {
+        let mut ranges: Vec<(u32, u32)> = text
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.split_whitespace();
+                let first = fields.next()?.parse().ok()?;
+                let _outside = fields.next()?;
+                Some((first, fields.next()?.parse().ok()?))
+            })
+            .collect();
+        ranges.sort();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (first, count) in ranges {
+            match merged.last_mut() {
+                Some(last) if u64::from(last.0) + u64::from(last.1) == u64::from(first) => {
+                    last.1 = last.1.saturating_add(count);
+                }
+                _ => merged.push((first, count)),
+            }
+        }
+        IdMap(merged)
+    }
+
+    /// This process's map for `kind` ("uid" or "gid").
+    pub fn own(kind: &str) -> IdMap {
+        IdMap::parse(&std::fs::read_to_string(format!("/proc/self/{kind}_map")).unwrap_or_default())
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.0.iter().any(|&(first, count)| {
+            id >= first && u64::from(id) < u64::from(first) + u64::from(count)
+        })
+    }
+
+    /// `0-65536`, `0-0, 1000-1999`: inclusive ranges for messages.
+    fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "none".into();
+        }
+        self.0
+            .iter()
+            .map(|&(first, count)| format!("{first}-{}", u64::from(first) + u64::from(count) - 1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The uid and gid maps a step's ids must fall in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapped {
+    pub uids: IdMap,
+    pub gids: IdMap,
+}
+
+impl Mapped {
+    pub fn own() -> Mapped {
+        Mapped {
+            uids: IdMap::own("uid"),
+            gids: IdMap::own("gid"),
+        }
+    }
+
+    /// Fails unless `id` (as written, maybe beyond u32) is mapped.
+    fn check(&self, spec: &str, kind: &str, id: &str) -> Result<u32, Failure> {
+        let map = if kind == "uid" {
+            &self.uids
+        } else {
+            &self.gids
+        };
+        match id.parse::<u32>() {
+            Ok(n) if map.contains(n) => Ok(n),
+            _ => Err(Failure::IdNotMapped {
+                user: spec.to_owned(),
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+                mapped: map.describe(),
+            }),
+        }
+    }
+}
+
+/// Digits only: a number, however large, never a name.
+fn is_number(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 struct PasswdEntry<'a> {
@@ -50,15 +146,24 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
 
 /// Resolves `spec` against the image's /etc/passwd and /etc/group contents
 /// (empty when the image has none). Numeric ids need no entry; names do.
-pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, Failure> {
+/// Every id, supplementary groups included, must be in `mapped`.
+pub fn resolve(
+    spec: &str,
+    passwd: &str,
+    group: &str,
+    mapped: &Mapped,
+) -> Result<Identity, Failure> {
     let (user_part, group_part) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
     let user_part = if user_part.is_empty() { "0" } else { user_part };
-    let entry = match user_part.parse::<u32>() {
-        Ok(uid) => passwd_entries(passwd).find(|e| e.uid == uid),
-        Err(_) => Some(
+    let entry = match is_number(user_part) {
+        true => {
+            let uid = mapped.check(spec, "uid", user_part)?;
+            passwd_entries(passwd).find(|e| e.uid == uid)
+        }
+        false => Some(
             passwd_entries(passwd)
                 .find(|e| e.name == user_part)
                 .ok_or_else(|| Failure::UnknownUser {
@@ -67,14 +172,14 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, Failur
         ),
     };
     let uid = match &entry {
-        Some(e) => e.uid,
-        None => user_part.parse().unwrap_or(0),
+        Some(e) => mapped.check(spec, "uid", &e.uid.to_string())?,
+        None => mapped.check(spec, "uid", user_part)?,
     };
     let gid = match group_part {
         None | Some("") => entry.as_ref().map_or(0, |e| e.gid),
-        Some(g) => match g.parse::<u32>() {
-            Ok(gid) => gid,
-            Err(_) => group_entries(group)
+        Some(g) => match is_number(g) {
+            true => mapped.check(spec, "gid", g)?,
+            false => group_entries(group)
                 .find(|(name, _, _)| *name == g)
                 .map(|(_, gid, _)| gid)
                 .ok_or_else(|| Failure::UnknownGroup {
@@ -82,11 +187,12 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, Failur
                 })?,
         },
     };
+    let gid = mapped.check(spec, "gid", &gid.to_string())?;
     let mut additional_gids = Vec::new();
     if let Some(e) = &entry {
         for (_, group_gid, members) in group_entries(group) {
             if members.contains(&e.name) && !additional_gids.contains(&group_gid) {
-                additional_gids.push(group_gid);
+                additional_gids.push(mapped.check(spec, "gid", &group_gid.to_string())?);
             }
         }
     }
@@ -114,6 +220,20 @@ mod tests {
         nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
     const GROUP: &str =
         "root:x:0:\nadm:x:4:app\nusers:x:100:app,daemon\napp:x:1001:\nnogroup:x:65534:\n";
+
+    /// tanto-test's namespace: itself as 0, 65536 subordinate ids from 1.
+    fn mapped() -> Mapped {
+        let map =
+            IdMap::parse("         0       1001          1\n         1     200000      65536\n");
+        Mapped {
+            uids: map.clone(),
+            gids: map,
+        }
+    }
+
+    fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, Failure> {
+        super::resolve(spec, passwd, group, &mapped())
+    }
 
     fn ids(spec: &str) -> (u32, u32, Vec<u32>) {
         let id = resolve(spec, PASSWD, GROUP).unwrap();
@@ -167,6 +287,46 @@ mod tests {
         assert!(matches!(
             resolve("app", "", "").unwrap_err(),
             Failure::UnknownUser { .. }
+        ));
+    }
+
+    #[test]
+    fn ids_outside_the_namespace_are_refused_never_skipped() {
+        for (spec, kind, id) in [
+            ("4294967295", "uid", "4294967295"),
+            ("1000:4294967295", "gid", "4294967295"),
+            ("65537", "uid", "65537"),
+            ("99999999999", "uid", "99999999999"),
+            ("app:70000", "gid", "70000"),
+        ] {
+            let error = resolve(spec, PASSWD, GROUP).unwrap_err();
+            assert_eq!(
+                error,
+                Failure::IdNotMapped {
+                    user: spec.into(),
+                    kind: kind.into(),
+                    id: id.into(),
+                    mapped: "0-65536".into(),
+                }
+            );
+            let message = crate::Error::from(error).to_string();
+            assert!(
+                message.contains(&format!("{kind} {id} ")) && message.contains("0-65536"),
+                "{message}"
+            );
+            assert!(message.contains(&format!("/etc/sub{kind}")), "{message}");
+        }
+        assert_eq!(ids("65536:65536"), (65536, 65536, vec![]));
+        // A name whose passwd entry or group is unmapped, too.
+        let passwd = "far:x:70000:0::/:/bin/sh\nnear:x:5:5::/:/bin/sh\n";
+        let group = "farg:x:80000:near\n";
+        assert!(matches!(
+            super::resolve("far", passwd, group, &mapped()),
+            Err(Failure::IdNotMapped { .. })
+        ));
+        assert!(matches!(
+            super::resolve("near", passwd, group, &mapped()),
+            Err(Failure::IdNotMapped { ref id, .. }) if id == "80000"
         ));
     }
 }
