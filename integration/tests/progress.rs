@@ -5,13 +5,13 @@
 
 mod support;
 
-use std::io::{BufRead as _, Write as _};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::image::{tar_directory, Codec, Image, Layer};
 use support::registry::Registry;
+use support::session::Session;
 use support::tanto::Tanto;
 use support::{fixtures, tree};
 
@@ -197,73 +197,6 @@ fn pulls_show_each_layers_bytes_rate_and_totals() {
     assert!(fetched.ends_with("/s)"), "{fetched}");
     assert!(run.stderr.contains("#1 layer ") && run.stderr.contains(" fetching "));
     assert!(run.stderr.contains("1 fetched"), "{}", run.stderr);
-}
-
-/// A session, driven over HTTP as an SDK would: it prints its address,
-/// answers queries, and ends when its standard input closes.
-struct Session {
-    child: std::process::Child,
-    url: String,
-    auth: String,
-}
-
-impl Session {
-    fn start(tanto: &Tanto) -> Session {
-        Session::start_with(tanto, &["--progress=plain", "session"])
-    }
-
-    fn start_with(tanto: &Tanto, args: &[&str]) -> Session {
-        let mut child = tanto
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let hello: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let token = hello["session_token"].as_str().unwrap();
-        let auth = {
-            use base64::Engine as _;
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
-            )
-        };
-        Session {
-            child,
-            url: format!("http://127.0.0.1:{}/query", hello["port"]),
-            auth,
-        }
-    }
-
-    fn ask(&self, query: &str) -> serde_json::Value {
-        let body = serde_json::json!({ "query": query }).to_string();
-        let sent = ureq::post(&self.url)
-            .set("Authorization", &self.auth)
-            .set("Content-Type", "application/json")
-            .send_string(&body);
-        let response = match sent {
-            Ok(response) => response,
-            // GraphQL errors may come with an error status.
-            Err(ureq::Error::Status(_, response)) => response,
-            Err(other) => panic!("{other}"),
-        };
-        serde_json::from_str(&response.into_string().unwrap()).unwrap()
-    }
-
-    /// Ends it; what it said on stderr.
-    fn end(mut self) -> String {
-        let mut stdin = self.child.stdin.take().unwrap();
-        let _ = stdin.flush();
-        drop(stdin);
-        let out = self.child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
 }
 
 #[test]

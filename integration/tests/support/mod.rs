@@ -5,5 +5,6 @@
 pub mod fixtures;
 pub mod image;
 pub mod registry;
+pub mod session;
 pub mod tanto;
 pub mod tree;

@@ -1,0 +1,223 @@
+//! Steps that misbehave in ordinary ways — printing a gigabyte, printing
+//! megabytes without a newline, running on after their caller has gone —
+//! must cost the session bounded memory and time, and must not outlive
+//! whoever wanted them. Run rootless as the unprivileged test user.
+
+mod support;
+
+use std::io::{Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::fixtures;
+use support::registry::Registry;
+use support::session::Session;
+use support::tanto::Tanto;
+
+fn debian() -> &'static (Registry, String) {
+    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let registry = Registry::start();
+        let image = fixtures::serve_debian(&registry);
+        (registry, image)
+    })
+}
+
+fn exec_query(image: &str, script: &str, field: &str) -> String {
+    format!(
+        r#"{{ container {{ from(address: "{image}") {{ withExec(args: ["sh", "-c", {}]) {{ {field} }} }} }} }}"#,
+        serde_json::to_string(script).unwrap()
+    )
+}
+
+/// What a finished command printed, and the peak memory (KiB) of it and
+/// every process it waited for.
+struct Measured {
+    stdout: String,
+    stderr: String,
+    success: bool,
+    max_rss_kib: i64,
+}
+
+/// Runs `command` to its end, reading both streams (keeping at most the
+/// last `keep_stderr` bytes of stderr), and measures it with wait4: the
+/// rusage of this one child, whatever other tests run.
+fn measure(mut command: Command, keep_stderr: usize) -> Measured {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let mut stderr_pipe = child.stderr.take().unwrap();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut kept = std::collections::VecDeque::new();
+        let mut buffer = vec![0; 1 << 16];
+        loop {
+            let n = stderr_pipe.read(&mut buffer).unwrap();
+            if n == 0 {
+                break;
+            }
+            kept.extend(&buffer[..n]);
+            let excess = kept.len().saturating_sub(keep_stderr);
+            kept.drain(..excess);
+        }
+        Vec::from(kept)
+    });
+    let mut stdout = Vec::new();
+    stdout_pipe.read_to_end(&mut stdout).unwrap();
+    let stderr = stderr_reader.join().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, once (Child is never waited on).
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(waited, child.id() as i32);
+    Measured {
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        max_rss_kib: usage.ru_maxrss,
+    }
+}
+
+/// The end of a long text, for a failure message.
+fn tail(text: &str) -> &str {
+    let start = text.len().saturating_sub(4000);
+    let start = (start..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    &text[start..]
+}
+
+#[test]
+fn a_step_printing_half_a_gigabyte_costs_the_session_bounded_memory() {
+    let (_registry, image) = debian();
+    let tanto = Tanto::new();
+    const PRINTED: u64 = 512 << 20;
+    let document = exec_query(
+        image,
+        &format!("yes 'a line of output, as a build prints' | head -c {PRINTED}"),
+        "exitCode",
+    );
+    let path = tanto.write_home_file("query.graphql", &document);
+    // Plain progress shows every line, as in a CI log.
+    let run = measure(
+        tanto.command(&["--progress=plain", "query", path.to_str().unwrap()]),
+        1 << 20,
+    );
+    assert!(run.success, "{}", tail(&run.stderr));
+    let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        answer["data"]["container"]["from"]["withExec"]["exitCode"],
+        0
+    );
+    assert!(run.stderr.contains("| a line of output, as a build prints"));
+    // The output streams through; the session holds a bounded window of it.
+    let limit_kib = 160 << 10;
+    assert!(
+        run.max_rss_kib < limit_kib,
+        "peak RSS {} MiB for {} MiB printed",
+        run.max_rss_kib >> 10,
+        PRINTED >> 20
+    );
+}
+
+#[test]
+fn output_without_newlines_is_shown_in_bounded_lines() {
+    let (_registry, image) = debian();
+    let tanto = Tanto::new();
+    const PRINTED: u64 = 64 << 20;
+    let document = exec_query(
+        image,
+        &format!("head -c {PRINTED} /dev/zero | tr '\\0' x"),
+        "exitCode",
+    );
+    let path = tanto.write_home_file("query.graphql", &document);
+    let run = measure(
+        tanto.command(&["--progress=plain", "query", path.to_str().unwrap()]),
+        usize::MAX,
+    );
+    assert!(run.success, "{}", tail(&run.stderr));
+    let shown: Vec<&str> = run
+        .stderr
+        .lines()
+        // `#2 | text`; not the step's name, which has a ` | ` of its own.
+        .filter_map(|l| l.split_once(' ')?.1.strip_prefix("| "))
+        .collect();
+    // Every byte shown, in lines a log viewer can take.
+    assert_eq!(
+        shown.iter().map(|l| l.len() as u64).sum::<u64>(),
+        PRINTED,
+        "{} lines",
+        shown.len()
+    );
+    assert!(shown.iter().all(|l| l.len() <= 16 << 10));
+    assert!(shown.iter().all(|l| l.bytes().all(|b| b == b'x')));
+}
+
+/// Whether a process of the test user runs `command` (its full command line).
+fn running(command: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", "-x", command])
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+fn wait_until(what: &str, deadline: Duration, condition: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_step_whose_caller_hangs_up_is_killed_and_reported_cancelled() {
+    let (_registry, image) = debian();
+    let tanto = Tanto::new();
+    let session = Session::start(&tanto);
+    // Unique, so no other test's process can be mistaken for it.
+    let command = format!("sleep {}", 100_000 + std::process::id());
+    let document = exec_query(image, &format!("exec {command}"), "exitCode");
+
+    // A client asks, then goes away without waiting for the answer.
+    let address = session.url.trim_start_matches("http://");
+    let (host, _) = address.split_once('/').unwrap();
+    let mut client = std::net::TcpStream::connect(host).unwrap();
+    let body = serde_json::json!({ "query": document }).to_string();
+    write!(
+        client,
+        "POST /query HTTP/1.1\r\nHost: {host}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        session.auth,
+        body.len()
+    )
+    .unwrap();
+    wait_until("the step starts", Duration::from_secs(120), || {
+        running(&command)
+    });
+    drop(client);
+    wait_until(
+        "the step is killed once nobody waits for it",
+        Duration::from_secs(30),
+        || !running(&command),
+    );
+
+    // The session goes on serving, and the same step starts afresh.
+    let quick = exec_query(image, "echo still here", "stdout");
+    let answer = session.ask(&quick);
+    assert_eq!(
+        answer["data"]["container"]["from"]["withExec"]["stdout"], "still here\n",
+        "{answer:#}"
+    );
+    let stderr = session.end();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&command) && l.contains(" CANCELED ")),
+        "{stderr}"
+    );
+}
