@@ -43,6 +43,8 @@ struct Measured {
 /// Runs `command` to its end, reading both streams (keeping at most the
 /// last `keep_stderr` bytes of stderr), and measures it with wait4: the
 /// rusage of this one child, whatever other tests run.
+// The child is reaped by wait4 below, which Child does not know of.
+#[allow(clippy::zombie_processes)]
 fn measure(mut command: Command, keep_stderr: usize) -> Measured {
     let mut child = command
         .stdout(Stdio::piped())
