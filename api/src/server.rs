@@ -72,9 +72,13 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     else {
         return false;
     };
-    let Some(encoded) = value.strip_prefix("Basic ") else {
+    // RFC 7235: the scheme is case-insensitive (`basic`, `BASIC`).
+    let Some((scheme, encoded)) = value.trim_start().split_once(' ') else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
         return false;
     };
@@ -107,4 +111,29 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response {
         serde_json::to_vec(value).expect("JSON values serialize"),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(authorization: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, authorization.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn the_basic_scheme_is_matched_in_any_case() {
+        let encoded = base64::engine::general_purpose::STANDARD.encode("tok:");
+        for scheme in ["Basic", "basic", "BASIC", "bAsIc"] {
+            assert!(
+                authorized(&headers(&format!("{scheme} {encoded}")), "tok"),
+                "{scheme}"
+            );
+        }
+        assert!(!authorized(&headers(&format!("Bearer {encoded}")), "tok"));
+        assert!(!authorized(&headers(&format!("Basic {encoded}")), "other"));
+        assert!(!authorized(&headers("Basic"), "tok"));
+    }
 }
