@@ -4,16 +4,21 @@
 //! from a file (`tanto query`).
 //!
 //! ```text
-//! SDK ──POST /query──► server.rs (auth, JSON always)
+//! SDK ──POST /query──► server.rs (connections, timeouts, eviction)
+//!                      handler.rs (auth, body limit, JSON always)
 //!                         │
 //!                         ▼
-//!                  Session::execute ──► schema/*.rs resolvers ──► engine values
-//!                                          ids.rs (ID ⇄ value)
+//!                  Session::execute ──► deep.rs (parse) ──► schema/*.rs resolvers ──► engine values
+//!                         │                                   ids.rs (ID ⇄ value)
+//!                         ▼
+//!                  answer.rs: large step outputs streamed from their files
 //! ```
 
+mod answer;
 mod dagger_schema;
 mod deep;
 mod errors;
+mod handler;
 mod ids;
 mod scalars;
 mod schema;
@@ -23,8 +28,10 @@ use std::sync::Arc;
 
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
+pub use answer::Answer;
 pub use deep::MAX_DEPTH;
-pub use server::{bind_loopback, serve};
+pub use handler::MAX_BODY_BYTES;
+pub use server::{bind_loopback, serve, HEADER_READ_TIMEOUT, MAX_UNAUTHENTICATED};
 
 use crate::ids::Ids;
 
@@ -47,6 +54,8 @@ pub enum Error {
 /// One session: an engine, its object IDs, and the schema over them.
 pub struct Session {
     token: String,
+    /// Makes the placeholders of large outputs unforgeable (answer.rs).
+    nonce: String,
     schema: Schema<schema::Query, EmptyMutation, EmptySubscription>,
 }
 
@@ -66,18 +75,28 @@ impl Session {
             // deep.rs refuses deeper documents first, with a clearer message.
             .limit_recursive_depth(deep::MAX_DEPTH + 1)
             .finish();
-        Session { token, schema }
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce)
+            .expect("the kernel gives random bytes (it just gave the session token's)");
+        let nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        Session {
+            token,
+            nonce,
+            schema,
+        }
     }
 
     pub fn token(&self) -> &str {
         &self.token
     }
 
-    /// Runs one GraphQL document; the answer is GraphQL's JSON response.
-    pub async fn execute(&self, query: &str) -> serde_json::Value {
+    /// Runs one GraphQL document; the answer is GraphQL's JSON response,
+    /// large step outputs left in their files until it is written.
+    pub async fn execute(&self, query: &str) -> Answer {
+        let outputs = Arc::new(answer::Outputs::new(&self.nonce));
         let response = match deep::parse(query) {
             Ok(document) => {
-                let mut request = async_graphql::Request::new(query);
+                let mut request = async_graphql::Request::new(query).data(Arc::clone(&outputs));
                 request.set_parsed_query(document);
                 self.schema.execute(request).await
             }
@@ -87,7 +106,7 @@ impl Session {
             serde_json::json!({"data": null, "errors": [{"message": format!("cannot encode the answer: {e}")}]})
         });
         errors::tidy(&mut value);
-        value
+        outputs.take_answer(value)
     }
 
     /// The SDL of the schema tanto serves, for docs and tests.
@@ -155,7 +174,7 @@ mod tests {
                 .block_on(runtime.spawn(async move { session.execute(&chain(depth)).await }))
                 .unwrap()
         };
-        let answer = run(MAX_DEPTH);
+        let answer = run(MAX_DEPTH).into_value().unwrap();
         let mut level = &answer["data"]["container"];
         let mut calls = 1;
         while let Some(next) = level.get("withEnvVariable") {
@@ -165,7 +184,7 @@ mod tests {
         assert_eq!(calls, MAX_DEPTH - 1, "{answer}");
         assert!(level["id"].is_string());
 
-        let answer = run(MAX_DEPTH + 1);
+        let answer = run(MAX_DEPTH + 1).into_value().unwrap();
         let message = answer["errors"][0]["message"].as_str().unwrap();
         assert!(
             message.contains(&format!("more than {MAX_DEPTH}")),

@@ -46,13 +46,10 @@ pub fn run(
     // Steps may still hold the observer; the answer is complete.
     drop(runtime);
     // The answer first, then the summary and any failure: last on screen.
-    progress.finish(true, || {
-        crate::output::line(&serde_json::to_string_pretty(&answer).expect("JSON values serialize"))
-    })?;
-    let failed = answer
-        .get("errors")
-        .and_then(|e| e.as_array())
-        .is_some_and(|e| !e.is_empty());
+    let failed = answer.has_errors();
+    let mut written = Ok(());
+    progress.finish(true, || written = crate::output::answer(answer))?;
+    written.context("cannot write the answer to standard output")?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {
