@@ -4,15 +4,21 @@
 //! from a file (`tanto query`).
 //!
 //! ```text
-//! SDK ──POST /query──► server.rs (auth, JSON always)
+//! SDK ──POST /query──► server.rs (connections, timeouts, eviction)
+//!                      handler.rs (auth, body limit, JSON always)
 //!                         │
 //!                         ▼
-//!                  Session::execute ──► schema/*.rs resolvers ──► engine values
-//!                                          ids.rs (ID ⇄ value)
+//!                  Session::execute ──► deep.rs (parse) ──► schema/*.rs resolvers ──► engine values
+//!                         │                                   ids.rs (ID ⇄ value)
+//!                         ▼
+//!                  answer.rs: large step outputs streamed from their files
 //! ```
 
+mod answer;
 mod dagger_schema;
+mod deep;
 mod errors;
+mod handler;
 mod ids;
 mod scalars;
 mod schema;
@@ -22,7 +28,10 @@ use std::sync::Arc;
 
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
-pub use server::{bind_loopback, serve};
+pub use answer::Answer;
+pub use deep::MAX_DEPTH;
+pub use handler::MAX_BODY_BYTES;
+pub use server::{bind_loopback, serve, HEADER_READ_TIMEOUT, MAX_UNAUTHENTICATED};
 
 use crate::ids::Ids;
 
@@ -37,11 +46,16 @@ pub enum Error {
         expected: &'static str,
         actual: &'static str,
     },
+
+    #[error("cannot get random bytes for the session token from the kernel (getrandom): {source}")]
+    Random { source: getrandom::Error },
 }
 
 /// One session: an engine, its object IDs, and the schema over them.
 pub struct Session {
     token: String,
+    /// Makes the placeholders of large outputs unforgeable (answer.rs).
+    nonce: String,
     schema: Schema<schema::Query, EmptyMutation, EmptySubscription>,
 }
 
@@ -58,22 +72,41 @@ impl Session {
         });
         let schema = Schema::build(schema::Query, EmptyMutation, EmptySubscription)
             .data(state)
+            // deep.rs refuses deeper documents first, with a clearer message.
+            .limit_recursive_depth(deep::MAX_DEPTH + 1)
             .finish();
-        Session { token, schema }
+        let mut nonce = [0u8; 16];
+        getrandom::getrandom(&mut nonce)
+            .expect("the kernel gives random bytes (it just gave the session token's)");
+        let nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        Session {
+            token,
+            nonce,
+            schema,
+        }
     }
 
     pub fn token(&self) -> &str {
         &self.token
     }
 
-    /// Runs one GraphQL document; the answer is GraphQL's JSON response.
-    pub async fn execute(&self, query: &str) -> serde_json::Value {
-        let response = self.schema.execute(query).await;
+    /// Runs one GraphQL document; the answer is GraphQL's JSON response,
+    /// large step outputs left in their files until it is written.
+    pub async fn execute(&self, query: &str) -> Answer {
+        let outputs = Arc::new(answer::Outputs::new(&self.nonce));
+        let response = match deep::parse(query) {
+            Ok(document) => {
+                let mut request = async_graphql::Request::new(query).data(Arc::clone(&outputs));
+                request.set_parsed_query(document);
+                self.schema.execute(request).await
+            }
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+        };
         let mut value = serde_json::to_value(&response).unwrap_or_else(|e| {
             serde_json::json!({"data": null, "errors": [{"message": format!("cannot encode the answer: {e}")}]})
         });
         errors::tidy(&mut value);
-        value
+        outputs.take_answer(value)
     }
 
     /// The SDL of the schema tanto serves, for docs and tests.
@@ -82,11 +115,80 @@ impl Session {
     }
 }
 
-/// A random session token.
-pub fn new_token() -> String {
+/// A random session token, from the kernel's random source; an error
+/// rather than a guessable token when that cannot be read.
+pub fn new_token() -> Result<String, Error> {
     use base64::Engine as _;
-    use std::io::Read;
     let mut random = [0u8; 24];
-    let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random)
+    getrandom::getrandom(&mut random).map_err(|source| Error::Random { source })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
+}
+
+/// The stack of each runtime thread: deep documents are resolved by
+/// nested futures, polled one inside the other, one level per call of the
+/// chain. Measured in a debug build (`tests::the_deepest_chain_resolves`):
+/// about 80 KiB per level, so [`MAX_DEPTH`] levels need about 40 MiB; a
+/// release build needs several times less. Only touched pages cost memory.
+pub const THREAD_STACK_BYTES: usize = 64 << 20;
+
+/// A multi-threaded runtime whose threads can resolve documents
+/// [`MAX_DEPTH`] deep. Run [`Session::execute`] on one of its worker threads
+/// (a spawned task), not in `block_on` on a thread of another size.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .enable_all()
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `{ container { withEnvVariable { … { id } } } }`, `depth` sets deep.
+    fn chain(depth: usize) -> String {
+        let mut q = String::from("{ container ");
+        for i in 1..depth - 1 {
+            q.push_str(&format!(
+                "{{ withEnvVariable(name: \"V{i}\", value: \"x\") "
+            ));
+        }
+        q.push_str("{ id }");
+        q.push_str(&"}".repeat(depth - 1));
+        q
+    }
+
+    #[test]
+    fn the_deepest_chain_resolves_and_deeper_is_refused() {
+        let store = tempfile::tempdir().unwrap();
+        let engine = engine::Engine::new(engine::EngineConfig {
+            store_root: store.path().to_owned(),
+            ..Default::default()
+        })
+        .unwrap();
+        let session = Arc::new(Session::new(engine, new_token().unwrap()));
+        let runtime = runtime().unwrap();
+        let run = |depth: usize| {
+            let session = Arc::clone(&session);
+            runtime
+                .block_on(runtime.spawn(async move { session.execute(&chain(depth)).await }))
+                .unwrap()
+        };
+        let answer = run(MAX_DEPTH).into_value().unwrap();
+        let mut level = &answer["data"]["container"];
+        let mut calls = 1;
+        while let Some(next) = level.get("withEnvVariable") {
+            level = next;
+            calls += 1;
+        }
+        assert_eq!(calls, MAX_DEPTH - 1, "{answer}");
+        assert!(level["id"].is_string());
+
+        let answer = run(MAX_DEPTH + 1).into_value().unwrap();
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("more than {MAX_DEPTH}")),
+            "{message}"
+        );
+    }
 }

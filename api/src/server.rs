@@ -1,35 +1,83 @@
-//! The session's HTTP endpoint: `POST /query` with `{"query": "…"}`, Basic
-//! auth with the session token as user name, and JSON answers always — even
-//! for internal failures, because the Python SDK re-sends a request on a
-//! non-JSON 5xx, which could repeat a publish.
+//! The session's HTTP server: its connections, and what keeps a local
+//! process without the token from starving the SDK's requests (any local
+//! user can connect to 127.0.0.1):
+//!
+//! - a request's headers must arrive within [`HEADER_READ_TIMEOUT`], and a
+//!   kept-alive connection idle that long is closed (the SDKs' clients keep
+//!   idle connections 4–5 s, so they close theirs first);
+//! - the token is checked as soon as the headers arrive (handler.rs);
+//! - at most [`MAX_UNAUTHENTICATED`] connections may wait without having
+//!   shown the token: a new one evicts the oldest, so the SDK's own
+//!   connection, which shows it at once, is always served.
+//!
+//! A client that closes its connection while its request runs drops the
+//! request's future (hyper's default, no half-close): that is how an
+//! abandoned step learns nobody wants it.
 
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::Router;
-use base64::Engine as _;
-use futures::FutureExt;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::Session;
 
-/// Serves `session` on `listener` until `shutdown` completes.
+/// How long a client may take to send a request's headers, and how long a
+/// kept-alive connection may sit idle.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections that have not shown the token yet, at most.
+pub const MAX_UNAUTHENTICATED: usize = 256;
+
+/// Serves `session` on `listener` until `shutdown` completes; then stops
+/// accepting, closes idle connections, and returns once the requests in
+/// flight are answered.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     session: Arc<Session>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/query", post(query))
-        .with_state(session);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let gate = Arc::new(Gate::default());
+    let (stop, stopped) = watch::channel(false);
+    // Each connection holds a sender; all dropped means all done.
+    let (alive, mut all_done) = mpsc::channel::<()>(1);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // it was accepted: wait a little rather than spin.
+                    tracing::debug!("cannot accept a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (id, evicted) = gate.enter();
+        tokio::spawn(connection(
+            stream,
+            Arc::clone(&session),
+            Arc::clone(&gate),
+            id,
+            evicted,
+            stopped.clone(),
+            alive.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    drop(alive);
+    let _ = all_done.recv().await;
+    Ok(())
 }
 
 /// Binds a free port on loopback.
@@ -39,72 +87,133 @@ pub async fn bind_loopback() -> std::io::Result<(tokio::net::TcpListener, Socket
     Ok((listener, address))
 }
 
-async fn query(State(session): State<Arc<Session>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !authorized(&headers, session.token()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Basic realm=\"tanto session\"")],
-            json_error("missing or wrong session token: use the DAGGER_SESSION_TOKEN tanto gave, as the Basic auth user name"),
-        )
-            .into_response();
+async fn connection(
+    stream: tokio::net::TcpStream,
+    session: Arc<Session>,
+    gate: Arc<Gate>,
+    id: u64,
+    mut evicted: oneshot::Receiver<()>,
+    mut stopped: watch::Receiver<bool>,
+    _alive: mpsc::Sender<()>,
+) {
+    // Once the token is shown, the eviction sender lives here, with the
+    // connection, so it never fires.
+    let admitted = Arc::new(Mutex::new(None));
+    let service = {
+        let gate = Arc::clone(&gate);
+        service_fn(move |request| {
+            let (session, gate, admitted) = (
+                Arc::clone(&session),
+                Arc::clone(&gate),
+                Arc::clone(&admitted),
+            );
+            async move {
+                let admit = || {
+                    if let Some(sender) = gate.admit(id) {
+                        *admitted.lock().expect("never poisoned") = Some(sender);
+                    }
+                };
+                Ok::<_, Infallible>(crate::handler::handle(request, &session, admit).await)
+            }
+        })
+    };
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let (mut evictable, mut stopping) = (true, false);
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!("session connection ended: {e}");
+                }
+                break;
+            }
+            result = &mut evicted, if evictable => match result {
+                Ok(()) => {
+                    tracing::debug!("closing the oldest connection without the token: {MAX_UNAUTHENTICATED} are waiting");
+                    break;
+                }
+                Err(_) => evictable = false,
+            },
+            _ = stopped.wait_for(|stop| *stop), if !stopping => {
+                stopping = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
     }
-    let query = match serde_json::from_slice::<serde_json::Value>(&body) {
-        Ok(serde_json::Value::Object(request)) => match request.get("query") {
-            Some(serde_json::Value::String(query)) => query.clone(),
-            _ => return bad_request("the request has no \"query\" string"),
-        },
-        _ => return bad_request("the request body is not a JSON object like {\"query\": \"…\"}"),
-    };
-    // A panic in a resolver still answers JSON.
-    let answer = std::panic::AssertUnwindSafe(session.execute(&query))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            serde_json::json!({"data": null, "errors": [{"message": "internal error in tanto while answering this query (a bug: please report it)"}]})
-        });
-    json(StatusCode::OK, &answer)
+    gate.leave(id);
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let Some(encoded) = value.strip_prefix("Basic ") else {
-        return false;
-    };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let user = decoded.split(':').next().unwrap_or_default();
-    constant_time_eq(user.as_bytes(), token.as_bytes())
+/// The connections that have not shown the token yet, oldest first.
+#[derive(Default)]
+struct Gate(Mutex<Waiting>);
+
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    connections: BTreeMap<u64, oneshot::Sender<()>>,
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+impl Gate {
+    /// A new connection, evicting the oldest waiting one when full.
+    fn enter(&self) -> (u64, oneshot::Receiver<()>) {
+        let mut waiting = self.0.lock().expect("never poisoned");
+        if waiting.connections.len() >= MAX_UNAUTHENTICATED {
+            if let Some((_, oldest)) = waiting.connections.pop_first() {
+                let _ = oldest.send(());
+            }
+        }
+        let id = waiting.next;
+        waiting.next += 1;
+        let (sender, receiver) = oneshot::channel();
+        waiting.connections.insert(id, sender);
+        (id, receiver)
+    }
+
+    /// The connection showed the token: it may stay.
+    fn admit(&self, id: u64) -> Option<oneshot::Sender<()>> {
+        self.0
+            .lock()
+            .expect("never poisoned")
+            .connections
+            .remove(&id)
+    }
+
+    fn leave(&self, id: u64) {
+        self.0
+            .lock()
+            .expect("never poisoned")
+            .connections
+            .remove(&id);
+    }
 }
 
-fn bad_request(message: &str) -> Response {
-    (StatusCode::BAD_REQUEST, json_error(message)).into_response()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn json_error(message: &str) -> Response {
-    json(
-        StatusCode::OK,
-        &serde_json::json!({"data": null, "errors": [{"message": message}]}),
-    )
-}
-
-fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_vec(value).expect("JSON values serialize"),
-    )
-        .into_response()
+    #[test]
+    fn the_oldest_waiting_connection_is_evicted_and_admitted_ones_never() {
+        let gate = Gate::default();
+        let (first, mut first_evicted) = gate.enter();
+        let (second, mut second_evicted) = gate.enter();
+        let _kept = gate.admit(first).unwrap();
+        let mut later = Vec::new();
+        for _ in 0..MAX_UNAUTHENTICATED - 1 {
+            later.push(gate.enter());
+        }
+        assert!(first_evicted.try_recv().is_err(), "admitted: never evicted");
+        assert!(second_evicted.try_recv().is_err(), "still within the bound");
+        later.push(gate.enter());
+        assert_eq!(
+            second_evicted.try_recv(),
+            Ok(()),
+            "the oldest waiting one goes"
+        );
+        assert!(later[0].1.try_recv().is_err());
+        gate.leave(second);
+    }
 }

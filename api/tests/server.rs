@@ -6,8 +6,8 @@ use base64::Engine as _;
 
 fn start() -> (String, String, tokio::runtime::Runtime, tempfile::TempDir) {
     let store = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let token = api::new_token();
+    let runtime = api::runtime().unwrap();
+    let token = api::new_token().unwrap();
     let engine = engine::Engine::new(engine::EngineConfig {
         store_root: store.path().to_owned(),
         ..Default::default()

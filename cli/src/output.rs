@@ -7,6 +7,16 @@ pub fn line(text: &str) {
     println!("{text}");
 }
 
+/// A GraphQL answer, indented, on stdout: large step outputs are streamed
+/// from their files rather than held in memory.
+pub fn answer(answer: api::Answer) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    answer.write(&mut out, true)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
 /// A progress or status line, on stderr.
 pub fn status(text: &str) {
     eprintln!("{text}");

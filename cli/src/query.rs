@@ -26,7 +26,7 @@ pub fn run(
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the GraphQL document {}", path.display()))?,
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
+    let runtime = api::runtime().context("cannot start tanto's async runtime")?;
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let answer = runtime.block_on(async {
@@ -36,19 +36,20 @@ pub fn run(
             observer: Some(observer),
             ..Default::default()
         })?;
-        let session = api::Session::new(engine, api::new_token());
-        anyhow::Ok(session.execute(&document).await)
+        let session = api::Session::new(engine, api::new_token()?);
+        // On a worker thread, whose stack is sized for deep documents.
+        let answer = tokio::spawn(async move { session.execute(&document).await })
+            .await
+            .context("answering the query failed")?;
+        anyhow::Ok(answer)
     })?;
     // Steps may still hold the observer; the answer is complete.
     drop(runtime);
     // The answer first, then the summary and any failure: last on screen.
-    progress.finish(true, || {
-        crate::output::line(&serde_json::to_string_pretty(&answer).expect("JSON values serialize"))
-    })?;
-    let failed = answer
-        .get("errors")
-        .and_then(|e| e.as_array())
-        .is_some_and(|e| !e.is_empty());
+    let failed = answer.has_errors();
+    let mut written = Ok(());
+    progress.finish(true, || written = crate::output::answer(answer))?;
+    written.context("cannot write the answer to standard output")?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

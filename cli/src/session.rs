@@ -32,7 +32,7 @@ pub fn run(
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
+    let runtime = api::runtime().context("cannot start tanto's async runtime")?;
     let mut progress = progress.clone();
     if progress.mode == crate::progress::Mode::Auto {
         // Started by an SDK (`tanto run` always says which mode): the
@@ -69,7 +69,7 @@ async fn serve(
         workdir: args.workdir,
         ..Default::default()
     })?;
-    let token = api::new_token();
+    let token = api::new_token()?;
     let session = Arc::new(api::Session::new(engine.clone(), token.clone()));
     let (listener, address) = api::bind_loopback()
         .await

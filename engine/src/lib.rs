@@ -87,7 +87,9 @@ pub use registry::{Platform, Reference};
 pub use secret::Secret;
 pub use session::{Engine, EngineConfig};
 pub use store_root::default_store_root;
-pub use values::{shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host};
+pub use values::{
+    shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,
+};
 
 /// The crates below, for callers that need their types directly.
 pub use {executor, registry, snapshotter};

@@ -320,16 +320,25 @@ impl ContainerObj {
         Ok(ContainerObj(self.0.with_rootfs(&directory)))
     }
 
-    async fn stdout(&self) -> Result<String> {
-        self.0.stdout().await.map_err(fail)
+    async fn stdout(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(ctx, &[(&files.stdout, files.stdout_bytes)])
     }
 
-    async fn stderr(&self) -> Result<String> {
-        self.0.stderr().await.map_err(fail)
+    async fn stderr(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(ctx, &[(&files.stderr, files.stderr_bytes)])
     }
 
-    async fn combined_output(&self) -> Result<String> {
-        self.0.combined_output().await.map_err(fail)
+    async fn combined_output(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(
+            ctx,
+            &[
+                (&files.stdout, files.stdout_bytes),
+                (&files.stderr, files.stderr_bytes),
+            ],
+        )
     }
 
     async fn exit_code(&self) -> Result<i32> {
@@ -384,6 +393,25 @@ impl ContainerObj {
     async fn image_ref(&self) -> String {
         self.0.image_ref().unwrap_or_default().to_owned()
     }
+}
+
+/// A step's output as answered: inline when small, else a placeholder the
+/// answer's writer streams the files into (answer.rs).
+fn output(ctx: &Context<'_>, files: &[(&std::path::Path, u64)]) -> Result<String> {
+    let cannot_read = |path: &std::path::Path, e: std::io::Error| {
+        async_graphql::Error::new(format!(
+            "cannot read the step's stored output {}: {e}",
+            path.display()
+        ))
+    };
+    let mut opened = Vec::with_capacity(files.len());
+    for (path, _) in files {
+        opened.push(std::fs::File::open(path).map_err(|e| cannot_read(path, e))?);
+    }
+    let bytes = files.iter().map(|(_, bytes)| bytes).sum();
+    ctx.data_unchecked::<std::sync::Arc<crate::answer::Outputs>>()
+        .answer(opened, bytes)
+        .map_err(|e| cannot_read(files[0].0, e))
 }
 
 fn port_number(port: i32) -> Result<u16> {

@@ -501,6 +501,28 @@ impl Container {
         read_stream(&solved.exec.expect("an exec has a result").stderr)
     }
 
+    /// Where the last command's output is stored, and its size, without
+    /// reading it: a server can then stream a large output instead of
+    /// holding it in memory.
+    pub async fn output_files(&self) -> Result<OutputFiles, Error> {
+        let solved = self.last_exec().await?;
+        let exec = solved.exec.expect("an exec has a result");
+        let size = |path: &Path| {
+            std::fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|source| Error::Memo {
+                    path: path.to_owned(),
+                    source,
+                })
+        };
+        Ok(OutputFiles {
+            stdout_bytes: size(&exec.stdout)?,
+            stderr_bytes: size(&exec.stderr)?,
+            stdout: exec.stdout.clone(),
+            stderr: exec.stderr.clone(),
+        })
+    }
+
     /// Standard output then standard error of the last command.
     pub async fn combined_output(&self) -> Result<String, Error> {
         Ok(format!("{}{}", self.stdout().await?, self.stderr().await?))
@@ -729,6 +751,16 @@ fn below<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
     }
     path.strip_prefix(dir)
         .and_then(|rest| rest.strip_prefix('/'))
+}
+
+/// The files that hold an exec's standard output and error, as stored:
+/// the bytes the command wrote (secrets masked), not necessarily UTF-8.
+#[derive(Clone, Debug)]
+pub struct OutputFiles {
+    pub stdout: PathBuf,
+    pub stdout_bytes: u64,
+    pub stderr: PathBuf,
+    pub stderr_bytes: u64,
 }
 
 fn read_stream(path: &std::path::Path) -> Result<String, Error> {

@@ -4,5 +4,5 @@
 mod container;
 mod directory;
 
-pub use container::{shell_words, Container, ExecOptions};
+pub use container::{shell_words, Container, ExecOptions, OutputFiles};
 pub use directory::{CacheVolume, Directory, File, Host};
