@@ -19,8 +19,13 @@ impl Session {
     }
 
     pub fn start_with(tanto: &Tanto, args: &[&str]) -> Session {
+        Session::start_program(tanto, super::tanto::binary(), args)
+    }
+
+    /// A session of `program` (a tanto binary, e.g. a release build).
+    pub fn start_program(tanto: &Tanto, program: &std::path::Path, args: &[&str]) -> Session {
         let mut child = tanto
-            .command(args)
+            .command_for(program, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
