@@ -159,14 +159,13 @@ fn output_without_newlines_is_shown_in_bounded_lines() {
     assert!(shown.iter().all(|l| l.bytes().all(|b| b == b'x')));
 }
 
-/// Whether a process of the test user runs `command` (its full command line).
-fn running(command: &str) -> bool {
-    Command::new("pgrep")
+/// How many processes run `command` (their full command line).
+fn count(command: &str) -> usize {
+    let out = Command::new("pgrep")
         .args(["-f", "-x", command])
         .output()
-        .unwrap()
-        .status
-        .success()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
 }
 
 fn wait_until(what: &str, deadline: Duration, condition: impl Fn() -> bool) {
@@ -184,7 +183,12 @@ fn a_step_whose_caller_hangs_up_is_killed_and_reported_cancelled() {
     let session = Session::start(&tanto);
     // Unique, so no other test's process can be mistaken for it.
     let command = format!("sleep {}", 100_000 + std::process::id());
-    let document = exec_query(image, &format!("exec {command}"), "exitCode");
+    // A runaway: twenty processes in the background, and one in front.
+    let document = exec_query(
+        image,
+        &format!("for i in $(seq 20); do {command} & done; exec {command}"),
+        "exitCode",
+    );
 
     // A client asks, then goes away without waiting for the answer.
     let address = session.url.trim_start_matches("http://");
@@ -199,13 +203,13 @@ fn a_step_whose_caller_hangs_up_is_killed_and_reported_cancelled() {
     )
     .unwrap();
     wait_until("the step starts", Duration::from_secs(120), || {
-        running(&command)
+        count(&command) == 21
     });
     drop(client);
     wait_until(
-        "the step is killed once nobody waits for it",
+        "the step's processes are killed once nobody waits for it",
         Duration::from_secs(30),
-        || !running(&command),
+        || count(&command) == 0,
     );
 
     // The session goes on serving, and the same step starts afresh.
