@@ -40,6 +40,10 @@ pub enum Unavailable {
     NotDelegated {
         cgroup: PathBuf,
     },
+    /// Real root: every cgroup is writable, delegated or not, and
+    /// libcontainer (not in rootless mode) moves the container into a
+    /// cgroup of its own making.
+    RealRoot,
     NoPidsController {
         cgroup: PathBuf,
     },
@@ -65,6 +69,10 @@ impl fmt::Display for Unavailable {
                 "cgroup2 is not delegated to this user: tanto's cgroup {} is not writable",
                 cgroup.display()
             ),
+            Unavailable::RealRoot => write!(
+                f,
+                "tanto runs as real root, where libcontainer puts each step in a cgroup of its own, without a pids limit"
+            ),
             Unavailable::NoPidsController { cgroup } => write!(
                 f,
                 "tanto's cgroup {} is delegated but the pids controller is not available in it",
@@ -86,6 +94,7 @@ impl Unavailable {
                 format!("mount cgroup2 at /sys/fs/cgroup, then {delegate}")
             }
             Unavailable::NotDelegated { .. } => delegate.to_owned(),
+            Unavailable::RealRoot => format!("run tanto as an unprivileged user and {delegate}"),
             Unavailable::NoPidsController { cgroup } => format!(
                 "enable pids for it in its parent (systemd does with Delegate=yes or Delegate=pids; as root: `echo +pids > {}/cgroup.subtree_control`)",
                 cgroup.parent().unwrap_or(Path::new("/")).display()
@@ -112,6 +121,11 @@ pub fn plan(hierarchy: &dyn Hierarchy) -> Result<Plan, Unavailable> {
         Layout::Hybrid => return Err(Unavailable::Hybrid),
         Layout::Legacy => return Err(Unavailable::Legacy),
         Layout::Missing => return Err(Unavailable::NotMounted),
+    }
+    if hierarchy.real_root() {
+        // Its cgroup would look delegated (root may write anything) though
+        // it belongs to systemd, and the container would leave it anyway.
+        return Err(Unavailable::RealRoot);
     }
     let text = hierarchy
         .own_cgroups()
@@ -193,6 +207,19 @@ mod tests {
         let why = plan(&tree).unwrap_err();
         assert!(matches!(why, Unavailable::NotDelegated { .. }), "{why:?}");
         assert!(why.fix().contains("Delegate=yes"));
+    }
+
+    #[test]
+    fn real_root_leaves_systemds_cgroups_alone() {
+        let mut tree = FakeTree::new(Layout::Unified, "/user.slice/user-0.slice/session-1.scope");
+        tree.cgroup(
+            "/user.slice/user-0.slice/session-1.scope",
+            &["pids"],
+            &[],
+            &[7],
+        );
+        tree.real_root = true;
+        assert_eq!(plan(&tree), Err(Unavailable::RealRoot));
     }
 
     #[test]

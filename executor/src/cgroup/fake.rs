@@ -15,6 +15,7 @@ pub struct FakeTree {
     dir: tempfile::TempDir,
     layout: Layout,
     own: String,
+    pub real_root: bool,
     read_only: RefCell<HashSet<PathBuf>>,
 }
 
@@ -29,6 +30,7 @@ impl FakeTree {
             dir: tempfile::tempdir().unwrap(),
             layout,
             own: format!("0::{own}\n"),
+            real_root: false,
             read_only: RefCell::default(),
         };
         tree.cgroup("/", &["memory", "pids"], &[], &[]);
@@ -134,6 +136,10 @@ impl FakeTree {
 impl Hierarchy for FakeTree {
     fn layout(&self) -> Layout {
         self.layout
+    }
+
+    fn real_root(&self) -> bool {
+        self.real_root
     }
 
     fn own_cgroups(&self) -> io::Result<String> {

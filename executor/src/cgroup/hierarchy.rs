@@ -23,6 +23,9 @@ pub enum Layout {
 /// in /proc/self/cgroup.
 pub trait Hierarchy {
     fn layout(&self) -> Layout;
+    /// Whether we are root of the host (the initial user namespace), to
+    /// whom every cgroup looks delegated.
+    fn real_root(&self) -> bool;
     /// The text of /proc/self/cgroup.
     fn own_cgroups(&self) -> io::Result<String>;
     fn read(&self, cgroup: &Path, file: &str) -> io::Result<String>;
@@ -58,6 +61,14 @@ impl Hierarchy for Kernel {
             Some(false) if is_cgroup2("/sys/fs/cgroup/unified") == Some(true) => Layout::Hybrid,
             Some(false) => Layout::Legacy,
         }
+    }
+
+    fn real_root(&self) -> bool {
+        // The initial user namespace maps every id to itself.
+        nix::unistd::geteuid().is_root()
+            && std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|map| {
+                map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+            })
     }
 
     fn own_cgroups(&self) -> io::Result<String> {
