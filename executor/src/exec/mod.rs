@@ -1,6 +1,7 @@
 //! Running one exec step: an overlay root file system, a process, its mounts,
 //! through youki's libcontainer in a single-threaded helper process (see
-//! `helper` for the process tree and why cleanup cannot be skipped).
+//! `helper` for the process tree and why cleanup cannot be skipped), in a
+//! cgroup of its own where the host delegates one (`crate::cgroup`).
 
 mod failure;
 mod helper;
