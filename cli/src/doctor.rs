@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use engine::executor::userns;
+use engine::executor::{cgroup, userns};
 use nix::unistd::{geteuid, User};
 
 use crate::output;
@@ -68,6 +68,7 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     }
     checks.push(overlay(root));
     checks.push(cgroups());
+    checks.push(step_limits());
     checks.push(seccomp());
     checks.push(store(root));
 
@@ -296,6 +297,56 @@ fn cgroups() -> Check {
             Verdict::Warn,
             "/sys/fs/cgroup is not mounted".into(),
             "mount cgroup2 on /sys/fs/cgroup".into(),
+        ),
+    }
+}
+
+/// Whether steps get a cgroup of their own with a pids limit. Asked as the
+/// user, outside tanto's namespace: the same files are theirs either way.
+fn step_limits() -> Check {
+    let name = "step limits";
+    let (pids_max, setting) = match cgroup::pids_max_setting() {
+        Ok(p) => (p, String::new()),
+        Err(p) => (
+            p,
+            format!(
+                " ({} is not a positive number or `max`: ignored)",
+                cgroup::PIDS_MAX_ENV
+            ),
+        ),
+    };
+    match cgroup::availability() {
+        Ok(plan) => {
+            let first = if plan.move_processes {
+                format!(
+                    "; tanto first moves the processes of that cgroup into {}/{}",
+                    plan.host_path.display(),
+                    cgroup::LEAF
+                )
+            } else {
+                String::new()
+            };
+            let found = format!(
+                "each step in a cgroup of its own under {}, pids.max {}{setting}{first}",
+                plan.host_path.display(),
+                pids_max.value()
+            );
+            if setting.is_empty() {
+                ok(name, found)
+            } else {
+                bad(
+                    name,
+                    Verdict::Warn,
+                    found,
+                    format!("set {} to a number such as 4096", cgroup::PIDS_MAX_ENV),
+                )
+            }
+        }
+        Err(why) => bad(
+            name,
+            Verdict::Warn,
+            format!("steps have no pids limit (a fork bomb is not stopped): {why}"),
+            why.fix(),
         ),
     }
 }

@@ -91,6 +91,15 @@ pub enum Error {
     #[error("step `{command}` was cancelled")]
     Cancelled { command: String },
 
+    // Step cgroups: logged (once) by the engine, which runs the step anyway.
+    #[error("step cgroups: cannot {action} {path}")]
+    StepCgroup {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     #[error("cannot start the exec helper (tanto re-executed from /proc/self/exe)")]
     HelperSpawn {
         #[source]

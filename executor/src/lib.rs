@@ -1,8 +1,10 @@
 //! Isolation: entering the rootless user namespace every tanto process that
-//! touches the store runs in ([`userns`]), and running exec steps through
+//! touches the store runs in ([`userns`]), running exec steps through
 //! youki's libcontainer from a single-threaded helper ([`exec`]; see
-//! DESIGN.md's isolation model).
+//! DESIGN.md's isolation model), each in a cgroup of its own with a pids
+//! limit where the host delegates cgroup2 ([`cgroup`]).
 
+pub mod cgroup;
 mod error;
 pub mod exec;
 pub mod overlay;

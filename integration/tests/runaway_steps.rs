@@ -7,22 +7,11 @@ mod support;
 
 use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::fixtures;
-use support::registry::Registry;
 use support::session::Session;
 use support::tanto::Tanto;
-
-fn debian() -> &'static (Registry, String) {
-    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let registry = Registry::start();
-        let image = fixtures::serve_debian(&registry);
-        (registry, image)
-    })
-}
 
 fn exec_query(image: &str, script: &str, field: &str) -> String {
     format!(
@@ -95,7 +84,7 @@ fn tail(text: &str) -> &str {
 
 #[test]
 fn a_step_printing_half_a_gigabyte_costs_the_session_bounded_memory() {
-    let (_registry, image) = debian();
+    let image = fixtures::served_debian();
     let tanto = Tanto::new();
     const PRINTED: u64 = 512 << 20;
     let document = exec_query(
@@ -128,7 +117,7 @@ fn a_step_printing_half_a_gigabyte_costs_the_session_bounded_memory() {
 
 #[test]
 fn output_without_newlines_is_shown_in_bounded_lines() {
-    let (_registry, image) = debian();
+    let image = fixtures::served_debian();
     let tanto = Tanto::new();
     const PRINTED: u64 = 64 << 20;
     let document = exec_query(
@@ -178,7 +167,7 @@ fn wait_until(what: &str, deadline: Duration, condition: impl Fn() -> bool) {
 
 #[test]
 fn a_step_whose_caller_hangs_up_is_killed_and_reported_cancelled() {
-    let (_registry, image) = debian();
+    let image = fixtures::served_debian();
     let tanto = Tanto::new();
     let session = Session::start(&tanto);
     // Unique, so no other test's process can be mistaken for it.

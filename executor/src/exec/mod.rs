@@ -1,6 +1,7 @@
 //! Running one exec step: an overlay root file system, a process, its mounts,
 //! through youki's libcontainer in a single-threaded helper process (see
-//! `helper` for the process tree and why cleanup cannot be skipped).
+//! `helper` for the process tree and why cleanup cannot be skipped), in a
+//! cgroup of its own where the host delegates one (`crate::cgroup`).
 
 mod failure;
 mod helper;
@@ -84,9 +85,17 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
             Ok(())
         });
     }
+    // Made before the helper so that it is removed after the helper is
+    // reaped (locals drop in reverse order).
+    let cgroup = crate::cgroup::for_step();
     let mut child = helper
         .spawn()
         .map_err(|source| Error::HelperSpawn { source })?;
+    // Before it has its request the helper forks nothing: its pid 1 and
+    // the container start in the step's cgroup.
+    if let Some(Err(e)) = cgroup.as_ref().map(|c| c.enter(child.id())) {
+        crate::cgroup::warn_once(&e);
+    }
     let mut to_helper = child.stdin.take();
     let from_helper = child.stdout.take().expect("piped stdout");
     let mut line = serde_json::to_vec(request).expect("requests serialize");

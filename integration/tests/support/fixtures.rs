@@ -174,3 +174,16 @@ pub fn serve_debian(registry: &super::registry::Registry) -> String {
     Image::new(vec![debian().layer.clone()]).push(registry, "fixtures/debian", "bookworm");
     format!("{}/fixtures/debian:bookworm", registry.host())
 }
+
+/// One registry serving the Debian fixture for a whole test file; its
+/// reference.
+pub fn served_debian() -> &'static str {
+    static SERVED: std::sync::OnceLock<(super::registry::Registry, String)> =
+        std::sync::OnceLock::new();
+    let (_registry, image) = SERVED.get_or_init(|| {
+        let registry = super::registry::Registry::start();
+        let image = serve_debian(&registry);
+        (registry, image)
+    });
+    image
+}
