@@ -25,16 +25,21 @@ pub fn release_binary(cargo_args: &[&str], built: &str) -> PathBuf {
 /// both where every user may read them.
 pub fn static_tanto_and_steps() -> (PathBuf, PathBuf) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let out = Command::new(workspace.join("scripts/build-release"))
-        .args(["-p", "engine", "--example", "steps"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/build-release: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tanto = workspace.join(String::from_utf8_lossy(&out.stdout).trim());
+    // Two builds: with `--example`, cargo builds that example and no binary.
+    let build_release = |args: &[&str]| {
+        let out = Command::new(workspace.join("scripts/build-release"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "scripts/build-release: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        workspace.join(String::from_utf8_lossy(&out.stdout).trim())
+    };
+    let tanto = build_release(&[]);
+    build_release(&["-p", "engine", "--example", "steps"]);
     let steps = tanto.with_file_name("examples").join("steps");
     (readable_copy(&tanto), readable_copy(&steps))
 }
