@@ -507,8 +507,6 @@ fn run_container(
         }
     };
     let dup = |f: &File| f.try_clone().map(OwnedFd::from).map_err(io_error("dup"));
-    // The container inherits this process's signal state.
-    signals::reset();
     let id = format!("tanto-{}", std::process::id());
     let mut container = ContainerBuilder::new(id, SyscallType::default())
         .with_root_path(state)
@@ -516,6 +514,7 @@ fn run_container(
         .with_stdin(stdin_fd(request)?)
         .with_stdout(dup(stdout)?)
         .with_stderr(dup(stderr)?)
+        .with_executor(signals::ResetThenExec)
         .as_init(bundle)
         .with_systemd(false)
         .with_detach(true)

@@ -2,7 +2,30 @@
 //! mask survive fork and execve, and the Rust runtime ignores SIGPIPE in
 //! every tanto process, the helper included: without a reset, `yes | head`
 //! in a step never ends. runc and Docker start processes with every signal
-//! at its default and none blocked; so does tanto.
+//! at its default and none blocked; so does tanto, in the container's init
+//! process right before it execs the step's command ([`ResetThenExec`]).
+
+use libcontainer::workload::default::DefaultExecutor;
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use oci_spec::runtime::Spec;
+
+/// libcontainer's default executor, with [`reset`] as the last thing the
+/// container's init process does before its execvp: nothing libcontainer
+/// (or a library it calls) does to the signal state on the way can leak
+/// into the step.
+#[derive(Clone)]
+pub struct ResetThenExec;
+
+impl Executor for ResetThenExec {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        reset();
+        DefaultExecutor {}.exec(spec)
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        DefaultExecutor {}.validate(spec)
+    }
+}
 
 /// The kernel's `struct sigaction` (x86_64, aarch64): the C library's
 /// `signal()` refuses the real-time signals it keeps for itself (32, 33),
