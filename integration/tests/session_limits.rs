@@ -5,74 +5,15 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use support::fixtures;
 use support::registry::Registry;
+use support::session::Session;
 use support::tanto::Tanto;
-
-/// `tanto session` as the test user; ends when dropped (stdin closed).
-struct Session {
-    child: Child,
-    port: u16,
-    token: String,
-}
-
-impl Session {
-    fn start(tanto: &Tanto) -> Session {
-        let mut child = tanto
-            .command(&["session"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let started: serde_json::Value = serde_json::from_str(&line).unwrap();
-        Session {
-            child,
-            port: started["port"].as_u64().unwrap() as u16,
-            token: started["session_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/query", self.port)
-    }
-
-    /// Posts `body` with the token; the status and the JSON answer.
-    fn post(&self, body: &str) -> (u16, serde_json::Value) {
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:", self.token));
-        let response = ureq::post(&self.url())
-            .timeout(Duration::from_secs(120))
-            .set("Content-Type", "application/json")
-            .set("Authorization", &format!("basic {auth}"))
-            .send_string(body);
-        let response = match response {
-            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
-            Err(e) => panic!("{e}"),
-        };
-        let status = response.status();
-        assert_eq!(response.content_type(), "application/json");
-        let text = response.into_string().unwrap();
-        let answer = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-        (status, answer)
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
-    }
-}
 
 fn run_python(tanto: &Tanto, image: &str, mode: &str, arg: &str) -> String {
     let python = fixtures::python_sdk();
@@ -113,7 +54,7 @@ fn python_chains_of_hundreds_of_calls_run() {
 #[test]
 fn a_ten_thousand_deep_document_is_refused_quickly_with_a_clear_error() {
     let tanto = Tanto::new();
-    let session = Session::start(&tanto);
+    let session = Session::start_with(&tanto, &["session"]);
     let document = format!("{}{}", "{ a ".repeat(10_000), "}".repeat(10_000));
     let started = Instant::now();
     let (status, answer) = session.post(&serde_json::json!({ "query": document }).to_string());
@@ -174,14 +115,15 @@ fn a_large_output_is_answered_whole_by_tanto_query() {
 #[test]
 fn an_oversized_request_is_refused_with_json() {
     let tanto = Tanto::new();
-    let session = Session::start(&tanto);
+    let session = Session::start_with(&tanto, &["session"]);
     // Refused on its declared length, before the body is sent: raw HTTP,
-    // since a client still sending would not read the answer.
+    // since a client still sending would not read the answer. The scheme
+    // in lower case, as RFC 7235 allows: the token is accepted, the size is not.
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:", session.token));
     let mut stream = TcpStream::connect(("127.0.0.1", session.port)).unwrap();
     write!(
         stream,
-        "POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+        "POST /query HTTP/1.1\r\nHost: x\r\nAuthorization: basic {auth}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"query\": \"",
         (64 << 20) + 1
     )
@@ -216,7 +158,7 @@ fn thousands_of_idle_connections_without_the_token_do_not_starve_the_sdk() {
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
-    let session = Session::start(&tanto);
+    let session = Session::start_with(&tanto, &["session"]);
     let address = format!("127.0.0.1:{}", session.port);
 
     let mut idle = Vec::new();

@@ -7,8 +7,11 @@ use super::tanto::Tanto;
 
 /// A session, driven over HTTP as an SDK would: it prints its address,
 /// answers queries, and ends when its standard input closes.
+/// Dropped without [`Session::end`], it is ended all the same.
 pub struct Session {
     pub child: std::process::Child,
+    pub port: u16,
+    pub token: String,
     pub url: String,
     pub auth: String,
 }
@@ -44,26 +47,40 @@ impl Session {
                 base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
             )
         };
+        let port = hello["port"].as_u64().unwrap() as u16;
         Session {
             child,
-            url: format!("http://127.0.0.1:{}/query", hello["port"]),
+            port,
+            token: token.to_owned(),
+            url: format!("http://127.0.0.1:{port}/query"),
             auth,
         }
     }
 
+    /// The JSON answer to one GraphQL document.
     pub fn ask(&self, query: &str) -> serde_json::Value {
-        let body = serde_json::json!({ "query": query }).to_string();
+        self.post(&serde_json::json!({ "query": query }).to_string())
+            .1
+    }
+
+    /// Posts a raw request `body` with the token; the HTTP status and the
+    /// JSON answer (which every answer must be, refusals included).
+    pub fn post(&self, body: &str) -> (u16, serde_json::Value) {
         let sent = ureq::post(&self.url)
+            .timeout(std::time::Duration::from_secs(300))
             .set("Authorization", &self.auth)
             .set("Content-Type", "application/json")
-            .send_string(&body);
+            .send_string(body);
         let response = match sent {
-            Ok(response) => response,
-            // GraphQL errors may come with an error status.
-            Err(ureq::Error::Status(_, response)) => response,
+            // GraphQL errors and refusals may come with an error status.
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
             Err(other) => panic!("{other}"),
         };
-        serde_json::from_str(&response.into_string().unwrap()).unwrap()
+        let status = response.status();
+        assert_eq!(response.content_type(), "application/json");
+        let text = response.into_string().unwrap();
+        let answer = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        (status, answer)
     }
 
     /// Ends it; what it said on stderr.
@@ -71,8 +88,18 @@ impl Session {
         let mut stdin = self.child.stdin.take().unwrap();
         let _ = stdin.flush();
         drop(stdin);
-        let out = self.child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).unwrap();
+        }
+        assert!(self.child.wait().unwrap().success(), "{stderr}");
+        stderr
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
     }
 }
