@@ -69,8 +69,23 @@ struct Sample {
 }
 
 fn session_sample(user: &Tanto, tanto: &Path, image: &str, case: &Case, nonce: &str) -> Sample {
-    // As an SDK starts it: plain progress to a pipe nobody reads.
-    let mut session = Session::start_program(user, tanto, &["session"]);
+    // As an SDK starts it: plain progress to a pipe nobody reads. Under
+    // GNU time, for the peak RSS of the session alone: a child's own peak
+    // (wait4) includes the process it was forked from, this one, which
+    // holds the fixture image.
+    let report = user.home().join(format!("rss-{nonce}"));
+    let mut session = Session::start_program(
+        user,
+        Path::new("/usr/bin/time"),
+        &[
+            "-f",
+            "%M",
+            "-o",
+            report.to_str().unwrap(),
+            tanto.to_str().unwrap(),
+            "session",
+        ],
+    );
     let script = format!(": {nonce}; {}", case.script);
     let query = format!(
         r#"{{ container {{ from(address: "{image}") {{ withExec(args: ["sh", "-c", {}]) {{ {} }} }} }} }}"#,
@@ -108,16 +123,17 @@ fn session_sample(user: &Tanto, tanto: &Path, image: &str, case: &Case, nonce: &
     );
     let ending = Instant::now();
     drop(session.child.stdin.take());
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: our own child, waited for once (Child is never waited on).
-    let pid = session.child.id() as i32;
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert!(session.child.wait().unwrap().success());
+    let exit = ending.elapsed();
+    let rss_kib: u64 = std::fs::read_to_string(&report)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     Sample {
         answer,
-        exit: ending.elapsed(),
-        rss_bytes: usage.ru_maxrss as u64 * 1024,
+        exit,
+        rss_bytes: rss_kib * 1024,
         answer_bytes,
     }
 }

@@ -6,6 +6,7 @@
 mod support;
 
 use std::io::{Read as _, Write as _};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,26 +21,30 @@ fn exec_query(image: &str, script: &str, field: &str) -> String {
     )
 }
 
-/// What a finished command printed, and the peak memory (KiB) of it and
-/// every process it waited for.
+/// What a finished tanto printed, and its peak memory (KiB).
 struct Measured {
     stdout: String,
     stderr: String,
     success: bool,
-    max_rss_kib: i64,
+    max_rss_kib: u64,
 }
 
-/// Runs `command` to its end, reading both streams (keeping at most the
-/// last `keep_stderr` bytes of stderr), and measures it with wait4: the
-/// rusage of this one child, whatever other tests run.
-// The child is reaped by wait4 below, which Child does not know of.
-#[allow(clippy::zombie_processes)]
-fn measure(mut command: Command, keep_stderr: usize) -> Measured {
-    let mut child = command
+/// Runs `tanto ARGS` to its end as the test user, reading both streams
+/// (keeping at most the last `keep_stderr` bytes of stderr), under GNU
+/// time: the peak RSS of tanto and the processes it waited for. Not wait4
+/// from here: a child's peak includes the RSS of the process it was forked
+/// from, this test process, which holds other tests' output.
+fn measure(tanto: &Tanto, args: &[&str], keep_stderr: usize) -> Measured {
+    let report = tanto.home().join(format!("rss-{}", args.len()));
+    let binary = support::tanto::binary().to_str().unwrap();
+    let mut timed = vec!["-f", "%M", "-o", report.to_str().unwrap(), binary];
+    timed.extend(args);
+    let mut child = tanto
+        .command_for(Path::new("/usr/bin/time"), &timed)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .expect("/usr/bin/time (Debian package time) must be installed");
     let mut stdout_pipe = child.stdout.take().unwrap();
     let mut stderr_pipe = child.stderr.take().unwrap();
     let stderr_reader = std::thread::spawn(move || {
@@ -59,17 +64,15 @@ fn measure(mut command: Command, keep_stderr: usize) -> Measured {
     let mut stdout = Vec::new();
     stdout_pipe.read_to_end(&mut stdout).unwrap();
     let stderr = stderr_reader.join().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, once (Child is never waited on).
-    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(waited, child.id() as i32);
+    let status = child.wait().unwrap();
+    // "Command exited with non-zero status N" may come first.
+    let report = std::fs::read_to_string(&report).unwrap();
+    let max_rss_kib = report.lines().last().unwrap().trim().parse().unwrap();
     Measured {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        max_rss_kib: usage.ru_maxrss,
+        success: status.success(),
+        max_rss_kib,
     }
 }
 
@@ -95,7 +98,8 @@ fn a_step_printing_half_a_gigabyte_costs_the_session_bounded_memory() {
     let path = tanto.write_home_file("query.graphql", &document);
     // Plain progress shows every line, as in a CI log.
     let run = measure(
-        tanto.command(&["--progress=plain", "query", path.to_str().unwrap()]),
+        &tanto,
+        &["--progress=plain", "query", path.to_str().unwrap()],
         1 << 20,
     );
     assert!(run.success, "{}", tail(&run.stderr));
@@ -127,7 +131,8 @@ fn output_without_newlines_is_shown_in_bounded_lines() {
     );
     let path = tanto.write_home_file("query.graphql", &document);
     let run = measure(
-        tanto.command(&["--progress=plain", "query", path.to_str().unwrap()]),
+        &tanto,
+        &["--progress=plain", "query", path.to_str().unwrap()],
         usize::MAX,
     );
     assert!(run.success, "{}", tail(&run.stderr));
