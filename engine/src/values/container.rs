@@ -15,6 +15,7 @@ use crate::paths::{in_container, ContainerPath};
 use crate::secret::Secret;
 use crate::solve::blocking;
 use crate::solve::{solve, Solved};
+use crate::values::command_line;
 use crate::values::{CacheVolume, Directory, File};
 use crate::Reference;
 use crate::{Engine, Error};
@@ -110,7 +111,7 @@ impl Container {
                 mounts: self.mounts.clone(),
                 secret_env: self.secret_env.clone(),
             })),
-            format!("withExec {}", shell_words(&args)),
+            format!("withExec {}", command_line::step_name(&args)),
         );
         // Writable directory mounts now hold what the step wrote into them.
         let mounts = self
@@ -771,32 +772,9 @@ fn read_stream(path: &std::path::Path) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// Args as a person would type them: `sh -c "make test"`.
-pub fn shell_words(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("{a:?}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands_are_named_as_typed() {
-        let args = ["sh", "-c", "make test"].map(String::from);
-        assert_eq!(shell_words(&args), r#"sh -c "make test""#);
-    }
 
     #[test]
     fn below_matches_whole_components() {

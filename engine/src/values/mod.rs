@@ -1,8 +1,10 @@
 //! The lazy values of the public API. Building one runs nothing; reading
 //! one (`stdout`, `contents`, `export`, `sync`…) solves what it needs.
 
+mod command_line;
 mod container;
 mod directory;
 
-pub use container::{shell_words, Container, ExecOptions, OutputFiles};
+pub use command_line::shell_words;
+pub use container::{Container, ExecOptions, OutputFiles};
 pub use directory::{CacheVolume, Directory, File, Host};
