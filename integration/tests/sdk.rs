@@ -13,12 +13,7 @@ fn a_python_pipeline_runs_unmodified_under_tanto_run() {
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/chain.py"
-    ))
-    .unwrap();
-    let script = tanto.write_home_file("chain.py", &script);
+    let script = tanto.copy_test_program("python/chain.py");
 
     let run = tanto.run(&[
         "run",
@@ -67,12 +62,7 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/features.py"
-    ))
-    .unwrap();
-    let script = tanto.write_home_file("features.py", &script);
+    let script = tanto.copy_test_program("python/features.py");
     let secret = "tok-9d2e7c41-secret";
     let run = |round: &str| {
         let run = tanto.run(&[
@@ -151,10 +141,7 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
-    let script =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/chain.mjs"))
-            .unwrap();
-    let script = tanto.write_home_file("chain.mjs", &script);
+    let script = tanto.copy_test_program("node/chain.mjs");
     // Node resolves the SDK from node_modules beside the script.
     std::os::unix::fs::symlink(sdk.join("node_modules"), tanto.home().join("node_modules"))
         .unwrap();
@@ -344,10 +331,7 @@ fn images_are_published_exported_and_imported_through_the_python_sdk() {
     let password = "pw-5be1c0de-registry";
     let guarded = Registry::start_with_basic_auth("ci", password);
     let tanto = Tanto::new();
-    let script =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/ship.py"))
-            .unwrap();
-    let script = tanto.write_home_file("ship.py", &script);
+    let script = tanto.copy_test_program("python/ship.py");
     let run = tanto.run(&[
         "run",
         "--",

@@ -17,12 +17,7 @@ use support::tanto::Tanto;
 
 fn run_python(tanto: &Tanto, image: &str, mode: &str, arg: &str) -> String {
     let python = fixtures::python_sdk();
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/hostile.py"
-    ))
-    .unwrap();
-    let script = tanto.write_home_file("hostile.py", &script);
+    let script = tanto.copy_test_program("python/hostile.py");
     let run = tanto.run(&[
         "run",
         "--",
@@ -203,12 +198,7 @@ fn thousands_of_idle_connections_without_the_token_do_not_starve_the_sdk() {
 /// way `tanto run` connects it.
 fn run_python_through_session(tanto: &Tanto, image: &str, session: &Session) -> String {
     let python = fixtures::python_sdk();
-    let script = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/hostile.py"
-    ))
-    .unwrap();
-    let script = tanto.write_home_file("hostile.py", &script);
+    let script = tanto.copy_test_program("python/hostile.py");
     let out = tanto
         .command_for(&python, &[script.to_str().unwrap(), image, "chain", "40"])
         .env("DAGGER_SESSION_PORT", session.port.to_string())

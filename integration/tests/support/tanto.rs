@@ -278,6 +278,20 @@ impl Tanto {
         path
     }
 
+    /// Copies a program of the test suite (`integration/tests/SOURCE`,
+    /// e.g. `python/chain.py`) into the test user's home; its path there.
+    pub fn copy_test_program(&self, source: &str) -> PathBuf {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(source);
+        let text =
+            std::fs::read_to_string(&from).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        self.write_home_file(
+            Path::new(source).file_name().unwrap().to_str().unwrap(),
+            &text,
+        )
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         self.command_for(binary(), args)
     }
