@@ -48,7 +48,11 @@ impl Outputs {
 
     /// The answer for `files` joined: the text itself when small, else a
     /// placeholder the answer's writer replaces by streaming the files.
-    pub(crate) fn answer(&self, files: Vec<File>, bytes: u64) -> io::Result<String> {
+    pub(crate) fn answer(&self, files: Vec<File>) -> io::Result<String> {
+        let mut bytes = 0;
+        for file in &files {
+            bytes += file.metadata()?.len();
+        }
         if bytes <= INLINE_BYTES {
             let mut text = String::new();
             for mut file in files {
@@ -324,12 +328,9 @@ mod tests {
         std::fs::write(dir.path().join("err"), "\u{1}tail").unwrap();
         let open = |name: &str| File::open(dir.path().join(name)).unwrap();
         let outputs = Outputs::new("n0nce");
-        let small = outputs.answer(vec![open("err")], 5).unwrap();
+        let small = outputs.answer(vec![open("err")]).unwrap();
         assert_eq!(small, "\u{1}tail");
-        let total = big.len() as u64 + 5;
-        let placeholder = outputs
-            .answer(vec![open("out"), open("err")], total)
-            .unwrap();
+        let placeholder = outputs.answer(vec![open("out"), open("err")]).unwrap();
         assert!(placeholder.contains("n0nce"));
         let answer = outputs.take_answer(serde_json::json!({
             "data": {"a": {"combinedOutput": placeholder, "stderr": small}}

@@ -322,23 +322,17 @@ impl ContainerObj {
 
     async fn stdout(&self, ctx: &Context<'_>) -> Result<String> {
         let files = self.0.output_files().await.map_err(fail)?;
-        output(ctx, &[(&files.stdout, files.stdout_bytes)])
+        output(ctx, &[&files.stdout])
     }
 
     async fn stderr(&self, ctx: &Context<'_>) -> Result<String> {
         let files = self.0.output_files().await.map_err(fail)?;
-        output(ctx, &[(&files.stderr, files.stderr_bytes)])
+        output(ctx, &[&files.stderr])
     }
 
     async fn combined_output(&self, ctx: &Context<'_>) -> Result<String> {
         let files = self.0.output_files().await.map_err(fail)?;
-        output(
-            ctx,
-            &[
-                (&files.stdout, files.stdout_bytes),
-                (&files.stderr, files.stderr_bytes),
-            ],
-        )
+        output(ctx, &[&files.stdout, &files.stderr])
     }
 
     async fn exit_code(&self) -> Result<i32> {
@@ -397,7 +391,7 @@ impl ContainerObj {
 
 /// A step's output as answered: inline when small, else a placeholder the
 /// answer's writer streams the files into (answer.rs).
-fn output(ctx: &Context<'_>, files: &[(&std::path::Path, u64)]) -> Result<String> {
+fn output(ctx: &Context<'_>, files: &[&std::path::PathBuf]) -> Result<String> {
     let cannot_read = |path: &std::path::Path, e: std::io::Error| {
         async_graphql::Error::new(format!(
             "cannot read the step's stored output {}: {e}",
@@ -405,13 +399,12 @@ fn output(ctx: &Context<'_>, files: &[(&std::path::Path, u64)]) -> Result<String
         ))
     };
     let mut opened = Vec::with_capacity(files.len());
-    for (path, _) in files {
+    for path in files {
         opened.push(std::fs::File::open(path).map_err(|e| cannot_read(path, e))?);
     }
-    let bytes = files.iter().map(|(_, bytes)| bytes).sum();
     ctx.data_unchecked::<std::sync::Arc<crate::answer::Outputs>>()
-        .answer(opened, bytes)
-        .map_err(|e| cannot_read(files[0].0, e))
+        .answer(opened)
+        .map_err(|e| cannot_read(files[0], e))
 }
 
 fn port_number(port: i32) -> Result<u16> {

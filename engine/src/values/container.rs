@@ -502,23 +502,13 @@ impl Container {
         read_stream(&solved.exec.expect("an exec has a result").stderr)
     }
 
-    /// Where the last command's output is stored, and its size, without
-    /// reading it: a server can then stream a large output instead of
-    /// holding it in memory.
+    /// Where the last command's output is stored, without reading it: a
+    /// server can then stream a large output instead of holding it in
+    /// memory.
     pub async fn output_files(&self) -> Result<OutputFiles, Error> {
         let solved = self.last_exec().await?;
         let exec = solved.exec.expect("an exec has a result");
-        let size = |path: &Path| {
-            std::fs::metadata(path)
-                .map(|m| m.len())
-                .map_err(|source| Error::Memo {
-                    path: path.to_owned(),
-                    source,
-                })
-        };
         Ok(OutputFiles {
-            stdout_bytes: size(&exec.stdout)?,
-            stderr_bytes: size(&exec.stderr)?,
             stdout: exec.stdout.clone(),
             stderr: exec.stderr.clone(),
         })
@@ -759,9 +749,7 @@ fn below<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
 #[derive(Clone, Debug)]
 pub struct OutputFiles {
     pub stdout: PathBuf,
-    pub stdout_bytes: u64,
     pub stderr: PathBuf,
-    pub stderr_bytes: u64,
 }
 
 fn read_stream(path: &std::path::Path) -> Result<String, Error> {
