@@ -301,10 +301,12 @@ impl Iterator for Braces<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn chain(depth: usize) -> String {
+    /// `{ container { withEnvVariable { … { id } } } }`, `depth` sets deep,
+    /// each value holding braces that are not selection sets.
+    pub(crate) fn chain(depth: usize) -> String {
         let mut q = String::from("{ container ");
         for i in 1..depth - 1 {
             q.push_str(&format!(

@@ -144,19 +144,7 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `{ container { withEnvVariable { … { id } } } }`, `depth` sets deep.
-    fn chain(depth: usize) -> String {
-        let mut q = String::from("{ container ");
-        for i in 1..depth - 1 {
-            q.push_str(&format!(
-                "{{ withEnvVariable(name: \"V{i}\", value: \"x\") "
-            ));
-        }
-        q.push_str("{ id }");
-        q.push_str(&"}".repeat(depth - 1));
-        q
-    }
+    use crate::deep::tests::chain;
 
     #[test]
     fn the_deepest_chain_resolves_and_deeper_is_refused() {
