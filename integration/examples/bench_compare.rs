@@ -23,13 +23,6 @@ use support::image::{Codec, Image, Layer};
 use support::registry::Registry;
 use support::tanto::Tanto;
 
-fn rounds() -> usize {
-    std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(7)
-}
-
 /// Samples of one measurement.
 #[derive(Default)]
 struct Samples(Vec<Duration>);
@@ -105,7 +98,7 @@ fn main() {
     let mut podman_run = Vec::new();
     let mut runc_run = Vec::new();
     let mut cached = Vec::new();
-    for round in 0..rounds() {
+    for round in 0..bench::rounds(7) {
         let nonce = format!("fresh-{round}-{}", std::process::id());
         let (_, out) = timed(&steps_bin, &[&image, "10", &nonce], true);
         tanto_step.push(bench::per_step(&String::from_utf8_lossy(&out.stdout)));
@@ -139,7 +132,7 @@ fn main() {
     let mut floor = Vec::new();
     let mut floor_sync = Vec::new();
     let mut tanto_rss = Vec::new();
-    for round in 0..rounds() {
+    for round in 0..bench::rounds(7) {
         let fresh = home.join(format!("pull-{round}"));
         let f = fresh.display();
         sh(&format!("mkdir -p {f}/xdg"), true);
@@ -206,7 +199,7 @@ fn main() {
     };
     let (mut first_import, mut re_import) = (Samples::default(), Samples::default());
     let mut copy_floor = Samples::default();
-    for round in 0..rounds().min(3) {
+    for round in 0..bench::rounds(7).min(3) {
         let store = home.join(format!("import-{round}"));
         first_import.0.push(import(&store));
         re_import.0.push(import(&store));
@@ -230,7 +223,7 @@ fn main() {
     Image::new(vec![big]).push(&registry, "bench/big", "1g");
     let big_image = format!("{}/bench/big:1g", registry.host());
     let (mut big_pull, mut big_rss) = (Samples::default(), Samples::default());
-    for round in 0..rounds().min(3) {
+    for round in 0..bench::rounds(7).min(3) {
         let (took, out) = sh(
             &format!(
                 "/usr/bin/time -f 'maxrss %M' {} --root {}/big-{round} pull {big_image} 2>&1 >/dev/null | tail -1",

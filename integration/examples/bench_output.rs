@@ -22,13 +22,6 @@ use support::registry::Registry;
 use support::session::Session;
 use support::tanto::Tanto;
 
-fn rounds() -> usize {
-    std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3)
-}
-
 struct Case {
     name: &'static str,
     script: &'static str,
@@ -196,7 +189,7 @@ fn main() {
     for (index, case) in CASES.iter().enumerate() {
         let mut samples = Vec::new();
         let (mut podman_times, mut floor_times) = (Vec::new(), Vec::new());
-        for round in 0..rounds() {
+        for round in 0..bench::rounds(3) {
             let nonce = format!("{}-{index}-{round}", std::process::id());
             samples.push(session_sample(&user, &tanto, &image, case, &nonce));
             podman_times.push(sh(&format!(

@@ -69,3 +69,11 @@ pub fn per_step(line: &str) -> Duration {
         other => panic!("unit {other} in {line}"),
     }
 }
+
+/// Rounds to run: `BENCH_ROUNDS`, or `default`.
+pub fn rounds(default: usize) -> usize {
+    std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
