@@ -1,24 +1,23 @@
 //! `Container`: a lazy rootfs plus the settings and mounts its next step
-//! runs with.
+//! runs with. Building one (here) runs nothing; reading it (`read.rs`) and
+//! shipping it as an image (`image.rs`) run the pipeline.
 
 use std::sync::Arc;
 
-use crate::config::Settings;
-use std::path::{Path, PathBuf};
-
-use crate::image::ImageOptions;
 use crate::node::{
-    Change, ConfigEdit, ExecOp, Expect, ImageSpec, ImportSource, MountSource, MountSpec, Node, Op,
-    Sharing,
+    Change, ConfigEdit, ExecOp, Expect, ImportSource, MountSource, MountSpec, Node, Op, Sharing,
 };
 use crate::paths::{in_container, ContainerPath};
 use crate::secret::Secret;
-use crate::solve::blocking;
-use crate::solve::{solve, Solved};
 use crate::values::command_line;
 use crate::values::{CacheVolume, Directory, File};
+use crate::Engine;
 use crate::Reference;
-use crate::{Engine, Error};
+
+mod image;
+mod read;
+
+pub use read::OutputFiles;
 
 #[derive(Clone)]
 pub struct Container {
@@ -477,188 +476,6 @@ impl Container {
         next.secret_env.push((name.to_owned(), secret.clone()));
         next
     }
-
-    // ---- reading the container: these run the pipeline ----
-
-    /// Runs everything this container needs.
-    pub async fn sync(&self) -> Result<Container, Error> {
-        solve(&self.engine.inner, &self.rootfs).await?;
-        Ok(self.clone())
-    }
-
-    async fn last_exec(&self) -> Result<Solved, Error> {
-        let node = self.last_exec.as_ref().ok_or(Error::NoExec)?;
-        solve(&self.engine.inner, node).await
-    }
-
-    /// The last command's standard output.
-    pub async fn stdout(&self) -> Result<String, Error> {
-        let solved = self.last_exec().await?;
-        read_stream(&solved.exec.expect("an exec has a result").stdout)
-    }
-
-    pub async fn stderr(&self) -> Result<String, Error> {
-        let solved = self.last_exec().await?;
-        read_stream(&solved.exec.expect("an exec has a result").stderr)
-    }
-
-    /// Where the last command's output is stored, without reading it: a
-    /// server can then stream a large output instead of holding it in
-    /// memory.
-    pub async fn output_files(&self) -> Result<OutputFiles, Error> {
-        let solved = self.last_exec().await?;
-        let exec = solved.exec.expect("an exec has a result");
-        Ok(OutputFiles {
-            stdout: exec.stdout.clone(),
-            stderr: exec.stderr.clone(),
-        })
-    }
-
-    /// Standard output then standard error of the last command.
-    pub async fn combined_output(&self) -> Result<String, Error> {
-        Ok(format!("{}{}", self.stdout().await?, self.stderr().await?))
-    }
-
-    pub async fn exit_code(&self) -> Result<i32, Error> {
-        let solved = self.last_exec().await?;
-        Ok(solved.exec.expect("an exec has a result").exit_code)
-    }
-
-    /// The image config with this container's edits applied.
-    pub async fn settings(&self) -> Result<Settings, Error> {
-        let base = match &self.image {
-            Some(image) => solve(&self.engine.inner, image)
-                .await?
-                .settings
-                .map(|s| (*s).clone())
-                .unwrap_or_default(),
-            None => Settings::default(),
-        };
-        Ok(base.apply(&self.edits))
-    }
-
-    pub async fn env_variable(&self, name: &str) -> Result<Option<String>, Error> {
-        Ok(self.settings().await?.env_var(name).map(str::to_owned))
-    }
-
-    pub async fn workdir(&self) -> Result<String, Error> {
-        Ok(self.settings().await?.workdir)
-    }
-
-    pub async fn user(&self) -> Result<String, Error> {
-        Ok(self.settings().await?.user)
-    }
-
-    pub fn image_ref(&self) -> Option<&str> {
-        self.image_ref.as_deref()
-    }
-
-    /// A directory of the container (its rootfs, or a mounted directory).
-    pub fn directory(&self, path: &str) -> Directory {
-        let path = self.abs(path);
-        if let Some((node, inner)) = self.mounted_at(&path, false) {
-            return Directory::new(self.engine.clone(), node, inner);
-        }
-        Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
-    }
-
-    pub fn file(&self, path: &str) -> File {
-        let path = self.abs(path);
-        if let Some((node, inner)) = self.mounted_at(&path, true) {
-            return File::new(self.engine.clone(), node, inner);
-        }
-        File::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
-    }
-
-    /// The mounted directory (or, for `file`, file) that holds `path`.
-    fn mounted_at(&self, path: &ContainerPath, file: bool) -> Option<(Arc<Node>, ContainerPath)> {
-        let path = path.as_known()?;
-        for mount in self.mounts.iter().rev() {
-            let Some(target) = mount.target.as_known() else {
-                continue;
-            };
-            match &mount.source {
-                MountSource::File { node, path: inner } if file && target == path => {
-                    return Some((Arc::clone(node), inner.clone()));
-                }
-                MountSource::Directory { node, subpath, .. } => {
-                    if let Some(rest) = below(path, target) {
-                        return Some((Arc::clone(node), subpath.join(rest)));
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Pushes the container as an image to `address` (`registry/repo:tag`);
-    /// returns the address pinned to the image's digest.
-    pub async fn publish(&self, address: &str, options: ImageOptions) -> Result<String, Error> {
-        let reference: Reference = address.parse().map_err(|source| Error::Reference {
-            address: address.to_owned(),
-            source: Box::new(source),
-        })?;
-        let built = self
-            .build_image(options, Some(reference.registry().to_owned()))
-            .await?;
-        let inner = Arc::clone(&self.engine.inner);
-        blocking(move || crate::image::publish(&inner, &built, &reference)).await
-    }
-
-    /// Writes the container's image as an OCI tarball (with Docker's
-    /// `manifest.json`, so `docker load` and `podman load` take it) to the
-    /// host path `path`; returns the absolute path written. The file
-    /// appears whole or not at all.
-    pub async fn export(&self, path: &str, options: ImageOptions) -> Result<PathBuf, Error> {
-        let dest = self.engine.inner.workdir.join(path);
-        let built = self.build_image(options, None).await?;
-        let inner = Arc::clone(&self.engine.inner);
-        // Untagged, as Dagger's: the base image's name is not this image's.
-        blocking(move || write_tarball(&inner, &built, &dest)).await
-    }
-
-    /// The container's image as an OCI tarball (`image.tar`), lazily.
-    pub fn as_tarball(&self, options: ImageOptions) -> File {
-        let node = Node::new(
-            Op::Tarball(Box::new(ImageSpec {
-                rootfs: Arc::clone(&self.rootfs),
-                image: self.image.clone(),
-                edits: self.edits.clone(),
-                options,
-            })),
-            "asTarball",
-        );
-        File::new(
-            self.engine.clone(),
-            node,
-            ContainerPath::known("/image.tar"),
-        )
-    }
-
-    async fn build_image(
-        &self,
-        options: ImageOptions,
-        remote_registry: Option<String>,
-    ) -> Result<crate::image::Built, Error> {
-        crate::image::build_container(
-            &self.engine.inner,
-            &self.rootfs,
-            self.image.as_ref(),
-            &self.edits,
-            options,
-            remote_registry,
-        )
-        .await
-    }
-
-    pub fn rootfs(&self) -> Directory {
-        Directory::new(
-            self.engine.clone(),
-            Arc::clone(&self.rootfs),
-            ContainerPath::known("/"),
-        )
-    }
 }
 
 /// The registry an address names (`ghcr.io`, `127.0.0.1:5000`, or Docker
@@ -694,80 +511,5 @@ mod registry_host_tests {
         ] {
             assert_eq!(super::registry_host(address), host, "{address}");
         }
-    }
-}
-
-/// Writes the tarball to a temp sibling of `dest`, then renames it.
-fn write_tarball(
-    inner: &crate::session::Inner,
-    built: &crate::image::Built,
-    dest: &Path,
-) -> Result<PathBuf, Error> {
-    let dest = std::path::absolute(dest).unwrap_or_else(|_| dest.to_owned());
-    let write_error = |source| Error::WriteArchive {
-        path: dest.clone(),
-        source,
-    };
-    if dest.is_dir() {
-        return Err(write_error(std::io::Error::new(
-            std::io::ErrorKind::IsADirectory,
-            "it is a directory; give the tarball's file name",
-        )));
-    }
-    let (Some(parent), Some(file_name)) = (dest.parent(), dest.file_name()) else {
-        return Err(write_error(std::io::ErrorKind::InvalidInput.into()));
-    };
-    let temp = parent.join(format!(
-        ".{}.tanto-tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = std::fs::File::create(&temp)
-        .and_then(|file| {
-            crate::image::write_archive(&inner.store, built, std::io::BufWriter::new(&file))?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temp, &dest));
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(write_error(error));
-    }
-    Ok(dest)
-}
-
-/// `path` relative to `dir` when it is `dir` or below it.
-fn below<'p>(path: &'p str, dir: &str) -> Option<&'p str> {
-    if path == dir {
-        return Some("");
-    }
-    path.strip_prefix(dir)
-        .and_then(|rest| rest.strip_prefix('/'))
-}
-
-/// The files that hold an exec's standard output and error, as stored:
-/// the bytes the command wrote (secrets masked), not necessarily UTF-8.
-#[derive(Clone, Debug)]
-pub struct OutputFiles {
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
-}
-
-fn read_stream(path: &std::path::Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Memo {
-        path: path.to_owned(),
-        source,
-    })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn below_matches_whole_components() {
-        assert_eq!(below("/src/a", "/src"), Some("a"));
-        assert_eq!(below("/src", "/src"), Some(""));
-        assert_eq!(below("/srcx", "/src"), None);
     }
 }
