@@ -26,7 +26,8 @@
 //! [`CacheKey`](cache_key::CacheKey) over its inputs (`solve.rs`,
 //! `exec_step.rs`), is looked up in the store's memo (`memo.rs`), and runs
 //! only when missing, once even when asked for concurrently, with
-//! independent steps in parallel (`solver.rs`).
+//! independent steps in parallel, and cancelled when nobody waits for
+//! them any more (`solver/`).
 //!
 //! What the steps do is told to an observer as it happens
 //! ([`solver::Event`]): started, waiting for a turn, each chunk of output,
