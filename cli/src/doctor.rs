@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use engine::executor::{cgroup, userns};
+use engine::isolation;
 use nix::unistd::{geteuid, User};
 
 use crate::output;
@@ -99,8 +99,8 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
 
 fn subordinate_ids(user: &str, uid: u32) -> Check {
     let name = "subordinate ids";
-    let uids = userns::subordinate_range(Path::new("/etc/subuid"), user, uid);
-    let gids = userns::subordinate_range(Path::new("/etc/subgid"), user, uid);
+    let uids = isolation::subordinate_range(Path::new("/etc/subuid"), user, uid);
+    let gids = isolation::subordinate_range(Path::new("/etc/subgid"), user, uid);
     let fix = format!(
         "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} (as root); without them tanto maps only your own id and images that own files by other ids fail to unpack"
     );
@@ -201,7 +201,7 @@ fn user_namespaces() -> Check {
         );
     }
     if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
-        && !userns::can_create_user_namespace()
+        && !isolation::can_create_user_namespace()
     {
         return bad(
             name,
@@ -210,7 +210,7 @@ fn user_namespaces() -> Check {
             "allow tanto in an AppArmor profile with `userns,`, or set the sysctl to 0".into(),
         );
     }
-    if userns::can_create_user_namespace() {
+    if isolation::can_create_user_namespace() {
         ok(name, "can be created".into())
     } else {
         bad(
@@ -305,23 +305,23 @@ fn cgroups() -> Check {
 /// user, outside tanto's namespace: the same files are theirs either way.
 fn step_limits() -> Check {
     let name = "step limits";
-    let (pids_max, setting) = match cgroup::pids_max_setting() {
+    let (pids_max, setting) = match isolation::pids_max_setting() {
         Ok(p) => (p, String::new()),
         Err(p) => (
             p,
             format!(
                 " ({} is not a positive number or `max`: ignored)",
-                cgroup::PIDS_MAX_ENV
+                isolation::PIDS_MAX_ENV
             ),
         ),
     };
-    match cgroup::availability() {
+    match isolation::step_cgroup_availability() {
         Ok(plan) => {
             let first = if plan.move_processes {
                 format!(
                     "; tanto first moves the processes of that cgroup into {}/{}",
                     plan.host_path.display(),
-                    cgroup::LEAF
+                    isolation::CGROUP_LEAF
                 )
             } else {
                 String::new()
@@ -338,7 +338,7 @@ fn step_limits() -> Check {
                     name,
                     Verdict::Warn,
                     found,
-                    format!("set {} to a number such as 4096", cgroup::PIDS_MAX_ENV),
+                    format!("set {} to a number such as 4096", isolation::PIDS_MAX_ENV),
                 )
             }
         }

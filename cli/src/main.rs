@@ -88,7 +88,7 @@ enum Command {
 
 fn main() -> ExitCode {
     // Before anything else: this process may be an exec step's helper.
-    engine::executor::dispatch_helper();
+    engine::isolation::serve_helper_if_asked();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {
@@ -117,7 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&store_root(cli.root)?, &progress, args),
         Command::Session(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
-            engine::executor::userns::enter()?;
+            engine::isolation::enter_namespace()?;
             session::run(
                 &store_root(cli.root)?,
                 cli.insecure_registries,
@@ -126,8 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Query(args) => {
-            // Before any thread exists: this may re-execute tanto in a user namespace.
-            engine::executor::userns::enter()?;
+            engine::isolation::enter_namespace()?;
             query::run(
                 &store_root(cli.root)?,
                 cli.insecure_registries,
@@ -136,8 +135,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Pull(args) => {
-            // Before any thread exists: this may re-execute tanto in a user namespace.
-            engine::executor::userns::enter()?;
+            engine::isolation::enter_namespace()?;
             pull::run(
                 &store_root(cli.root)?,
                 cli.insecure_registries,
@@ -149,17 +147,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             request,
             cancel_after,
         } => {
-            engine::executor::userns::enter()?;
+            engine::isolation::enter_namespace()?;
             run_step(&request, cancel_after)
         }
         Command::ProbeOverlay { scratch } => {
-            engine::executor::userns::enter()?;
-            match engine::executor::overlay::probe(&scratch) {
+            engine::isolation::enter_namespace()?;
+            match engine::isolation::probe_overlay(&scratch) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
-                Err(reason) => {
+                Err(engine::Error::OverlayUnusable { reason }) => {
                     output::line(&reason);
                     Ok(ExitCode::FAILURE)
                 }
+                Err(other) => Err(other.into()),
             }
         }
     }
@@ -168,18 +167,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run_step(path: &std::path::Path, cancel_after: Option<u64>) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the step request {}", path.display()))?;
-    let request: engine::executor::ExecRequest = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not an ExecRequest", path.display()))?;
-    let cancel = engine::executor::Cancel::default();
-    if let Some(ms) = cancel_after {
-        let cancel = cancel.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-            cancel.cancel();
-        });
-    }
-    let outcome = engine::executor::run(&request, &cancel)?;
-    output::line(&serde_json::to_string(&outcome)?);
+    let cancel_after = cancel_after.map(std::time::Duration::from_millis);
+    let outcome = engine::isolation::run_step_json(&text, cancel_after)
+        .with_context(|| format!("cannot run the step in {}", path.display()))?;
+    output::line(&outcome);
     Ok(ExitCode::SUCCESS)
 }
 

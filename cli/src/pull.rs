@@ -2,16 +2,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use engine::registry::{Client, ClientConfig, Credentials};
-use engine::snapshotter::{Limits, Store};
-use engine::{LayerOutcome, Platform, PullOptions, Puller, Reference};
+use engine::{LayerOutcome, Platform};
 
 use crate::output;
-use crate::progress::{Failure, Progress, Update};
+use crate::progress::Progress;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -29,78 +26,33 @@ pub fn run(
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
-    let archive = engine::ArchiveSource::parse(&args.reference);
-    let reference: Option<Reference> = match archive {
-        Some(_) => None,
-        None => Some(args.reference.parse()?),
-    };
     let platform = match &args.platform {
         Some(p) => p.parse::<Platform>()?,
         None => Platform::host(),
     };
-    let limits = Limits {
-        max_layer_bytes: match std::env::var("TANTO_MAX_LAYER_BYTES") {
-            Ok(v) => Some(
-                v.parse()
-                    .context("TANTO_MAX_LAYER_BYTES must be a number of bytes")?,
-            ),
-            Err(_) => None,
-        },
-    };
-    let store = Store::open(root, limits).map_err(|source| engine::Error::Store {
-        source: Box::new(source),
-    })?;
-    let client = Client::new(ClientConfig {
-        credentials: Credentials::from_environment()?,
-        insecure_registries,
-    });
     let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start tanto's async runtime")?;
     // One step, the pull, whose layers show their bytes as they arrive.
     let progress = Progress::start(progress);
-    progress.send(Update::Started {
-        step: 1,
-        name: format!("pull {}", args.reference),
+    let observer = progress.observer();
+    let pulled = runtime.block_on(async {
+        let engine = engine::Engine::new(engine::EngineConfig {
+            store_root: root.to_owned(),
+            insecure_registries,
+            observer: Some(observer),
+            ..Default::default()
+        })?;
+        engine.pull(&args.reference, Some(platform.clone())).await
     });
-    let sender = progress.observer_fn();
-    let options = PullOptions {
-        platform: platform.clone(),
-        progress: Some(Arc::new(move |layer: &engine::LayerProgress| {
-            sender(Update::Pull {
-                step: 1,
-                layer: layer.clone(),
-            })
-        })),
-        ..PullOptions::default()
-    };
-    let pulled = match (&reference, archive) {
-        (Some(reference), _) => Puller::new(&store, client)
-            .pull(reference, &options)
-            .map(|image| (image.layers, image.reference.to_string())),
-        (None, Some((source, tag))) => {
-            engine::import_archive(&store, &source, tag.as_deref()).map(|image| {
-                let pinned = format!("{}@{}", source.name(), image.manifest_digest);
-                (image.layers, pinned)
-            })
-        }
-        (None, None) => unreachable!("a source is an archive or a reference"),
-    };
-    progress.send(match &pulled {
-        Ok(_) => Update::Finished {
-            step: 1,
-            took: started.elapsed(),
-        },
-        Err(error) => Update::Failed {
-            step: 1,
-            failure: Failure::from_error(error),
-        },
-    });
+    drop(runtime);
     // No summary of one step; an error is the last thing tanto says.
     progress.finish(false, || {})?;
-    let (layers, pinned) = pulled?;
+    let pulled = pulled?;
+    let layers = &pulled.layers;
 
     let (mut fetched, mut fetched_bytes, mut unpacked, mut reused) = (0, 0, 0, 0);
     let mut skipped_devices = Vec::new();
-    for layer in &layers {
+    for layer in layers {
         let what = match &layer.outcome {
             LayerOutcome::Reused => {
                 reused += 1;
@@ -141,6 +93,6 @@ pub fn run(
         layers.len(),
         output::bytes(fetched_bytes),
     ));
-    output::line(&pinned);
+    output::line(&pulled.pinned);
     Ok(ExitCode::SUCCESS)
 }

@@ -59,7 +59,7 @@ pub fn run(
 async fn serve(
     store_root: &Path,
     insecure_registries: Vec<String>,
-    observer: engine::solver::Observer,
+    observer: engine::Observer,
     args: Args,
 ) -> anyhow::Result<()> {
     let engine = engine::Engine::new(engine::EngineConfig {

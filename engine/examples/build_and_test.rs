@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use engine::solver::Event;
+use engine::Event;
 use engine::{Engine, EngineConfig, Sharing};
 
 fn main() -> ExitCode {
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(image: &str, project: &str, out: &str) -> Result<(), engine::Error> {
-    let observer: engine::solver::Observer = Arc::new(|event| match event {
+    let observer: engine::Observer = Arc::new(|event| match event {
         Event::Started(step) => eprintln!("#{} {}", step.number, step.name),
         Event::Finished(step, took) => eprintln!("#{} done in {:.2?}", step.number, took),
         Event::Cached(step) => eprintln!("#{} CACHED", step.number),

@@ -9,7 +9,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use engine::solver::Event;
+use engine::Event;
 use engine::{Engine, EngineConfig};
 
 fn main() -> ExitCode {
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(image: &str, host_dir: &str) -> Result<(), engine::Error> {
-    let observer: engine::solver::Observer = Arc::new(|event| match event {
+    let observer: engine::Observer = Arc::new(|event| match event {
         Event::Finished(step, _) => eprintln!("RAN {}", step.name),
         Event::Cached(step) => eprintln!("CACHED {}", step.name),
         Event::Failed(step, _) => eprintln!("FAILED {}", step.name),

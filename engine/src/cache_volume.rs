@@ -10,9 +10,30 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use crate::memo::{lock_file, try_lock_file};
-use crate::node::Sharing;
-use crate::Error;
+
+/// How concurrent steps share a cache volume (Dagger's `CacheSharingMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sharing {
+    /// Everyone uses the same directory at once.
+    #[default]
+    Shared,
+    /// Each concurrent user gets a directory of its own.
+    Private,
+    /// One user at a time; others wait.
+    Locked,
+}
+
+impl Sharing {
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Sharing::Shared => "SHARED",
+            Sharing::Private => "PRIVATE",
+            Sharing::Locked => "LOCKED",
+        }
+    }
+}
 
 /// Returns the directory to mount, and the lock to hold while it is in use.
 pub(crate) fn acquire(

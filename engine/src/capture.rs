@@ -5,7 +5,7 @@
 //! We give it named pipes and read them here, so the secret values a step
 //! prints never reach the disk: each chunk goes through a [`MaskStream`],
 //! then into the stored `stdout`/`stderr` file and out as an
-//! [`Event::Output`](crate::solver::Event::Output).
+//! [`Event::Output`](crate::scheduler::Event::Output).
 //!
 //! The end of a pipe's stream is when its last writer closes it. We hold a
 //! writer ourselves until the executor has returned (the step's processes
@@ -22,9 +22,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
+use crate::error::Error;
 use crate::mask::Masker;
-use crate::solver::{Job, Stream};
-use crate::Error;
+use crate::scheduler::{Job, Stream};
 
 /// One stream being captured.
 struct Capturing {
@@ -157,7 +157,7 @@ fn set_blocking(file: &File) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::solver::{Event, Observer, Step};
+    use crate::scheduler::{Event, Observer, Step};
     use std::sync::{Arc, Mutex};
 
     #[test]

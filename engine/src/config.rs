@@ -4,11 +4,36 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use oci_spec::image::ImageConfiguration;
 
-use crate::node::ConfigEdit;
+use crate::paths::in_container;
 
 /// Docker's default, for images (and scratch) that set no PATH.
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Settings a container carries between steps, applied on top of the image
+/// config (when there is one) at solve time: `from` is lazy, so the image's
+/// own Env or WorkingDir are only known once it has been resolved.
+#[derive(Clone, Debug)]
+pub(crate) enum ConfigEdit {
+    SetEnv {
+        name: String,
+        value: String,
+        expand: bool,
+    },
+    UnsetEnv(String),
+    Workdir(String),
+    User(String),
+    Entrypoint {
+        args: Vec<String>,
+        keep_default_args: bool,
+    },
+    DefaultArgs(Vec<String>),
+    Label(String, String),
+    WithoutLabel(String),
+    /// `8080/tcp`.
+    ExposedPort(String),
+    WithoutExposedPort(String),
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
@@ -69,7 +94,7 @@ impl Settings {
         if self.workdir.is_empty() {
             "/".to_owned()
         } else {
-            crate::paths::in_container("/", &self.workdir)
+            in_container("/", &self.workdir)
         }
     }
 
@@ -93,7 +118,7 @@ impl Settings {
                 }
                 ConfigEdit::UnsetEnv(name) => self.env.retain(|(k, _)| k != name),
                 ConfigEdit::Workdir(path) => {
-                    self.workdir = crate::paths::in_container(&self.workdir_or_root(), path)
+                    self.workdir = in_container(&self.workdir_or_root(), path)
                 }
                 ConfigEdit::User(user) => self.user = user.clone(),
                 ConfigEdit::Entrypoint {

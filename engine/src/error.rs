@@ -1,3 +1,6 @@
+//! The engine's error: what failed (the step, the image, the path) and,
+//! where it helps, what to do; causes chained as `source`.
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open the store")]
@@ -94,6 +97,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("{variable}={value:?} is not valid: expected {expected}")]
+    Config {
+        variable: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+
     #[error("cannot tell the current directory, which relative host paths start from")]
     Workdir {
         #[source]
@@ -144,6 +154,15 @@ pub enum Error {
     Credentials {
         #[source]
         source: Box<registry::Error>,
+    },
+
+    #[error("overlay does not work here the way tanto's store needs it: {reason}")]
+    OverlayUnusable { reason: String },
+
+    #[error("not a step request (a JSON ExecRequest)")]
+    StepRequest {
+        #[source]
+        source: serde_json::Error,
     },
 
     #[error("cannot enter a user namespace to run rootless")]

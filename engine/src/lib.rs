@@ -22,15 +22,14 @@
 //!
 //! Values (`Container`, `Directory`, `File`, `Secret`, `CacheVolume`) are
 //! lazy: each is an edge in a DAG of ops (`node.rs`). Reading one (`stdout`,
-//! `contents`, `export`, `sync`) solves the DAG below it: every step has a
-//! [`CacheKey`](cache_key::CacheKey) over its inputs (`solve.rs`,
-//! `exec_step.rs`), is looked up in the store's memo (`memo.rs`), and runs
-//! only when missing, once even when asked for concurrently, with
-//! independent steps in parallel, and cancelled when nobody waits for
-//! them any more (`solver/`).
+//! `contents`, `export`, `sync`) solves the DAG below it (`ops/`): every
+//! step has a [`CacheKey`] over its inputs, is looked up in the store's memo
+//! (`memo.rs`), and runs only when missing, once even when asked for
+//! concurrently, with independent steps in parallel, and cancelled when
+//! nobody waits for them any more (`scheduler/`).
 //!
 //! What the steps do is told to an observer as it happens
-//! ([`solver::Event`]): started, waiting for a turn, each chunk of output,
+//! ([`Event`]): started, waiting for a turn, each chunk of output,
 //! each layer's download, and how each ended. The engine draws nothing; the
 //! `cli` crate renders the events. A step's output is read from pipes as it
 //! comes (`capture.rs`) and every secret value set on the engine is masked
@@ -57,55 +56,67 @@
 //! `registry` client streams meet the `snapshotter` that stores them, so each
 //! leaf can be tested alone.
 
-pub mod cache_key;
+//! Inside the crate, modules sit on floors, each importing only from the
+//! floors below it:
+//!
+//! ```text
+//!   engine.rs, values/           the public API: Engine and lazy values
+//!   ops/                         solving each kind of node (the one cycle:
+//!                                ops call `ops::solve` back for inputs)
+//!   image/                       building, publishing, exporting images
+//!   context.rs                   what every op shares (store, scheduler…)
+//!   solved.rs, scheduler/        a node's output; single flight, parallelism
+//!   node.rs, config.rs, memo.rs, capture.rs, pull.rs, base_image.rs,
+//!   cache_volume.rs, secret.rs   the DAG, container config, the memo…
+//!   cache_key.rs, paths.rs, mask.rs, error.rs
+//! ```
+
+mod base_image;
+mod cache_key;
 mod cache_volume;
 mod capture;
 mod config;
+mod context;
+mod engine;
 mod error;
-mod exec_step;
 mod image;
+pub mod isolation;
 mod mask;
 mod memo;
 mod node;
+mod ops;
 mod paths;
 mod pull;
+mod scheduler;
 mod secret;
-mod session;
-mod solve;
-pub mod solver;
+mod solved;
 mod store_root;
 mod values;
 
+pub use cache_key::CacheKey;
+pub use cache_volume::Sharing;
 pub use config::Settings;
+pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::Error;
-pub use image::{import_archive, ArchiveSource, Compression, ImageOptions, Imported, MediaTypes};
-pub use mask::MASK;
-pub use node::{Expect, Sharing};
-pub use pull::{
-    LayerOutcome, LayerProgress, LayerReport, PullOptions, PullProgress, PulledImage, Puller,
-};
+pub use image::{Compression, ImageOptions, MediaTypes};
+pub use node::Expect;
+pub use pull::{LayerOutcome, LayerProgress, LayerReport};
 pub use registry::{Platform, Reference};
+pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
-pub use session::{Engine, EngineConfig};
+pub use solved::PullReport;
 pub use store_root::default_store_root;
 pub use values::{
     shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,
 };
 
-/// The crates below, for callers that need their types directly.
-pub use {executor, registry, snapshotter};
-
 /// Call first thing in `main` of any program that runs pipelines, before any
 /// thread starts: it serves the exec helper when this process is one, and
 /// otherwise re-enters the program in a user namespace where it is root over
-/// the caller's subordinate ids (see DESIGN.md's isolation model).
+/// the caller's subordinate ids (see [`isolation`]).
 pub fn bootstrap() -> Result<(), Error> {
-    executor::dispatch_helper();
-    executor::userns::enter()
-        .map(|_| ())
-        .map_err(|source| Error::Isolation {
-            source: Box::new(source),
-        })
+    isolation::serve_helper_if_asked();
+    isolation::enter_namespace().map(|_| ())
 }
 
 /// An error with its causes, `what failed: why: root cause`, the way tanto

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::cache_key::CacheKey;
-use crate::Error;
+use crate::error::Error;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -112,6 +112,33 @@ impl Memo {
         }
     }
 
+    /// The committed result of `key`; when there is none, `build` fills a
+    /// fresh temp directory, which is then committed. Under the key's lock,
+    /// so two processes never build one key at once; a failed build leaves
+    /// nothing behind.
+    pub fn get_or_build(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        build: impl FnOnce(&Path) -> Result<(), Error>,
+    ) -> Result<Entry, Error> {
+        if let Some(dir) = self.lookup(kind, key) {
+            return Ok(Entry { dir, built: false });
+        }
+        let _lock = self.lock(kind, key)?;
+        // Another process may have committed it while we waited.
+        if let Some(dir) = self.lookup(kind, key) {
+            return Ok(Entry { dir, built: false });
+        }
+        let temp = self.temp_dir(kind, key)?;
+        if let Err(error) = build(&temp) {
+            remove_tree(&temp);
+            return Err(error);
+        }
+        let dir = self.commit(kind, key, &temp)?;
+        Ok(Entry { dir, built: true })
+    }
+
     /// Blocks until this process holds the lock of `key`.
     pub fn lock(&self, kind: Kind, key: &CacheKey) -> Result<KeyLock, Error> {
         let path = self
@@ -119,6 +146,12 @@ impl Memo {
             .join(format!("{}-{}.lock", kind.prefix(), key.to_hex()));
         lock_file(&path).map(KeyLock)
     }
+}
+
+/// A committed result, and whether this call built it.
+pub(crate) struct Entry {
+    pub dir: PathBuf,
+    pub built: bool,
 }
 
 /// Held while a step runs; released on drop.

@@ -3,12 +3,15 @@
 //! A [`Node`] is an op with its inputs; values (`Container`, `Directory`,
 //! `File`) point at nodes. Every node's output is a layer chain: the
 //! directories an overlay mount would stack, top-most first. Building a node
-//! does nothing; `solve` (in `solve.rs`) runs it.
+//! does nothing; `ops::solve` runs it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::paths::ContainerPath;
+use crate::cache_volume::Sharing;
+use crate::config::{ConfigEdit, Settings};
+use crate::error::Error;
+use crate::paths::in_container;
 use crate::secret::Secret;
 
 pub(crate) struct Node {
@@ -34,7 +37,11 @@ pub(crate) enum Op {
     /// The empty chain.
     Scratch,
     /// An image from a registry; its output also carries the image config.
-    Image { address: String },
+    Image {
+        address: String,
+        /// Which image of a multi-platform index.
+        platform: registry::Platform,
+    },
     /// A host directory (or, with `file`, a single host file), snapshotted.
     Host {
         path: PathBuf,
@@ -65,14 +72,13 @@ pub(crate) enum Op {
         tag: Option<String>,
     },
     /// A value built from bad input; using it fails with this error.
-    Failed(Arc<crate::Error>),
+    Failed(Arc<Error>),
 }
 
 /// What building a container's image needs.
 pub(crate) struct ImageSpec {
     pub rootfs: Arc<Node>,
-    pub image: Option<Arc<Node>>,
-    pub edits: Vec<ConfigEdit>,
+    pub config: Arc<LazyConfig>,
     pub options: crate::image::ImageOptions,
 }
 
@@ -109,36 +115,9 @@ pub(crate) enum Change {
     },
 }
 
-/// Settings a container carries between steps, applied on top of the image
-/// config (when there is one) at solve time: `from` is lazy, so the image's
-/// own Env or WorkingDir are only known once it has been resolved.
-#[derive(Clone, Debug)]
-pub(crate) enum ConfigEdit {
-    SetEnv {
-        name: String,
-        value: String,
-        expand: bool,
-    },
-    UnsetEnv(String),
-    Workdir(String),
-    User(String),
-    Entrypoint {
-        args: Vec<String>,
-        keep_default_args: bool,
-    },
-    DefaultArgs(Vec<String>),
-    Label(String, String),
-    WithoutLabel(String),
-    /// `8080/tcp`.
-    ExposedPort(String),
-    WithoutExposedPort(String),
-}
-
 pub(crate) struct ExecOp {
     pub rootfs: Arc<Node>,
-    /// The image whose config the edits apply to, if any.
-    pub image: Option<Arc<Node>>,
-    pub edits: Vec<ConfigEdit>,
+    pub config: Arc<LazyConfig>,
     /// The command as given; `use_entrypoint` prepends the entrypoint.
     pub args: Vec<String>,
     pub use_entrypoint: bool,
@@ -178,28 +157,6 @@ impl Expect {
     }
 }
 
-/// How concurrent steps share a cache volume (Dagger's `CacheSharingMode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Sharing {
-    /// Everyone uses the same directory at once.
-    #[default]
-    Shared,
-    /// Each concurrent user gets a directory of its own.
-    Private,
-    /// One user at a time; others wait.
-    Locked,
-}
-
-impl Sharing {
-    pub(crate) fn code(self) -> &'static str {
-        match self {
-            Sharing::Shared => "SHARED",
-            Sharing::Private => "PRIVATE",
-            Sharing::Locked => "LOCKED",
-        }
-    }
-}
-
 #[derive(Clone)]
 pub(crate) struct MountSpec {
     pub target: ContainerPath,
@@ -226,4 +183,132 @@ pub(crate) enum MountSource {
         secret: Secret,
         mode: u32,
     },
+}
+
+/// A container's config before it is known: the image it starts from (if
+/// any) and the edits made since. `from` is lazy, so the image's own Env or
+/// WorkingDir are only known once it is solved; `ops::resolve_config` works
+/// the settings out once per value and keeps them here.
+pub(crate) struct LazyConfig {
+    pub image: Option<Arc<Node>>,
+    pub edits: Vec<ConfigEdit>,
+    pub resolved: tokio::sync::OnceCell<Arc<Settings>>,
+}
+
+impl LazyConfig {
+    pub fn new(image: Option<Arc<Node>>) -> Arc<LazyConfig> {
+        Arc::new(LazyConfig {
+            image,
+            edits: Vec::new(),
+            resolved: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// This config with one more edit.
+    pub fn with(&self, edit: ConfigEdit) -> Arc<LazyConfig> {
+        let mut edits = self.edits.clone();
+        edits.push(edit);
+        Arc::new(LazyConfig {
+            image: self.image.clone(),
+            edits,
+            resolved: tokio::sync::OnceCell::new(),
+        })
+    }
+}
+
+/// A path in a container as the user gave it. A relative path is relative to
+/// the working directory, which may come from the image's config: `from` is
+/// lazy, so such a path is only resolved when the DAG is solved
+/// (`ops::resolve_path`).
+#[derive(Clone)]
+pub(crate) enum ContainerPath {
+    Known(String),
+    OnImage {
+        config: Arc<LazyConfig>,
+        path: String,
+    },
+}
+
+impl ContainerPath {
+    pub fn known(path: &str) -> ContainerPath {
+        ContainerPath::Known(in_container("/", path))
+    }
+
+    /// `path` under this one; `path` is relative (checked by the caller).
+    pub fn join(&self, path: &str) -> ContainerPath {
+        match self {
+            ContainerPath::Known(base) => ContainerPath::Known(in_container(base, path)),
+            ContainerPath::OnImage { config, path: base } => ContainerPath::OnImage {
+                config: Arc::clone(config),
+                path: format!("{base}/{path}"),
+            },
+        }
+    }
+
+    /// Whether both name the same path for sure, or as given.
+    pub fn same_as(&self, other: &ContainerPath) -> bool {
+        match (self, other) {
+            (ContainerPath::Known(a), ContainerPath::Known(b)) => a == b,
+            (ContainerPath::OnImage { path: a, .. }, ContainerPath::OnImage { path: b, .. }) => {
+                in_container("/", a) == in_container("/", b)
+            }
+            _ => false,
+        }
+    }
+
+    /// The path as given (absolute once known).
+    pub fn raw(&self) -> &str {
+        match self {
+            ContainerPath::Known(path) | ContainerPath::OnImage { path, .. } => path,
+        }
+    }
+
+    pub fn as_known(&self) -> Option<&str> {
+        match self {
+            ContainerPath::Known(path) => Some(path),
+            ContainerPath::OnImage { .. } => None,
+        }
+    }
+}
+
+/// `path` inside the directory rooted at `root`: relative (a leading `/` means
+/// the directory's root), and never above it.
+pub(crate) fn in_directory(
+    root: &ContainerPath,
+    path: &str,
+    operation: &str,
+) -> Result<ContainerPath, Error> {
+    let mut depth = 0usize;
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if depth == 0 => {
+                return Err(Error::PathEscapes {
+                    operation: operation.to_owned(),
+                    path: path.to_owned(),
+                })
+            }
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+    }
+    Ok(root.join(path.trim_start_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_paths_may_not_escape() {
+        let out = ContainerPath::known("/out");
+        let inside =
+            |path| in_directory(&out, path, "withFile").map(|p| p.as_known().unwrap().to_owned());
+        assert_eq!(inside("a/./b").unwrap(), "/out/a/b");
+        assert_eq!(inside("a/../b").unwrap(), "/out/b");
+        assert_eq!(inside("/a").unwrap(), "/out/a");
+        let error = inside("../etc/passwd").unwrap_err();
+        assert!(error.to_string().contains("../etc/passwd"), "{error}");
+        assert!(inside("a/../../b").is_err());
+    }
 }

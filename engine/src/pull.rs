@@ -13,7 +13,7 @@ use registry::manifest::{self, Manifest};
 use registry::{Client, Platform, Reference};
 use snapshotter::{Compression, Layer, Snapshot, Store, UnpackStats};
 
-use crate::Error;
+use crate::error::Error;
 
 /// Small blobs (configs) above this size are refused before download.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;

@@ -12,7 +12,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::Error;
+use crate::error::Error;
 
 #[derive(Clone)]
 pub struct Secret {

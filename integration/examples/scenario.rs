@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use engine::solver::Event;
+use engine::Event;
 use engine::{Engine, EngineConfig, ExecOptions, Expect, Sharing};
 
 fn main() -> ExitCode {
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(name: &str, image: &str) -> Result<(), engine::Error> {
-    let observer: engine::solver::Observer = std::sync::Arc::new(|event| match event {
+    let observer: engine::Observer = std::sync::Arc::new(|event| match event {
         Event::Finished(step, _) => eprintln!("RAN {}", step.name),
         Event::Cached(step) => eprintln!("CACHED {}", step.name),
         _ => {}

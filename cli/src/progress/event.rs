@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use engine::solver::{Event, Stream};
 use engine::LayerProgress;
+use engine::{Event, Stream};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Update {

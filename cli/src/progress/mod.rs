@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-pub use event::{Failure, Update};
+pub use event::Update;
 use steps::Steps;
 use style::Style;
 
@@ -309,7 +309,7 @@ impl Progress {
     }
 
     /// The engine's observer, feeding this progress.
-    pub fn observer(&self) -> engine::solver::Observer {
+    pub fn observer(&self) -> engine::Observer {
         let sender = self.sender.clone();
         Arc::new(move |event| {
             if let Some(update) = Update::from_event(event) {
@@ -318,12 +318,7 @@ impl Progress {
         })
     }
 
-    /// For what is not an engine step (`tanto pull`).
-    pub fn send(&self, update: Update) {
-        self.sender.send(update);
-    }
-
-    /// [`Progress::send`] from other threads.
+    /// Sends updates that are not engine steps, from any thread.
     pub fn observer_fn(&self) -> impl Fn(Update) + Send + Sync + 'static {
         let sender = self.sender.clone();
         move |update| sender.send(update)

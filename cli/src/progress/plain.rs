@@ -156,8 +156,8 @@ mod tests {
     use super::*;
     use crate::progress::event::Failure;
     use crate::progress::style::Style;
-    use engine::solver::Stream;
     use engine::LayerProgress;
+    use engine::Stream;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use engine::solver::Stream;
 use engine::LayerProgress;
+use engine::Stream;
 
 use super::event::{Failure, Update};
 use super::lines::Lines;

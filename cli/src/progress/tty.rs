@@ -275,7 +275,7 @@ fn visible_len(line: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use engine::solver::Stream;
+    use engine::Stream;
 
     fn tty(width: usize, height: usize) -> Tty<Vec<u8>> {
         Tty::new(

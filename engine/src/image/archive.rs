@@ -20,8 +20,9 @@ use snapshotter::Store;
 
 use super::build::Built;
 use super::media;
+use crate::error::Error;
+use crate::pull::LayerReport;
 use crate::pull::{Puller, Source};
-use crate::{Error, LayerReport};
 
 /// `index.json`, `manifest.json` and manifests are read whole, up to this.
 const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
@@ -103,6 +104,14 @@ impl ArchiveSource {
             },
             tag,
         ))
+    }
+
+    /// With a relative path taken from `dir`.
+    pub fn relative_to(self, dir: &Path) -> ArchiveSource {
+        match self {
+            ArchiveSource::Tar(path) => ArchiveSource::Tar(dir.join(path)),
+            ArchiveSource::Layout(path) => ArchiveSource::Layout(dir.join(path)),
+        }
     }
 
     /// How errors name it.

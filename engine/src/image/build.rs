@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use serde_json::{json, Map, Value};
 use snapshotter::{Compression, PackOptions};
 
-use super::base::BaseImage;
 use super::packed::packed_layer;
 use super::{media, ImageOptions};
+use crate::base_image::BaseImage;
 use crate::config::Settings;
-use crate::session::Inner;
-use crate::solve::Solved;
-use crate::Error;
+use crate::context::Context;
+use crate::error::Error;
+use crate::solved::Solved;
 
 /// A blob of the built image: in the content store (`local`), or only in
 /// `origin`'s repository (a base layer whose snapshot came from elsewhere).
@@ -45,7 +45,7 @@ pub(crate) struct Built {
 /// `remote_registry`: the registry it will be pushed to, where base layers
 /// of images from that registry need not be here (they are mounted).
 pub(crate) fn build(
-    inner: &Inner,
+    ctx: &Context,
     rootfs: &Solved,
     base: Option<&BaseImage>,
     settings: &Settings,
@@ -63,7 +63,7 @@ pub(crate) fn build(
     let mut history: Vec<Value> = base_history
         .and_then(|b| b.config["history"].as_array().cloned())
         .unwrap_or_default();
-    let names = inner.layer_names.lock().unwrap().clone();
+    let names = ctx.layer_names.lock().unwrap().clone();
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
     for (i, dir) in chain.iter().enumerate() {
@@ -71,7 +71,7 @@ pub(crate) fn build(
         let in_base_history = base_history.is_some_and(|b| i < b.layers.len());
         if let Some(layer) = from_base {
             let compression = options.forced_compression.unwrap_or(layer.compression);
-            let local = inner.store.has_blob(&layer.digest).unwrap_or(false);
+            let local = ctx.store.has_blob(&layer.digest).unwrap_or(false);
             let origin = base.and_then(|b| b.reference.clone());
             let reachable = local
                 || origin
@@ -98,7 +98,7 @@ pub(crate) fn build(
         }
         let compression = options.forced_compression.unwrap_or(Compression::Gzip);
         let media_type = layer_media_type(options, compression)?;
-        let packed = packed_layer(&inner.store, dir, compression, pack)?;
+        let packed = packed_layer(&ctx.store, dir, compression, pack)?;
         layers.push(Blob {
             digest: packed.digest,
             size: packed.size,
@@ -114,7 +114,7 @@ pub(crate) fn build(
 
     let config_bytes = serde_json::to_vec(&config_json(base, settings, diff_ids, history, epoch))
         .expect("a JSON value serializes");
-    let config = store_blob(inner, &config_bytes, media::config(options.media_types))?;
+    let config = store_blob(ctx, &config_bytes, media::config(options.media_types))?;
     let manifest_json = json!({
         "schemaVersion": 2,
         "mediaType": media::manifest(options.media_types),
@@ -122,7 +122,7 @@ pub(crate) fn build(
         "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
     });
     let manifest_bytes = serde_json::to_vec(&manifest_json).expect("a JSON value serializes");
-    let manifest = store_blob(inner, &manifest_bytes, media::manifest(options.media_types))?;
+    let manifest = store_blob(ctx, &manifest_bytes, media::manifest(options.media_types))?;
     Ok(Built {
         manifest,
         config,
@@ -242,11 +242,10 @@ fn config_json(
     Value::Object(config)
 }
 
-fn store_blob(inner: &Inner, bytes: &[u8], media_type: &str) -> Result<Blob, Error> {
+fn store_blob(ctx: &Context, bytes: &[u8], media_type: &str) -> Result<Blob, Error> {
     use sha2::Digest as _;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
-    inner
-        .store
+    ctx.store
         .write_blob(&digest, bytes)
         .map_err(|source| Error::Store {
             source: Box::new(source),

@@ -11,18 +11,15 @@
 //! OCI image tarball (`archive.rs`), which `import` reads back.
 
 mod archive;
-mod base;
 mod build;
 mod packed;
 mod publish;
-mod steps;
 
+pub(crate) use archive::import_archive;
 pub(crate) use archive::write_archive;
-pub use archive::{import_archive, ArchiveSource, Imported};
-pub(crate) use base::BaseImage;
+pub use archive::ArchiveSource;
 pub(crate) use build::{build, Built};
 pub(crate) use publish::publish;
-pub(crate) use steps::{build_container, solve_import, solve_tarball};
 
 pub use snapshotter::Compression;
 

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use snapshotter::{Compression, PackOptions, PackedLayer, Store};
 
-use crate::Error;
+use crate::error::Error;
 
 pub(crate) fn packed_layer(
     store: &Store,

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use registry::Reference;
 
 use super::build::{Blob, Built};
-use crate::session::Inner;
-use crate::Error;
+use crate::context::Context;
+use crate::error::Error;
 
 /// Blobs uploaded at once.
 const PARALLEL_UPLOADS: usize = 4;
@@ -17,7 +17,7 @@ const PARALLEL_UPLOADS: usize = 4;
 /// Pushes `built` as `reference`; returns the reference pinned to the
 /// manifest's digest (`registry/repo:tag@sha256:…`), as Dagger does.
 pub(crate) fn publish(
-    inner: &Inner,
+    ctx: &Context,
     built: &Built,
     reference: &Reference,
 ) -> Result<String, Error> {
@@ -34,7 +34,7 @@ pub(crate) fn publish(
                 let Some(layer) = built.layers.get(i) else {
                     break;
                 };
-                if let Err(error) = push_blob(inner, reference, layer) {
+                if let Err(error) = push_blob(ctx, reference, layer) {
                     failure.lock().unwrap().get_or_insert(error);
                     next.store(built.layers.len(), Ordering::SeqCst);
                 }
@@ -44,15 +44,14 @@ pub(crate) fn publish(
     if let Some(error) = failure.into_inner().unwrap() {
         return Err(error);
     }
-    push_blob(inner, reference, &built.config)?;
-    let manifest = inner
+    push_blob(ctx, reference, &built.config)?;
+    let manifest = ctx
         .store
         .read_blob(&built.manifest.digest)
         .map_err(|source| Error::Store {
             source: Box::new(source),
         })?;
-    inner
-        .client
+    ctx.client
         .push_manifest(reference, &built.manifest.media_type, &manifest)
         .map_err(publish_error)?;
     let tag = reference.tag().map(|t| format!(":{t}")).unwrap_or_default();
@@ -64,7 +63,7 @@ pub(crate) fn publish(
     ))
 }
 
-fn push_blob(inner: &Inner, reference: &Reference, blob: &Blob) -> Result<(), Error> {
+fn push_blob(ctx: &Context, reference: &Reference, blob: &Blob) -> Result<(), Error> {
     let publish_error = |source| Error::Publish {
         address: reference.to_string(),
         source: Box::new(source),
@@ -74,7 +73,7 @@ fn push_blob(inner: &Inner, reference: &Reference, blob: &Blob) -> Result<(), Er
         .as_ref()
         .filter(|origin| origin.registry() == reference.registry())
         .map(|origin| origin.repository());
-    let path = inner
+    let path = ctx
         .store
         .blob_path(&blob.digest)
         .map_err(|source| Error::Store {
@@ -82,14 +81,14 @@ fn push_blob(inner: &Inner, reference: &Reference, blob: &Blob) -> Result<(), Er
         })?;
     if !blob.local {
         // Not here: the registry must have it, or mount it.
-        let has = inner
+        let has = ctx
             .client
             .has_blob(reference, &blob.digest)
             .map_err(publish_error)?;
         if has {
             return Ok(());
         }
-        return match inner
+        return match ctx
             .client
             .mount_blob(reference, &blob.digest, mount_from.unwrap_or_default())
             .map_err(publish_error)?
@@ -101,7 +100,7 @@ fn push_blob(inner: &Inner, reference: &Reference, blob: &Blob) -> Result<(), Er
             }),
         };
     }
-    let outcome = inner
+    let outcome = ctx
         .client
         .push_blob(reference, &blob.digest, blob.size, &path, mount_from)
         .map_err(publish_error)?;

@@ -6,17 +6,18 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::node::{Change, Node, Op};
-use crate::paths::{in_directory, ContainerPath};
-use crate::solve::{blocking, solve, Solved};
-use crate::{Engine, Error};
+use crate::context::Context;
+use crate::error::Error;
+use crate::node::{in_directory, Change, ContainerPath, Node, Op};
+use crate::ops::{resolve_path, solve};
+use crate::solved::{blocking, Solved};
 
 /// Largest file `contents` reads into memory.
 const MAX_CONTENTS: u64 = 256 << 20;
 
 #[derive(Clone)]
 pub struct Directory {
-    engine: Engine,
+    ctx: Arc<Context>,
     pub(crate) node: Arc<Node>,
     /// Container path of this directory's root within the node's chain.
     pub(crate) subpath: ContainerPath,
@@ -24,7 +25,7 @@ pub struct Directory {
 
 #[derive(Clone)]
 pub struct File {
-    engine: Engine,
+    ctx: Arc<Context>,
     pub(crate) node: Arc<Node>,
     pub(crate) path: ContainerPath,
 }
@@ -38,12 +39,8 @@ fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
 }
 
 impl Directory {
-    pub(crate) fn new(engine: Engine, node: Arc<Node>, subpath: ContainerPath) -> Directory {
-        Directory {
-            engine,
-            node,
-            subpath,
-        }
+    pub(crate) fn new(ctx: Arc<Context>, node: Arc<Node>, subpath: ContainerPath) -> Directory {
+        Directory { ctx, node, subpath }
     }
 
     fn inside(&self, path: &str, operation: &str) -> Result<ContainerPath, Error> {
@@ -182,9 +179,9 @@ impl Directory {
 
     pub fn file(&self, path: &str) -> File {
         match self.inside(path, "file") {
-            Ok(path) => File::new(self.engine.clone(), Arc::clone(&self.node), path),
+            Ok(path) => File::new(Arc::clone(&self.ctx), Arc::clone(&self.node), path),
             Err(error) => File::new(
-                self.engine.clone(),
+                Arc::clone(&self.ctx),
                 Node::new(Op::Failed(Arc::new(error)), "invalid"),
                 ContainerPath::known("/"),
             ),
@@ -192,7 +189,7 @@ impl Directory {
     }
 
     async fn solved(&self) -> Result<Solved, Error> {
-        solve(&self.engine.inner, &self.node).await
+        solve(&self.ctx, &self.node).await
     }
 
     pub async fn sync(&self) -> Result<Directory, Error> {
@@ -203,7 +200,7 @@ impl Directory {
     /// Names in this directory, sorted.
     pub async fn entries(&self) -> Result<Vec<String>, Error> {
         let view = self.solved().await?.view();
-        let path = self.subpath.resolve(&self.engine.inner).await?;
+        let path = resolve_path(&self.ctx, &self.subpath).await?;
         blocking(move || {
             Ok(view
                 .read_dir(&path)
@@ -218,7 +215,7 @@ impl Directory {
     /// Paths below this directory matching `pattern` (e.g. `**/*.c`).
     pub async fn glob(&self, pattern: &str) -> Result<Vec<String>, Error> {
         let view = self.solved().await?.view();
-        let path = self.subpath.resolve(&self.engine.inner).await?;
+        let path = resolve_path(&self.ctx, &self.subpath).await?;
         let pattern = pattern.to_owned();
         blocking(move || view.glob(&path, &pattern).map_err(fs_error(&path))).await
     }
@@ -226,7 +223,7 @@ impl Directory {
     /// A digest of the contents (paths, modes, owners, file contents).
     pub async fn digest(&self) -> Result<String, Error> {
         let view = self.solved().await?.view();
-        let path = self.subpath.resolve(&self.engine.inner).await?;
+        let path = resolve_path(&self.ctx, &self.subpath).await?;
         blocking(move || {
             view.digest(&path, &snapshotter::Filter::everything())
                 .map_err(fs_error(&path))
@@ -237,9 +234,9 @@ impl Directory {
     /// Writes the directory to `path` on the host, atomically. Relative
     /// paths start at the engine's working directory. Returns the path.
     pub async fn export(&self, path: impl AsRef<Path>, wipe: bool) -> Result<PathBuf, Error> {
-        let dest = self.engine.inner.workdir.join(path.as_ref());
+        let dest = self.ctx.workdir.join(path.as_ref());
         let view = self.solved().await?.view();
-        let subpath = self.subpath.resolve(&self.engine.inner).await?;
+        let subpath = resolve_path(&self.ctx, &self.subpath).await?;
         blocking(move || {
             snapshotter::export_dir(
                 &view,
@@ -258,12 +255,12 @@ impl Directory {
 }
 
 impl File {
-    pub(crate) fn new(engine: Engine, node: Arc<Node>, path: ContainerPath) -> File {
-        File { engine, node, path }
+    pub(crate) fn new(ctx: Arc<Context>, node: Arc<Node>, path: ContainerPath) -> File {
+        File { ctx, node, path }
     }
 
     async fn solved(&self) -> Result<Solved, Error> {
-        solve(&self.engine.inner, &self.node).await
+        solve(&self.ctx, &self.node).await
     }
 
     pub fn name(&self) -> String {
@@ -282,7 +279,7 @@ impl File {
 
     pub async fn contents(&self) -> Result<String, Error> {
         let view = self.solved().await?.view();
-        let path = self.path.resolve(&self.engine.inner).await?;
+        let path = resolve_path(&self.ctx, &self.path).await?;
         let bytes =
             blocking(move || view.read_file(&path, MAX_CONTENTS).map_err(fs_error(&path))).await?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -290,7 +287,7 @@ impl File {
 
     pub async fn size(&self) -> Result<u64, Error> {
         let view = self.solved().await?.view();
-        let path = self.path.resolve(&self.engine.inner).await?;
+        let path = resolve_path(&self.ctx, &self.path).await?;
         blocking(move || {
             let node = view
                 .lookup(&path, true)
@@ -323,7 +320,7 @@ impl File {
             format!("withName {name}"),
         );
         File::new(
-            self.engine.clone(),
+            Arc::clone(&self.ctx),
             node,
             ContainerPath::known(&format!("/{name}")),
         )
@@ -331,9 +328,9 @@ impl File {
 
     /// Writes the file to `path` on the host, atomically; returns the path.
     pub async fn export(&self, path: impl AsRef<Path>) -> Result<PathBuf, Error> {
-        let dest = self.engine.inner.workdir.join(path.as_ref());
+        let dest = self.ctx.workdir.join(path.as_ref());
         let view = self.solved().await?.view();
-        let src = self.path.resolve(&self.engine.inner).await?;
+        let src = resolve_path(&self.ctx, &self.path).await?;
         blocking(move || {
             snapshotter::export_file(&view, &src, &dest).map_err(|source| Error::Export {
                 path: dest.clone(),
@@ -352,12 +349,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// The machine tanto runs on.
 #[derive(Clone)]
 pub struct Host {
-    engine: Engine,
+    ctx: Arc<Context>,
 }
 
 impl Host {
-    pub(crate) fn new(engine: Engine) -> Host {
-        Host { engine }
+    pub(crate) fn new(ctx: Arc<Context>) -> Host {
+        Host { ctx }
     }
 
     /// A host directory, snapshotted by content when used. Relative paths
@@ -370,7 +367,7 @@ impl Host {
     ) -> Directory {
         let path = path.as_ref();
         Directory::new(
-            self.engine.clone(),
+            Arc::clone(&self.ctx),
             Node::new(
                 Op::Host {
                     path: path.to_owned(),
@@ -391,7 +388,7 @@ impl Host {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         File::new(
-            self.engine.clone(),
+            Arc::clone(&self.ctx),
             Node::new(
                 Op::Host {
                     path: path.to_owned(),

@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use registry::Reference;
+
 use super::Container;
-use crate::image::ImageOptions;
-use crate::node::{ImageSpec, Node, Op};
-use crate::paths::ContainerPath;
-use crate::solve::blocking;
+use crate::context::Context;
+use crate::error::Error;
+use crate::image::{publish, write_archive, Built, ImageOptions};
+use crate::node::{ContainerPath, ImageSpec, Node, Op};
+use crate::ops::build_container;
+use crate::solved::blocking;
 use crate::values::File;
-use crate::{Error, Reference};
 
 impl Container {
     /// Pushes the container as an image to `address` (`registry/repo:tag`);
@@ -23,8 +26,8 @@ impl Container {
         let built = self
             .build_image(options, Some(reference.registry().to_owned()))
             .await?;
-        let inner = Arc::clone(&self.engine.inner);
-        blocking(move || crate::image::publish(&inner, &built, &reference)).await
+        let ctx = Arc::clone(&self.ctx);
+        blocking(move || publish(&ctx, &built, &reference)).await
     }
 
     /// Writes the container's image as an OCI tarball (with Docker's
@@ -32,11 +35,11 @@ impl Container {
     /// host path `path`; returns the absolute path written. The file
     /// appears whole or not at all.
     pub async fn export(&self, path: &str, options: ImageOptions) -> Result<PathBuf, Error> {
-        let dest = self.engine.inner.workdir.join(path);
+        let dest = self.ctx.workdir.join(path);
         let built = self.build_image(options, None).await?;
-        let inner = Arc::clone(&self.engine.inner);
+        let ctx = Arc::clone(&self.ctx);
         // Untagged, as Dagger's: the base image's name is not this image's.
-        blocking(move || write_tarball(&inner, &built, &dest)).await
+        blocking(move || write_tarball(&ctx, &built, &dest)).await
     }
 
     /// The container's image as an OCI tarball (`image.tar`), lazily.
@@ -44,14 +47,13 @@ impl Container {
         let node = Node::new(
             Op::Tarball(Box::new(ImageSpec {
                 rootfs: Arc::clone(&self.rootfs),
-                image: self.image.clone(),
-                edits: self.edits.clone(),
+                config: Arc::clone(&self.config),
                 options,
             })),
             "asTarball",
         );
         File::new(
-            self.engine.clone(),
+            Arc::clone(&self.ctx),
             node,
             ContainerPath::known("/image.tar"),
         )
@@ -61,12 +63,11 @@ impl Container {
         &self,
         options: ImageOptions,
         remote_registry: Option<String>,
-    ) -> Result<crate::image::Built, Error> {
-        crate::image::build_container(
-            &self.engine.inner,
+    ) -> Result<Built, Error> {
+        build_container(
+            &self.ctx,
             &self.rootfs,
-            self.image.as_ref(),
-            &self.edits,
+            &self.config,
             options,
             remote_registry,
         )
@@ -75,11 +76,7 @@ impl Container {
 }
 
 /// Writes the tarball to a temp sibling of `dest`, then renames it.
-fn write_tarball(
-    inner: &crate::session::Inner,
-    built: &crate::image::Built,
-    dest: &Path,
-) -> Result<PathBuf, Error> {
+fn write_tarball(ctx: &Context, built: &Built, dest: &Path) -> Result<PathBuf, Error> {
     let dest = std::path::absolute(dest).unwrap_or_else(|_| dest.to_owned());
     let write_error = |source| Error::WriteArchive {
         path: dest.clone(),
@@ -101,7 +98,7 @@ fn write_tarball(
     ));
     let written = std::fs::File::create(&temp)
         .and_then(|file| {
-            crate::image::write_archive(&inner.store, built, std::io::BufWriter::new(&file))?;
+            write_archive(&ctx.store, built, std::io::BufWriter::new(&file))?;
             file.sync_all()
         })
         .and_then(|()| std::fs::rename(&temp, &dest));

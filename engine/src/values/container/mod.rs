@@ -4,15 +4,20 @@
 
 use std::sync::Arc;
 
+use registry::{Platform, Reference};
+
+use crate::cache_volume::Sharing;
+use crate::config::ConfigEdit;
+use crate::context::Context;
+use crate::image::ArchiveSource;
 use crate::node::{
-    Change, ConfigEdit, ExecOp, Expect, ImportSource, MountSource, MountSpec, Node, Op, Sharing,
+    Change, ContainerPath, ExecOp, Expect, ImportSource, LazyConfig, MountSource, MountSpec, Node,
+    Op,
 };
-use crate::paths::{in_container, ContainerPath};
+use crate::paths::in_container;
 use crate::secret::Secret;
 use crate::values::command_line;
 use crate::values::{CacheVolume, Directory, File};
-use crate::Engine;
-use crate::Reference;
 
 mod image;
 mod read;
@@ -21,11 +26,11 @@ pub use read::OutputFiles;
 
 #[derive(Clone)]
 pub struct Container {
-    engine: Engine,
+    ctx: Arc<Context>,
     rootfs: Arc<Node>,
-    image: Option<Arc<Node>>,
+    /// The image config and the edits since: what the next step runs with.
+    config: Arc<LazyConfig>,
     image_ref: Option<String>,
-    edits: Vec<ConfigEdit>,
     mounts: Vec<MountSpec>,
     secret_env: Vec<(String, Secret)>,
     last_exec: Option<Arc<Node>>,
@@ -42,13 +47,12 @@ pub struct ExecOptions {
 }
 
 impl Container {
-    pub(crate) fn new(engine: Engine) -> Container {
+    pub(crate) fn new(ctx: Arc<Context>) -> Container {
         Container {
-            engine,
+            ctx,
             rootfs: Node::scratch(),
-            image: None,
+            config: LazyConfig::new(None),
             image_ref: None,
-            edits: Vec::new(),
             mounts: Vec::new(),
             secret_env: Vec::new(),
             last_exec: None,
@@ -57,7 +61,7 @@ impl Container {
 
     fn edit(&self, edit: ConfigEdit) -> Container {
         let mut next = self.clone();
-        next.edits.push(edit);
+        next.config = self.config.with(edit);
         next
     }
 
@@ -66,20 +70,14 @@ impl Container {
     /// references, `oci-archive:PATH[:TAG]` and `oci:DIR[:TAG]` name images
     /// in files on the host, as for podman.
     pub fn from(&self, address: &str) -> Container {
-        if let Some((archive, tag)) = crate::ArchiveSource::parse(address) {
-            let archive = match archive {
-                crate::ArchiveSource::Tar(p) => {
-                    crate::ArchiveSource::Tar(self.engine.inner.workdir.join(p))
-                }
-                crate::ArchiveSource::Layout(p) => {
-                    crate::ArchiveSource::Layout(self.engine.inner.workdir.join(p))
-                }
-            };
+        if let Some((archive, tag)) = ArchiveSource::parse(address) {
+            let archive = archive.relative_to(&self.ctx.workdir);
             return self.import_host(archive, tag.as_deref());
         }
         let image = Node::new(
             Op::Image {
                 address: address.to_owned(),
+                platform: Platform::host(),
             },
             format!("from {address}"),
         );
@@ -99,8 +97,7 @@ impl Container {
         let node = Node::new(
             Op::Exec(Box::new(ExecOp {
                 rootfs: Arc::clone(&self.rootfs),
-                image: self.image.clone(),
-                edits: self.edits.clone(),
+                config: Arc::clone(&self.config),
                 args: args.clone(),
                 use_entrypoint: options.use_entrypoint,
                 stdin: options.stdin,
@@ -220,16 +217,14 @@ impl Container {
             username: username.to_owned(),
             password: String::from_utf8_lossy(secret.plaintext()).into_owned(),
         };
-        self.engine
-            .inner
+        self.ctx
             .client
             .set_credentials(&registry_host(address), Some(basic));
         self.clone()
     }
 
     pub fn without_registry_auth(&self, address: &str) -> Container {
-        self.engine
-            .inner
+        self.ctx
             .client
             .set_credentials(&registry_host(address), None);
         self.clone()
@@ -254,11 +249,7 @@ impl Container {
 
     /// A container on the image in an archive on the host (`tanto pull
     /// oci-archive:…`).
-    pub(crate) fn import_host(
-        &self,
-        archive: crate::image::ArchiveSource,
-        tag: Option<&str>,
-    ) -> Container {
+    pub(crate) fn import_host(&self, archive: ArchiveSource, tag: Option<&str>) -> Container {
         let name = format!("import {}", archive.name());
         let node = Node::new(
             Op::Import {
@@ -273,9 +264,8 @@ impl Container {
     fn on_image(&self, image: Arc<Node>, image_ref: Option<String>) -> Container {
         Container {
             rootfs: Arc::clone(&image),
-            image: Some(image),
+            config: LazyConfig::new(Some(image)),
             image_ref,
-            edits: Vec::new(),
             last_exec: None,
             ..self.clone()
         }
@@ -288,8 +278,8 @@ impl Container {
             return ContainerPath::known(path);
         }
         // The workdir as far as this container's own edits settle it.
-        let mut workdir = self.image.is_none().then(|| "/".to_owned());
-        for edit in &self.edits {
+        let mut workdir = self.config.image.is_none().then(|| "/".to_owned());
+        for edit in &self.config.edits {
             if let ConfigEdit::Workdir(dir) = edit {
                 workdir = if dir.starts_with('/') {
                     Some(in_container("/", dir))
@@ -298,14 +288,12 @@ impl Container {
                 };
             }
         }
-        match (workdir, &self.image) {
-            (Some(workdir), _) => ContainerPath::Known(in_container(&workdir, path)),
-            (None, Some(image)) => ContainerPath::OnImage {
-                image: Arc::clone(image),
-                edits: self.edits.clone(),
+        match workdir {
+            Some(workdir) => ContainerPath::Known(in_container(&workdir, path)),
+            None => ContainerPath::OnImage {
+                config: Arc::clone(&self.config),
                 path: path.to_owned(),
             },
-            (None, None) => unreachable!("without an image the workdir is known"),
         }
     }
 

@@ -6,22 +6,22 @@ use std::sync::Arc;
 
 use super::Container;
 use crate::config::Settings;
-use crate::node::{MountSource, Node};
-use crate::paths::ContainerPath;
-use crate::solve::{solve, Solved};
+use crate::error::Error;
+use crate::node::{ContainerPath, MountSource, Node};
+use crate::ops::{resolve_config, solve};
+use crate::solved::Solved;
 use crate::values::{Directory, File};
-use crate::Error;
 
 impl Container {
     /// Runs everything this container needs.
     pub async fn sync(&self) -> Result<Container, Error> {
-        solve(&self.engine.inner, &self.rootfs).await?;
+        solve(&self.ctx, &self.rootfs).await?;
         Ok(self.clone())
     }
 
     async fn last_exec(&self) -> Result<Solved, Error> {
         let node = self.last_exec.as_ref().ok_or(Error::NoExec)?;
-        solve(&self.engine.inner, node).await
+        solve(&self.ctx, node).await
     }
 
     /// The last command's standard output.
@@ -59,15 +59,8 @@ impl Container {
 
     /// The image config with this container's edits applied.
     pub async fn settings(&self) -> Result<Settings, Error> {
-        let base = match &self.image {
-            Some(image) => solve(&self.engine.inner, image)
-                .await?
-                .settings
-                .map(|s| (*s).clone())
-                .unwrap_or_default(),
-            None => Settings::default(),
-        };
-        Ok(base.apply(&self.edits))
+        let settings = resolve_config(&self.ctx, &self.config).await?;
+        Ok((*settings).clone())
     }
 
     pub async fn env_variable(&self, name: &str) -> Result<Option<String>, Error> {
@@ -90,17 +83,17 @@ impl Container {
     pub fn directory(&self, path: &str) -> Directory {
         let path = self.abs(path);
         if let Some((node, inner)) = self.mounted_at(&path, false) {
-            return Directory::new(self.engine.clone(), node, inner);
+            return Directory::new(Arc::clone(&self.ctx), node, inner);
         }
-        Directory::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+        Directory::new(Arc::clone(&self.ctx), Arc::clone(&self.rootfs), path)
     }
 
     pub fn file(&self, path: &str) -> File {
         let path = self.abs(path);
         if let Some((node, inner)) = self.mounted_at(&path, true) {
-            return File::new(self.engine.clone(), node, inner);
+            return File::new(Arc::clone(&self.ctx), node, inner);
         }
-        File::new(self.engine.clone(), Arc::clone(&self.rootfs), path)
+        File::new(Arc::clone(&self.ctx), Arc::clone(&self.rootfs), path)
     }
 
     /// The mounted directory (or, for `file`, file) that holds `path`.
@@ -127,7 +120,7 @@ impl Container {
 
     pub fn rootfs(&self) -> Directory {
         Directory::new(
-            self.engine.clone(),
+            Arc::clone(&self.ctx),
             Arc::clone(&self.rootfs),
             ContainerPath::known("/"),
         )

@@ -1,4 +1,4 @@
-//! What a job gets from the solver: the step it is, a way to report
+//! What a job gets from the scheduler: the step it is, a way to report
 //! progress, the parallelism permits to take around its real work, and
 //! word when nobody wants its result any more.
 
@@ -17,7 +17,7 @@ pub struct Job {
 }
 
 impl Job {
-    /// A job outside any solver, reporting to `observer`: for tests.
+    /// A job outside any scheduler, reporting to `observer`: for tests.
     #[cfg(test)]
     pub(crate) fn detached(step: Step, observer: Observer) -> Job {
         Job {
@@ -26,10 +26,6 @@ impl Job {
             permits: Arc::new(Semaphore::new(1)),
             abandonment: Abandonment::default(),
         }
-    }
-
-    pub fn step(&self) -> &Step {
-        &self.step
     }
 
     /// A permit to do real work; reported as waiting when none is free.
@@ -43,7 +39,7 @@ impl Job {
             .clone()
             .acquire_owned()
             .await
-            .expect("the solver never closes its semaphore");
+            .expect("the scheduler never closes its semaphore");
         self.emit(&Event::Running(&self.step));
         permit
     }
@@ -54,12 +50,12 @@ impl Job {
     }
 
     /// Progress of one of the step's image layers.
-    pub fn pull(&self, layer: &crate::LayerProgress) {
+    pub fn pull(&self, layer: &crate::pull::LayerProgress) {
         self.emit(&Event::Pull(&self.step, layer));
     }
 
     /// Runs `stop` when every caller that wanted this step has gone (at once
-    /// if they already have). The solver drops the job's future then, but
+    /// if they already have). The scheduler drops the job's future then, but
     /// work on other threads — a running process — only stops through this.
     pub fn on_abandon(&self, stop: impl FnOnce() + Send + 'static) {
         self.abandonment.on_abandon(Box::new(stop));

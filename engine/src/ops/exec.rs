@@ -15,24 +15,19 @@ use std::sync::Arc;
 use executor::{Cancel, ExecRequest, Mount, MountKind};
 
 use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::cache_volume::{self, Sharing};
 use crate::capture::Capture;
 use crate::config::Settings;
-use crate::memo::{ExecRecord, Kind};
-use crate::node::{ExecOp, MountSource, MountSpec, Node, Op};
-use crate::session::Inner;
-use crate::solve::{blocking, solve, Solved};
-use crate::solver::{Job, Outcome};
-use crate::Error;
+use crate::context::Context;
+use crate::error::Error;
+use crate::memo::{remove_tree, ExecRecord, Kind};
+use crate::node::{ExecOp, Expect, MountSource, MountSpec, Node, Op};
+use crate::paths::in_container;
+use crate::scheduler::{Job, Outcome};
+use crate::secret::Secret;
+use crate::solved::{blocking, mount_dir, ExecResult, Solved};
 
-/// What a finished exec left: its exit code and where its output is.
-#[derive(Debug)]
-pub(crate) struct ExecResult {
-    /// The committed result: `fs`, `stdout`, `stderr`, `mounts/<n>/fs`.
-    pub dir: PathBuf,
-    pub exit_code: i32,
-    pub stdout: PathBuf,
-    pub stderr: PathBuf,
-}
+use super::{memo_outcome, resolve_config, resolve_path, solve};
 
 /// Bytes of each stream a failed step's error keeps (its end): enough for
 /// any log a person reads, bounded so a runaway step cannot flood memory.
@@ -52,34 +47,27 @@ enum ReadyMount {
     },
     Cache {
         name: String,
-        sharing: crate::Sharing,
+        sharing: Sharing,
     },
     Temp,
     Secret {
-        secret: crate::Secret,
+        secret: Secret,
         mode: u32,
     },
 }
 
-pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<Solved, Error> {
+pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<Solved, Error> {
     let Op::Exec(exec) = &node.op else {
         unreachable!("solve_exec is called for exec nodes")
     };
-    let image = async {
-        match &exec.image {
-            Some(image) => solve(engine, image).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(engine, m)));
-    let (rootfs, image, mounts) =
-        futures::future::join3(solve(engine, &exec.rootfs), image, mounts).await;
-    let (rootfs, image, mounts) = (rootfs?, image?, mounts?);
-    let settings = image
-        .and_then(|i| i.settings)
-        .map(|s| (*s).clone())
-        .unwrap_or_default()
-        .apply(&exec.edits);
+    let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(ctx, m)));
+    let (rootfs, settings, mounts) = futures::future::join3(
+        solve(ctx, &exec.rootfs),
+        resolve_config(ctx, &exec.config),
+        mounts,
+    )
+    .await;
+    let (rootfs, settings, mounts) = (rootfs?, settings?, mounts?);
     let args = command(exec, &settings)?;
     check_process(exec, &settings, &args).map_err(|bad| Error::Exec {
         step: node.name.clone(),
@@ -87,7 +75,7 @@ pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<
     })?;
     let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
 
-    let inner = Arc::clone(engine);
+    let step_ctx = Arc::clone(ctx);
     let name = node.name.clone();
     let prepared = Prepared {
         args,
@@ -101,14 +89,22 @@ pub(crate) async fn solve_exec(engine: &Arc<Inner>, node: &Arc<Node>) -> Result<
         rootfs,
         name: name.clone(),
     };
-    engine
-        .solver
+    ctx.scheduler
         .solve(key, name, move |job| async move {
-            if let Some(dir) = inner.memo.lookup(Kind::Exec, &key) {
-                return Ok(Outcome::Cached(committed(&inner, &prepared, &key, &dir)?));
+            let ctx = step_ctx;
+            if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key) {
+                return Ok(Outcome::Cached(committed(&ctx, &prepared, &key, &dir)?));
             }
+            // The permit only for real work: a cached step takes none.
             let _permit = job.acquire().await;
-            blocking(move || run_locked(&inner, &prepared, &key, &job)).await
+            blocking(move || {
+                let entry = ctx.memo.get_or_build(Kind::Exec, &key, |temp| {
+                    run_in(&ctx, &prepared, &key, temp, &job)
+                })?;
+                let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
+                Ok(memo_outcome(&entry, solved))
+            })
+            .await
         })
         .await
         .map_err(Error::Shared)
@@ -199,16 +195,16 @@ fn exec_key(
 }
 
 /// A mount with its target resolved and its input solved.
-async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, ReadyMount), Error> {
-    let target = spec.target.resolve(engine).await?;
+async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, ReadyMount), Error> {
+    let target = resolve_path(ctx, &spec.target).await?;
     let mount = match &spec.source {
         MountSource::Directory {
             node,
             subpath,
             read_only,
         } => {
-            let solved = solve(engine, node).await?;
-            let subpath = subpath.resolve(engine).await?;
+            let solved = solve(ctx, node).await?;
+            let subpath = resolve_path(ctx, subpath).await?;
             let layers = solved
                 .layers
                 .iter()
@@ -226,8 +222,8 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, R
             }
         }
         MountSource::File { node, path } => {
-            let solved = solve(engine, node).await?;
-            let path = path.resolve(engine).await?;
+            let solved = solve(ctx, node).await?;
+            let path = resolve_path(ctx, path).await?;
             let host_path = solved.host_file(&path)?;
             ReadyMount::File {
                 host_path,
@@ -253,63 +249,34 @@ async fn ready_mount(engine: &Arc<Inner>, spec: &MountSpec) -> Result<(String, R
 /// Everything the blocking part of the step needs.
 struct Prepared {
     args: Vec<String>,
-    settings: Settings,
+    settings: Arc<Settings>,
     stdin: String,
     redirect_stdout: String,
     redirect_stderr: String,
-    expect: crate::Expect,
-    secret_env: Vec<(String, crate::Secret)>,
+    expect: Expect,
+    secret_env: Vec<(String, Secret)>,
     mounts: Vec<(String, ReadyMount)>,
     rootfs: Solved,
     name: String,
 }
 
-fn committed(inner: &Inner, step: &Prepared, key: &CacheKey, dir: &Path) -> Result<Solved, Error> {
-    let record = inner.memo.read_record(dir)?;
-    inner.name_layer(dir.join("fs"), &step.name);
+fn committed(ctx: &Context, step: &Prepared, key: &CacheKey, dir: &Path) -> Result<Solved, Error> {
+    let record = ctx.memo.read_record(dir)?;
+    ctx.name_layer(dir.join("fs"), &step.name);
     let mut layers = vec![dir.join("fs")];
     layers.extend(step.rootfs.layers.iter().cloned());
-    Ok(Solved {
-        key: *key,
-        layers: Arc::new(layers),
-        settings: None,
-        base: None,
-        exec: Some(Arc::new(ExecResult {
-            dir: dir.to_owned(),
-            exit_code: record.exit_code,
-            stdout: dir.join("stdout"),
-            stderr: dir.join("stderr"),
-        })),
-    })
-}
-
-/// Runs the step unless another process committed it while we waited for
-/// its lock.
-fn run_locked(
-    inner: &Arc<Inner>,
-    step: &Prepared,
-    key: &CacheKey,
-    job: &Job,
-) -> Result<Outcome<Solved>, Error> {
-    let _lock = inner.memo.lock(Kind::Exec, key)?;
-    if let Some(dir) = inner.memo.lookup(Kind::Exec, key) {
-        return Ok(Outcome::Cached(committed(inner, step, key, &dir)?));
-    }
-    let temp = inner.memo.temp_dir(Kind::Exec, key)?;
-    match run_in(inner, step, key, &temp, job) {
-        Ok(()) => {
-            let dir = inner.memo.commit(Kind::Exec, key, &temp)?;
-            Ok(Outcome::Ran(committed(inner, step, key, &dir)?))
-        }
-        Err(error) => {
-            crate::memo::remove_tree(&temp);
-            Err(error)
-        }
-    }
+    let mut solved = Solved::chain(*key, layers);
+    solved.exec = Some(Arc::new(ExecResult {
+        dir: dir.to_owned(),
+        exit_code: record.exit_code,
+        stdout: dir.join("stdout"),
+        stderr: dir.join("stderr"),
+    }));
+    Ok(solved)
 }
 
 fn run_in(
-    inner: &Arc<Inner>,
+    ctx: &Arc<Context>,
     step: &Prepared,
     key: &CacheKey,
     temp: &Path,
@@ -340,18 +307,13 @@ fn run_in(
                 read_only,
                 subpath,
                 ..
-            } => directory_mount(
-                layers,
-                *read_only,
-                subpath,
-                &temp.join(format!("mounts/{index}")),
-            )?,
+            } => directory_mount(layers, *read_only, subpath, &mount_dir(temp, index))?,
             ReadyMount::File { host_path, .. } => MountKind::Bind {
                 source: host_path.clone(),
                 read_only: true,
             },
             ReadyMount::Cache { name, sharing } => {
-                let (dir, lock) = crate::cache_volume::acquire(inner.store.root(), name, *sharing)?;
+                let (dir, lock) = cache_volume::acquire(ctx.store.root(), name, *sharing)?;
                 held_locks.extend(lock);
                 MountKind::Bind {
                     source: dir,
@@ -376,7 +338,7 @@ fn run_in(
             String::from_utf8_lossy(secret.plaintext())
         ));
     }
-    let capture = Capture::start(temp, &inner.masker(), job)?;
+    let capture = Capture::start(temp, &ctx.masker(), job)?;
     let request = ExecRequest {
         lower_dirs,
         upper_dir: temp.join("fs"),
@@ -395,10 +357,10 @@ fn run_in(
         timeout: None,
     };
     let cancel = Cancel::default();
-    let id = inner.next_cancel.fetch_add(1, Ordering::Relaxed);
-    inner.cancels.lock().unwrap().insert(id, cancel.clone());
+    let id = ctx.next_cancel.fetch_add(1, Ordering::Relaxed);
+    ctx.cancels.lock().unwrap().insert(id, cancel.clone());
     // After registering, so a concurrent cancel_all cannot slip between.
-    if inner.cancelled.load(Ordering::SeqCst) {
+    if ctx.cancelled.load(Ordering::SeqCst) {
         cancel.cancel();
     }
     // A step no caller waits for any more is killed, not left to run on.
@@ -407,7 +369,7 @@ fn run_in(
         move || cancel.cancel()
     });
     let outcome = executor::run(&request, &cancel);
-    inner.cancels.lock().unwrap().remove(&id);
+    ctx.cancels.lock().unwrap().remove(&id);
     drop(held_locks);
     capture.finish()?;
     let outcome = outcome.map_err(|source| Error::Exec {
@@ -425,11 +387,11 @@ fn run_in(
     }
     redirect(step, temp)?;
     for dir in ["work", "scratch"] {
-        crate::memo::remove_tree(&temp.join(dir));
+        remove_tree(&temp.join(dir));
     }
     for (index, _) in step.mounts.iter().enumerate() {
         for dir in ["work", "empty"] {
-            crate::memo::remove_tree(&temp.join(format!("mounts/{index}/{dir}")));
+            remove_tree(&mount_dir(temp, index).join(dir));
         }
     }
     let record = ExecRecord {
@@ -497,7 +459,7 @@ fn redirect(step: &Prepared, temp: &Path) -> Result<(), Error> {
         if target.is_empty() {
             continue;
         }
-        let path = crate::paths::in_container(&step.settings.workdir_or_root(), target);
+        let path = in_container(&step.settings.workdir_or_root(), target);
         let captured = temp.join(stream);
         let contents = std::fs::read(&captured).map_err(|source| Error::Memo {
             path: captured.clone(),

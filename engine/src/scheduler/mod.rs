@@ -1,9 +1,9 @@
-//! The solver: runs steps once, in parallel, and reports what it did.
+//! The scheduler: runs steps once, in parallel, and reports what it did.
 //!
 //! It knows nothing about containers (BuildKit's lesson): a step is a cache
 //! key, a name for people, and a job. The job solves its own inputs first (by
-//! calling back into the solver, so independent inputs run concurrently), then
-//! checks the persistent memo, and only then takes one of the solver's
+//! calling back into the scheduler, so independent inputs run concurrently), then
+//! checks the persistent memo, and only then takes one of the scheduler's
 //! parallelism permits for its real work. Permits are never held while waiting
 //! for inputs, so deep graphs cannot deadlock on the limit.
 //!
@@ -26,7 +26,7 @@ use job::Abandonment;
 pub use job::Job;
 
 use crate::cache_key::CacheKey;
-use crate::Error;
+use crate::error::Error;
 
 /// What a job did to produce its value.
 pub enum Outcome<T> {
@@ -36,7 +36,7 @@ pub enum Outcome<T> {
     Cached(T),
 }
 
-/// A step as the solver reports it.
+/// A step as the scheduler reports it.
 #[derive(Clone, Debug)]
 pub struct Step {
     /// Numbered in the order steps start, from 1.
@@ -63,7 +63,7 @@ pub enum Event<'a> {
     /// Output of a running step, as it comes, with every secret masked.
     Output(&'a Step, Stream, &'a [u8]),
     /// Bytes of an image layer arrived.
-    Pull(&'a Step, &'a crate::LayerProgress),
+    Pull(&'a Step, &'a crate::pull::LayerProgress),
     /// Every caller gave up on it before it ended: it was cancelled.
     Abandoned(&'a Step),
 }
@@ -77,7 +77,7 @@ pub enum Stream {
 
 pub type Observer = Arc<dyn Fn(&Event<'_>) + Send + Sync>;
 
-/// Counts of what the solver did, for summaries and tests.
+/// Counts of what the scheduler did, for summaries and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     pub ran: usize,
@@ -102,7 +102,7 @@ struct Entry<T> {
     ended: Arc<AtomicBool>,
 }
 
-pub struct Solver<T: Clone + Send + Sync + 'static> {
+pub struct Scheduler<T: Clone + Send + Sync + 'static> {
     steps: Mutex<HashMap<CacheKey, Entry<T>>>,
     permits: Arc<Semaphore>,
     observer: Option<Observer>,
@@ -112,10 +112,10 @@ pub struct Solver<T: Clone + Send + Sync + 'static> {
     failed: AtomicUsize,
 }
 
-impl<T: Clone + Send + Sync + 'static> Solver<T> {
+impl<T: Clone + Send + Sync + 'static> Scheduler<T> {
     /// `parallelism`: how many jobs may do real work at once (at least 1).
-    pub fn new(parallelism: usize, observer: Option<Observer>) -> Arc<Solver<T>> {
-        Arc::new(Solver {
+    pub fn new(parallelism: usize, observer: Option<Observer>) -> Arc<Scheduler<T>> {
+        Arc::new(Scheduler {
             steps: Mutex::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(parallelism.max(1))),
             observer,
@@ -159,7 +159,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
                 .or_insert_with(|| self.start(key, name.into(), job));
             entry.waiters += 1;
             let waiter = Waiter {
-                solver: Arc::clone(self),
+                scheduler: Arc::clone(self),
                 key,
                 id: entry.id,
             };
@@ -179,7 +179,7 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
             key,
             name,
         };
-        let solver = Arc::clone(self);
+        let scheduler = Arc::clone(self);
         let abandonment = Abandonment::default();
         let ended = Arc::new(AtomicBool::new(false));
         let job_context = Job {
@@ -192,10 +192,10 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
         // A task of its own, so the work goes on when the first caller stops
         // waiting while others still wait.
         let task = tokio::spawn(async move {
-            solver.emit(&Event::Started(&task_step));
+            scheduler.emit(&Event::Started(&task_step));
             let started = Instant::now();
             let result = job(job_context).await;
-            solver.finish(id, &task_step, started, result, &task_ended)
+            scheduler.finish(id, &task_step, started, result, &task_ended)
         });
         let abort = task.abort_handle();
         let result = async move {
@@ -309,16 +309,16 @@ impl<T: Clone + Send + Sync + 'static> Solver<T> {
     }
 }
 
-/// One caller awaiting a step; dropping it tells the solver.
+/// One caller awaiting a step; dropping it tells the scheduler.
 struct Waiter<T: Clone + Send + Sync + 'static> {
-    solver: Arc<Solver<T>>,
+    scheduler: Arc<Scheduler<T>>,
     key: CacheKey,
     id: u64,
 }
 
 impl<T: Clone + Send + Sync + 'static> Drop for Waiter<T> {
     fn drop(&mut self) {
-        self.solver.leave(self.key, self.id);
+        self.scheduler.leave(self.key, self.id);
     }
 }
 

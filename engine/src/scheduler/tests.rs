@@ -17,11 +17,14 @@ struct Add {
     runs: Arc<HashMap<&'static str, AtomicUsize>>,
 }
 
-fn solve_add(solver: &Arc<Solver<u64>>, op: Add) -> BoxFuture<'static, Result<u64, Arc<Error>>> {
-    let solver = Arc::clone(solver);
+fn solve_add(
+    scheduler: &Arc<Scheduler<u64>>,
+    op: Add,
+) -> BoxFuture<'static, Result<u64, Arc<Error>>> {
+    let scheduler = Arc::clone(scheduler);
     async move {
-        let inner = Arc::clone(&solver);
-        solver
+        let inner = Arc::clone(&scheduler);
+        scheduler
             .solve(key(op.name), op.name, move |job| async move {
                 let inputs = op.inputs.iter().map(|i| solve_add(&inner, i.clone()));
                 let mut sum = op.own;
@@ -74,16 +77,16 @@ fn diamond() -> (Add, Arc<HashMap<&'static str, AtomicUsize>>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_input_runs_once_and_a_solved_step_runs_zero_times_again() {
-    let solver = Solver::new(4, None);
+    let scheduler = Scheduler::new(4, None);
     let (top, runs) = diamond();
-    assert_eq!(solve_add(&solver, top.clone()).await.unwrap(), 1112);
+    assert_eq!(solve_add(&scheduler, top.clone()).await.unwrap(), 1112);
     for name in ["base", "left", "right", "top"] {
         assert_eq!(runs[name].load(Ordering::SeqCst), 1, "{name}");
     }
-    assert_eq!(solve_add(&solver, top).await.unwrap(), 1112);
+    assert_eq!(solve_add(&scheduler, top).await.unwrap(), 1112);
     assert_eq!(runs["top"].load(Ordering::SeqCst), 1);
     assert_eq!(
-        solver.stats(),
+        scheduler.stats(),
         Stats {
             ran: 4,
             cached: 0,
@@ -94,10 +97,10 @@ async fn a_shared_input_runs_once_and_a_solved_step_runs_zero_times_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_memoized_step_is_reported_cached_and_runs_nothing() {
-    let solver: Arc<Solver<u64>> = Solver::new(2, None);
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(2, None);
     let ran = Arc::new(AtomicUsize::new(0));
     let counter = ran.clone();
-    let value = solver
+    let value = scheduler
         .solve(key("memo"), "memo", move |_| async move {
             // What a job does when the store already has its result.
             let _ = counter;
@@ -108,7 +111,7 @@ async fn a_memoized_step_is_reported_cached_and_runs_nothing() {
     assert_eq!(value, 7);
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     assert_eq!(
-        solver.stats(),
+        scheduler.stats(),
         Stats {
             ran: 0,
             cached: 1,
@@ -119,13 +122,13 @@ async fn a_memoized_step_is_reported_cached_and_runs_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_concurrent_requests_run_once() {
-    let solver: Arc<Solver<u64>> = Solver::new(4, None);
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(4, None);
     let runs = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(tokio::sync::Notify::new());
     let request = || {
-        let (solver, runs, gate) = (solver.clone(), runs.clone(), gate.clone());
+        let (scheduler, runs, gate) = (scheduler.clone(), runs.clone(), gate.clone());
         tokio::spawn(async move {
-            solver
+            scheduler
                 .solve(key("same"), "same", move |_| async move {
                     runs.fetch_add(1, Ordering::SeqCst);
                     gate.notified().await;
@@ -148,12 +151,12 @@ async fn identical_concurrent_requests_run_once() {
 
 /// Two branches that can only both finish if they run at the same time.
 async fn branches_meet(parallelism: usize) -> bool {
-    let solver: Arc<Solver<u64>> = Solver::new(parallelism, None);
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(parallelism, None);
     let barrier = Arc::new(tokio::sync::Barrier::new(2));
     let branch = |name: &'static str| {
-        let (solver, barrier) = (solver.clone(), barrier.clone());
+        let (scheduler, barrier) = (scheduler.clone(), barrier.clone());
         tokio::spawn(async move {
-            solver
+            scheduler
                 .solve(key(name), name, move |job| async move {
                     let _permit = job.acquire().await;
                     barrier.wait().await;
@@ -182,11 +185,11 @@ async fn independent_branches_overlap_in_time_up_to_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_is_shared_by_waiters_and_forgotten_for_later_requests() {
-    let solver: Arc<Solver<u64>> = Solver::new(2, None);
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(2, None);
     let attempts = Arc::new(AtomicUsize::new(0));
     for expected_attempts in [1, 2] {
         let counter = attempts.clone();
-        let error = solver
+        let error = scheduler
             .solve(key("fails"), "fails", move |_| async move {
                 counter.fetch_add(1, Ordering::SeqCst);
                 Err(Error::StepPanicked {
@@ -198,7 +201,7 @@ async fn a_failure_is_shared_by_waiters_and_forgotten_for_later_requests() {
         assert!(error.to_string().contains("boom"));
         assert_eq!(attempts.load(Ordering::SeqCst), expected_attempts);
     }
-    assert_eq!(solver.stats().failed, 2);
+    assert_eq!(scheduler.stats().failed, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,12 +218,12 @@ async fn the_observer_sees_every_step_with_its_number() {
         };
         log.lock().unwrap().push(line);
     });
-    let solver: Arc<Solver<u64>> = Solver::new(1, Some(observer));
-    solver
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(1, Some(observer));
+    scheduler
         .solve(key("x"), "x", |_| async { Ok(Outcome::Ran(1)) })
         .await
         .unwrap();
-    solver
+    scheduler
         .solve(key("y"), "y", |_| async { Ok(Outcome::Cached(1)) })
         .await
         .unwrap();
@@ -245,13 +248,13 @@ async fn a_job_reports_waiting_for_a_permit_and_its_output() {
         };
         log.lock().unwrap().push(line);
     });
-    let solver: Arc<Solver<u64>> = Solver::new(1, Some(observer));
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(1, Some(observer));
     let (held_tx, held_rx) = tokio::sync::oneshot::channel();
     let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
     let holder = {
-        let solver = solver.clone();
+        let scheduler = scheduler.clone();
         tokio::spawn(async move {
-            solver
+            scheduler
                 .solve(key("holder"), "holder", move |job| async move {
                     let _permit = job.acquire().await;
                     job.output(Stream::Stdout, b"hi");
@@ -264,9 +267,9 @@ async fn a_job_reports_waiting_for_a_permit_and_its_output() {
     };
     held_rx.await.unwrap();
     let waiter = {
-        let solver = solver.clone();
+        let scheduler = scheduler.clone();
         tokio::spawn(async move {
-            solver
+            scheduler
                 .solve(key("waiter"), "waiter", |job| async move {
                     let _permit = job.acquire().await;
                     Ok(Outcome::Ran(2))
@@ -314,17 +317,17 @@ async fn a_step_nobody_waits_for_is_cancelled_with_the_inputs_only_it_wanted() {
             log.lock().unwrap().push(s.name.clone());
         }
     });
-    let solver: Arc<Solver<u64>> = Solver::new(2, Some(observer));
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(2, Some(observer));
     let (input_started, stopped) = (
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(AtomicUsize::new(0)),
     );
     let outer = {
-        let (solver, input_started, stopped) =
-            (solver.clone(), input_started.clone(), stopped.clone());
+        let (scheduler, input_started, stopped) =
+            (scheduler.clone(), input_started.clone(), stopped.clone());
         tokio::spawn(async move {
-            let inner = solver.clone();
-            solver
+            let inner = scheduler.clone();
+            scheduler
                 .solve(key("outer"), "outer", move |job| async move {
                     let counter = stopped.clone();
                     job.on_abandon(move || {
@@ -356,7 +359,7 @@ async fn a_step_nobody_waits_for_is_cancelled_with_the_inputs_only_it_wanted() {
     assert_eq!(abandoned, ["input", "outer"]);
 
     // Forgotten: the next request starts it again, and it can finish.
-    let value = solver
+    let value = scheduler
         .solve(key("input"), "input", |_| async { Ok(Outcome::Ran(5)) })
         .await
         .unwrap();
@@ -365,7 +368,7 @@ async fn a_step_nobody_waits_for_is_cancelled_with_the_inputs_only_it_wanted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_step_goes_on_while_one_caller_still_waits() {
-    let solver: Arc<Solver<u64>> = Solver::new(2, None);
+    let scheduler: Arc<Scheduler<u64>> = Scheduler::new(2, None);
     let (started, stopped) = (
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(AtomicUsize::new(0)),
@@ -383,14 +386,14 @@ async fn a_step_goes_on_while_one_caller_still_waits() {
         }
     };
     let first = {
-        let solver = solver.clone();
-        tokio::spawn(async move { solver.solve(key("shared"), "shared", job).await })
+        let scheduler = scheduler.clone();
+        tokio::spawn(async move { scheduler.solve(key("shared"), "shared", job).await })
     };
     started.notified().await;
     let second = {
-        let solver = solver.clone();
+        let scheduler = scheduler.clone();
         tokio::spawn(async move {
-            solver
+            scheduler
                 .solve(key("shared"), "shared", |_| async { Ok(Outcome::Ran(0)) })
                 .await
         })

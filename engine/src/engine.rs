@@ -1,21 +1,26 @@
-//! [`Engine`]: the entry point of the Rust API, and what every value shares.
+//! [`Engine`]: the entry point of the Rust API. It opens the store and
+//! makes the values pipelines are built from.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use registry::{Client, ClientConfig, Credentials};
+use registry::{Client, ClientConfig, Credentials, Platform};
 use snapshotter::{Limits, Store};
 
-use crate::mask::Masker;
+use crate::context::Context;
+use crate::error::Error;
+use crate::image::ArchiveSource;
 use crate::memo::Memo;
-use crate::node::Node;
+use crate::node::{ContainerPath, ImportSource, Node, Op};
+use crate::scheduler::{Observer, Scheduler, Stats};
 use crate::secret::{self, Secret};
-use crate::solve::Solved;
-use crate::solver::{Observer, Solver, Stats};
+use crate::solved::PullReport;
 use crate::values::{CacheVolume, Container, Directory, File, Host};
-use crate::Error;
+
+/// The variable that bounds how many bytes one image layer may expand to.
+pub const MAX_LAYER_BYTES_ENV: &str = "TANTO_MAX_LAYER_BYTES";
 
 /// How to start an [`Engine`].
 #[derive(Clone, Default)]
@@ -30,56 +35,31 @@ pub struct EngineConfig {
     pub observer: Option<Observer>,
     /// Where relative host paths start. Default: the current directory.
     pub workdir: Option<PathBuf>,
+    /// Bytes one image layer may expand to; beyond, it is refused as a
+    /// decompression bomb. Default: `TANTO_MAX_LAYER_BYTES`, else the
+    /// store's own bound.
+    pub max_layer_bytes: Option<u64>,
 }
 
 /// A pipeline engine over one store. Cheap to clone; values made from it
 /// (`engine.container()…`) keep it alive.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub store: Store,
-    pub client: Client,
-    pub memo: Memo,
-    pub solver: Arc<Solver<Solved>>,
-    pub secret_key: [u8; 32],
-    pub workdir: PathBuf,
-    /// Cancels every running step when the engine shuts down.
-    pub cancels: Mutex<HashMap<u64, executor::Cancel>>,
-    pub next_cancel: AtomicU64,
-    /// Set by `cancel_all`: steps that start later fail at once.
-    pub cancelled: AtomicBool,
-    /// The step that made each layer directory solved so far, for the
-    /// history of published images.
-    pub layer_names: Mutex<HashMap<PathBuf, String>>,
-    /// Every secret value set in this engine: masked in all step output.
-    pub secrets: Mutex<Vec<Vec<u8>>>,
-}
-
-impl Inner {
-    pub(crate) fn name_layer(&self, layer: PathBuf, name: &str) {
-        self.layer_names
-            .lock()
-            .unwrap()
-            .entry(layer)
-            .or_insert_with(|| name.to_owned());
-    }
-
-    /// Masks the secrets known now.
-    pub fn masker(&self) -> Masker {
-        Masker::new(self.secrets.lock().unwrap().iter())
-    }
+    pub(crate) ctx: Arc<Context>,
 }
 
 impl Engine {
     /// Opens the store. Call [`crate::bootstrap`] first, at the top of `main`.
     pub fn new(config: EngineConfig) -> Result<Engine, Error> {
-        let store =
-            Store::open(&config.store_root, Limits::default()).map_err(|source| Error::Store {
-                source: Box::new(source),
-            })?;
+        let limits = Limits {
+            max_layer_bytes: match config.max_layer_bytes {
+                Some(bytes) => Some(bytes),
+                None => max_layer_bytes_from_env()?,
+            },
+        };
+        let store = Store::open(&config.store_root, limits).map_err(|source| Error::Store {
+            source: Box::new(source),
+        })?;
         let client = Client::new(ClientConfig {
             credentials: Credentials::from_environment().map_err(|source| Error::Credentials {
                 source: Box::new(source),
@@ -96,12 +76,12 @@ impl Engine {
             None => std::env::current_dir().map_err(|source| Error::Workdir { source })?,
         };
         Ok(Engine {
-            inner: Arc::new(Inner {
+            ctx: Arc::new(Context {
                 secret_key: secret::store_key(store.root())?,
                 memo: Memo::new(store.root()),
                 store,
                 client,
-                solver: Solver::new(parallelism, config.observer),
+                scheduler: Scheduler::new(parallelism, config.observer),
                 workdir,
                 cancels: Mutex::new(HashMap::new()),
                 next_cancel: AtomicU64::new(0),
@@ -114,15 +94,15 @@ impl Engine {
 
     /// An empty container (Dagger's `container`); start it with `from`.
     pub fn container(&self) -> Container {
-        Container::new(self.clone())
+        Container::new(Arc::clone(&self.ctx))
     }
 
     /// An empty directory.
     pub fn directory(&self) -> Directory {
         Directory::new(
-            self.clone(),
+            Arc::clone(&self.ctx),
             Node::scratch(),
-            crate::paths::ContainerPath::known("/"),
+            ContainerPath::known("/"),
         )
     }
 
@@ -135,7 +115,7 @@ impl Engine {
 
     /// The machine tanto runs on: its directories and files.
     pub fn host(&self) -> Host {
-        Host::new(self.clone())
+        Host::new(Arc::clone(&self.ctx))
     }
 
     /// A cache volume: a directory kept between runs, shared by name.
@@ -147,24 +127,70 @@ impl Engine {
     /// Its value is masked (`***`) in every step's output from then on.
     pub fn set_secret(&self, name: &str, plaintext: impl AsRef<[u8]>) -> Secret {
         let plaintext = plaintext.as_ref();
-        let mut secrets = self.inner.secrets.lock().unwrap();
+        let mut secrets = self.ctx.secrets.lock().unwrap();
         if !secrets.iter().any(|s| s == plaintext) {
             secrets.push(plaintext.to_vec());
         }
-        Secret::new(name, plaintext, &self.inner.secret_key)
+        Secret::new(name, plaintext, &self.ctx.secret_key)
     }
 
-    /// What the solver has done so far.
+    /// Pulls an image into the store as a step of its own, named `pull
+    /// ADDRESS`, its layers' downloads reported to the observer. `address`
+    /// is a registry reference, or `oci-archive:PATH[:TAG]` /
+    /// `oci:DIR[:TAG]`; `platform` picks from a multi-platform image
+    /// (default: this machine's).
+    pub async fn pull(
+        &self,
+        address: &str,
+        platform: Option<Platform>,
+    ) -> Result<Arc<PullReport>, Error> {
+        let op = match ArchiveSource::parse(address) {
+            Some((archive, tag)) => Op::Import {
+                source: ImportSource::Host(archive.relative_to(&self.ctx.workdir)),
+                tag,
+            },
+            None => {
+                // Refused here, before a step starts, when it cannot parse.
+                address
+                    .parse::<registry::Reference>()
+                    .map_err(|source| Error::Reference {
+                        address: address.to_owned(),
+                        source: Box::new(source),
+                    })?;
+                Op::Image {
+                    address: address.to_owned(),
+                    platform: platform.unwrap_or_else(Platform::host),
+                }
+            }
+        };
+        let node = Node::new(op, format!("pull {address}"));
+        let solved = crate::ops::solve(&self.ctx, &node).await?;
+        Ok(solved.pulled.expect("an image step reports its layers"))
+    }
+
+    /// What the scheduler has done so far.
     pub fn stats(&self) -> Stats {
-        self.inner.solver.stats()
+        self.ctx.scheduler.stats()
     }
 
     /// Kills every running step, and fails every step that would start
     /// later: they fail as cancelled. For Ctrl-C and timeouts of a whole run.
     pub fn cancel_all(&self) {
-        self.inner.cancelled.store(true, Ordering::SeqCst);
-        for cancel in self.inner.cancels.lock().unwrap().values() {
+        self.ctx.cancelled.store(true, Ordering::SeqCst);
+        for cancel in self.ctx.cancels.lock().unwrap().values() {
             cancel.cancel();
         }
+    }
+}
+
+/// `TANTO_MAX_LAYER_BYTES`, when set.
+fn max_layer_bytes_from_env() -> Result<Option<u64>, Error> {
+    match std::env::var(MAX_LAYER_BYTES_ENV) {
+        Ok(value) => value.trim().parse().map(Some).map_err(|_| Error::Config {
+            variable: MAX_LAYER_BYTES_ENV,
+            value,
+            expected: "a number of bytes, such as 4294967296",
+        }),
+        Err(_) => Ok(None),
     }
 }

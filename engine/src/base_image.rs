@@ -8,7 +8,7 @@ use registry::manifest::Manifest;
 use registry::Reference;
 use snapshotter::{Compression, Store};
 
-use crate::Error;
+use crate::error::Error;
 
 #[derive(Debug)]
 pub(crate) struct BaseImage {

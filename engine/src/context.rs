@@ -1,0 +1,51 @@
+//! [`Context`]: what every op of one engine shares — the store, the
+//! registry client, the memo, the scheduler, the secrets to mask and the
+//! steps to cancel. Values and ops hold it;
+//! ops get it as `ctx`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use registry::Client;
+use snapshotter::Store;
+
+use crate::mask::Masker;
+use crate::memo::Memo;
+use crate::scheduler::Scheduler;
+use crate::solved::Solved;
+
+pub(crate) struct Context {
+    pub store: Store,
+    pub client: Client,
+    pub memo: Memo,
+    pub scheduler: Arc<Scheduler<Solved>>,
+    pub secret_key: [u8; 32],
+    pub workdir: PathBuf,
+    /// Cancels every running step when the engine shuts down.
+    pub cancels: Mutex<HashMap<u64, executor::Cancel>>,
+    pub next_cancel: AtomicU64,
+    /// Set by `cancel_all`: steps that start later fail at once.
+    pub cancelled: AtomicBool,
+    /// The step that made each layer directory solved so far, for the
+    /// history of published images.
+    pub layer_names: Mutex<HashMap<PathBuf, String>>,
+    /// Every secret value set in this engine: masked in all step output.
+    pub secrets: Mutex<Vec<Vec<u8>>>,
+}
+
+impl Context {
+    pub(crate) fn name_layer(&self, layer: PathBuf, name: &str) {
+        self.layer_names
+            .lock()
+            .unwrap()
+            .entry(layer)
+            .or_insert_with(|| name.to_owned());
+    }
+
+    /// Masks the secrets known now.
+    pub fn masker(&self) -> Masker {
+        Masker::new(self.secrets.lock().unwrap().iter())
+    }
+}

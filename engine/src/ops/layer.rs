@@ -1,0 +1,207 @@
+//! The layer op: one file-system change (copy, new file, new directory,
+//! removal) on top of a base chain, committed as a layer of its own and
+//! keyed by content: the base's key, the source's key and the change.
+
+use std::sync::Arc;
+
+use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::context::Context;
+use crate::error::Error;
+use crate::memo::Kind;
+use crate::node::{Change, Node};
+use crate::solved::{blocking, Solved};
+
+use super::{memo_outcome, resolve_path, solve, solve_optional};
+
+pub(super) async fn solve_layer(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+    base: &Arc<Node>,
+    change: &Change,
+) -> Result<Solved, Error> {
+    let source_node = match change {
+        Change::Copy { source, .. } => Some(source),
+        _ => None,
+    };
+    let (base, source, change) = futures::future::join3(
+        solve(ctx, base),
+        solve_optional(ctx, source_node),
+        change_data(ctx, change),
+    )
+    .await;
+    let (base, source, change) = (base?, source?, change?);
+    let key = layer_key(&base.key, source.as_ref().map(|s| &s.key), &change);
+    let step_ctx = Arc::clone(ctx);
+    let name = node.name.clone();
+    ctx.scheduler
+        .solve(key, node.name.clone(), move |_| {
+            blocking(move || {
+                let entry = step_ctx.memo.get_or_build(Kind::Layer, &key, |temp| {
+                    build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
+                })?;
+                let layer = entry.dir.join("fs");
+                step_ctx.name_layer(layer.clone(), &name);
+                let mut layers = vec![layer];
+                layers.extend(base.layers.iter().cloned());
+                Ok(memo_outcome(&entry, Solved::chain(key, layers)))
+            })
+        })
+        .await
+        .map_err(Error::Shared)
+}
+
+pub(super) fn layer_key(
+    base: &CacheKey,
+    source: Option<&CacheKey>,
+    change: &ChangeData,
+) -> CacheKey {
+    let builder = KeyBuilder::new("tanto.layer.v1").key("base", base);
+    match change {
+        ChangeData::Copy {
+            src_path,
+            include,
+            exclude,
+            dest,
+            mode,
+        } => builder
+            .str("change", "copy")
+            .opt_key("source", source)
+            .str("src", src_path)
+            .strs("include", include)
+            .strs("exclude", exclude)
+            .str("dest", dest)
+            .u64("mode", mode.map_or(u64::MAX, u64::from)),
+        ChangeData::NewFile {
+            path,
+            contents,
+            mode,
+        } => builder
+            .str("change", "new-file")
+            .str("path", path)
+            .bytes("contents", contents)
+            .u64("mode", u64::from(*mode)),
+        ChangeData::NewDirectory { path, mode } => builder
+            .str("change", "new-directory")
+            .str("path", path)
+            .u64("mode", u64::from(*mode)),
+        ChangeData::Remove { path } => builder.str("change", "remove").str("path", path),
+    }
+    .finish()
+}
+
+/// A [`Change`] with its paths resolved, and no nodes: what keys it and
+/// what a blocking thread needs.
+pub(super) enum ChangeData {
+    Copy {
+        src_path: String,
+        include: Vec<String>,
+        exclude: Vec<String>,
+        dest: String,
+        mode: Option<u32>,
+    },
+    NewFile {
+        path: String,
+        contents: Vec<u8>,
+        mode: u32,
+    },
+    NewDirectory {
+        path: String,
+        mode: u32,
+    },
+    Remove {
+        path: String,
+    },
+}
+
+async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, Error> {
+    Ok(match change {
+        Change::Copy {
+            src_path,
+            include,
+            exclude,
+            dest,
+            mode,
+            ..
+        } => ChangeData::Copy {
+            src_path: resolve_path(ctx, src_path).await?,
+            include: include.clone(),
+            exclude: exclude.clone(),
+            dest: resolve_path(ctx, dest).await?,
+            mode: *mode,
+        },
+        Change::NewFile {
+            path,
+            contents,
+            mode,
+        } => ChangeData::NewFile {
+            path: resolve_path(ctx, path).await?,
+            contents: contents.clone(),
+            mode: *mode,
+        },
+        Change::NewDirectory { path, mode } => ChangeData::NewDirectory {
+            path: resolve_path(ctx, path).await?,
+            mode: *mode,
+        },
+        Change::Remove { path } => ChangeData::Remove {
+            path: resolve_path(ctx, path).await?,
+        },
+    })
+}
+
+fn build_layer(
+    layer: &std::path::Path,
+    base: &Solved,
+    source: Option<&Solved>,
+    change: &ChangeData,
+) -> Result<(), Error> {
+    std::fs::create_dir(layer).map_err(|source| Error::Memo {
+        path: layer.to_owned(),
+        source,
+    })?;
+    let target = base.view();
+    let fs_error = |path: &str| {
+        let path = path.to_owned();
+        move |source| Error::FileOp {
+            path,
+            source: Box::new(source),
+        }
+    };
+    match change {
+        ChangeData::Copy {
+            src_path,
+            include,
+            exclude,
+            dest,
+            mode,
+        } => {
+            let source = source.expect("a copy has a source").view();
+            let filter = snapshotter::Filter::new(include, exclude).map_err(fs_error(src_path))?;
+            if source
+                .lookup(src_path, true)
+                .map_err(fs_error(src_path))?
+                .is_none()
+            {
+                return Err(Error::NotFound {
+                    path: src_path.clone(),
+                });
+            }
+            snapshotter::copy_into_layer(
+                &source, src_path, &filter, &target, layer, dest, None, *mode,
+            )
+            .map_err(fs_error(dest))?;
+        }
+        ChangeData::NewFile {
+            path,
+            contents,
+            mode,
+        } => snapshotter::write_new_file(&target, layer, path, contents, *mode, (0, 0))
+            .map_err(fs_error(path))?,
+        ChangeData::NewDirectory { path, mode } => {
+            snapshotter::make_dir(&target, layer, path, *mode).map_err(fs_error(path))?
+        }
+        ChangeData::Remove { path } => {
+            snapshotter::make_whiteout(&target, layer, path).map_err(fs_error(path))?
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Ops: how each kind of node is solved, its key derived bottom-up and its
+//! work memoized.
+//!
+//! Images and host directories are keyed by content, which is only known once
+//! they are resolved (a manifest digest, a tree hash): they run as scheduler
+//! steps keyed by their *request*, and produce the content key that keys
+//! everything above them. Layers and execs are keyed by content directly, so
+//! two different DAGs that reach the same work share it.
+//!
+//! An op solves its own inputs by calling [`solve`] back, so independent
+//! inputs solve concurrently; that recursion between this dispatcher and the
+//! op files is the one import cycle the engine keeps.
+
+mod config;
+mod exec;
+mod host;
+mod image;
+mod import;
+mod layer;
+mod tarball;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::future::{BoxFuture, FutureExt};
+
+use crate::cache_key::KeyBuilder;
+use crate::context::Context;
+use crate::error::Error;
+use crate::node::{ContainerPath, Node, Op};
+use crate::paths::in_container;
+use crate::solved::Solved;
+
+pub(crate) use config::resolve_config;
+pub(crate) use image::image_outcome;
+pub(crate) use tarball::build_container;
+
+/// Solves `node`: its inputs first, then its own step, memoized.
+pub(crate) fn solve(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+) -> BoxFuture<'static, Result<Solved, Error>> {
+    let ctx = Arc::clone(ctx);
+    let node = Arc::clone(node);
+    async move {
+        match &node.op {
+            Op::Scratch => Ok(Solved::scratch()),
+            Op::Image { address, platform } => {
+                image::solve_image(&ctx, &node, address, platform).await
+            }
+            Op::Host { .. } => host::solve_host(&ctx, &node).await,
+            Op::Layer { base, change } => layer::solve_layer(&ctx, &node, base, change).await,
+            Op::Exec(_) => exec::solve_exec(&ctx, &node).await,
+            Op::ExecMount {
+                exec,
+                index,
+                source,
+            } => solve_exec_mount(&ctx, exec, *index, source).await,
+            Op::Tarball(spec) => tarball::solve_tarball(&ctx, &node, spec).await,
+            Op::Import { source, tag } => {
+                import::solve_import(&ctx, &node, source, tag.as_deref()).await
+            }
+            Op::Failed(error) => Err(Error::Shared(Arc::clone(error))),
+        }
+    }
+    .boxed()
+}
+
+/// Solves `node` when there is one.
+pub(crate) async fn solve_optional(
+    ctx: &Arc<Context>,
+    node: Option<&Arc<Node>>,
+) -> Result<Option<Solved>, Error> {
+    match node {
+        Some(node) => solve(ctx, node).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A writable directory mount after its exec: the mount's own changes on
+/// top of its source.
+async fn solve_exec_mount(
+    ctx: &Arc<Context>,
+    exec: &Arc<Node>,
+    index: usize,
+    source: &Arc<Node>,
+) -> Result<Solved, Error> {
+    let (exec, source) = futures::future::join(solve(ctx, exec), solve(ctx, source)).await;
+    let (exec, source) = (exec?, source?);
+    let changes = exec.exec.as_ref().and_then(|e| e.mount_changes(index));
+    let mut layers: Vec<PathBuf> = changes.into_iter().collect();
+    layers.extend(source.layers.iter().cloned());
+    let key = KeyBuilder::new("tanto.exec-mount.v1")
+        .key("exec", &exec.key)
+        .u64("index", index as u64)
+        .key("source", &source.key)
+        .finish();
+    Ok(Solved::chain(key, layers))
+}
+
+/// The absolute path `path` names, resolving the image's config when the
+/// path is relative to a working directory only the image knows.
+pub(crate) async fn resolve_path(
+    ctx: &Arc<Context>,
+    path: &ContainerPath,
+) -> Result<String, Error> {
+    match path {
+        ContainerPath::Known(path) => Ok(path.clone()),
+        ContainerPath::OnImage { config, path } => {
+            let settings = resolve_config(ctx, config).await?;
+            Ok(in_container(&settings.workdir_or_root(), path))
+        }
+    }
+}
+
+/// A memo entry as the scheduler reports it: ran now, or found cached.
+fn memo_outcome(entry: &crate::memo::Entry, solved: Solved) -> crate::scheduler::Outcome<Solved> {
+    if entry.built {
+        crate::scheduler::Outcome::Ran(solved)
+    } else {
+        crate::scheduler::Outcome::Cached(solved)
+    }
+}

@@ -1,0 +1,77 @@
+//! A container's image: built from its solved chain and config (what
+//! `publish`, `export` and `asTarball` share), and the tarball op, an OCI
+//! tarball in the store keyed by the manifest it holds.
+
+use std::sync::Arc;
+
+use crate::cache_key::KeyBuilder;
+use crate::context::Context;
+use crate::error::Error;
+use crate::image::{build, write_archive, Built, ImageOptions};
+use crate::memo::Kind;
+use crate::node::{ImageSpec, LazyConfig, Node};
+use crate::solved::{blocking, Solved};
+
+use super::{memo_outcome, resolve_config, solve, solve_optional};
+
+/// Builds the image of the container made of `rootfs` and `config`.
+pub(crate) async fn build_container(
+    ctx: &Arc<Context>,
+    rootfs: &Arc<Node>,
+    config: &LazyConfig,
+    options: ImageOptions,
+    remote_registry: Option<String>,
+) -> Result<Built, Error> {
+    let (rootfs, image, settings) = futures::future::join3(
+        solve(ctx, rootfs),
+        solve_optional(ctx, config.image.as_ref()),
+        resolve_config(ctx, config),
+    )
+    .await;
+    let (rootfs, image, settings) = (rootfs?, image?, settings?);
+    let base = image.and_then(|i| i.base.clone());
+    let ctx = Arc::clone(ctx);
+    blocking(move || {
+        build(
+            &ctx,
+            &rootfs,
+            base.as_deref(),
+            &settings,
+            options,
+            remote_registry.as_deref(),
+        )
+    })
+    .await
+}
+
+pub(super) async fn solve_tarball(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+    spec: &ImageSpec,
+) -> Result<Solved, Error> {
+    let built = build_container(ctx, &spec.rootfs, &spec.config, spec.options, None).await?;
+    let key = KeyBuilder::new("tanto.tarball.v1")
+        .str("manifest", &built.manifest.digest)
+        .finish();
+    let step_ctx = Arc::clone(ctx);
+    ctx.scheduler
+        .solve(key, node.name.clone(), move |_| {
+            blocking(move || {
+                let store = &step_ctx.store;
+                let entry = step_ctx.memo.get_or_build(Kind::Layer, &key, |temp| {
+                    let path = temp.join("fs/image.tar");
+                    std::fs::create_dir(temp.join("fs"))
+                        .and_then(|()| std::fs::File::create(&path))
+                        .and_then(|file| {
+                            write_archive(store, &built, std::io::BufWriter::new(&file))?;
+                            file.sync_all()
+                        })
+                        .map_err(|source| Error::WriteArchive { path, source })
+                })?;
+                let solved = Solved::chain(key, vec![entry.dir.join("fs")]);
+                Ok(memo_outcome(&entry, solved))
+            })
+        })
+        .await
+        .map_err(Error::Shared)
+}
