@@ -21,10 +21,6 @@ impl CacheKey {
     pub fn short(&self) -> String {
         hex::encode(&self.0[..6])
     }
-
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
 }
 
 impl fmt::Debug for CacheKey {

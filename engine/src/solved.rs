@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::base_image::BaseImage;
-use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::cache_key::CacheKey;
 use crate::config::Settings;
 use crate::error::Error;
 
@@ -73,11 +73,6 @@ impl Solved {
             base: None,
             pulled: None,
         }
-    }
-
-    /// The empty chain.
-    pub fn scratch() -> Solved {
-        Solved::chain(KeyBuilder::new("tanto.scratch.v1").finish(), Vec::new())
     }
 
     pub fn view(&self) -> snapshotter::ChainView {

@@ -666,3 +666,49 @@ fn without_subordinate_ids_tanto_maps_one_id_and_says_so() {
     );
     assert_no_temp_leftovers(&tanto);
 }
+
+#[test]
+fn pipelines_honour_the_layer_bound_as_pull_does() {
+    let registry = Registry::start();
+    let zeros = tempfile::tempdir().unwrap();
+    std::fs::write(zeros.path().join("zeros"), vec![0u8; 64 << 20]).unwrap();
+    let layer = Layer::new(&tar_directory(zeros.path()), Codec::Gzip);
+    Image::new(vec![layer]).push(&registry, "big/zeros", "v1");
+    let document = format!(
+        r#"{{ container {{ from(address: "{}/big/zeros:v1") {{ file(path: "/zeros") {{ size }} }} }} }}"#,
+        registry.host()
+    );
+
+    // The bound the bomb error names is the one `from` obeys.
+    let mut bounded = Tanto::new();
+    bounded.env("TANTO_MAX_LAYER_BYTES", &(16 << 20).to_string());
+    let (ok, answer) = bounded.query(&document);
+    let said = answer.to_string();
+    assert!(!ok, "{answer:#}");
+    assert!(
+        said.contains("decompression bomb") && said.contains("TANTO_MAX_LAYER_BYTES"),
+        "{answer:#}"
+    );
+    assert_no_temp_leftovers(&bounded);
+
+    // Raised, the same pipeline passes.
+    bounded.env("TANTO_MAX_LAYER_BYTES", &(128 << 20).to_string());
+    let (ok, answer) = bounded.query(&document);
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["container"]["from"]["file"]["size"],
+        64 << 20,
+        "{answer:#}"
+    );
+
+    // A value that is not a number is named, not ignored.
+    let mut careless = Tanto::new();
+    careless.env("TANTO_MAX_LAYER_BYTES", "16M");
+    let run = careless.fails(&["query", "-"]);
+    assert!(
+        run.stderr.contains("TANTO_MAX_LAYER_BYTES=\"16M\"")
+            && run.stderr.contains("a number of bytes"),
+        "{}",
+        run.stderr
+    );
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use executor::{Cancel, ExecRequest, Mount, MountKind};
 
-use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::cache_key::CacheKey;
 use crate::cache_volume::{self, Sharing};
 use crate::capture::Capture;
 use crate::config::Settings;
@@ -27,6 +27,7 @@ use crate::scheduler::{Job, Outcome};
 use crate::secret::Secret;
 use crate::solved::{blocking, mount_dir, ExecResult, Solved};
 
+use super::keys::{exec_key, subdir_key};
 use super::{memo_outcome, resolve_config, resolve_path, solve};
 
 /// Bytes of each stream a failed step's error keeps (its end): enough for
@@ -34,7 +35,7 @@ use super::{memo_outcome, resolve_config, resolve_path, solve};
 const KEPT_BYTES: u64 = 1 << 20;
 
 /// A mount with its input solved.
-enum ReadyMount {
+pub(super) enum ReadyMount {
     Directory {
         layers: Vec<PathBuf>,
         read_only: bool,
@@ -151,49 +152,6 @@ fn check_process(
     executor::check_process(args, env, &settings.workdir_or_root(), &settings.user)
 }
 
-fn exec_key(
-    exec: &ExecOp,
-    rootfs: &CacheKey,
-    settings: &Settings,
-    args: &[String],
-    mounts: &[(String, ReadyMount)],
-) -> CacheKey {
-    let mut key = KeyBuilder::new("tanto.exec.v1")
-        .key("rootfs", rootfs)
-        .strs("args", args)
-        .strs("env", &settings.process_env())
-        .str("workdir", &settings.workdir_or_root())
-        .str("user", &settings.user)
-        .str("stdin", &exec.stdin)
-        .str("redirect-stdout", &exec.redirect_stdout)
-        .str("redirect-stderr", &exec.redirect_stderr)
-        .str("expect", exec.expect.code());
-    for (target, mount) in mounts {
-        key = key.str("mount", target);
-        key = match mount {
-            ReadyMount::Directory {
-                key: input,
-                read_only,
-                ..
-            } => key.key("directory", input).bool("read-only", *read_only),
-            ReadyMount::File { key: input, .. } => key.key("file", input),
-            ReadyMount::Cache { name, sharing } => {
-                key.str("cache", name).str("sharing", sharing.code())
-            }
-            ReadyMount::Temp => key.str("temp", ""),
-            ReadyMount::Secret { secret, mode } => key
-                .str("secret", secret.keyed_hash())
-                .u64("mode", u64::from(*mode)),
-        };
-    }
-    for (name, secret) in &exec.secret_env {
-        key = key
-            .str("secret-env", name)
-            .str("secret", secret.keyed_hash());
-    }
-    key.finish()
-}
-
 /// A mount with its target resolved and its input solved.
 async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, ReadyMount), Error> {
     let target = resolve_path(ctx, &spec.target).await?;
@@ -215,10 +173,7 @@ async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, Re
                 layers,
                 read_only: *read_only,
                 subpath: subpath.clone(),
-                key: KeyBuilder::new("tanto.subdir.v1")
-                    .key("chain", &solved.key)
-                    .str("path", &subpath)
-                    .finish(),
+                key: subdir_key(&solved.key, &subpath),
             }
         }
         MountSource::File { node, path } => {
@@ -227,10 +182,7 @@ async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, Re
             let host_path = solved.host_file(&path)?;
             ReadyMount::File {
                 host_path,
-                key: KeyBuilder::new("tanto.subdir.v1")
-                    .key("chain", &solved.key)
-                    .str("path", &path)
-                    .finish(),
+                key: subdir_key(&solved.key, &path),
             }
         }
         MountSource::Cache { name, sharing } => ReadyMount::Cache {

@@ -10,6 +10,8 @@ use crate::node::{Node, Op};
 use crate::scheduler::Outcome;
 use crate::solved::{blocking, Solved};
 
+use super::keys::host_key;
+
 pub(super) async fn solve_host(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<Solved, Error> {
     let Op::Host {
         path,
@@ -44,12 +46,7 @@ pub(super) async fn solve_host(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
                         snapshotter::Filter::new(&include, &exclude).map_err(host_error)?;
                     snapshotter::import_host_dir(store, &path, &filter).map_err(host_error)?
                 };
-                let solved = Solved::chain(
-                    KeyBuilder::new("tanto.host.v1")
-                        .str("digest", &import.digest)
-                        .finish(),
-                    vec![import.snapshot],
-                );
+                let solved = Solved::chain(host_key(&import.digest), vec![import.snapshot]);
                 Ok(if import.reused {
                     Outcome::Cached(solved)
                 } else {

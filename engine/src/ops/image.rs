@@ -16,6 +16,8 @@ use crate::pull::{LayerOutcome, LayerProgress, LayerReport, PullOptions, Puller}
 use crate::scheduler::Outcome;
 use crate::solved::{blocking, PullReport, Solved};
 
+use super::keys::image_key;
+
 pub(super) async fn solve_image(
     ctx: &Arc<Context>,
     node: &Arc<Node>,
@@ -99,12 +101,7 @@ pub(crate) fn image_outcome(
     let all_present = layers
         .iter()
         .all(|l| matches!(l.outcome, LayerOutcome::Reused));
-    let mut solved = Solved::chain(
-        KeyBuilder::new("tanto.image.v1")
-            .str("manifest", manifest_digest)
-            .finish(),
-        dirs.into_iter().rev().collect(),
-    );
+    let mut solved = Solved::chain(image_key(manifest_digest), dirs.into_iter().rev().collect());
     solved.settings = Some(Arc::new(Settings::from_image(&config)));
     solved.base = Some(Arc::new(base));
     solved.pulled = Some(Arc::new(PullReport { pinned, layers }));

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::context::Context;
 use crate::error::Error;
 use crate::memo::Kind;
 use crate::node::{Change, Node};
 use crate::solved::{blocking, Solved};
 
+use super::keys::layer_key;
 use super::{memo_outcome, resolve_path, solve, solve_optional};
 
 pub(super) async fn solve_layer(
@@ -48,45 +48,6 @@ pub(super) async fn solve_layer(
         })
         .await
         .map_err(Error::Shared)
-}
-
-pub(super) fn layer_key(
-    base: &CacheKey,
-    source: Option<&CacheKey>,
-    change: &ChangeData,
-) -> CacheKey {
-    let builder = KeyBuilder::new("tanto.layer.v1").key("base", base);
-    match change {
-        ChangeData::Copy {
-            src_path,
-            include,
-            exclude,
-            dest,
-            mode,
-        } => builder
-            .str("change", "copy")
-            .opt_key("source", source)
-            .str("src", src_path)
-            .strs("include", include)
-            .strs("exclude", exclude)
-            .str("dest", dest)
-            .u64("mode", mode.map_or(u64::MAX, u64::from)),
-        ChangeData::NewFile {
-            path,
-            contents,
-            mode,
-        } => builder
-            .str("change", "new-file")
-            .str("path", path)
-            .bytes("contents", contents)
-            .u64("mode", u64::from(*mode)),
-        ChangeData::NewDirectory { path, mode } => builder
-            .str("change", "new-directory")
-            .str("path", path)
-            .u64("mode", u64::from(*mode)),
-        ChangeData::Remove { path } => builder.str("change", "remove").str("path", path),
-    }
-    .finish()
 }
 
 /// A [`Change`] with its paths resolved, and no nodes: what keys it and

@@ -16,6 +16,7 @@ mod exec;
 mod host;
 mod image;
 mod import;
+mod keys;
 mod layer;
 mod tarball;
 
@@ -24,7 +25,6 @@ use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
 
-use crate::cache_key::KeyBuilder;
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::{ContainerPath, Node, Op};
@@ -44,7 +44,7 @@ pub(crate) fn solve(
     let node = Arc::clone(node);
     async move {
         match &node.op {
-            Op::Scratch => Ok(Solved::scratch()),
+            Op::Scratch => Ok(Solved::chain(keys::scratch_key(), Vec::new())),
             Op::Image { address, platform } => {
                 image::solve_image(&ctx, &node, address, platform).await
             }
@@ -90,11 +90,7 @@ async fn solve_exec_mount(
     let changes = exec.exec.as_ref().and_then(|e| e.mount_changes(index));
     let mut layers: Vec<PathBuf> = changes.into_iter().collect();
     layers.extend(source.layers.iter().cloned());
-    let key = KeyBuilder::new("tanto.exec-mount.v1")
-        .key("exec", &exec.key)
-        .u64("index", index as u64)
-        .key("source", &source.key)
-        .finish();
+    let key = keys::exec_mount_key(&exec.key, index, &source.key);
     Ok(Solved::chain(key, layers))
 }
 

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::cache_key::KeyBuilder;
 use crate::context::Context;
 use crate::error::Error;
 use crate::image::{build, write_archive, Built, ImageOptions};
@@ -12,6 +11,7 @@ use crate::memo::Kind;
 use crate::node::{ImageSpec, LazyConfig, Node};
 use crate::solved::{blocking, Solved};
 
+use super::keys::tarball_key;
 use super::{memo_outcome, resolve_config, solve, solve_optional};
 
 /// Builds the image of the container made of `rootfs` and `config`.
@@ -50,9 +50,7 @@ pub(super) async fn solve_tarball(
     spec: &ImageSpec,
 ) -> Result<Solved, Error> {
     let built = build_container(ctx, &spec.rootfs, &spec.config, spec.options, None).await?;
-    let key = KeyBuilder::new("tanto.tarball.v1")
-        .str("manifest", &built.manifest.digest)
-        .finish();
+    let key = tarball_key(&built.manifest.digest);
     let step_ctx = Arc::clone(ctx);
     ctx.scheduler
         .solve(key, node.name.clone(), move |_| {
