@@ -165,6 +165,12 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    #[error("cannot read random bytes from the kernel")]
+    Randomness {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("cannot enter a user namespace to run rootless")]
     Isolation {
         #[source]

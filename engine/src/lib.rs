@@ -68,7 +68,7 @@
 //!   solved.rs, scheduler/        a node's output; single flight, parallelism
 //!   node.rs, config.rs, memo.rs, capture.rs, pull.rs, base_image.rs,
 //!   cache_volume.rs, secret.rs   the DAG, container config, the memo…
-//!   cache_key.rs, paths.rs, mask.rs, error.rs
+//!   cache_key.rs, paths.rs, mask.rs, random.rs, error.rs
 //! ```
 
 mod base_image;
@@ -87,6 +87,7 @@ mod node;
 mod ops;
 mod paths;
 mod pull;
+mod random;
 mod scheduler;
 mod secret;
 mod solved;
@@ -101,6 +102,7 @@ pub use error::Error;
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};
+pub use random::random_bytes;
 pub use registry::{Platform, Reference};
 pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;

@@ -7,7 +7,6 @@
 //! store's key.
 
 use std::fmt;
-use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,10 +62,7 @@ pub(crate) fn store_key(store_root: &Path) -> Result<[u8; 32], Error> {
             return Ok(key);
         }
     }
-    let mut key = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut key))
-        .map_err(io_error)?;
+    let key = crate::random::random_bytes::<32>()?;
     let temp = store_root.join(format!("secret.key.{}.tmp", std::process::id()));
     std::fs::OpenOptions::new()
         .write(true)
