@@ -265,7 +265,7 @@ fn pipelines_honour_the_layer_bound_as_pull_does() {
     let (ok, answer) = bounded.query(&document);
     assert!(ok, "{answer:#}");
     assert_eq!(
-        answer["container"]["from"]["file"]["size"],
+        answer["data"]["container"]["from"]["file"]["size"],
         64 << 20,
         "{answer:#}"
     );
