@@ -24,6 +24,7 @@ mod local;
 mod pack;
 mod store;
 mod sys;
+mod temp;
 mod unpack;
 mod view;
 

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::{self, Kind, Record, TreeHasher};
 use crate::filter::Filter;
-use crate::store::{temp_name, Store};
+use crate::store::Store;
+use crate::temp::temp_name;
 use crate::{sys, Error};
 
 const CACHE_MAGIC: &[u8] = b"tanto-statcache-v1\n";
