@@ -21,6 +21,7 @@ mod error;
 mod export;
 mod filter;
 mod local;
+pub mod overlay;
 mod pack;
 mod store;
 mod sys;

@@ -234,6 +234,14 @@ pub(crate) fn mknod_at(
     check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t, dev) })
 }
 
+/// `mknod` by absolute or cwd-relative path.
+pub(crate) fn mknod(path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    let path = cpath(path)?;
+    let dev = libc::makedev(major, minor);
+    // SAFETY: valid C string.
+    check(unsafe { libc::mknod(path.as_ptr(), mode as libc::mode_t, dev) })
+}
+
 /// `lchown` relative to `dir`.
 pub(crate) fn chown_at(dir: BorrowedFd, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: valid fd and C string.
@@ -289,6 +297,21 @@ pub(crate) fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Res
     check(unsafe {
         libc::fsetxattr(
             fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+}
+
+/// Sets the xattr `name` of `path` without following a symlink.
+pub(crate) fn lset_xattr(path: &Path, name: &CStr, value: &[u8]) -> io::Result<()> {
+    let path = cpath(path)?;
+    // SAFETY: valid C strings and byte slice.
+    check(unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
             name.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
@@ -481,11 +504,6 @@ pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
             libc::RENAME_EXCHANGE,
         )
     })
-}
-
-/// Whether a stat result is an overlay whiteout (a character device 0/0).
-pub(crate) fn is_whiteout_mode(mode: u32, rdev: u64) -> bool {
-    mode & libc::S_IFMT == libc::S_IFCHR && rdev == 0
 }
 
 /// The process's umask, read once from `/proc/self/status` (setting it to
