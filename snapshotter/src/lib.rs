@@ -20,7 +20,7 @@ mod digest;
 mod error;
 mod export;
 mod filter;
-mod local;
+mod host;
 pub mod overlay;
 mod pack;
 mod store;
@@ -34,7 +34,7 @@ pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopySta
 pub use error::Error;
 pub use export::{export_dir, export_file};
 pub use filter::Filter;
-pub use local::{import_host_dir, import_host_file, HostImport};
+pub use host::{import_host_dir, import_host_file, HostImport};
 pub use pack::{pack_layer, PackOptions, PackedLayer};
 pub use store::{Ingested, Layer, LayerLock, Limits, Snapshot, Store};
 pub use unpack::UnpackStats;
