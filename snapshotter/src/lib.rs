@@ -36,6 +36,6 @@ pub use export::{export_dir, export_file};
 pub use filter::Filter;
 pub use host::{import_host_dir, import_host_file, HostImport};
 pub use pack::{pack_layer, PackOptions, PackedLayer};
-pub use store::{Ingested, Layer, LayerLock, Limits, Snapshot, Store};
+pub use store::{Ingested, LayerBlob, LayerLock, Limits, Snapshot, Store};
 pub use unpack::UnpackStats;
-pub use view::{ChainView, DirEntry, FileKind, Node};
+pub use view::{ChainView, DirEntry, Entry, FileKind};

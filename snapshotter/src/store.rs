@@ -63,9 +63,10 @@ impl Snapshot {
     }
 }
 
-/// One layer to ingest, as the image's manifest and config describe it.
+/// The blob of one layer to ingest, as the image's manifest and config
+/// describe it.
 #[derive(Clone, Copy, Debug)]
-pub struct Layer<'a> {
+pub struct LayerBlob<'a> {
     /// Digest of the blob as stored in the registry (compressed).
     pub digest: &'a str,
     pub size: u64,
@@ -276,7 +277,7 @@ impl Store {
     pub fn ingest_layer(
         &self,
         lock: &LayerLock,
-        layer: &Layer,
+        layer: &LayerBlob,
         compressed: impl Read,
         keep_blob: bool,
     ) -> Result<Ingested, Error> {
@@ -303,7 +304,7 @@ impl Store {
     fn ingest_into(
         &self,
         temp_dir: &Path,
-        layer: &Layer,
+        layer: &LayerBlob,
         compressed: impl Read,
         keep_blob: bool,
         blob_temp: &mut Option<PathBuf>,

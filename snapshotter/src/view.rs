@@ -14,7 +14,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::digest::{self, Kind, Record, TreeHasher};
+use crate::digest::{self, EntryKind, Record, TreeHasher};
 use crate::filter::{self, Filter, Pattern};
 use crate::{overlay, sys, Error};
 
@@ -44,9 +44,9 @@ impl FileKind {
     }
 }
 
-/// An entry of the merged tree.
+/// An entry of the merged tree, as `ChainView::lookup` finds it.
 #[derive(Debug, Clone)]
-pub struct Node {
+pub struct Entry {
     /// Index in the chain of the layer the entry comes from (for a
     /// directory, the top-most one that has it).
     pub layer: usize,
@@ -56,7 +56,7 @@ pub struct Node {
     pub container_path: String,
 }
 
-impl Node {
+impl Entry {
     pub fn kind(&self) -> FileKind {
         FileKind::of(&self.metadata)
     }
@@ -349,10 +349,10 @@ impl ChainView {
     /// Resolves `path` (absolute, or relative to the chain's root) like a
     /// chroot would: `..` stops at the root, symlinks resolve within the
     /// chain, the last one only with `follow`. `None` if it does not exist.
-    pub fn lookup(&self, path: &str, follow: bool) -> Result<Option<Node>, Error> {
+    pub fn lookup(&self, path: &str, follow: bool) -> Result<Option<Entry>, Error> {
         Ok(self
             .resolve(path, follow)?
-            .map(|(found, container_path)| Node {
+            .map(|(found, container_path)| Entry {
                 layer: found.layer,
                 host_path: found.host,
                 metadata: found.meta,
@@ -556,12 +556,12 @@ impl ChainView {
     }
 }
 
-pub(crate) fn kind(kind: FileKind) -> Kind {
+pub(crate) fn kind(kind: FileKind) -> EntryKind {
     match kind {
-        FileKind::File => Kind::File,
-        FileKind::Dir => Kind::Dir,
-        FileKind::Symlink => Kind::Symlink,
-        FileKind::Other => Kind::Other,
+        FileKind::File => EntryKind::File,
+        FileKind::Dir => EntryKind::Dir,
+        FileKind::Symlink => EntryKind::Symlink,
+        FileKind::Other => EntryKind::Other,
     }
 }
 

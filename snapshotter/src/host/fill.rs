@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::stat_cache::Stamp;
 use super::{changed, HostEntry};
-use crate::digest::{self, Kind};
+use crate::digest::{self, EntryKind};
 use crate::store::Store;
 use crate::temp::temp_name;
 use crate::{sys, Error};
@@ -77,11 +77,11 @@ fn fill_snapshot(temp: &Path, entries: &[HostEntry]) -> io::Result<()> {
     for entry in &entries[1..] {
         let (parent, name) = parent_and_name(&entry.rel)?;
         match entry.kind {
-            Kind::Dir => {
+            EntryKind::Dir => {
                 let dir = sys::open_dir_beneath(root.as_fd(), parent, true)?;
                 sys::mkdir_at(dir.as_fd(), &name, 0o700)?;
             }
-            Kind::Symlink => {
+            EntryKind::Symlink => {
                 let dir = sys::open_dir_beneath(root.as_fd(), parent, true)?;
                 let target = entry.target.as_deref().unwrap_or(Path::new(""));
                 sys::symlink_at(target.as_os_str(), dir.as_fd(), &name)?;
@@ -93,7 +93,7 @@ fn fill_snapshot(temp: &Path, entries: &[HostEntry]) -> io::Result<()> {
     }
     copy_files(root.as_fd(), entries)?;
     for entry in entries[1..].iter().rev() {
-        if entry.kind != Kind::Dir {
+        if entry.kind != EntryKind::Dir {
             continue;
         }
         let dir = sys::open_dir_beneath(root.as_fd(), &entry.rel, true)?;
@@ -114,7 +114,7 @@ const BATCH: usize = 128;
 /// on its lock).
 fn copy_files(root: BorrowedFd, entries: &[HostEntry]) -> io::Result<()> {
     let mut by_dir: BTreeMap<&Path, Vec<&HostEntry>> = BTreeMap::new();
-    for entry in entries.iter().filter(|e| e.kind == Kind::File) {
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
         let parent = entry.rel.parent().unwrap_or(Path::new(""));
         by_dir.entry(parent).or_default().push(entry);
     }

@@ -23,7 +23,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::digest::{self, Kind, Record, TreeHasher};
+use crate::digest::{self, EntryKind, Record, TreeHasher};
 use crate::filter::Filter;
 use crate::store::Store;
 use crate::Error;
@@ -50,7 +50,7 @@ struct HostEntry {
     /// Relative to the imported root; empty for the root itself.
     rel: PathBuf,
     host: PathBuf,
-    kind: Kind,
+    kind: EntryKind,
     mode: u32,
     stamp: Stamp,
     mtime: (i64, i64),
@@ -59,7 +59,7 @@ struct HostEntry {
 }
 
 impl HostEntry {
-    fn new(rel: PathBuf, host: PathBuf, meta: &Metadata, kind: Kind) -> HostEntry {
+    fn new(rel: PathBuf, host: PathBuf, meta: &Metadata, kind: EntryKind) -> HostEntry {
         HostEntry {
             rel,
             host,
@@ -108,7 +108,7 @@ pub fn import_host_dir(
             PathBuf::new(),
             root.clone(),
             &meta,
-            Kind::Dir,
+            EntryKind::Dir,
         )];
         walk::walk_root(&root, filter, &mut entries)?;
         Ok(entries)
@@ -132,8 +132,13 @@ pub fn import_host_file(store: &Store, host_path: &Path) -> Result<HostImport, E
     };
     let parent_meta = std::fs::metadata(parent).map_err(host_error(parent))?;
     let entries = vec![
-        HostEntry::new(PathBuf::new(), parent.to_owned(), &parent_meta, Kind::Dir),
-        HostEntry::new(PathBuf::from(name), path.clone(), &meta, Kind::File),
+        HostEntry::new(
+            PathBuf::new(),
+            parent.to_owned(),
+            &parent_meta,
+            EntryKind::Dir,
+        ),
+        HostEntry::new(PathBuf::from(name), path.clone(), &meta, EntryKind::File),
     ];
     import(store, &path, "file", || Ok(entries))
 }
@@ -164,7 +169,7 @@ fn import(
     tracing::debug!(
         "{}: {} files, {} not in the stat cache",
         shown.display(),
-        entries.iter().filter(|e| e.kind == Kind::File).count(),
+        entries.iter().filter(|e| e.kind == EntryKind::File).count(),
         misses.len()
     );
     hash_files(&mut entries, &misses)?;
@@ -222,7 +227,7 @@ fn tree_digest(entries: &[HostEntry]) -> (String, u64, u64) {
     let mut hasher = TreeHasher::new();
     let (mut files, mut bytes) = (0, 0);
     for entry in entries {
-        if entry.kind == Kind::File {
+        if entry.kind == EntryKind::File {
             files += 1;
             bytes += entry.stamp.size;
         }

@@ -16,7 +16,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::HostEntry;
-use crate::digest::Kind;
+use crate::digest::EntryKind;
 use crate::temp::temp_name;
 
 const CACHE_MAGIC: &[u8] = b"tanto-statcache-v1\n";
@@ -129,7 +129,7 @@ pub(super) fn save_cache(dir: &Path, stem: &str, entries: &[HostEntry]) -> io::R
     let mut data = Vec::with_capacity(CACHE_MAGIC.len() + entries.len() * 96);
     data.extend_from_slice(CACHE_MAGIC);
     for entry in entries {
-        let (Kind::File, Some(hash)) = (entry.kind, entry.hash) else {
+        let (EntryKind::File, Some(hash)) = (entry.kind, entry.hash) else {
             continue;
         };
         let rel = entry.rel.as_os_str().as_bytes();
@@ -161,7 +161,7 @@ pub(super) fn save_cache(dir: &Path, stem: &str, entries: &[HostEntry]) -> io::R
 pub(super) fn take_cached(cache: &Cache, entries: &mut [HostEntry]) -> Vec<usize> {
     let mut misses = Vec::new();
     for (i, entry) in entries.iter_mut().enumerate() {
-        if entry.kind != Kind::File {
+        if entry.kind != EntryKind::File {
             continue;
         }
         match cache.get(entry.rel.as_os_str().as_bytes()) {
@@ -183,7 +183,7 @@ mod tests {
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").unwrap();
         let meta = std::fs::metadata(&file).unwrap();
-        let mut entry = HostEntry::new(PathBuf::from("a/f"), file, &meta, Kind::File);
+        let mut entry = HostEntry::new(PathBuf::from("a/f"), file, &meta, EntryKind::File);
         entry.hash = Some([7; 32]);
         save_cache(dir.path(), "k", &[entry]).unwrap();
         let path = dir.path().join("k.cache");

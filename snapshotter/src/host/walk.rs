@@ -7,7 +7,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use super::{host_error, HostEntry};
-use crate::digest::{self, Kind};
+use crate::digest::{self, EntryKind};
 use crate::filter::Filter;
 use crate::Error;
 
@@ -82,7 +82,7 @@ fn visit(
             child_rel.clone(),
             host.clone(),
             meta,
-            Kind::Dir,
+            EntryKind::Dir,
         ));
         if walk(&host, &child_rel, filter, out)? || taken {
             return Ok(true);
@@ -94,9 +94,9 @@ fn visit(
         return Ok(false);
     }
     if t.is_file() {
-        out.push(HostEntry::new(child_rel, host, meta, Kind::File));
+        out.push(HostEntry::new(child_rel, host, meta, EntryKind::File));
     } else if t.is_symlink() {
-        let mut entry = HostEntry::new(child_rel, host, meta, Kind::Symlink);
+        let mut entry = HostEntry::new(child_rel, host, meta, EntryKind::Symlink);
         entry.target = Some(std::fs::read_link(&entry.host).map_err(host_error(&entry.host))?);
         out.push(entry);
     } else {
