@@ -11,7 +11,10 @@
 //! (next) adds a writable upper directory that becomes a snapshot of its own
 //! on commit.
 //!
-//! The snapshotter computes trees and mount options; it never runs anything.
+//! The snapshotter makes and reads these trees (unpacked, copied into,
+//! imported from the host, packed back into layers, exported); it never
+//! mounts or runs anything. The executor builds the overlay mount from the
+//! snapshots' directories; `overlay` defines the format both rely on.
 
 mod compression;
 mod content;

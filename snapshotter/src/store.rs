@@ -330,8 +330,9 @@ impl Store {
             source,
         };
 
-        // The blob may not be longer than its descriptor says: +1 lets an
-        // overlong blob be told from an exact one.
+        // The blob may not be longer than its descriptor says: reading fails
+        // as soon as more than `layer.size` bytes have passed, so an overlong
+        // blob is told from an exact one without reading it all.
         let mut blob = Digesting::new(compressed, layer.size, copy);
         let bound = self.limits.expanded_bound(layer.size, layer.compression);
         let unpacked = {

@@ -1,8 +1,10 @@
-//! Thin wrappers over the directory-relative system calls layer unpacking
-//! needs. Everything is relative to an open directory, and every multi-component
-//! path goes through `openat2(RESOLVE_BENEATH)`, so the kernel — not string
-//! checks — guarantees that no path resolves outside the snapshot, whatever
-//! symlinks earlier entries planted.
+//! Thin wrappers over the system calls the store needs, and nothing more:
+//! what the overlay format means lives in `overlay.rs`. Writes into a layer
+//! are relative to an open directory, and every multi-component path goes
+//! through `openat2(RESOLVE_BENEATH)`, so the kernel — not string checks —
+//! guarantees that no path resolves outside the snapshot, whatever symlinks
+//! earlier entries planted. The few wrappers that take a whole path are for
+//! paths the store or its caller chose.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
