@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use oci_spec::image::{Descriptor, ImageManifest};
 use registry::manifest::{self, Manifest};
 use registry::{Client, Platform, Reference};
-use snapshotter::{Compression, Layer, Snapshot, Store, UnpackStats};
+use snapshotter::{Compression, LayerBlob, Snapshot, Store, UnpackStats};
 
 use crate::error::Error;
 
@@ -391,7 +391,7 @@ impl<'s> Puller<'s> {
         if let Some(snapshot) = self.store.layer_snapshot(diff_id).map_err(layer_error)? {
             return Ok(report(snapshot, LayerOutcome::Reused));
         }
-        let layer = Layer {
+        let layer = LayerBlob {
             digest: &digest,
             size: descriptor.size(),
             diff_id,

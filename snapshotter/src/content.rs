@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::temp::temp_name;
 use crate::Error;
 
 /// The hex part of a `sha256:` digest, checked so that it is safe to use as a
@@ -126,7 +127,7 @@ impl ContentStore {
     /// A fresh temp file for `digest`, named so stale ones can be traced to
     /// the process that left them.
     pub(crate) fn temp_file(&self, digest: &str) -> Result<(File, PathBuf), Error> {
-        let path = crate::store::temp_name(&self.tmp, digest_hex(digest)?);
+        let path = temp_name(&self.tmp, digest_hex(digest)?);
         let file = File::options()
             .write(true)
             .create_new(true)
@@ -141,7 +142,7 @@ impl ContentStore {
     /// A fresh temp file for a blob whose digest is not known yet (one being
     /// packed).
     pub(crate) fn temp_file_unnamed(&self) -> Result<(File, PathBuf), Error> {
-        let path = crate::store::temp_name(&self.tmp, "packing");
+        let path = temp_name(&self.tmp, "packing");
         let file = File::options()
             .write(true)
             .create_new(true)

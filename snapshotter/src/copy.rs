@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::filter::Filter;
 use crate::view::{ChainView, FileKind, Found};
-use crate::{sys, Error};
+use crate::{overlay, sys, Error};
 
 /// What one copy wrote.
 #[derive(Debug, Default, Clone)]
@@ -159,11 +159,11 @@ impl<'t> LayerWriter<'t> {
         }
         let was_whiteout = existing
             .as_ref()
-            .is_some_and(|st| sys::is_whiteout_mode(st.st_mode, st.st_rdev));
+            .is_some_and(|st| overlay::is_whiteout(st.st_mode, st.st_rdev));
         sys::mkdir_at(dir, name, 0o700).map_err(at)?;
         let sub = sys::open_subdir(dir, name).map_err(at)?;
         if was_whiteout {
-            sys::set_xattr_fd(sub.as_fd(), c"user.overlay.opaque", b"y").map_err(at)?;
+            overlay::mark_opaque_fd(sub.as_fd()).map_err(at)?;
         }
         self.set_dir_attrs(sub.as_fd(), rel, attrs)?;
         Ok(sub)
@@ -267,7 +267,7 @@ impl<'t> LayerWriter<'t> {
 fn copy_xattrs(from: BorrowedFd, to: BorrowedFd) -> io::Result<()> {
     for (name, value) in sys::xattrs_fd(from)? {
         let bytes = name.as_bytes();
-        if bytes.starts_with(b"trusted.overlay.") || bytes.starts_with(b"user.overlay.") {
+        if overlay::is_overlay_xattr(bytes) {
             continue;
         }
         if let Err(e) = sys::set_xattr_fd(to, &name, &value) {
@@ -465,7 +465,7 @@ pub fn make_whiteout(target: &ChainView, dest_layer: &Path, dest_path: &str) -> 
         let dir = writer.ensure_dirs(parent)?;
         let at = |e| writer.error(&dest, e);
         sys::remove_at(dir.as_fd(), &name).map_err(at)?;
-        sys::mknod_at(dir.as_fd(), &name, libc::S_IFCHR, 0, 0).map_err(at)?;
+        overlay::make_whiteout_at(dir.as_fd(), &name).map_err(at)?;
     } else {
         // Only what this layer itself added may be there.
         match sys::open_dir_beneath(writer.root.as_fd(), parent, true) {

@@ -13,8 +13,10 @@ use std::sync::Mutex;
 
 const TAG: &[u8] = b"tanto.tree.v1\0";
 
+/// What a `Record` is: the digest tells a file from a directory, a symlink
+/// or anything else (a device node, a fifo).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum EntryKind {
     File,
     Dir,
     Symlink,
@@ -25,7 +27,7 @@ pub(crate) enum Kind {
 pub(crate) struct Record<'a> {
     /// Relative to the tree's root, `/`-separated; empty for the root.
     pub rel: &'a [u8],
-    pub kind: Kind,
+    pub kind: EntryKind,
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
@@ -49,33 +51,33 @@ impl TreeHasher {
         h.update(&(record.rel.len() as u64).to_le_bytes());
         h.update(record.rel);
         h.update(&[match record.kind {
-            Kind::File => b'f',
-            Kind::Dir => b'd',
-            Kind::Symlink => b'l',
-            Kind::Other => b'o',
+            EntryKind::File => b'f',
+            EntryKind::Dir => b'd',
+            EntryKind::Symlink => b'l',
+            EntryKind::Other => b'o',
         }]);
         // The root directory's own attributes are the caller's business
         // (where it lands decides them), only its contents count.
-        let root_dir = record.rel.is_empty() && record.kind == Kind::Dir;
+        let root_dir = record.rel.is_empty() && record.kind == EntryKind::Dir;
         if !root_dir {
             h.update(&(record.mode & 0o7777).to_le_bytes());
             h.update(&record.uid.to_le_bytes());
             h.update(&record.gid.to_le_bytes());
         }
         match record.kind {
-            Kind::File => {
+            EntryKind::File => {
                 h.update(&record.size.to_le_bytes());
                 h.update(&record.hash.unwrap_or([0; 32]));
             }
-            Kind::Symlink => {
+            EntryKind::Symlink => {
                 h.update(&(record.target.len() as u64).to_le_bytes());
                 h.update(record.target);
             }
-            Kind::Other => {
+            EntryKind::Other => {
                 h.update(&record.mode.to_le_bytes());
                 h.update(&record.rdev.to_le_bytes());
             }
-            Kind::Dir => {}
+            EntryKind::Dir => {}
         }
     }
 
@@ -155,7 +157,7 @@ mod tests {
         let mut h = TreeHasher::new();
         h.add(&Record {
             rel,
-            kind: Kind::File,
+            kind: EntryKind::File,
             mode,
             uid: 0,
             gid: 0,

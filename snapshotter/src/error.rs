@@ -1,3 +1,8 @@
+//! The snapshotter's one error type. A variant names the operation that
+//! failed and carries its context (digest, layer, path) as fields; the cause,
+//! where there is one, is its `source`. Where the user can act, the message
+//! says how.
+
 use std::io;
 use std::path::PathBuf;
 

@@ -111,15 +111,7 @@ pub fn export_dir(
     });
     if let Err(e) = built {
         remove_temp(&temp);
-        return Err(
-            match e.get_ref().and_then(|i| i.downcast_ref::<SourceError>()) {
-                Some(SourceError(path)) => Error::Export {
-                    path: dest,
-                    source: io::Error::new(e.kind(), format!("cannot read {path}: {e}")),
-                },
-                None => export_error(&dest)(e),
-            },
-        );
+        return Err(export_error(&dest)(e));
     }
     let placed = match (&existing, wipe) {
         (None, _) => std::fs::rename(&temp, &dest),
@@ -187,22 +179,34 @@ fn merge(items: &[Item], temp: &Path, dest: &Path) -> io::Result<()> {
 }
 
 /// A failure to read the source, as opposed to writing the export.
+/// A source file that cannot be read, named: the export's own path does
+/// not say which one failed.
 #[derive(Debug)]
-struct SourceError(String);
+struct SourceError {
+    path: String,
+    source: io::Error,
+}
 
 impl std::fmt::Display for SourceError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "cannot read {}", self.0)
+        write!(f, "cannot read {}", self.path)
     }
 }
 
-impl std::error::Error for SourceError {}
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
 
 fn source_error(item: &Item) -> impl Fn(io::Error) -> io::Error + '_ {
-    move |e| {
+    move |source| {
         io::Error::new(
-            e.kind(),
-            SourceError(format!("/{} ({e})", item.rel.display())),
+            source.kind(),
+            SourceError {
+                path: format!("/{}", item.rel.display()),
+                source,
+            },
         )
     }
 }

@@ -11,7 +11,10 @@
 //! (next) adds a writable upper directory that becomes a snapshot of its own
 //! on commit.
 //!
-//! The snapshotter computes trees and mount options; it never runs anything.
+//! The snapshotter makes and reads these trees (unpacked, copied into,
+//! imported from the host, packed back into layers, exported); it never
+//! mounts or runs anything. The executor builds the overlay mount from the
+//! snapshots' directories; `overlay` defines the format both rely on.
 
 mod compression;
 mod content;
@@ -20,10 +23,12 @@ mod digest;
 mod error;
 mod export;
 mod filter;
-mod local;
+mod host;
+pub mod overlay;
 mod pack;
 mod store;
 mod sys;
+mod temp;
 mod unpack;
 mod view;
 
@@ -32,8 +37,8 @@ pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopySta
 pub use error::Error;
 pub use export::{export_dir, export_file};
 pub use filter::Filter;
-pub use local::{import_host_dir, import_host_file, HostImport};
+pub use host::{import_host_dir, import_host_file, HostImport};
 pub use pack::{pack_layer, PackOptions, PackedLayer};
-pub use store::{Ingested, Layer, LayerLock, Limits, Snapshot, Store};
+pub use store::{Ingested, LayerBlob, LayerLock, Limits, Snapshot, Store};
 pub use unpack::UnpackStats;
-pub use view::{ChainView, DirEntry, FileKind, Node};
+pub use view::{ChainView, DirEntry, Entry, FileKind};

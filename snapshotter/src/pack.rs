@@ -1,8 +1,9 @@
 //! Packing a layer directory back into an OCI layer tar: the reverse of
 //! `unpack.rs`, for publishing and exporting images.
 //!
-//! - a whiteout (character device 0/0) becomes an empty `.wh.NAME` entry;
-//! - a directory marked `user.overlay.opaque=y` gets a `.wh..wh..opq` entry;
+//! - a whiteout becomes an empty `.wh.NAME` entry;
+//! - an opaque directory gets a `.wh..wh..opq` entry (`overlay.rs` has both
+//!   markers);
 //! - ownership, modes, symlinks, hardlinks (within the layer), device nodes,
 //!   fifos and xattrs (as PAX `SCHILY.xattr.*`) are kept; overlay's own
 //!   xattrs are not, they describe this store, not the image.
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use crate::{sys, Compression, Error, Store};
+use crate::{overlay, sys, Compression, Error, Store};
 
 /// How a packed tar is written.
 #[derive(Clone, Copy, Debug, Default)]
@@ -76,7 +77,7 @@ impl<W: Write> Packer<'_, W> {
         let host = self.layer.join(path);
         let meta = std::fs::symlink_metadata(&host).map_err(read_error(self.layer, path))?;
         let kind = meta.file_type();
-        if sys::is_whiteout_mode(meta.mode(), meta.rdev()) {
+        if overlay::is_whiteout(meta.mode(), meta.rdev()) {
             let mut name = OsString::from(".wh.");
             name.push(path.file_name().expect("entries have names"));
             let mut header = self.header(&meta, tar::EntryType::Regular);
@@ -197,7 +198,7 @@ impl<W: Write> Packer<'_, W> {
     ) -> Result<(), Error> {
         let mut kept: Vec<(String, &[u8])> = xattrs
             .iter()
-            .filter(|(name, _)| !is_overlay_xattr(name.as_bytes()))
+            .filter(|(name, _)| !overlay::is_overlay_xattr(name.as_bytes()))
             .map(|(name, value)| {
                 (
                     format!("SCHILY.xattr.{}", String::from_utf8_lossy(name.as_bytes())),
@@ -226,10 +227,6 @@ fn read_error(layer: &Path, path: &Path) -> impl Fn(io::Error) -> Error {
     }
 }
 
-fn is_overlay_xattr(name: &[u8]) -> bool {
-    name.starts_with(b"user.overlay.") || name.starts_with(b"trusted.overlay.")
-}
-
 /// Whether a directory is opaque. Overlay's other markers describe an upper
 /// directory that a tar cannot express (a renamed directory, metadata whose
 /// data lives below): refuse rather than publish a wrong image.
@@ -237,14 +234,11 @@ fn overlay_markers(xattrs: &[(std::ffi::CString, Vec<u8>)], path: &Path) -> Resu
     let mut opaque = false;
     for (name, value) in xattrs {
         let name = name.as_bytes();
-        let Some(marker) = name
-            .strip_prefix(b"user.overlay.")
-            .or_else(|| name.strip_prefix(b"trusted.overlay."))
-        else {
+        let Some(marker) = overlay::marker_name(name) else {
             continue;
         };
         match marker {
-            b"opaque" => opaque = value.as_slice() == b"y",
+            b"opaque" => opaque = value.as_slice() == overlay::OPAQUE_VALUE,
             b"redirect" | b"metacopy" => {
                 return Err(Error::UnpackableLayerEntry {
                     path: format!("/{}", path.display()),

@@ -10,19 +10,19 @@
 //!   locks/<id>.lock               flock(2) locks, one per snapshot being made
 //! ```
 //!
-//! Temp names are `<stem>.<pid>.<n>`: a rename is the only way anything
-//! becomes visible, so whatever a crash leaves in a `tmp/` is never trusted,
-//! and it is removed once its process is gone.
+//! Temp names are `<stem>.<pid>.<n>` (`temp.rs`): a rename is the only way
+//! anything becomes visible, so whatever a crash leaves in a `tmp/` is never
+//! trusted, and it is removed once its process is gone.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::compression::Compression;
 use crate::content::{digest_hex, ContentStore, Digesting};
+use crate::temp::{process_alive, remove_temps, temp_name};
 use crate::unpack::{UnpackStats, Unpacker};
 use crate::{sys, Error};
 
@@ -63,9 +63,10 @@ impl Snapshot {
     }
 }
 
-/// One layer to ingest, as the image's manifest and config describe it.
+/// The blob of one layer to ingest, as the image's manifest and config
+/// describe it.
 #[derive(Clone, Copy, Debug)]
-pub struct Layer<'a> {
+pub struct LayerBlob<'a> {
     /// Digest of the blob as stored in the registry (compressed).
     pub digest: &'a str,
     pub size: u64,
@@ -95,13 +96,6 @@ pub struct Store {
     snapshots_tmp: PathBuf,
     locks: PathBuf,
     limits: Limits,
-}
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-pub(crate) fn temp_name(dir: &Path, stem: &str) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{stem}.{}.{n}", std::process::id()))
 }
 
 impl Store {
@@ -283,7 +277,7 @@ impl Store {
     pub fn ingest_layer(
         &self,
         lock: &LayerLock,
-        layer: &Layer,
+        layer: &LayerBlob,
         compressed: impl Read,
         keep_blob: bool,
     ) -> Result<Ingested, Error> {
@@ -310,7 +304,7 @@ impl Store {
     fn ingest_into(
         &self,
         temp_dir: &Path,
-        layer: &Layer,
+        layer: &LayerBlob,
         compressed: impl Read,
         keep_blob: bool,
         blob_temp: &mut Option<PathBuf>,
@@ -336,8 +330,9 @@ impl Store {
             source,
         };
 
-        // The blob may not be longer than its descriptor says: +1 lets an
-        // overlong blob be told from an exact one.
+        // The blob may not be longer than its descriptor says: reading fails
+        // as soon as more than `layer.size` bytes have passed, so an overlong
+        // blob is told from an exact one without reading it all.
         let mut blob = Digesting::new(compressed, layer.size, copy);
         let bound = self.limits.expanded_bound(layer.size, layer.compression);
         let unpacked = {
@@ -412,45 +407,4 @@ impl Store {
 
 fn layer_snapshot_id(diff_id: &str) -> Result<String, Error> {
     Ok(format!("sha256-{}", digest_hex(diff_id)?))
-}
-
-/// Removes the `<stem>.<pid>.<n>` entries of `dir` that `select` picks, given
-/// each one's name and the pid in it.
-fn remove_temps(dir: &Path, select: impl Fn(&str, Option<i32>) -> bool) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name.rsplit('.').nth(1).and_then(|p| p.parse::<i32>().ok());
-        if !select(&name, pid) {
-            continue;
-        }
-        let path = entry.path();
-        let removed = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        match removed {
-            Ok(()) => tracing::debug!("removed {}, left by a process that died", path.display()),
-            Err(e) => tracing::warn!("cannot remove stale {}: {e}", path.display()),
-        }
-    }
-}
-
-/// Whether `pid` is a running process. A zombie is not: a killed tanto whose
-/// parent has not reaped it yet will never finish its work.
-fn process_alive(pid: i32) -> bool {
-    if pid == std::process::id() as i32 {
-        return true;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name, which may itself
-        // contain spaces and parentheses.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
 }

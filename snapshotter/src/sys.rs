@@ -1,8 +1,10 @@
-//! Thin wrappers over the directory-relative system calls layer unpacking
-//! needs. Everything is relative to an open directory, and every multi-component
-//! path goes through `openat2(RESOLVE_BENEATH)`, so the kernel — not string
-//! checks — guarantees that no path resolves outside the snapshot, whatever
-//! symlinks earlier entries planted.
+//! Thin wrappers over the system calls the store needs, and nothing more:
+//! what the overlay format means lives in `overlay.rs`. Writes into a layer
+//! are relative to an open directory, and every multi-component path goes
+//! through `openat2(RESOLVE_BENEATH)`, so the kernel — not string checks —
+//! guarantees that no path resolves outside the snapshot, whatever symlinks
+//! earlier entries planted. The few wrappers that take a whole path are for
+//! paths the store or its caller chose.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
@@ -234,6 +236,14 @@ pub(crate) fn mknod_at(
     check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode as libc::mode_t, dev) })
 }
 
+/// `mknod` by absolute or cwd-relative path.
+pub(crate) fn mknod(path: &Path, mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    let path = cpath(path)?;
+    let dev = libc::makedev(major, minor);
+    // SAFETY: valid C string.
+    check(unsafe { libc::mknod(path.as_ptr(), mode as libc::mode_t, dev) })
+}
+
 /// `lchown` relative to `dir`.
 pub(crate) fn chown_at(dir: BorrowedFd, name: &CStr, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: valid fd and C string.
@@ -289,6 +299,21 @@ pub(crate) fn set_xattr_fd(fd: BorrowedFd, name: &CStr, value: &[u8]) -> io::Res
     check(unsafe {
         libc::fsetxattr(
             fd.as_raw_fd(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+}
+
+/// Sets the xattr `name` of `path` without following a symlink.
+pub(crate) fn lset_xattr(path: &Path, name: &CStr, value: &[u8]) -> io::Result<()> {
+    let path = cpath(path)?;
+    // SAFETY: valid C strings and byte slice.
+    check(unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
             name.as_ptr(),
             value.as_ptr().cast(),
             value.len(),
@@ -481,11 +506,6 @@ pub(crate) fn rename_exchange(a: &Path, b: &Path) -> io::Result<()> {
             libc::RENAME_EXCHANGE,
         )
     })
-}
-
-/// Whether a stat result is an overlay whiteout (a character device 0/0).
-pub(crate) fn is_whiteout_mode(mode: u32, rdev: u64) -> bool {
-    mode & libc::S_IFMT == libc::S_IFCHR && rdev == 0
 }
 
 /// The process's umask, read once from `/proc/self/status` (setting it to

@@ -1,8 +1,8 @@
 //! Applying one layer's tar stream to an empty directory, in the form overlay
 //! expects when mounted with `userxattr` inside a user namespace:
 //!
-//! - `.wh.NAME` becomes a character device 0/0 named NAME (an overlay whiteout);
-//! - `.wh..wh..opq` marks its directory with `user.overlay.opaque=y`;
+//! - `.wh.NAME` becomes an overlay whiteout named NAME (see `overlay.rs`);
+//! - `.wh..wh..opq` marks its directory opaque;
 //! - ownership, modes, xattrs, mtimes, symlinks and hardlinks are kept;
 //! - device nodes are created where the kernel allows it (real root) and
 //!   skipped with a warning where it does not (a user namespace).
@@ -20,8 +20,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tar::EntryType;
 
-use crate::sys;
-use crate::Error;
+use crate::{overlay, sys, Error};
 
 /// What one unpack did.
 #[derive(Debug, Default, Clone)]
@@ -278,12 +277,12 @@ impl<'l> Unpacker<'l> {
         }
     }
 
-    /// Applies the xattrs a layer may carry. Overlay's own (`trusted.overlay.*`,
-    /// `user.overlay.*`) are refused: a layer must not forge whiteouts, opaque
-    /// markers or redirects that we did not derive from its entries.
+    /// Applies the xattrs a layer may carry. Overlay's own are refused: a
+    /// layer must not forge whiteouts, opaque markers or redirects that we
+    /// did not derive from its entries.
     fn set_xattrs(&self, fd: BorrowedFd, meta: &Meta, shown: &str) -> Result<(), Error> {
         for (name, value) in &meta.xattrs {
-            if name.starts_with(b"trusted.overlay.") || name.starts_with(b"user.overlay.") {
+            if overlay::is_overlay_xattr(name) {
                 return Err(self.unsafe_entry(
                     shown,
                     "it carries an overlay xattr, which only tanto may set",
@@ -402,14 +401,13 @@ impl<'l> Unpacker<'l> {
                 self.make_opaque(sub.as_fd(), shown)
             }
             Some(_) => Ok(()),
-            None => sys::mknod_at(dir.as_fd(), &name, libc::S_IFCHR, 0, 0)
+            None => overlay::make_whiteout_at(dir.as_fd(), &name)
                 .map_err(|e| self.io_error(Path::new(shown), e)),
         }
     }
 
     fn make_opaque(&self, dir: BorrowedFd, shown: &str) -> Result<(), Error> {
-        sys::set_xattr_fd(dir, c"user.overlay.opaque", b"y")
-            .map_err(|e| self.io_error(Path::new(shown), e))
+        overlay::mark_opaque_fd(dir).map_err(|e| self.io_error(Path::new(shown), e))
     }
 
     /// Opens `parent` beneath the root, creating missing directories the way

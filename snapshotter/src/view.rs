@@ -3,20 +3,20 @@
 //! The layers are diff directories, top-most first. A name is looked up in
 //! each layer from the top: the first layer that has it decides, except that
 //! directories merge with the directories of the same name below them until
-//! one is opaque (`user.overlay.opaque=y`) or a lower layer has a non-directory
-//! there. A whiteout (character device 0/0) hides the name in all lower layers.
+//! one is opaque or a lower layer has a non-directory there. A whiteout hides
+//! the name in all lower layers. (`overlay.rs` defines both markers.)
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::digest::{self, Kind, Record, TreeHasher};
+use crate::digest::{self, EntryKind, Record, TreeHasher};
 use crate::filter::{self, Filter, Pattern};
-use crate::{sys, Error};
+use crate::{overlay, sys, Error};
 
 /// Symlinks followed in one lookup before it is called a loop (as Linux).
 const MAX_SYMLINKS: usize = 40;
@@ -44,9 +44,9 @@ impl FileKind {
     }
 }
 
-/// An entry of the merged tree.
+/// An entry of the merged tree, as `ChainView::lookup` finds it.
 #[derive(Debug, Clone)]
-pub struct Node {
+pub struct Entry {
     /// Index in the chain of the layer the entry comes from (for a
     /// directory, the top-most one that has it).
     pub layer: usize,
@@ -56,7 +56,7 @@ pub struct Node {
     pub container_path: String,
 }
 
-impl Node {
+impl Entry {
     pub fn kind(&self) -> FileKind {
         FileKind::of(&self.metadata)
     }
@@ -101,7 +101,7 @@ pub struct ChainView {
 }
 
 fn is_whiteout(meta: &Metadata) -> bool {
-    meta.file_type().is_char_device() && meta.rdev() == 0
+    overlay::is_whiteout(meta.mode(), meta.rdev())
 }
 
 impl ChainView {
@@ -122,9 +122,7 @@ impl ChainView {
     }
 
     fn is_opaque(&self, layer: usize, dir: &Path) -> Result<bool, Error> {
-        Ok(sys::lget_xattr(dir, c"user.overlay.opaque")
-            .map_err(|e| self.read_error(layer, dir, e))?
-            .is_some_and(|v| v == b"y"))
+        overlay::is_opaque(dir).map_err(|e| self.read_error(layer, dir, e))
     }
 
     fn root(&self) -> Result<Found, Error> {
@@ -351,10 +349,10 @@ impl ChainView {
     /// Resolves `path` (absolute, or relative to the chain's root) like a
     /// chroot would: `..` stops at the root, symlinks resolve within the
     /// chain, the last one only with `follow`. `None` if it does not exist.
-    pub fn lookup(&self, path: &str, follow: bool) -> Result<Option<Node>, Error> {
+    pub fn lookup(&self, path: &str, follow: bool) -> Result<Option<Entry>, Error> {
         Ok(self
             .resolve(path, follow)?
-            .map(|(found, container_path)| Node {
+            .map(|(found, container_path)| Entry {
                 layer: found.layer,
                 host_path: found.host,
                 metadata: found.meta,
@@ -558,12 +556,12 @@ impl ChainView {
     }
 }
 
-pub(crate) fn kind(kind: FileKind) -> Kind {
+pub(crate) fn kind(kind: FileKind) -> EntryKind {
     match kind {
-        FileKind::File => Kind::File,
-        FileKind::Dir => Kind::Dir,
-        FileKind::Symlink => Kind::Symlink,
-        FileKind::Other => Kind::Other,
+        FileKind::File => EntryKind::File,
+        FileKind::Dir => EntryKind::Dir,
+        FileKind::Symlink => EntryKind::Symlink,
+        FileKind::Other => EntryKind::Other,
     }
 }
 

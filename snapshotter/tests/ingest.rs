@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
-use snapshotter::{Compression, Error, Layer, Limits, Store};
+use snapshotter::{Compression, Error, LayerBlob, Limits, Store};
 
 fn sha(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -120,7 +120,7 @@ fn fixture(limits: Limits) -> Fixture {
 fn ingest(store: &Store, tar: &[u8]) -> Result<snapshotter::Ingested, Error> {
     let blob = gzip(tar);
     let (digest, diff_id) = (sha(&blob), sha(tar));
-    let layer = Layer {
+    let layer = LayerBlob {
         digest: &digest,
         size: blob.len() as u64,
         diff_id: &diff_id,
@@ -383,7 +383,7 @@ fn ingest_raw(
     size: u64,
     diff_id: &str,
 ) -> Result<snapshotter::Ingested, Error> {
-    let layer = Layer {
+    let layer = LayerBlob {
         digest,
         size,
         diff_id,
@@ -448,7 +448,7 @@ fn concurrent_ingests_of_one_layer_unpack_once() {
                 let lock = f.store.lock_layer(&diff_id).unwrap();
                 if f.store.layer_snapshot(&diff_id).unwrap().is_none() {
                     let blob = gzip(&tar);
-                    let layer = Layer {
+                    let layer = LayerBlob {
                         digest: &sha(&blob),
                         size: blob.len() as u64,
                         diff_id: &diff_id,

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use snapshotter::{Compression, Layer, Limits, PackOptions, Store};
+use snapshotter::{Compression, LayerBlob, Limits, PackOptions, Store};
 
 /// Makes a layer as an overlay upper dir looks after a step: a new file, a
 /// deleted one (whiteout), a directory replaced whole (opaque), a symlink
@@ -148,7 +148,7 @@ fn a_packed_layer_unpacks_to_what_it_was_made_of() {
         let ingested = store
             .ingest_layer(
                 &lock,
-                &Layer {
+                &LayerBlob {
                     digest: &packed.digest,
                     size: packed.size,
                     diff_id: &packed.diff_id,
