@@ -157,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match engine::executor::overlay::probe(&scratch) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(reason) => {
-                    output::line(&reason);
+                    output::line(&format!("{:#}", anyhow::Error::new(reason)));
                     Ok(ExitCode::FAILURE)
                 }
             }
