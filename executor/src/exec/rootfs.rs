@@ -458,9 +458,7 @@ mod tests {
     #[test]
     fn long_chains_go_relative_to_their_common_parent() {
         let base = format!("/store/{}/snapshots", "x".repeat(100));
-        let lowers: Vec<PathBuf> = (0..40)
-            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
-            .collect();
+        let lowers = forty_layers_in(&base);
         let (options, chdir) = overlay_options(&lowers, None).unwrap();
         assert_eq!(chdir, Some(PathBuf::from(&base)));
         assert!(
@@ -473,9 +471,7 @@ mod tests {
     #[test]
     fn absolute_options_refuse_what_would_need_a_chdir() {
         let base = format!("/store/{}/snapshots", "x".repeat(100));
-        let lowers: Vec<PathBuf> = (0..40)
-            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
-            .collect();
+        let lowers = forty_layers_in(&base);
         assert!(matches!(
             absolute_overlay_options(&lowers, None),
             Err(Failure::LowerDirsTooLong { count: 40, .. })
@@ -487,6 +483,13 @@ mod tests {
                 .unwrap()
                 .0
         );
+    }
+
+    /// Too long for one page with absolute paths, short enough relative.
+    fn forty_layers_in(base: &str) -> Vec<PathBuf> {
+        (0..40)
+            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
+            .collect()
     }
 
     #[test]
