@@ -8,12 +8,12 @@
 //! session's value.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use engine::{CacheVolume, Container, Directory, File, Secret};
 
+use crate::random::random_bytes;
 use crate::Error;
 
 #[derive(Clone)]
@@ -46,15 +46,14 @@ pub(crate) struct Ids {
 }
 
 impl Ids {
-    pub fn new() -> Ids {
-        let mut random = [0u8; 9];
-        let _ = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+    pub fn new() -> Result<Ids, Error> {
         use base64::Engine as _;
-        Ids {
+        let random = random_bytes::<9>("ID prefix")?;
+        Ok(Ids {
             prefix: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random),
             next: AtomicU64::new(1),
             objects: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     pub fn register(&self, object: Object) -> String {
@@ -84,8 +83,8 @@ mod tests {
 
     #[test]
     fn ids_are_url_safe_and_foreign_ones_are_refused() {
-        let ids = Ids::new();
-        let other = Ids::new();
+        let ids = Ids::new().unwrap();
+        let other = Ids::new().unwrap();
         let id = ids.register(Object::EnvVariable("A".into(), "b".into()));
         assert!(id
             .chars()

@@ -11,15 +11,18 @@
 //!                  Session::execute ──► deep.rs (parse) ──► schema/*.rs resolvers ──► engine values
 //!                         │                                   ids.rs (ID ⇄ value)
 //!                         ▼
+//!                  response.rs: shaped as Dagger answers (errors)
 //!                  answer.rs: large step outputs streamed from their files
 //! ```
 
 mod answer;
 mod dagger_schema;
 mod deep;
-mod errors;
+mod error;
 mod handler;
 mod ids;
+mod random;
+mod response;
 mod scalars;
 mod schema;
 mod server;
@@ -30,26 +33,12 @@ use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
 pub use answer::Answer;
 pub use deep::MAX_DEPTH;
+pub use error::Error;
 pub use handler::MAX_BODY_BYTES;
 pub use server::{bind_loopback, serve, HEADER_READ_TIMEOUT, MAX_UNAUTHENTICATED};
 
 use crate::ids::Ids;
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("unknown ID {id:?}: IDs come from this session's `id` fields; this one was never issued here (tampered, or from another session)")]
-    UnknownId { id: String },
-
-    #[error("the ID {id:?} is a {actual}, not a {expected}")]
-    WrongIdType {
-        id: String,
-        expected: &'static str,
-        actual: &'static str,
-    },
-
-    #[error("cannot get random bytes for the session token from the kernel (getrandom): {source}")]
-    Random { source: getrandom::Error },
-}
+use crate::random::random_bytes;
 
 /// One session: an engine, its object IDs, and the schema over them.
 pub struct Session {
@@ -65,25 +54,27 @@ pub(crate) struct State {
 }
 
 impl Session {
-    pub fn new(engine: engine::Engine, token: String) -> Session {
+    /// An error when the kernel gives no random bytes for the session's
+    /// ID prefix or output nonce: never guessable ones.
+    pub fn new(engine: engine::Engine, token: String) -> Result<Session, Error> {
         let state = Arc::new(State {
             engine,
-            ids: Ids::new(),
+            ids: Ids::new()?,
         });
         let schema = Schema::build(schema::Query, EmptyMutation, EmptySubscription)
             .data(state)
             // deep.rs refuses deeper documents first, with a clearer message.
             .limit_recursive_depth(deep::MAX_DEPTH + 1)
             .finish();
-        let mut nonce = [0u8; 16];
-        getrandom::getrandom(&mut nonce)
-            .expect("the kernel gives random bytes (it just gave the session token's)");
-        let nonce = nonce.iter().map(|b| format!("{b:02x}")).collect();
-        Session {
+        let nonce = random_bytes::<16>("output nonce")?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Session {
             token,
             nonce,
             schema,
-        }
+        })
     }
 
     pub fn token(&self) -> &str {
@@ -105,7 +96,7 @@ impl Session {
         let mut value = serde_json::to_value(&response).unwrap_or_else(|e| {
             serde_json::json!({"data": null, "errors": [{"message": format!("cannot encode the answer: {e}")}]})
         });
-        errors::tidy(&mut value);
+        response::tidy(&mut value);
         outputs.take_answer(value)
     }
 
@@ -119,8 +110,7 @@ impl Session {
 /// rather than a guessable token when that cannot be read.
 pub fn new_token() -> Result<String, Error> {
     use base64::Engine as _;
-    let mut random = [0u8; 24];
-    getrandom::getrandom(&mut random).map_err(|source| Error::Random { source })?;
+    let random = random_bytes::<24>("session token")?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
 }
 
@@ -154,7 +144,7 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        let session = Arc::new(Session::new(engine, new_token().unwrap()));
+        let session = Arc::new(Session::new(engine, new_token().unwrap()).unwrap());
         let runtime = runtime().unwrap();
         let run = |depth: usize| {
             let session = Arc::clone(&session);

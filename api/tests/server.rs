@@ -13,7 +13,7 @@ fn start() -> (String, String, tokio::runtime::Runtime, tempfile::TempDir) {
         ..Default::default()
     })
     .unwrap();
-    let session = Arc::new(api::Session::new(engine, token.clone()));
+    let session = Arc::new(api::Session::new(engine, token.clone()).unwrap());
     let (listener, address) = runtime.block_on(api::bind_loopback()).unwrap();
     runtime.spawn(api::serve(listener, session, std::future::pending()));
     (format!("http://{address}/query"), token, runtime, store)

@@ -154,11 +154,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine::isolation::enter_namespace()?;
             match engine::isolation::probe_overlay(&scratch) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
-                Err(engine::Error::OverlayUnusable { reason }) => {
-                    output::line(&reason);
+                Err(error) => {
+                    output::line(&engine::report(&error));
                     Ok(ExitCode::FAILURE)
                 }
-                Err(other) => Err(other.into()),
             }
         }
     }

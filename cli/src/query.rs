@@ -36,7 +36,7 @@ pub fn run(
             observer: Some(observer),
             ..Default::default()
         })?;
-        let session = api::Session::new(engine, api::new_token()?);
+        let session = api::Session::new(engine, api::new_token()?)?;
         // On a worker thread, whose stack is sized for deep documents.
         let answer = tokio::spawn(async move { session.execute(&document).await })
             .await

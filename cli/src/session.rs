@@ -70,7 +70,7 @@ async fn serve(
         ..Default::default()
     })?;
     let token = api::new_token()?;
-    let session = Arc::new(api::Session::new(engine.clone(), token.clone()));
+    let session = Arc::new(api::Session::new(engine.clone(), token.clone())?);
     let (listener, address) = api::bind_loopback()
         .await
         .context("cannot listen on 127.0.0.1")?;

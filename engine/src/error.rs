@@ -156,8 +156,21 @@ pub enum Error {
         source: Box<registry::Error>,
     },
 
-    #[error("overlay does not work here the way tanto's store needs it: {reason}")]
-    OverlayUnusable { reason: String },
+    #[error("overlay check: {what}")]
+    OverlayProbe {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot mount overlay with userxattr here")]
+    OverlayMount {
+        #[source]
+        source: Box<executor::Error>,
+    },
+
+    #[error("overlay mounted here ignores {what}, which tanto's store relies on")]
+    OverlayIgnored { what: &'static str },
 
     #[error("not a step request (a JSON ExecRequest)")]
     StepRequest {

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use snapshotter::overlay;
+
 use crate::error::Error;
 
 pub use executor::cgroup::{
@@ -30,14 +32,66 @@ pub fn enter_namespace() -> Result<Mapping, Error> {
     })
 }
 
-/// Whether overlay works in this namespace the way the store uses it
-/// (`userxattr`, whiteouts, opaque directories): tried under `scratch`,
-/// which must not exist; nothing is left behind. The error says what the
-/// kernel refused.
+/// Whether overlay works in this namespace the way the store uses it:
+/// mounted as steps are (`userxattr`), honouring the snapshotter's
+/// whiteouts and opaque directories. Tried under `scratch`, which must not
+/// exist; nothing is left behind. The error says what the kernel refused.
 pub fn probe_overlay(scratch: &Path) -> Result<(), Error> {
-    executor::overlay::probe(scratch).map_err(|reason| Error::OverlayUnusable {
-        reason: reason.to_string(),
-    })
+    let created = std::fs::create_dir_all(scratch)
+        .map_err(|source| probe_error(format!("cannot create {}", scratch.display()), source));
+    let result = created.and_then(|()| probe_overlay_in(scratch));
+    let _ = executor::unmount(&scratch.join("merged"));
+    let _ = std::fs::remove_dir_all(scratch);
+    result
+}
+
+fn probe_overlay_in(scratch: &Path) -> Result<(), Error> {
+    let [lower, upper, work, merged] =
+        ["lower", "upper", "work", "merged"].map(|d| scratch.join(d));
+    for dir in [
+        &lower,
+        &upper,
+        &work,
+        &merged,
+        &lower.join("dir"),
+        &upper.join("dir"),
+    ] {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| probe_error(format!("cannot create {}", dir.display()), source))?;
+    }
+    for file in [lower.join("gone"), lower.join("dir/hidden")] {
+        std::fs::write(&file, "x")
+            .map_err(|source| probe_error(format!("cannot write {}", file.display()), source))?;
+    }
+    overlay::make_whiteout(&upper.join("gone"))
+        .map_err(|source| probe_error("cannot create a whiteout (char 0/0)".into(), source))?;
+    overlay::mark_opaque(&upper.join("dir")).map_err(|source| {
+        probe_error(
+            format!(
+                "cannot set {} (does the file system support user xattrs?)",
+                overlay::OPAQUE_XATTR
+            ),
+            source,
+        )
+    })?;
+    executor::mount_overlay(&[lower], &upper, &work, &merged).map_err(|source| {
+        Error::OverlayMount {
+            source: Box::new(source),
+        }
+    })?;
+    if merged.join("gone").symlink_metadata().is_ok() {
+        return Err(Error::OverlayIgnored { what: "a whiteout" });
+    }
+    if merged.join("dir/hidden").exists() {
+        return Err(Error::OverlayIgnored {
+            what: overlay::OPAQUE_XATTR,
+        });
+    }
+    Ok(())
+}
+
+fn probe_error(what: String, source: std::io::Error) -> Error {
+    Error::OverlayProbe { what, source }
 }
 
 /// For tests and debugging (`tanto __run-step`): runs one exec step from a

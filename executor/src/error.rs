@@ -1,3 +1,14 @@
+//! What can go wrong isolating tanto: entering the user namespace (and
+//! mapping ids into it), running an exec step, a step's cgroup, and mounting
+//! or checking overlay outside a step.
+//!
+//! Most exec-step variants are made in the helper process and cross the pipe
+//! back to `run` as `exec::failure::Failure`. A kernel or io error has no
+//! typed form across a process boundary, so those variants carry it as
+//! `detail: String`; so does `IdMapFailed`, whose detail is what another
+//! program (newuidmap/newgidmap) printed. Errors made in this process keep
+//! their cause in `#[source]`.
+
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -106,6 +117,29 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error(
+        "the exec helper failed: cannot send the request; this is a bug in tanto, please report it"
+    )]
+    HelperRequest {
+        #[source]
+        source: io::Error,
+    },
+
     #[error("the exec helper failed: {detail}; this is a bug in tanto, please report it")]
     HelperCrashed { detail: String },
+
+    // Overlay outside a step (`mount_overlay`, `unmount`).
+    #[error("cannot mount an overlay on {target}")]
+    OverlayMount {
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+
+    #[error("cannot unmount {target}")]
+    Unmount {
+        target: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
 }

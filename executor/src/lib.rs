@@ -1,13 +1,18 @@
 //! Isolation: entering the rootless user namespace every tanto process that
 //! touches the store runs in ([`userns`]), running exec steps through
-//! youki's libcontainer from a single-threaded helper ([`exec`]; see
-//! DESIGN.md's isolation model), each in a cgroup of its own with a pids
-//! limit where the host delegates cgroup2 ([`cgroup`]).
+//! youki's libcontainer from a single-threaded helper ([`run`], `exec/`;
+//! see DESIGN.md's isolation model), each in a cgroup of its own with a pids
+//! limit where the host delegates cgroup2 ([`cgroup`]), and mounting an
+//! overlay as steps do ([`mount_overlay`]).
+//!
+//! Each public item has one path: the root re-exports below, or the
+//! modules `cgroup`, `overlay` and `userns`.
 
 pub mod cgroup;
 mod error;
-pub mod exec;
-pub mod overlay;
+mod exec;
+mod mount;
+mod overlay;
 pub mod userns;
 
 pub use error::Error;
@@ -15,3 +20,4 @@ pub use exec::{
     check_process, dispatch_helper, run, BadProcess, Cancel, ExecOutcome, ExecRequest, Mount,
     MountKind, Secret,
 };
+pub use mount::{mount_overlay, unmount};

@@ -1,3 +1,12 @@
+//! Everything that can go wrong talking to a registry, as one enum: bad
+//! references and platforms, refused or missing credentials, HTTP failures
+//! (after retries), token servers, manifests that are too large, malformed
+//! or not what their digest says, and auth files that cannot be read. Each
+//! message says what to check or do. The `detail` of `Unauthorized`,
+//! `Denied`, `NotFound` and `Status` is what the registry answered (its JSON
+//! error body); that of `BadToken`, `MalformedManifest` and `Protocol` says
+//! what was wrong with an answer.
+
 use std::io;
 
 #[derive(Debug, thiserror::Error)]

@@ -245,5 +245,5 @@ pub(crate) fn strs(values: &[String]) -> Vec<&str> {
 
 /// The engine's error, as the SDKs expect it.
 pub(crate) fn fail(error: engine::Error) -> async_graphql::Error {
-    crate::errors::graphql(error)
+    crate::response::graphql(error)
 }

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 pub use process::{check as check_process, BadProcess};
 pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
+pub(crate) use rootfs::absolute_overlay_options;
 
 use crate::Error;
 use failure::Failure;
@@ -104,12 +105,10 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
     // The serialized request holds secret values: do not keep it around.
     line.fill(0);
     drop(line);
-    if let Some(Err(e)) = sent {
+    if let Some(Err(source)) = sent {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(Error::HelperCrashed {
-            detail: format!("cannot send the request: {e}"),
-        });
+        return Err(Error::HelperRequest { source });
     }
 
     let deadline = request.timeout.map(|t| started + t + GRACE);

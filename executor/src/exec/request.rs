@@ -34,7 +34,11 @@ pub struct ExecRequest {
     pub stderr_path: PathBuf,
     pub hostname: String,
     /// (name, ip) lines added to the generated /etc/hosts.
+    // For services (not yet built): the engine always sends an empty list;
+    // only the hidden `tanto __run-step` test command sets it.
     pub extra_hosts: Vec<(String, String)>,
+    // For services (not yet built): the engine always sends `None`, so
+    // `Error::Timeout` comes only from `tanto __run-step`.
     pub timeout: Option<Duration>,
 }
 

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use nix::mount::{mount, MsFlags};
 
 use super::failure::{describe, Failure};
+use crate::overlay::OPAQUE_XATTR;
 
 /// The longest mount option string the kernel takes (one page, with its NUL).
 const MAX_OPTIONS: usize = 4095;
@@ -49,25 +50,15 @@ pub fn overlay_options(
     lowers: &[PathBuf],
     upper: Option<(&Path, &Path)>,
 ) -> Result<(String, Option<PathBuf>), Failure> {
-    let tail = match upper {
-        Some((upper, work)) => format!(
-            ",upperdir={},workdir={},userxattr",
-            escape(upper),
-            escape(work)
-        ),
-        None => ",userxattr".to_owned(),
-    };
-    let join = |lowers: Vec<String>| format!("lowerdir={}{tail}", lowers.join(":"));
-    let absolute = join(lowers.iter().map(|l| escape(l)).collect());
-    if absolute.len() <= MAX_OPTIONS {
+    if let Ok(absolute) = absolute_overlay_options(lowers, upper) {
         return Ok((absolute, None));
     }
     let parent = common_parent(lowers);
-    let relative = join(
+    let relative = options_string(
         lowers
             .iter()
-            .map(|l| escape(l.strip_prefix(&parent).unwrap_or(l)))
-            .collect(),
+            .map(|l| escape(l.strip_prefix(&parent).unwrap_or(l))),
+        upper,
     );
     if relative.len() <= MAX_OPTIONS {
         return Ok((relative, Some(parent)));
@@ -76,6 +67,38 @@ pub fn overlay_options(
         count: lowers.len(),
         length: relative.len(),
     })
+}
+
+/// [`overlay_options`] with absolute paths only, for callers that cannot
+/// chdir (any multi-threaded process): too long a chain is an error.
+pub fn absolute_overlay_options(
+    lowers: &[PathBuf],
+    upper: Option<(&Path, &Path)>,
+) -> Result<String, Failure> {
+    let options = options_string(lowers.iter().map(|l| escape(l)), upper);
+    if options.len() > MAX_OPTIONS {
+        return Err(Failure::LowerDirsTooLong {
+            count: lowers.len(),
+            length: options.len(),
+        });
+    }
+    Ok(options)
+}
+
+/// The one place an overlay option string is spelled: every tanto overlay
+/// is mounted with `userxattr`, so it reads whiteouts and opaque directories
+/// from `user.overlay.*` as the store writes them.
+fn options_string(lowers: impl Iterator<Item = String>, upper: Option<(&Path, &Path)>) -> String {
+    let lowers: Vec<String> = lowers.collect();
+    let tail = match upper {
+        Some((upper, work)) => format!(
+            ",upperdir={},workdir={},userxattr",
+            escape(upper),
+            escape(work)
+        ),
+        None => ",userxattr".to_owned(),
+    };
+    format!("lowerdir={}{tail}", lowers.join(":"))
 }
 
 /// Mounts an overlay at `target`; `what` names it in errors. `links` is a
@@ -388,7 +411,8 @@ pub fn remove_mount_points(upper: &Path, lowers: &[PathBuf], created: &[PathBuf]
             continue;
         };
         let empty = std::fs::read_dir(&path).is_ok_and(|mut d| d.next().is_none());
-        let opaque = xattr_present(&path, "user.overlay.opaque");
+        // The step replaced the directory: what the lowers have there stays hidden.
+        let opaque = xattr_present(&path, OPAQUE_XATTR);
         let unchanged = lowers
             .iter()
             .find_map(|l| l.join(relative).symlink_metadata().ok())
@@ -434,9 +458,7 @@ mod tests {
     #[test]
     fn long_chains_go_relative_to_their_common_parent() {
         let base = format!("/store/{}/snapshots", "x".repeat(100));
-        let lowers: Vec<PathBuf> = (0..40)
-            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
-            .collect();
+        let lowers = forty_layers_in(&base);
         let (options, chdir) = overlay_options(&lowers, None).unwrap();
         assert_eq!(chdir, Some(PathBuf::from(&base)));
         assert!(
@@ -444,6 +466,30 @@ mod tests {
             "{options}"
         );
         assert!(options.len() <= MAX_OPTIONS);
+    }
+
+    #[test]
+    fn absolute_options_refuse_what_would_need_a_chdir() {
+        let base = format!("/store/{}/snapshots", "x".repeat(100));
+        let lowers = forty_layers_in(&base);
+        assert!(matches!(
+            absolute_overlay_options(&lowers, None),
+            Err(Failure::LowerDirsTooLong { count: 40, .. })
+        ));
+        let (upper, work) = (Path::new("/u"), Path::new("/w"));
+        assert_eq!(
+            absolute_overlay_options(&lowers[..1], Some((upper, work))).unwrap(),
+            overlay_options(&lowers[..1], Some((upper, work)))
+                .unwrap()
+                .0
+        );
+    }
+
+    /// Too long for one page with absolute paths, short enough relative.
+    fn forty_layers_in(base: &str) -> Vec<PathBuf> {
+        (0..40)
+            .map(|i| PathBuf::from(format!("{base}/sha256-{i:064}/fs")))
+            .collect()
     }
 
     #[test]
@@ -496,6 +542,39 @@ mod tests {
         assert!(!root.join("etc/hosts").exists());
         assert!(!root.join("cache/a").exists());
         assert!(root.join("cache/kept").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A copied-up parent carries overlay's bookkeeping (`user.overlay.origin`,
+    /// written on every copy-up) and goes like any other; one the step made
+    /// opaque stays, or the lowers' contents would show through again.
+    #[test]
+    fn opaque_parents_stay_and_copied_up_ones_go() {
+        let dir = tempfile_dir();
+        let (upper, lower) = (dir.join("upper"), dir.join("lower"));
+        for d in ["etc", "opt", "srv"] {
+            std::fs::create_dir_all(upper.join(d)).unwrap();
+            std::fs::create_dir_all(lower.join(d)).unwrap();
+        }
+        // Like the store, the temp dir's file system must have user xattrs.
+        crate::overlay::xattr_set(&upper.join("opt"), OPAQUE_XATTR, b"y").unwrap();
+        crate::overlay::xattr_set(&upper.join("etc"), "user.overlay.origin", b"").unwrap();
+        for file in ["etc/hosts", "opt/mnt", "srv/mnt"] {
+            std::fs::write(upper.join(file), "").unwrap();
+        }
+        remove_mount_points(
+            &upper,
+            &[lower],
+            &[
+                PathBuf::from("etc/hosts"),
+                PathBuf::from("opt/mnt"),
+                PathBuf::from("srv/mnt"),
+            ],
+        );
+        assert!(!upper.join("etc").exists(), "copied-up parent kept");
+        assert!(!upper.join("srv").exists(), "copied-up parent kept");
+        assert!(upper.join("opt").is_dir(), "opaque parent removed");
+        assert!(!upper.join("opt/mnt").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,4 +1,5 @@
-//! Errors as the SDKs read them. A failed exec is Dagger's `EXEC_ERROR`
+//! Shaping GraphQL responses the way Dagger does, errors above all: errors
+//! as the SDKs read them. A failed exec is Dagger's `EXEC_ERROR`
 //! (`cmd`, `exitCode`, `stdout`, `stderr`, all required: both SDKs raise
 //! `ExecError` from them); everything else is a message that names what
 //! failed. Only `errors[0]` is read, and `"extensions": null` crashes the
