@@ -49,8 +49,11 @@ pub enum Error {
     #[error("cannot pull {image}: {detail}")]
     Malformed { image: String, detail: String },
 
-    #[error("a step crashed: {detail}")]
-    StepPanicked { detail: String },
+    #[error("a step crashed; this is a bug in tanto, please report it")]
+    StepPanicked {
+        #[source]
+        source: tokio::task::JoinError,
+    },
 
     /// Every caller of a step went away before it ended, so it was
     /// cancelled; only a caller that was already gone can see this.

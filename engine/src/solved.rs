@@ -103,7 +103,5 @@ pub(crate) async fn blocking<T: Send + 'static>(
 ) -> Result<T, Error> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::StepPanicked {
-            detail: e.to_string(),
-        })?
+        .map_err(|source| Error::StepPanicked { source })?
 }

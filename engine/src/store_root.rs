@@ -1,3 +1,5 @@
+//! Where the store lives when the caller does not say.
+
 use std::path::PathBuf;
 
 /// Where the store lives: `$TANTO_ROOT`, else `$XDG_DATA_HOME/tanto`, else

@@ -202,9 +202,7 @@ impl<T: Clone + Send + Sync + 'static> Scheduler<T> {
             match task.await {
                 Ok(result) => result,
                 Err(join_error) if join_error.is_cancelled() => Err(Arc::new(Error::Abandoned)),
-                Err(join_error) => Err(Arc::new(Error::StepPanicked {
-                    detail: join_error.to_string(),
-                })),
+                Err(source) => Err(Arc::new(Error::StepPanicked { source })),
             }
         }
         .boxed()

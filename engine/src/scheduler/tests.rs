@@ -192,8 +192,8 @@ async fn a_failure_is_shared_by_waiters_and_forgotten_for_later_requests() {
         let error = scheduler
             .solve(key("fails"), "fails", move |_| async move {
                 counter.fetch_add(1, Ordering::SeqCst);
-                Err(Error::StepPanicked {
-                    detail: "boom".into(),
+                Err(Error::NotFound {
+                    path: "boom".into(),
                 })
             })
             .await

@@ -36,6 +36,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use super::failure::{describe, Failure};
+use super::overlay_mount;
 use super::request::{ExecRequest, MountKind};
 use super::rootfs::{self, Root};
 use super::spec::{self, SpecMount, StepSpec};
@@ -326,7 +327,7 @@ fn step(
     )
     .map_err(mount_error("the helper's tmpfs"))?;
     let lowers = with_empty_lower(&request.lower_dirs, &run)?;
-    rootfs::mount_overlay(
+    overlay_mount::mount_overlay(
         &rootfs_dir,
         &lowers,
         Some((&request.upper_dir, &request.work_dir)),
@@ -361,7 +362,7 @@ fn step(
                     _ => {
                         let lowers = with_empty_lower(lower_dirs, &run)?;
                         let upper = upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path()));
-                        rootfs::mount_overlay(&dir, &lowers, upper, &m.target, &run)?;
+                        overlay_mount::mount_overlay(&dir, &lowers, upper, &m.target, &run)?;
                         (SpecMount::bind(&m.target, dir, read_only), false)
                     }
                 }

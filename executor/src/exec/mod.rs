@@ -6,6 +6,7 @@
 mod failure;
 mod helper;
 mod hosts;
+mod overlay_mount;
 mod process;
 mod request;
 mod rootfs;
@@ -21,9 +22,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub(crate) use overlay_mount::absolute_overlay_options;
 pub use process::{check as check_process, BadProcess};
 pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
-pub(crate) use rootfs::absolute_overlay_options;
 
 use crate::Error;
 use failure::Failure;
