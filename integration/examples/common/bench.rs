@@ -45,10 +45,15 @@ pub fn static_tanto_and_steps() -> (PathBuf, PathBuf) {
 }
 
 fn readable_copy(from: &Path) -> PathBuf {
+    readable_copy_named(from, from.file_name().unwrap().to_str().unwrap())
+}
+
+/// A copy of `from` named `name` where every user may read it.
+pub fn readable_copy_named(from: &Path, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tanto-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let copy = dir.join(from.file_name().unwrap());
+    let copy = dir.join(name);
     std::fs::copy(from, &copy).unwrap();
     copy
 }
