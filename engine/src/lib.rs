@@ -56,19 +56,19 @@
 //! `registry` client streams meet the `snapshotter` that stores them, so each
 //! leaf can be tested alone.
 
-//! Inside the crate, modules sit on floors, each importing only from the
-//! floors below it:
+//! Inside the crate, modules sit on floors, each importing only from its own
+//! floor or below (`tests/imports.rs` keeps them free of cycles):
 //!
 //! ```text
-//!   engine.rs, values/           the public API: Engine and lazy values
-//!   ops/                         solving each kind of node (the one cycle:
-//!                                ops call `ops::solve` back for inputs)
-//!   image/                       building, publishing, exporting images
-//!   context.rs                   what every op shares (store, scheduler…)
-//!   solved.rs, scheduler/        a node's output; single flight, parallelism
-//!   node.rs, config.rs, memo.rs, capture.rs, pull.rs, base_image.rs,
-//!   cache_volume.rs, secret.rs   the DAG, container config, the memo…
-//!   cache_key.rs, paths.rs, mask.rs, random.rs, error.rs
+//!   engine.rs, isolation.rs, values/   the public API: Engine, lazy values
+//!   ops/                 solving each kind of node (the one cycle: ops
+//!                        call `ops::solve` back for their inputs)
+//!   node.rs              the op DAG, a container's lazy config, its paths
+//!   image/               building, publishing, exporting, importing images
+//!   context.rs, capture.rs            what every op shares; step output
+//!   solved.rs, scheduler/             a node's output; single flight
+//!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
+//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs
 //! ```
 
 mod base_image;
