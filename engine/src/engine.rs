@@ -14,8 +14,9 @@ use crate::error::Error;
 use crate::image::ArchiveSource;
 use crate::memo::Memo;
 use crate::node::{ContainerPath, ImportSource, Node, Op};
+use crate::random::random_bytes;
 use crate::scheduler::{Observer, Scheduler, Stats};
-use crate::secret::{self, Secret};
+use crate::secret::Secret;
 use crate::solved::PullReport;
 use crate::values::{CacheVolume, Container, Directory, File, Host};
 
@@ -77,8 +78,12 @@ impl Engine {
         };
         Ok(Engine {
             ctx: Arc::new(Context {
-                secret_key: secret::store_key(store.root())?,
-                memo: Memo::new(store.root()),
+                secret_key: store
+                    .secret_key(random_bytes()?)
+                    .map_err(|source| Error::Store {
+                        source: Box::new(source),
+                    })?,
+                memo: Memo::new(store.clone()),
                 store,
                 client,
                 scheduler: Scheduler::new(parallelism, config.observer),

@@ -85,19 +85,11 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("cannot create the store's secret key {}", path.display())]
-    SecretKey {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("cannot prepare cache volume {name:?} at {}", path.display())]
+    #[error("cannot prepare cache volume {name:?}")]
     CacheVolume {
         name: String,
-        path: std::path::PathBuf,
         #[source]
-        source: std::io::Error,
+        source: Box<snapshotter::Error>,
     },
 
     #[error("{variable}={value:?} is not valid: expected {expected}")]

@@ -7,11 +7,7 @@
 //! store's key.
 
 use std::fmt;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::Arc;
-
-use crate::error::Error;
 
 #[derive(Clone)]
 pub struct Secret {
@@ -50,43 +46,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The store's secret-hashing key, created on first use.
-pub(crate) fn store_key(store_root: &Path) -> Result<[u8; 32], Error> {
-    let path = store_root.join("secret.key");
-    let io_error = |source| Error::SecretKey {
-        path: path.clone(),
-        source,
-    };
-    if let Ok(bytes) = std::fs::read(&path) {
-        if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
-            return Ok(key);
-        }
-    }
-    let key = crate::random::random_bytes::<32>()?;
-    let temp = store_root.join(format!("secret.key.{}.tmp", std::process::id()));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, &key))
-        .map_err(io_error)?;
-    // Another process may have won the race: whichever key landed is used.
-    match std::fs::hard_link(&temp, &path) {
-        Ok(()) | Err(_) => {
-            let _ = std::fs::remove_file(&temp);
-        }
-    }
-    let bytes = std::fs::read(&path).map_err(io_error)?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        io_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not 32 bytes; delete it and rerun (cached steps that use secrets will run again)",
-        ))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,18 +62,5 @@ mod tests {
         assert_ne!(secret.keyed_hash(), other_store.keyed_hash());
         let changed = Secret::new("token", b"hunter3", &[7; 32]);
         assert_ne!(secret.keyed_hash(), changed.keyed_hash());
-    }
-
-    #[test]
-    fn the_store_key_is_made_once_and_kept_private() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = store_key(dir.path()).unwrap();
-        assert_eq!(first, store_key(dir.path()).unwrap());
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("secret.key"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
     }
 }

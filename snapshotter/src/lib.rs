@@ -16,6 +16,7 @@
 //! mounts or runs anything. The executor builds the overlay mount from the
 //! snapshots' directories; `overlay` defines the format both rely on.
 
+mod cache_volume;
 mod compression;
 mod content;
 mod copy;
@@ -26,12 +27,16 @@ mod filter;
 mod host;
 pub mod overlay;
 mod pack;
+mod packed;
+mod results;
+mod secret_key;
 mod store;
 mod sys;
 mod temp;
 mod unpack;
 mod view;
 
+pub use cache_volume::{VolumeInUse, VolumeSharing};
 pub use compression::Compression;
 pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopyStats};
 pub use error::Error;
@@ -39,6 +44,7 @@ pub use export::{export_dir, export_file};
 pub use filter::Filter;
 pub use host::{import_host_dir, import_host_file, HostImport};
 pub use pack::{pack_layer, PackOptions, PackedLayer};
+pub use results::{Active, Prepared, ResultKind};
 pub use store::{Ingested, LayerBlob, LayerLock, Limits, Snapshot, Store};
 pub use unpack::UnpackStats;
 pub use view::{ChainView, DirEntry, Entry, FileKind};

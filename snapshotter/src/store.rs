@@ -5,10 +5,19 @@
 //! $TANTO_ROOT/
 //!   content/blobs/sha256/<hex>    verified blobs (layers, configs, manifests)
 //!   content/tmp/                  blobs being written
-//!   snapshots/<id>/fs             committed snapshots, never changed again
-//!   snapshots/tmp/                snapshots being unpacked
-//!   locks/<id>.lock               flock(2) locks, one per snapshot being made
+//!   snapshots/sha256-<hex>/fs     image layers, by diff id (this file)
+//!   snapshots/local-<hash>/fs     host directories, by content (host/)
+//!   snapshots/<kind>-<key>/       step results: exec-, layer- (results.rs)
+//!   snapshots/tmp/                snapshots and results being made
+//!   local/                        stat caches of host directories (host/)
+//!   packed/<hash>.json            which blob a layer was packed into (packed.rs)
+//!   cache/<name hash>/            cache volumes (cache_volume.rs)
+//!   locks/<id>.lock               flock(2) locks, one per thing being made
+//!   secret.key                    the key of secrets' keyed hashes (secret_key.rs)
 //! ```
+//!
+//! Only this crate builds paths under the root; what goes inside a step
+//! result's directory is its maker's.
 //!
 //! Temp names are `<stem>.<pid>.<n>` (`temp.rs`): a rename is the only way
 //! anything becomes visible, so whatever a crash leaves in a `tmp/` is never
@@ -138,6 +147,11 @@ impl Store {
         &self.snapshots
     }
 
+    /// Where the locks of things being made live (`locks/`).
+    pub(crate) fn locks_dir(&self) -> &Path {
+        &self.locks
+    }
+
     /// Where snapshots are made before they are renamed into place.
     pub(crate) fn snapshots_tmp_dir(&self) -> &Path {
         &self.snapshots_tmp
@@ -254,15 +268,7 @@ impl Store {
     pub fn lock_layer(&self, diff_id: &str) -> Result<LayerLock, Error> {
         let id = layer_snapshot_id(diff_id)?;
         let path = self.locks.join(format!("{id}.lock"));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Store {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::results::open_lock(&path)?;
         sys::lock_exclusive(&file).map_err(|source| Error::Store { path, source })?;
         // Holding the lock proves nobody is working on these any more.
         let prefix = format!("{id}.");

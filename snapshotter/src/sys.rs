@@ -341,6 +341,16 @@ pub(crate) fn lock_exclusive(file: &File) -> io::Result<()> {
     }
 }
 
+/// Takes an exclusive flock(2) if nobody holds one: whether it was taken.
+pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    // SAFETY: valid fd.
+    match check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the xattr `name` of `path` without following a symlink; `None` if
 /// it is not set (or the file system has no xattrs).
 pub(crate) fn lget_xattr(path: &Path, name: &CStr) -> io::Result<Option<Vec<u8>>> {

@@ -3,8 +3,9 @@
 //! name is never trusted. The pid in the name tells whether its maker is
 //! still alive; `remove_temps` clears what dead processes left.
 //!
-//! The format is shared: the engine's memo names its temps the same way, so
-//! the sweep in `Store::open` clears those of dead processes too.
+//! Layers, host imports and step results (`results.rs`) are all made under
+//! such names in `snapshots/tmp/`, so the sweep in `Store::open` clears what
+//! dead processes left of any of them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

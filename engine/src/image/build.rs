@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use serde_json::{json, Map, Value};
 use snapshotter::{Compression, PackOptions};
 
-use super::packed::packed_layer;
 use super::{media, ImageOptions};
 use crate::base_image::BaseImage;
 use crate::config::Settings;
@@ -98,7 +97,13 @@ pub(crate) fn build(
         }
         let compression = options.forced_compression.unwrap_or(Compression::Gzip);
         let media_type = layer_media_type(options, compression)?;
-        let packed = packed_layer(&ctx.store, dir, compression, pack)?;
+        let packed = ctx
+            .store
+            .pack_layer_once(dir, compression, pack)
+            .map_err(|source| Error::Pack {
+                layer: PathBuf::clone(dir),
+                source: Box::new(source),
+            })?;
         layers.push(Blob {
             digest: packed.digest,
             size: packed.size,

@@ -5,14 +5,13 @@
 //! its image (`build.rs`) keeps the base image's layers as the registry
 //! served them (their blobs are in the content store, or mountable from the
 //! base's repository) and packs every layer a step added into a
-//! reproducible tar blob, remembered per layer so it is packed once
-//! (`packed.rs`). The config carries the container's settings and a history
+//! reproducible tar blob, remembered per layer by the store so it is packed
+//! once. The config carries the container's settings and a history
 //! entry per step. Then the blobs go to a registry (`publish.rs`) or into an
 //! OCI image tarball (`archive.rs`), which `import` reads back.
 
 mod archive;
 mod build;
-mod packed;
 mod publish;
 
 pub(crate) use archive::import_archive;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use executor::{Cancel, ExecRequest, Mount, MountKind};
 
 use crate::cache_key::CacheKey;
-use crate::cache_volume::{self, Sharing};
+use crate::cache_volume::Sharing;
 use crate::capture::Capture;
 use crate::config::Settings;
 use crate::context::Context;
@@ -249,7 +249,7 @@ fn run_in(
         std::fs::create_dir(&empty_root).map_err(memo_error(&empty_root))?;
         lower_dirs.push(empty_root);
     }
-    let mut held_locks = Vec::new();
+    let mut volumes_in_use = Vec::new();
     let mut mounts = Vec::new();
     for (index, (target, mount)) in step.mounts.iter().enumerate() {
         let target = target.clone();
@@ -265,10 +265,17 @@ fn run_in(
                 read_only: true,
             },
             ReadyMount::Cache { name, sharing } => {
-                let (dir, lock) = cache_volume::acquire(ctx.store.root(), name, *sharing)?;
-                held_locks.extend(lock);
+                let volume =
+                    ctx.store
+                        .cache_volume(name, sharing.in_store())
+                        .map_err(|source| Error::CacheVolume {
+                            name: name.clone(),
+                            source: Box::new(source),
+                        })?;
+                let source = volume.dir().to_owned();
+                volumes_in_use.push(volume);
                 MountKind::Bind {
-                    source: dir,
+                    source,
                     read_only: false,
                 }
             }
@@ -322,7 +329,7 @@ fn run_in(
     });
     let outcome = executor::run(&request, &cancel);
     ctx.cancels.lock().unwrap().remove(&id);
-    drop(held_locks);
+    drop(volumes_in_use);
     capture.finish()?;
     let outcome = outcome.map_err(|source| Error::Exec {
         step: step.name.clone(),
