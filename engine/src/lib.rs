@@ -91,6 +91,7 @@ mod random;
 mod scheduler;
 mod secret;
 mod solved;
+mod store_admin;
 mod store_root;
 mod values;
 
@@ -107,6 +108,9 @@ pub use registry::{Platform, Reference};
 pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
 pub use solved::PullReport;
+pub use store_admin::{
+    EntryInfo, EntryKind, KindUsage, PruneOptions, PruneReport, StoreAdmin, Usage,
+};
 pub use store_root::default_store_root;
 pub use values::{
     shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,

@@ -30,7 +30,7 @@ pub(crate) struct Entry {
     pub built: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Memo {
     store: Store,
 }
@@ -41,18 +41,23 @@ impl Memo {
     }
 
     /// The committed result's directory, if there is one.
-    pub fn lookup(&self, kind: Kind, key: &CacheKey) -> Option<PathBuf> {
-        self.store.result(kind, &key.to_hex())
+    pub fn lookup(&self, kind: Kind, key: &CacheKey) -> Result<Option<PathBuf>, Error> {
+        self.store
+            .result(kind, &key.to_hex())
+            .map_err(|source| Error::Store {
+                source: Box::new(source),
+            })
     }
 
     /// The committed result of `key`; when there is none, `build` fills a
     /// fresh entry, which is then committed. Under the key's lock, so two
     /// processes never build one key at once; a failed build leaves nothing
-    /// behind.
+    /// behind. `description` tells people what the result is (`du`).
     pub fn get_or_build(
         &self,
         kind: Kind,
         key: &CacheKey,
+        description: &str,
         build: impl FnOnce(&Path) -> Result<(), Error>,
     ) -> Result<Entry, Error> {
         let store_error = |source| Error::Store {
@@ -66,7 +71,7 @@ impl Memo {
             Prepared::Committed(dir) => Ok(Entry { dir, built: false }),
             Prepared::Active(active) => {
                 build(active.dir())?;
-                let dir = active.commit().map_err(store_error)?;
+                let dir = active.commit(description).map_err(store_error)?;
                 Ok(Entry { dir, built: true })
             }
         }
@@ -105,13 +110,13 @@ mod tests {
         let store = Store::open(root.path(), snapshotter::Limits::default()).unwrap();
         let memo = Memo::new(store);
         let key = KeyBuilder::new("t").finish();
-        assert!(memo.lookup(Kind::Exec, &key).is_none());
-        let failed = memo.get_or_build(Kind::Exec, &key, |dir| {
+        assert!(memo.lookup(Kind::Exec, &key).unwrap().is_none());
+        let failed = memo.get_or_build(Kind::Exec, &key, "test", |dir| {
             std::fs::create_dir(dir.join("fs")).unwrap();
             Err(Error::NoCommand)
         });
         assert!(matches!(failed, Err(Error::NoCommand)));
-        assert!(memo.lookup(Kind::Exec, &key).is_none());
+        assert!(memo.lookup(Kind::Exec, &key).unwrap().is_none());
         assert_eq!(
             std::fs::read_dir(root.path().join("snapshots/tmp"))
                 .unwrap()
@@ -119,7 +124,7 @@ mod tests {
             0
         );
         let built = memo
-            .get_or_build(Kind::Exec, &key, |dir| {
+            .get_or_build(Kind::Exec, &key, "test", |dir| {
                 std::fs::create_dir(dir.join("fs")).map_err(|source| Error::Memo {
                     path: dir.to_owned(),
                     source,
@@ -128,10 +133,10 @@ mod tests {
             .unwrap();
         assert!(built.built);
         let found = memo
-            .get_or_build(Kind::Exec, &key, |_| panic!("built twice"))
+            .get_or_build(Kind::Exec, &key, "test", |_| panic!("built twice"))
             .unwrap();
         assert!(!found.built);
         assert_eq!(found.dir, built.dir);
-        assert_eq!(memo.lookup(Kind::Exec, &key), Some(built.dir));
+        assert_eq!(memo.lookup(Kind::Exec, &key).unwrap(), Some(built.dir));
     }
 }

@@ -10,6 +10,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use crate::meta::{apparent_size, EntryKind, Meta};
 use crate::results::open_lock;
 use crate::store::Store;
 use crate::{sys, Error};
@@ -30,6 +33,10 @@ pub enum VolumeSharing {
 pub struct VolumeInUse {
     dir: PathBuf,
     _lock: Option<File>,
+    /// The volume as the metadata names it, and where its size is kept.
+    id: String,
+    volume: PathBuf,
+    meta: Arc<Meta>,
 }
 
 impl VolumeInUse {
@@ -39,23 +46,45 @@ impl VolumeInUse {
     }
 }
 
+impl Drop for VolumeInUse {
+    fn drop(&mut self) {
+        // Its size after the step, for `du` and the collector.
+        let size = apparent_size(&self.volume);
+        if let Err(e) = self.meta.record(&self.id, EntryKind::CacheVolume, size, "") {
+            tracing::warn!("cannot record the size of {}: {e}", self.volume.display());
+        }
+    }
+}
+
 impl Store {
     /// The directory of the cache volume `name` for one user sharing it as
     /// `sharing`; waits while a LOCKED volume is in use.
     pub fn cache_volume(&self, name: &str, sharing: VolumeSharing) -> Result<VolumeInUse, Error> {
-        let volume = self
-            .root()
-            .join("cache")
-            .join(&blake3::hash(name.as_bytes()).to_hex()[..32]);
+        let hash = &blake3::hash(name.as_bytes()).to_hex()[..32];
+        let volume = self.root().join("cache").join(hash);
+        let id = format!("cache/{hash}");
         let create = |dir: &Path| {
             std::fs::create_dir_all(dir).map_err(|source| Error::Store {
                 path: dir.to_owned(),
                 source,
             })
         };
+        // Made, leased and collected one process at a time; a LOCKED
+        // user's wait below is outside it.
+        let guard = self.lock_entry(&format!("cache-{hash}"))?;
         create(&volume)?;
         // The name, for people looking at the store.
         let _ = std::fs::write(volume.join("name"), name);
+        // In use from now on: a collector never takes a mounted volume.
+        if !self.meta().touch(&id)? {
+            self.meta().record(
+                &id,
+                EntryKind::CacheVolume,
+                apparent_size(&volume),
+                &format!("cache volume {name}"),
+            )?;
+        }
+        drop(guard);
         let (dir, lock) = match sharing {
             VolumeSharing::Shared => (volume.join("data"), None),
             VolumeSharing::Locked => {
@@ -79,7 +108,13 @@ impl Store {
             }
         };
         create(&dir)?;
-        Ok(VolumeInUse { dir, _lock: lock })
+        Ok(VolumeInUse {
+            dir,
+            _lock: lock,
+            id,
+            volume,
+            meta: self.meta_arc(),
+        })
     }
 }
 

@@ -164,8 +164,9 @@ impl ContentStore {
         })
     }
 
-    /// Stores a small blob held in memory after checking its digest.
-    pub(crate) fn write(&self, digest: &str, bytes: &[u8]) -> Result<(), Error> {
+    /// Writes a small blob held in memory to a temp file, after checking its
+    /// digest; the caller commits it.
+    pub(crate) fn write(&self, digest: &str, bytes: &[u8]) -> Result<PathBuf, Error> {
         let actual = format!("sha256:{}", hex::encode(Sha256::digest(bytes)));
         if actual != digest {
             return Err(Error::DigestMismatch {
@@ -173,9 +174,6 @@ impl ContentStore {
                 actual,
                 size: bytes.len() as u64,
             });
-        }
-        if self.path(digest)?.exists() {
-            return Ok(());
         }
         let (mut file, temp) = self.temp_file(digest)?;
         let written = file.write_all(bytes).and_then(|()| file.sync_all());
@@ -186,7 +184,7 @@ impl ContentStore {
                 source,
             });
         }
-        self.commit(&temp, digest)
+        Ok(temp)
     }
 }
 

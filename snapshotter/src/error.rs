@@ -8,6 +8,20 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("cannot use the store's metadata {}", path.display())]
+    Metadata {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    #[error("the store at {} was written by a newer tanto (metadata schema {found}; this tanto knows up to {known}): upgrade tanto, or point TANTO_ROOT at another store", path.display())]
+    NewerStore {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
     #[error("cannot use the store at {path}")]
     Store {
         path: PathBuf,

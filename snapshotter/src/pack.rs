@@ -314,7 +314,7 @@ impl Store {
                 return Err(error);
             }
         };
-        if let Err(error) = self.content().commit(&temp, &packed.digest) {
+        if let Err(error) = self.commit_blob(&temp, &packed.digest) {
             let _ = std::fs::remove_file(&temp);
             return Err(error);
         }

@@ -13,9 +13,12 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use crate::meta::{apparent_size, EntryKind, Meta};
 use crate::store::Store;
 use crate::temp::temp_name;
-use crate::{sys, Error};
+use crate::Error;
 
 /// The kinds of results, each its own directory prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +30,13 @@ pub enum ResultKind {
 }
 
 impl ResultKind {
+    fn entry_kind(self) -> EntryKind {
+        match self {
+            ResultKind::Exec => EntryKind::StepResult,
+            ResultKind::Layer => EntryKind::FileOperation,
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             ResultKind::Exec => "exec",
@@ -48,6 +58,9 @@ pub enum Prepared {
 pub struct Active {
     temp: PathBuf,
     dest: PathBuf,
+    id: String,
+    kind: ResultKind,
+    meta: Arc<Meta>,
     _lock: File,
     committed: bool,
 }
@@ -58,22 +71,29 @@ impl Active {
         &self.temp
     }
 
-    /// Makes the result visible under its key; returns its directory. If
-    /// another process committed the same key first (it could not have
-    /// while we held the lock, but a store shared over processes that lost
-    /// their locks can), its result stands and ours is dropped.
-    pub fn commit(mut self) -> Result<PathBuf, Error> {
+    /// Makes the result visible under its key and records it, described
+    /// for people as `description` (the step's command); returns its
+    /// directory. If a result of the same key is there already (a crash
+    /// between another process's rename and its record), that one stands
+    /// and ours is dropped.
+    pub fn commit(mut self, description: &str) -> Result<PathBuf, Error> {
         match std::fs::rename(&self.temp, &self.dest) {
-            Ok(()) => {
-                self.committed = true;
-                Ok(self.dest.clone())
+            Ok(()) => self.committed = true,
+            Err(_) if is_result(&self.dest) => {}
+            Err(source) => {
+                return Err(Error::Store {
+                    path: self.dest.clone(),
+                    source,
+                })
             }
-            Err(_) if is_result(&self.dest) => Ok(self.dest.clone()),
-            Err(source) => Err(Error::Store {
-                path: self.dest.clone(),
-                source,
-            }),
         }
+        self.meta.record(
+            &self.id,
+            self.kind.entry_kind(),
+            apparent_size(&self.dest),
+            description,
+        )?;
+        Ok(self.dest.clone())
     }
 }
 
@@ -95,27 +115,25 @@ fn is_result(dir: &Path) -> bool {
 }
 
 impl Store {
-    /// The committed result of `kind` for `key` (a cache key in hex), if any.
-    pub fn result(&self, kind: ResultKind, key: &str) -> Option<PathBuf> {
+    /// The committed result of `kind` for `key` (a cache key in hex), if
+    /// any; one found is in use by this process from now on (a collector
+    /// leaves it).
+    pub fn result(&self, kind: ResultKind, key: &str) -> Result<Option<PathBuf>, Error> {
         let dir = self.result_dir(kind, key);
-        is_result(&dir).then_some(dir)
+        let present = is_result(&dir) && self.meta().touch(&result_id(kind, key))?;
+        Ok(present.then_some(dir))
     }
 
     /// The committed result of `key`, or, when there is none, an empty entry
     /// to make it in. Waits while another process makes the same result,
     /// and then finds it committed.
     pub fn prepare(&self, kind: ResultKind, key: &str) -> Result<Prepared, Error> {
-        if let Some(dir) = self.result(kind, key) {
+        if let Some(dir) = self.result(kind, key)? {
             return Ok(Prepared::Committed(dir));
         }
         let stem = format!("{}-{key}", kind.prefix());
-        let lock_path = self.locks_dir().join(format!("{stem}.lock"));
-        let lock = open_lock(&lock_path)?;
-        sys::lock_exclusive(&lock).map_err(|source| Error::Store {
-            path: lock_path,
-            source,
-        })?;
-        if let Some(dir) = self.result(kind, key) {
+        let lock = self.lock_entry(&stem)?;
+        if let Some(dir) = self.result(kind, key)? {
             return Ok(Prepared::Committed(dir));
         }
         let temp = temp_name(self.snapshots_tmp_dir(), &stem);
@@ -126,6 +144,9 @@ impl Store {
         Ok(Prepared::Active(Active {
             temp,
             dest: self.result_dir(kind, key),
+            id: result_id(kind, key),
+            kind,
+            meta: self.meta_arc(),
             _lock: lock,
             committed: false,
         }))
@@ -135,6 +156,11 @@ impl Store {
         self.snapshots_dir()
             .join(format!("{}-{key}", kind.prefix()))
     }
+}
+
+/// How the metadata names a result: its path under the store root.
+fn result_id(kind: ResultKind, key: &str) -> String {
+    format!("snapshots/{}-{key}", kind.prefix())
 }
 
 pub(crate) fn open_lock(path: &Path) -> Result<File, Error> {
@@ -165,20 +191,23 @@ mod tests {
     fn a_result_is_made_once_and_found_after() {
         let root = tempfile::tempdir().unwrap();
         let store = Store::open(root.path().join("store"), Limits::default()).unwrap();
-        assert_eq!(store.result(ResultKind::Exec, "ab12"), None);
+        assert_eq!(store.result(ResultKind::Exec, "ab12").unwrap(), None);
         let entry = active(store.prepare(ResultKind::Exec, "ab12").unwrap());
         std::fs::create_dir(entry.dir().join("fs")).unwrap();
         std::fs::write(entry.dir().join("stdout"), "hi").unwrap();
-        let dir = entry.commit().unwrap();
+        let dir = entry.commit("test").unwrap();
         assert_eq!(dir, root.path().join("store/snapshots/exec-ab12"));
         assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "hi");
-        assert_eq!(store.result(ResultKind::Exec, "ab12"), Some(dir.clone()));
+        assert_eq!(
+            store.result(ResultKind::Exec, "ab12").unwrap(),
+            Some(dir.clone())
+        );
         assert!(matches!(
             store.prepare(ResultKind::Exec, "ab12").unwrap(),
             Prepared::Committed(found) if found == dir
         ));
         // Kinds do not share keys.
-        assert_eq!(store.result(ResultKind::Layer, "ab12"), None);
+        assert_eq!(store.result(ResultKind::Layer, "ab12").unwrap(), None);
     }
 
     #[test]
@@ -190,7 +219,7 @@ mod tests {
         std::fs::create_dir(temp.join("fs")).unwrap();
         drop(entry);
         assert!(!temp.exists());
-        assert_eq!(store.result(ResultKind::Layer, "cd34"), None);
+        assert_eq!(store.result(ResultKind::Layer, "cd34").unwrap(), None);
         let tmp = std::fs::read_dir(root.path().join("snapshots/tmp")).unwrap();
         assert_eq!(tmp.count(), 0);
     }
@@ -207,7 +236,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(!waiter.is_finished(), "the lock lets only one maker in");
         std::fs::create_dir(first.dir().join("fs")).unwrap();
-        let dir = first.commit().unwrap();
+        let dir = first.commit("test").unwrap();
         match waiter.join().unwrap() {
             Prepared::Committed(found) => assert_eq!(found, dir),
             Prepared::Active(_) => panic!("the waiter made the result again"),
@@ -226,7 +255,7 @@ mod tests {
         let theirs = root.path().join("snapshots/layer-0a0b");
         std::fs::create_dir_all(theirs.join("fs")).unwrap();
         let temp = ours.dir().to_owned();
-        assert_eq!(ours.commit().unwrap(), theirs);
+        assert_eq!(ours.commit("test").unwrap(), theirs);
         assert!(!theirs.join("fs/ours").exists());
         assert!(!temp.exists());
     }

@@ -29,8 +29,11 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use crate::compression::Compression;
 use crate::content::{digest_hex, ContentStore, Digesting};
+use crate::meta::{apparent_size, EntryKind, Meta};
 use crate::temp::{process_alive, remove_temps, temp_name};
 use crate::unpack::{UnpackStats, Unpacker};
 use crate::{sys, Error};
@@ -97,9 +100,10 @@ pub struct Ingested {
     pub stats: UnpackStats,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     root: PathBuf,
+    meta: Arc<Meta>,
     content: ContentStore,
     snapshots: PathBuf,
     snapshots_tmp: PathBuf,
@@ -112,30 +116,32 @@ impl Store {
     /// processes left in its temp directories.
     pub fn open(root: impl Into<PathBuf>, limits: Limits) -> Result<Store, Error> {
         let root = root.into();
-        let store = Store {
-            content: ContentStore::new(&root),
-            snapshots: root.join("snapshots"),
-            snapshots_tmp: root.join("snapshots/tmp"),
-            locks: root.join("locks"),
-            root,
-            limits,
-        };
         let store_error = |path: &Path, source| Error::Store {
             path: path.to_owned(),
             source,
         };
-        std::fs::create_dir_all(&store.root).map_err(|e| store_error(&store.root, e))?;
+        std::fs::create_dir_all(&root).map_err(|e| store_error(&root, e))?;
         // The store holds other users' files (subordinate ids): keep it private.
-        std::fs::set_permissions(&store.root, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| store_error(&store.root, e))?;
-        let [blobs, content_tmp] = store.content.dirs();
-        for dir in [blobs, content_tmp, &store.snapshots_tmp, &store.locks] {
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| store_error(&root, e))?;
+        let content = ContentStore::new(&root);
+        let [blobs, content_tmp] = content.dirs();
+        let (snapshots_tmp, locks) = (root.join("snapshots/tmp"), root.join("locks"));
+        for dir in [blobs, content_tmp, &snapshots_tmp, &locks] {
             std::fs::create_dir_all(dir).map_err(|e| store_error(dir, e))?;
         }
-        for dir in [content_tmp, &store.snapshots_tmp] {
+        for dir in [content_tmp, &snapshots_tmp] {
             remove_temps(dir, |_, pid| pid.is_some_and(|pid| !process_alive(pid)));
         }
-        Ok(store)
+        Ok(Store {
+            meta: Arc::new(Meta::open(&root)?),
+            content,
+            snapshots: root.join("snapshots"),
+            snapshots_tmp,
+            locks,
+            root,
+            limits,
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -147,11 +153,6 @@ impl Store {
         &self.snapshots
     }
 
-    /// Where the locks of things being made live (`locks/`).
-    pub(crate) fn locks_dir(&self) -> &Path {
-        &self.locks
-    }
-
     /// Where snapshots are made before they are renamed into place.
     pub(crate) fn snapshots_tmp_dir(&self) -> &Path {
         &self.snapshots_tmp
@@ -159,6 +160,38 @@ impl Store {
 
     pub(crate) fn content(&self) -> &ContentStore {
         &self.content
+    }
+
+    pub(crate) fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub(crate) fn meta_arc(&self) -> Arc<Meta> {
+        Arc::clone(&self.meta)
+    }
+
+    /// The lock that makes, and removes, the entry `name` one process at a
+    /// time (`locks/<name>.lock`).
+    pub(crate) fn lock_entry(&self, name: &str) -> Result<File, Error> {
+        let path = self.locks.join(format!("{name}.lock"));
+        let lock = crate::results::open_lock(&path)?;
+        sys::lock_exclusive(&lock).map_err(|source| Error::Store { path, source })?;
+        Ok(lock)
+    }
+
+    /// Moves a verified temp blob into place and records it, under the
+    /// blob's lock (a collector removes blobs under it too).
+    pub(crate) fn commit_blob(&self, temp: &Path, digest: &str) -> Result<(), Error> {
+        let hex = digest_hex(digest)?;
+        let _lock = self.lock_entry(&format!("blob-{hex}"))?;
+        self.content.commit(temp, digest)?;
+        let path = self.content.path(digest)?;
+        self.meta.record(
+            &format!("content/blobs/sha256/{hex}"),
+            EntryKind::Blob,
+            apparent_size(&path),
+            &format!("blob {digest}"),
+        )
     }
 
     /// Stores a blob as it streams in, verifying its digest and size; a
@@ -169,7 +202,7 @@ impl Store {
         }
         let (file, temp) = self.content.temp_file(digest)?;
         let result = Self::verify_into(digest, size, Digesting::new(reader, size, Some(file)))
-            .and_then(|()| self.content.commit(&temp, digest));
+            .and_then(|()| self.commit_blob(&temp, digest));
         if result.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
@@ -189,7 +222,7 @@ impl Store {
                 source,
             })
             .and_then(|(digest, size, _)| {
-                self.content.commit(&temp, &digest)?;
+                self.commit_blob(&temp, &digest)?;
                 Ok((digest, size))
             });
         if result.is_err() {
@@ -234,8 +267,12 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the store has the blob; one it has is in use by this
+    /// process from now on (a collector leaves it).
     pub fn has_blob(&self, digest: &str) -> Result<bool, Error> {
-        Ok(self.content.path(digest)?.exists())
+        let hex = digest_hex(digest)?;
+        Ok(self.content.path(digest)?.exists()
+            && self.meta.touch(&format!("content/blobs/sha256/{hex}"))?)
     }
 
     pub fn blob_path(&self, digest: &str) -> Result<PathBuf, Error> {
@@ -250,7 +287,15 @@ impl Store {
 
     /// Stores a small blob after verifying its digest.
     pub fn write_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), Error> {
-        self.content.write(digest, bytes)
+        if self.has_blob(digest)? {
+            return Ok(());
+        }
+        let temp = self.content.write(digest, bytes)?;
+        let committed = self.commit_blob(&temp, digest);
+        if committed.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        committed
     }
 
     /// The snapshot of the layer whose uncompressed digest is `diff_id`, if
@@ -259,7 +304,8 @@ impl Store {
     pub fn layer_snapshot(&self, diff_id: &str) -> Result<Option<Snapshot>, Error> {
         let id = layer_snapshot_id(diff_id)?;
         let dir = self.snapshots.join(&id);
-        Ok(dir.join("fs").is_dir().then_some(Snapshot { id, dir }))
+        let present = dir.join("fs").is_dir() && self.meta.touch(&format!("snapshots/{id}"))?;
+        Ok(present.then_some(Snapshot { id, dir }))
     }
 
     /// Waits until no other process is making the snapshot of `diff_id`, then
@@ -400,10 +446,22 @@ impl Store {
         let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
         sys::sync_filesystem(fs_dir.as_fd()).map_err(commit_error)?;
         if let Some(path) = blob_temp.take() {
-            self.content.commit(&path, layer.digest)?;
+            self.commit_blob(&path, layer.digest)?;
         }
         let dir = self.snapshots.join(&id);
-        std::fs::rename(temp_dir, &dir).map_err(commit_error)?;
+        if dir.join("fs").is_dir() {
+            // Committed, though the metadata did not say so (a crash between
+            // a rename and its record): that one stands.
+            let _ = std::fs::remove_dir_all(temp_dir);
+        } else {
+            std::fs::rename(temp_dir, &dir).map_err(commit_error)?;
+        }
+        self.meta.record(
+            &format!("snapshots/{id}"),
+            EntryKind::ImageLayer,
+            apparent_size(&dir),
+            &format!("layer {}", layer.diff_id),
+        )?;
         Ok(Ingested {
             snapshot: Snapshot { id, dir },
             stats,

@@ -93,15 +93,17 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
     ctx.scheduler
         .solve(key, name, move |job| async move {
             let ctx = step_ctx;
-            if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key) {
+            if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key)? {
                 return Ok(Outcome::Cached(committed(&ctx, &prepared, &key, &dir)?));
             }
             // The permit only for real work: a cached step takes none.
             let _permit = job.acquire().await;
             blocking(move || {
-                let entry = ctx.memo.get_or_build(Kind::Exec, &key, |temp| {
-                    run_in(&ctx, &prepared, &key, temp, &job)
-                })?;
+                let entry = ctx
+                    .memo
+                    .get_or_build(Kind::Exec, &key, &prepared.name, |temp| {
+                        run_in(&ctx, &prepared, &key, temp, &job)
+                    })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
                 Ok(memo_outcome(&entry, solved))
             })

@@ -36,9 +36,11 @@ pub(super) async fn solve_layer(
     ctx.scheduler
         .solve(key, node.name.clone(), move |_| {
             blocking(move || {
-                let entry = step_ctx.memo.get_or_build(Kind::Layer, &key, |temp| {
-                    build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
-                })?;
+                let entry = step_ctx
+                    .memo
+                    .get_or_build(Kind::Layer, &key, &name, |temp| {
+                        build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
+                    })?;
                 let layer = entry.dir.join("fs");
                 step_ctx.name_layer(layer.clone(), &name);
                 let mut layers = vec![layer];

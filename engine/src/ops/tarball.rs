@@ -52,20 +52,23 @@ pub(super) async fn solve_tarball(
     let built = build_container(ctx, &spec.rootfs, &spec.config, spec.options, None).await?;
     let key = tarball_key(&built.manifest.digest);
     let step_ctx = Arc::clone(ctx);
+    let name = node.name.clone();
     ctx.scheduler
         .solve(key, node.name.clone(), move |_| {
             blocking(move || {
                 let store = &step_ctx.store;
-                let entry = step_ctx.memo.get_or_build(Kind::Layer, &key, |temp| {
-                    let path = temp.join("fs/image.tar");
-                    std::fs::create_dir(temp.join("fs"))
-                        .and_then(|()| std::fs::File::create(&path))
-                        .and_then(|file| {
-                            write_archive(store, &built, std::io::BufWriter::new(&file))?;
-                            file.sync_all()
-                        })
-                        .map_err(|source| Error::WriteArchive { path, source })
-                })?;
+                let entry = step_ctx
+                    .memo
+                    .get_or_build(Kind::Layer, &key, &name, |temp| {
+                        let path = temp.join("fs/image.tar");
+                        std::fs::create_dir(temp.join("fs"))
+                            .and_then(|()| std::fs::File::create(&path))
+                            .and_then(|file| {
+                                write_archive(store, &built, std::io::BufWriter::new(&file))?;
+                                file.sync_all()
+                            })
+                            .map_err(|source| Error::WriteArchive { path, source })
+                    })?;
                 let solved = Solved::chain(key, vec![entry.dir.join("fs")]);
                 Ok(memo_outcome(&entry, solved))
             })

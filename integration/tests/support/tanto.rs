@@ -209,11 +209,49 @@ fn build_and_copy(cargo_args: &[&str], built: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target"));
     let built = target.join(built);
-    let dir = std::env::temp_dir().join(format!("tanto-bin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    readable_copy(&built)
+}
+
+/// A copy of `built` that every user may run, shared by all the test
+/// binaries of a run: `/tmp/tanto-bin/<size>-<mtime>/NAME`, made once
+/// (temp, then rename), so a run leaves one copy of each build instead of
+/// one per test binary. Copies of older builds are removed after two hours.
+fn readable_copy(built: &Path) -> PathBuf {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(built).unwrap();
+    let shared = std::env::temp_dir().join("tanto-bin");
+    let dir = shared.join(format!(
+        "{}-{}.{}",
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec()
+    ));
     let copy = dir.join(built.file_name().unwrap());
-    std::fs::copy(&built, &copy).unwrap();
+    if !copy.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for d in [&shared, &dir] {
+            std::fs::set_permissions(d, PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        let temp = dir.join(format!(
+            ".{}.{}",
+            built.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(built, &temp).unwrap();
+        std::fs::rename(&temp, &copy).unwrap();
+    }
+    let stale = std::time::Duration::from_secs(2 * 3600);
+    for entry in std::fs::read_dir(&shared).unwrap().flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > stale);
+        if old && entry.path() != dir {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
     copy
 }
 

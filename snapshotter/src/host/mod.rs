@@ -184,11 +184,23 @@ fn import(
     }
 
     let hex = digest.trim_start_matches("blake3:");
-    let dir = store.snapshots_dir().join(format!("local-{hex}"));
+    let name = format!("local-{hex}");
+    let dir = store.snapshots_dir().join(&name);
     let fs = dir.join("fs");
-    let mut reused = fs.is_dir();
+    // Made, found and collected one process at a time.
+    let _lock = store.lock_entry(&name)?;
+    let id = format!("snapshots/{name}");
+    let mut reused = fs.is_dir() && store.meta().touch(&id)?;
     if !reused {
-        reused = fill::make_snapshot(store, &dir, hex, &entries, shown)?;
+        // There but unrecorded (a crash between its rename and its record)
+        // counts as made already.
+        reused = fs.is_dir() || fill::make_snapshot(store, &dir, hex, &entries, shown)?;
+        store.meta().record(
+            &id,
+            crate::meta::EntryKind::HostDirectory,
+            crate::meta::apparent_size(&dir),
+            &format!("host {}", shown.display()),
+        )?;
     }
     tracing::debug!(
         "{}: {digest}, snapshot {}",

@@ -1,0 +1,274 @@
+//! Taking space back: entries removed least recently used first, never one a
+//! running process uses (its lease), each under the lock its makers take,
+//! so nobody finds half of it. What the metadata knows is all a collector
+//! reads; no tree is walked to decide.
+//!
+//! Removing is: the entry's lock, the metadata forgets it (only if no live
+//! process leases it), its directory is renamed into `snapshots/tmp/` and
+//! deleted there. A collector killed half-way leaves a temp that the next
+//! open sweeps, never a half-deleted entry under its real name.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::meta::{now_nanos, EntryInfo, EntryKind};
+use crate::store::Store;
+use crate::temp::temp_name;
+use crate::Error;
+
+/// What to collect.
+#[derive(Clone, Debug, Default)]
+pub struct PruneRequest {
+    /// Only entries unused for at least this long.
+    pub unused_for: Option<Duration>,
+    /// Stop once this many bytes are freed; `None`: every candidate.
+    pub bytes_to_free: Option<u64>,
+    /// Cache volumes too (always last).
+    pub cache_volumes: bool,
+    /// Say what would go; remove nothing.
+    pub dry_run: bool,
+}
+
+/// What a prune did (or, dry, would do).
+#[derive(Clone, Debug, Default)]
+pub struct PruneReport {
+    pub removed: Vec<EntryInfo>,
+    pub freed: u64,
+    /// Candidates a running process started using before they could go.
+    pub skipped_in_use: usize,
+}
+
+/// The order entries go in: least recently used first; at the same instant,
+/// what depends on a layer before the layer, cache volumes last.
+fn rank(kind: EntryKind) -> u8 {
+    match kind {
+        EntryKind::StepResult => 0,
+        EntryKind::FileOperation => 1,
+        EntryKind::HostDirectory => 2,
+        EntryKind::ImageLayer => 3,
+        EntryKind::Blob => 4,
+        EntryKind::CacheVolume => 5,
+    }
+}
+
+impl Store {
+    /// Every entry the store has, least recently used first, each saying
+    /// whether a running process uses it.
+    pub fn entries(&self) -> Result<Vec<EntryInfo>, Error> {
+        self.meta().entries()
+    }
+
+    /// Removes what `request` selects, least recently used first.
+    pub fn prune(&self, request: &PruneRequest) -> Result<PruneReport, Error> {
+        let now = now_nanos();
+        let mut candidates: Vec<EntryInfo> = self
+            .entries()?
+            .into_iter()
+            .filter(|e| !e.in_use)
+            .filter(|e| request.cache_volumes || e.kind != EntryKind::CacheVolume)
+            .filter(|e| {
+                request
+                    .unused_for
+                    .is_none_or(|age| now.saturating_sub(e.last_used) >= age.as_nanos() as i64)
+            })
+            .collect();
+        candidates.sort_by_key(|e| (e.kind == EntryKind::CacheVolume, e.last_used, rank(e.kind)));
+        let mut report = PruneReport::default();
+        for entry in candidates {
+            if request
+                .bytes_to_free
+                .is_some_and(|goal| report.freed >= goal)
+            {
+                break;
+            }
+            let removed = if request.dry_run {
+                true
+            } else {
+                self.remove_entry(&entry)?
+            };
+            if removed {
+                report.freed += entry.size;
+                report.removed.push(entry);
+            } else {
+                report.skipped_in_use += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes one entry unless a running process uses it; whether it went.
+    fn remove_entry(&self, entry: &EntryInfo) -> Result<bool, Error> {
+        let path = self.root().join(&entry.id);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let lock_name = match entry.kind {
+            EntryKind::Blob => format!("blob-{name}"),
+            EntryKind::CacheVolume => format!("cache-{name}"),
+            _ => name.clone(),
+        };
+        let _lock = self.lock_entry(&lock_name)?;
+        if !self.meta().forget_unless_used(&entry.id)? {
+            return Ok(false);
+        }
+        let trash = temp_name(self.snapshots_tmp_dir(), &format!("removed-{name}"));
+        match std::fs::rename(&path, &trash) {
+            Ok(()) => remove_all(&trash),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Store { path, source }),
+        }
+        Ok(true)
+    }
+}
+
+/// Deletes a renamed-away entry; what cannot be deleted now is swept from
+/// `snapshots/tmp/` by a later open.
+fn remove_all(path: &Path) {
+    let removed = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    if let Err(e) = removed {
+        tracing::warn!("cannot remove {} yet: {e}", path.display());
+    }
+}
+
+/// The file system's size and free space where `path` is: (total, free)
+/// bytes, as an unprivileged user may use them.
+pub fn disk_space(path: &Path) -> Result<(u64, u64), Error> {
+    let stat = nix::sys::statvfs::statvfs(path).map_err(|errno| Error::Store {
+        path: PathBuf::from(path),
+        source: std::io::Error::from(errno),
+    })?;
+    let fragment = stat.fragment_size() as u64;
+    Ok((
+        stat.blocks() as u64 * fragment,
+        stat.blocks_available() as u64 * fragment,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, Prepared, ResultKind};
+
+    fn make(store: &Store, key: &str, bytes: usize) -> PathBuf {
+        let Prepared::Active(entry) = store.prepare(ResultKind::Exec, key).unwrap() else {
+            panic!("{key} exists");
+        };
+        std::fs::create_dir(entry.dir().join("fs")).unwrap();
+        std::fs::write(entry.dir().join("fs/data"), vec![1u8; bytes]).unwrap();
+        entry.commit(&format!("withExec make {key}")).unwrap()
+    }
+
+    #[test]
+    fn least_recently_used_go_first_and_what_a_running_process_uses_stays() {
+        let root = tempfile::tempdir().unwrap();
+        let maker = Store::open(root.path(), Limits::default()).unwrap();
+        let old = make(&maker, "01", 1000);
+        let used = make(&maker, "02", 1000);
+        let new = make(&maker, "03", 1000);
+        drop(maker);
+        // Another process (a store of its own) uses 02 now.
+        let runner = Store::open(root.path(), Limits::default()).unwrap();
+        assert_eq!(
+            runner.result(ResultKind::Exec, "02").unwrap(),
+            Some(used.clone())
+        );
+        let collector = Store::open(root.path(), Limits::default()).unwrap();
+        let entries = collector.entries().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert!(
+            entries
+                .iter()
+                .find(|e| e.id == "snapshots/exec-02")
+                .unwrap()
+                .in_use
+        );
+        assert_eq!(
+            entries
+                .iter()
+                .find(|e| e.id == "snapshots/exec-01")
+                .unwrap()
+                .description,
+            "withExec make 01"
+        );
+
+        // A dry run removes nothing.
+        let dry = collector
+            .prune(&PruneRequest {
+                dry_run: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(dry.removed.len(), 2);
+        assert!(old.exists() && new.exists());
+
+        // Freeing a little takes the oldest only.
+        let some = collector
+            .prune(&PruneRequest {
+                bytes_to_free: Some(1),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(some.removed.len(), 1);
+        assert_eq!(some.removed[0].id, "snapshots/exec-01");
+        assert!(!old.exists() && used.exists() && new.exists());
+        assert!(some.freed >= 1000);
+
+        // Everything else that nobody uses.
+        let rest = collector.prune(&PruneRequest::default()).unwrap();
+        assert_eq!(rest.removed.len(), 1);
+        assert!(!new.exists() && used.exists());
+
+        // Once the runner is gone, its lease is too.
+        drop(runner);
+        let last = collector.prune(&PruneRequest::default()).unwrap();
+        assert_eq!(last.removed.len(), 1);
+        assert!(!used.exists());
+        assert!(collector.entries().unwrap().is_empty());
+        // Nothing half-removed is left under a real name or in tmp.
+        let left: Vec<_> = std::fs::read_dir(root.path().join("snapshots/tmp"))
+            .unwrap()
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_removed_result_is_made_anew_by_whoever_wants_it_next() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::open(root.path(), Limits::default()).unwrap();
+        make(&store, "0a", 10);
+        drop(store);
+        let collector = Store::open(root.path(), Limits::default()).unwrap();
+        collector.prune(&PruneRequest::default()).unwrap();
+        let user = Store::open(root.path(), Limits::default()).unwrap();
+        assert_eq!(user.result(ResultKind::Exec, "0a").unwrap(), None);
+        make(&user, "0a", 10);
+        assert!(user.result(ResultKind::Exec, "0a").unwrap().is_some());
+    }
+
+    #[test]
+    fn metadata_lost_is_rebuilt_from_the_files() {
+        let root = tempfile::tempdir().unwrap();
+        let store = Store::open(root.path(), Limits::default()).unwrap();
+        let dir = make(&store, "0b", 5000);
+        drop(store);
+        for file in ["meta.db", "meta.db-wal", "meta.db-shm"] {
+            let _ = std::fs::remove_file(root.path().join(file));
+        }
+        let reopened = Store::open(root.path(), Limits::default()).unwrap();
+        let entries = reopened.entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].kind, EntryKind::StepResult);
+        assert_eq!(entries[0].size, crate::apparent_size(&dir));
+        assert!(entries[0].size > 5000);
+        // And files removed behind its back are forgotten.
+        std::fs::remove_dir_all(&dir).unwrap();
+        drop(reopened);
+        let again = Store::open(root.path(), Limits::default()).unwrap();
+        assert!(again.entries().unwrap().is_empty());
+    }
+}
