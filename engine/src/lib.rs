@@ -79,6 +79,7 @@ mod config;
 mod context;
 mod engine;
 mod error;
+mod gc_policy;
 mod image;
 pub mod isolation;
 mod mask;
@@ -100,6 +101,9 @@ pub use cache_volume::Sharing;
 pub use config::Settings;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::Error;
+pub use gc_policy::{
+    parse_duration, GcPolicy, GcPolicyError, Limits, Malformed, Origin, Plan, Space, Trigger, Usage,
+};
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};
