@@ -1,8 +1,10 @@
 //! The `tanto` command.
 
 mod doctor;
+mod du;
 mod output;
 mod progress;
+mod prune;
 mod pull;
 mod query;
 mod relay;
@@ -69,6 +71,10 @@ enum Command {
     Session(session::Args),
     /// Run a GraphQL document against Dagger's core schema and print the JSON answer
     Query(query::Args),
+    /// Show what the store holds, by kind, and how much a prune could take
+    Du(du::Args),
+    /// Take space back from the store, least recently used first
+    Prune(prune::Args),
     /// Check that this machine can run tanto rootless, and say what to fix
     Doctor,
     /// Print tanto's version
@@ -133,6 +139,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &progress,
                 args,
             )
+        }
+        Command::Du(args) => {
+            engine::isolation::enter_namespace()?;
+            du::run(&store_root(cli.root)?, args)
+        }
+        Command::Prune(args) => {
+            // Inside: what it removes belongs to the subordinate ids.
+            engine::isolation::enter_namespace()?;
+            prune::run(&store_root(cli.root)?, args)
         }
         Command::Pull(args) => {
             engine::isolation::enter_namespace()?;

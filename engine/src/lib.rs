@@ -60,7 +60,7 @@
 //! floor or below (`tests/imports.rs` keeps them free of cycles):
 //!
 //! ```text
-//!   engine.rs, isolation.rs, values/   the public API: Engine, lazy values
+//!   engine.rs, isolation.rs, values/, store_admin.rs   the public API
 //!   ops/                 solving each kind of node (the one cycle: ops
 //!                        call `ops::solve` back for their inputs)
 //!   node.rs              the op DAG, a container's lazy config, its paths
@@ -68,7 +68,8 @@
 //!   context.rs, capture.rs            what every op shares; step output
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
-//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs
+//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
+//!   gc_policy/
 //! ```
 
 mod base_image;
@@ -79,7 +80,7 @@ mod config;
 mod context;
 mod engine;
 mod error;
-mod gc_policy;
+pub mod gc_policy;
 mod image;
 pub mod isolation;
 mod mask;
@@ -101,9 +102,6 @@ pub use cache_volume::Sharing;
 pub use config::Settings;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::Error;
-pub use gc_policy::{
-    parse_duration, GcPolicy, GcPolicyError, Limits, Malformed, Origin, Plan, Space, Trigger, Usage,
-};
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};
@@ -113,7 +111,7 @@ pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
 pub use solved::PullReport;
 pub use store_admin::{
-    EntryInfo, EntryKind, KindUsage, PruneOptions, PruneReport, StoreAdmin, Usage,
+    EntryInfo, EntryKind, KindUsage, PruneOptions, PruneReport, StoreAdmin, StoreUsage,
 };
 pub use store_root::default_store_root;
 pub use values::{

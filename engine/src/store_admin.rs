@@ -17,7 +17,7 @@ pub struct StoreAdmin {
 
 /// What the store holds, by kind.
 #[derive(Clone, Debug, Default)]
-pub struct Usage {
+pub struct StoreUsage {
     /// One line per kind, in [`EntryKind::ALL`]'s order.
     pub kinds: Vec<KindUsage>,
     pub total: u64,
@@ -58,7 +58,7 @@ impl StoreAdmin {
         Ok(StoreAdmin { store })
     }
 
-    pub fn usage(&self) -> Result<Usage, Error> {
+    pub fn usage(&self) -> Result<StoreUsage, Error> {
         let entries = self.store.entries().map_err(store_error)?;
         let (disk_total, disk_free) =
             snapshotter::disk_space(self.store.root()).map_err(store_error)?;
@@ -74,7 +74,7 @@ impl StoreAdmin {
                 }
             })
             .collect::<Vec<_>>();
-        Ok(Usage {
+        Ok(StoreUsage {
             total: kinds.iter().map(|k| k.bytes).sum(),
             reclaimable: kinds.iter().map(|k| k.reclaimable).sum(),
             oldest_use: entries.iter().map(|e| e.last_used).min(),

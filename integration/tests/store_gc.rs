@@ -1,0 +1,249 @@
+//! The store kept within bounds, as the unprivileged test user: `tanto du`
+//! reports what the store holds as `du -sb` counts it, `tanto prune` takes
+//! the least recently used first and never what a pipeline running in
+//! another process uses, and after `prune --all` the owner can `rm -rf`
+//! the store without root.
+
+mod support;
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use support::fixtures;
+use support::image::{tar_directory, Codec, Image, Layer};
+use support::registry::Registry;
+use support::session::Session;
+use support::tanto::Tanto;
+
+fn busybox() -> &'static (Registry, String) {
+    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let registry = Registry::start();
+        let dir = tempfile::tempdir().unwrap();
+        fixtures::busybox_tree(dir.path());
+        let layer = Layer::new(&tar_directory(dir.path()), Codec::Gzip);
+        Image::new(vec![layer]).push(&registry, "fixtures/busybox", "latest");
+        let image = format!("{}/fixtures/busybox:latest", registry.host());
+        (registry, image)
+    })
+}
+
+/// A pipeline: busybox, then `script` in a step, its stdout asked for.
+fn step(script: &str) -> String {
+    format!(
+        r#"{{ container {{ from(address: "{}") {{ withExec(args: ["sh", "-c", {}]) {{ stdout }} }} }} }}"#,
+        busybox().1,
+        serde_json::to_string(script).unwrap()
+    )
+}
+
+fn du_json(tanto: &Tanto, verbose: bool) -> serde_json::Value {
+    let args: &[&str] = if verbose {
+        &["du", "--json", "--verbose"]
+    } else {
+        &["du", "--json"]
+    };
+    serde_json::from_str(&tanto.ok(args).stdout).unwrap()
+}
+
+/// The entry of the step whose command contains `marker`.
+fn step_entry(du: &serde_json::Value, marker: &str) -> Option<serde_json::Value> {
+    du["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "step-result" && e["description"].as_str().unwrap().contains(marker))
+        .cloned()
+}
+
+/// `du -sb` of a path, as root.
+fn du_sb(path: &Path) -> u64 {
+    let out = std::process::Command::new("du")
+        .arg("-sb")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn du_reports_what_the_store_holds_as_du_counts_it() {
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&step("head -c 3000000 /dev/zero > /big; echo made"));
+    assert!(ok, "{answer:#}");
+    let du = du_json(&tanto, true);
+    let kinds = du["kinds"].as_array().unwrap();
+    let count = |kind: &str| {
+        kinds.iter().find(|k| k["kind"] == kind).unwrap()["entries"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(count("step-result"), 1, "{du:#}");
+    assert_eq!(count("image-layer"), 1, "{du:#}");
+    assert!(count("blob") >= 3, "layer, config and manifest: {du:#}");
+    let entry = step_entry(&du, "head -c 3000000").expect("the step is listed");
+    assert!(entry["bytes"].as_u64().unwrap() >= 3_000_000, "{entry:#}");
+    assert_eq!(entry["inUse"], false, "no tanto runs now: {entry:#}");
+
+    // The totals agree with du -sb over the entries, within 1%.
+    let store = tanto.store();
+    let mut counted = 0;
+    for dir in ["snapshots", "cache"] {
+        for entry in std::fs::read_dir(store.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry.file_name() != "tmp" {
+                counted += du_sb(&entry.path());
+            }
+        }
+    }
+    for blob in std::fs::read_dir(store.join("content/blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        counted += blob.metadata().unwrap().len();
+    }
+    let reported = du["bytes"].as_u64().unwrap();
+    let difference = reported.abs_diff(counted) as f64 / counted as f64;
+    assert!(difference <= 0.01, "tanto du {reported}, du -sb {counted}");
+
+    // The table a person reads.
+    let table = tanto.ok(&["du", "--verbose"]).stdout;
+    assert!(
+        table.contains("step results") && table.contains("RECLAIMABLE"),
+        "{table}"
+    );
+    assert!(
+        table.contains("withExec sh -c \"head -c 3000000"),
+        "{table}"
+    );
+}
+
+#[test]
+fn prune_takes_the_least_recently_used_and_spares_a_pipeline_running_meanwhile() {
+    let tanto = Tanto::new();
+    for script in ["echo first > /a", "echo second > /b"] {
+        let (ok, answer) = tanto.query(&step(script));
+        assert!(ok, "{answer:#}");
+    }
+    // The oldest step alone, when a little must go.
+    let run = tanto.ok(&["prune", "--max-used-space", "1"]);
+    assert!(run.stderr.contains("echo first"), "{}", run.stderr);
+    let du = du_json(&tanto, true);
+    assert!(step_entry(&du, "echo first").is_none(), "{du:#}");
+
+    // A pipeline that runs on the second step's result while prune runs.
+    let (ok, answer) = tanto.query(&step("echo second > /b"));
+    assert!(ok, "{answer:#}");
+    let running = format!(
+        r#"{{ container {{ from(address: "{}") {{ withExec(args: ["sh", "-c", "echo second > /b"]) {{ withExec(args: ["sh", "-c", "sleep 4; cat /b"]) {{ stdout }} }} }} }} }}"#,
+        busybox().1
+    );
+    let document = tanto.write_home_file("running.graphql", &running);
+    let pipeline = tanto
+        .command(&["query", document.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it uses the second step's result (its lease), prune everything.
+    let started = Instant::now();
+    loop {
+        let du = du_json(&tanto, true);
+        if step_entry(&du, "echo second").is_some_and(|e| e["inUse"] == true) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never in use: {du:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pruned = tanto.ok(&["prune"]);
+    let du = du_json(&tanto, true);
+    assert!(
+        step_entry(&du, "echo second").is_some(),
+        "{}\n{du:#}",
+        pruned.stderr
+    );
+    let out = pipeline.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("second"));
+
+    // Once it ended, nothing is in use and everything can go.
+    tanto.ok(&["prune"]);
+    let du = du_json(&tanto, false);
+    assert_eq!(du["entries"], 0, "{du:#}");
+    // And the pipelines run again from nothing.
+    let (ok, answer) = tanto.query(&step("cat /etc/passwd > /dev/null; echo again"));
+    assert!(ok, "{answer:#}");
+}
+
+#[test]
+fn after_prune_all_the_owner_can_remove_the_store_without_root() {
+    let tanto = Tanto::new();
+    let with_cache = format!(
+        r#"{{ container {{ from(address: "{}") {{ withMountedCache(path: "/cache", cache: "{}") {{ withExec(args: ["sh", "-c", "echo kept > /cache/f; chown 1000:1000 /cache/f; echo done"]) {{ stdout }} }} }} }} }}"#,
+        busybox().1,
+        "CACHE_ID"
+    );
+    // One session: a cache volume's ID is good only in the session that made it.
+    let session = Session::start(&tanto);
+    let answer = session.ask(r#"{ cacheVolume(key: "build") { id } }"#);
+    let id = answer["data"]["cacheVolume"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = session.ask(&with_cache.replace("CACHE_ID", &id));
+    assert!(answer["errors"].is_null(), "{answer:#}");
+    session.end();
+    let dry = tanto.ok(&["prune", "--all", "--dry-run"]);
+    assert!(dry.stdout.contains("would free"), "{}", dry.stdout);
+    assert!(du_json(&tanto, false)["entries"].as_u64().unwrap() > 0);
+    tanto.ok(&["prune", "--all"]);
+    assert_eq!(du_json(&tanto, false)["entries"], 0);
+    let remove = tanto
+        .command_for(
+            Path::new("/bin/rm"),
+            &["-rf", tanto.store().to_str().unwrap()],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        remove.status.success(),
+        "{}",
+        String::from_utf8_lossy(&remove.stderr)
+    );
+    assert!(!tanto.store().exists());
+}
+
+#[test]
+fn bad_sizes_and_durations_are_refused_with_the_accepted_forms() {
+    let tanto = Tanto::new();
+    for (flag, value, named) in [
+        ("--max-used-space", "12XB", "12XB"),
+        ("--max-used-space", "150%", "150%"),
+        ("--reserved-space", "-1GB", "-1GB"),
+        ("--keep-duration", "-5h", "-5h"),
+        ("--keep-duration", "soon", "soon"),
+    ] {
+        let run = tanto.run(&["prune", &format!("{flag}={value}")]);
+        assert!(
+            !run.success && run.stderr.contains(named) && run.stderr.contains(flag),
+            "{flag} {value}: {}",
+            run.stderr
+        );
+    }
+}
