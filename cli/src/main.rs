@@ -2,6 +2,7 @@
 
 mod doctor;
 mod du;
+mod gc;
 mod output;
 mod progress;
 mod prune;

@@ -29,19 +29,20 @@ pub fn run(
     let runtime = api::runtime().context("cannot start tanto's async runtime")?;
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
-    let answer = runtime.block_on(async {
+    let (answer, collector) = runtime.block_on(async {
         let engine = engine::Engine::new(engine::EngineConfig {
             store_root: store_root.to_owned(),
             insecure_registries,
             observer: Some(observer),
             ..Default::default()
         })?;
+        let collector = engine.clone();
         let session = api::Session::new(engine, api::new_token()?)?;
         // On a worker thread, whose stack is sized for deep documents.
         let answer = tokio::spawn(async move { session.execute(&document).await })
             .await
             .context("answering the query failed")?;
-        anyhow::Ok(answer)
+        anyhow::Ok((answer, collector))
     })?;
     // Steps may still hold the observer; the answer is complete.
     drop(runtime);
@@ -50,6 +51,7 @@ pub fn run(
     let mut written = Ok(());
     progress.finish(true, || written = crate::output::answer(answer))?;
     written.context("cannot write the answer to standard output")?;
+    crate::gc::collect(&collector);
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -52,7 +52,8 @@ pub fn run(
     // thread reading standard input may never return.
     runtime.shutdown_background();
     progress.finish(true, || {})?;
-    served?;
+    let engine = served?;
+    crate::gc::collect(&engine);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -61,7 +62,7 @@ async fn serve(
     insecure_registries: Vec<String>,
     observer: engine::Observer,
     args: Args,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<engine::Engine> {
     let engine = engine::Engine::new(engine::EngineConfig {
         store_root: store_root.to_owned(),
         insecure_registries,
@@ -69,6 +70,7 @@ async fn serve(
         workdir: args.workdir,
         ..Default::default()
     })?;
+    let collector = engine.clone();
     let token = api::new_token()?;
     let session = Arc::new(api::Session::new(engine.clone(), token.clone())?);
     let (listener, address) = api::bind_loopback()
@@ -108,5 +110,6 @@ async fn serve(
             let _ = grace.wait_for(|ended| *ended).await;
             tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         } => Ok(()),
-    }
+    }?;
+    Ok(collector)
 }

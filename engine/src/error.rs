@@ -173,6 +173,12 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    #[error("the garbage collector's policy is not valid")]
+    GcPolicy {
+        #[source]
+        source: Box<crate::gc_policy::GcPolicyError>,
+    },
+
     #[error("cannot read random bytes from the kernel")]
     Randomness {
         #[source]

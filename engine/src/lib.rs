@@ -60,7 +60,7 @@
 //! floor or below (`tests/imports.rs` keeps them free of cycles):
 //!
 //! ```text
-//!   engine.rs, isolation.rs, values/, store_admin.rs   the public API
+//!   engine.rs, gc.rs, isolation.rs, values/, store_admin.rs   the public API
 //!   ops/                 solving each kind of node (the one cycle: ops
 //!                        call `ops::solve` back for their inputs)
 //!   node.rs              the op DAG, a container's lazy config, its paths
@@ -80,6 +80,7 @@ mod config;
 mod context;
 mod engine;
 mod error;
+mod gc;
 pub mod gc_policy;
 mod image;
 pub mod isolation;
@@ -102,6 +103,7 @@ pub use cache_volume::Sharing;
 pub use config::Settings;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::Error;
+pub use gc::Collected;
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};

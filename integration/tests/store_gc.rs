@@ -247,3 +247,67 @@ fn bad_sizes_and_durations_are_refused_with_the_accepted_forms() {
         );
     }
 }
+
+#[test]
+fn automatic_gc_keeps_the_store_under_max_used_space_and_spares_a_running_pipeline() {
+    let mut tanto = Tanto::new();
+    // Only max-used-space decides here, whatever this disk's free space.
+    tanto.env("TANTO_GC_RESERVED_SPACE", "0");
+    tanto.env("TANTO_GC_MIN_FREE_SPACE", "0");
+    tanto.env("TANTO_GC_MAX_USED_SPACE", "100%");
+    let writes = |n: u32| {
+        step(&format!(
+            "head -c 2000000 /dev/zero > /out{n}; echo wrote {n}"
+        ))
+    };
+    let (ok, answer) = tanto.query(&writes(1));
+    assert!(ok, "{answer:#}");
+    let one = du_json(&tanto, false)["bytes"].as_u64().unwrap();
+    // Room for the image and about two of the three 2 MB results.
+    let bound = one + 2_500_000;
+    tanto.env("TANTO_GC_MAX_USED_SPACE", &bound.to_string());
+
+    // A fourth pipeline, in another process, runs on the image meanwhile.
+    let document = tanto.write_home_file(
+        "running.graphql",
+        &step("sleep 6; head -c 100 /dev/zero | wc -c"),
+    );
+    let running = tanto
+        .command(&["query", document.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for n in [2, 3] {
+        let run = tanto.run(&[
+            "query",
+            tanto
+                .write_home_file("q.graphql", &writes(n))
+                .to_str()
+                .unwrap(),
+        ]);
+        assert!(run.success, "{}", run.stderr);
+        if n == 3 {
+            assert!(
+                run.stderr.contains("gc: the store was over max-used-space"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    let du = du_json(&tanto, true);
+    assert!(
+        du["bytes"].as_u64().unwrap() <= bound,
+        "over {bound}: {du:#}"
+    );
+    // Oldest first: the first result went, the last one stayed.
+    assert!(step_entry(&du, "wrote 1").is_none(), "{du:#}");
+    assert!(step_entry(&du, "wrote 3").is_some(), "{du:#}");
+    let out = running.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("100"));
+}

@@ -58,6 +58,12 @@ impl Store {
         self.meta().entries()
     }
 
+    /// Ends this process's leases, so that its own collection may take
+    /// what it used: call when nothing of this store is in use any more.
+    pub fn release_leases(&self) -> Result<(), Error> {
+        self.meta().release_leases()
+    }
+
     /// Removes what `request` selects, least recently used first.
     pub fn prune(&self, request: &PruneRequest) -> Result<PruneReport, Error> {
         let now = now_nanos();

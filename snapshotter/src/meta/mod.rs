@@ -229,6 +229,18 @@ impl Meta {
         Ok(known)
     }
 
+    /// Ends this process's leases: it uses nothing from now on (a session
+    /// that ended, before its own collection).
+    pub fn release_leases(&self) -> Result<(), Error> {
+        let conn = self.conn.lock().unwrap();
+        conn.execute(
+            "DELETE FROM leases WHERE holder = ?1",
+            params![self.holder.name()],
+        )
+        .map_err(self.error())?;
+        Ok(())
+    }
+
     /// Every entry, least recently used first.
     pub fn entries(&self) -> Result<Vec<EntryInfo>, Error> {
         let conn = self.conn.lock().unwrap();
