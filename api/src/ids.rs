@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use engine::{CacheVolume, Container, Directory, File, Secret};
+use std::sync::Arc;
+
+use engine::{CacheVolume, Container, Directory, EntryInfo, File, Secret};
 
 use crate::random::random_bytes;
 use crate::Error;
@@ -24,6 +26,11 @@ pub(crate) enum Object {
     Secret(Secret),
     CacheVolume(CacheVolume),
     EnvVariable(String, String),
+    Engine,
+    EngineCache,
+    /// The entries of the cache whose id contains this key.
+    EngineCacheEntrySet(String),
+    EngineCacheEntry(Arc<EntryInfo>),
 }
 
 impl Object {
@@ -35,6 +42,10 @@ impl Object {
             Object::Secret(_) => "Secret",
             Object::CacheVolume(_) => "CacheVolume",
             Object::EnvVariable(..) => "EnvVariable",
+            Object::Engine => "Engine",
+            Object::EngineCache => "EngineCache",
+            Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",
+            Object::EngineCacheEntry(_) => "EngineCacheEntry",
         }
     }
 }

@@ -25,3 +25,18 @@ macro_rules! string_scalar {
 }
 
 string_scalar!(Platform, "Platform");
+
+/// Dagger's `Void`: what a field that returns nothing returns (always null).
+#[derive(Clone, Debug)]
+pub struct Void;
+
+#[Scalar(name = "Void")]
+impl ScalarType for Void {
+    fn parse(_value: Value) -> InputValueResult<Self> {
+        Ok(Void)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Null
+    }
+}

@@ -63,3 +63,92 @@ impl Engine {
         }))
     }
 }
+
+/// Sizes that override the policy's for one prune (Dagger's
+/// `EngineCache.prune` arguments); `None` keeps the policy's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PolicyOverrides {
+    pub max_used_space: Option<crate::gc_policy::Space>,
+    pub reserved_space: Option<crate::gc_policy::Space>,
+    pub min_free_space: Option<crate::gc_policy::Space>,
+    pub target_space: Option<crate::gc_policy::Space>,
+}
+
+impl PolicyOverrides {
+    fn any(&self) -> bool {
+        self.max_used_space.is_some()
+            || self.reserved_space.is_some()
+            || self.min_free_space.is_some()
+            || self.target_space.is_some()
+    }
+}
+
+impl Engine {
+    /// What the store holds (Dagger's `EngineCache.entrySet`).
+    pub fn cache_usage(&self) -> Result<crate::store_admin::StoreUsage, Error> {
+        crate::store_admin::usage_of(&self.ctx.store)
+    }
+
+    /// The policy's sizes in bytes for the store's disk (Dagger's
+    /// `EngineCache.maxUsedSpace` and the others).
+    pub fn gc_limits(&self) -> Result<crate::gc_policy::Limits, Error> {
+        let policy = GcPolicy::load().map_err(|source| Error::GcPolicy {
+            source: Box::new(source),
+        })?;
+        let (disk_total, _) =
+            snapshotter::disk_space(self.ctx.store.root()).map_err(|source| Error::Store {
+                source: Box::new(source),
+            })?;
+        Ok(policy.limits(disk_total))
+    }
+
+    /// Dagger's `EngineCache.prune`: with the policy (or sizes given), what
+    /// it asks to free; else everything no running tanto uses. What this
+    /// engine uses stays either way.
+    pub fn prune_cache(
+        &self,
+        use_default_policy: bool,
+        overrides: PolicyOverrides,
+    ) -> Result<PruneReport, Error> {
+        let store = &self.ctx.store;
+        if !use_default_policy && !overrides.any() {
+            return crate::store_admin::prune_store(
+                store,
+                &crate::store_admin::PruneOptions::default(),
+            );
+        }
+        let mut policy = GcPolicy::load().map_err(|source| Error::GcPolicy {
+            source: Box::new(source),
+        })?;
+        if let Some(space) = overrides.max_used_space {
+            policy.max_used_space = space;
+        }
+        if let Some(space) = overrides.reserved_space {
+            policy.reserved_space = Some(space);
+        }
+        if let Some(space) = overrides.min_free_space {
+            policy.min_free_space = space;
+        }
+        if let Some(space) = overrides.target_space {
+            policy.target_space = Some(space);
+        }
+        let usage = self.cache_usage()?;
+        let plan = policy.resolve(Usage {
+            disk_total: usage.disk_total,
+            disk_free: usage.disk_free,
+            store_used: usage.total,
+        });
+        if plan.free_bytes == 0 {
+            return Ok(PruneReport::default());
+        }
+        crate::store_admin::prune_store(
+            store,
+            &crate::store_admin::PruneOptions {
+                keep_duration: plan.unused_for,
+                bytes_to_free: Some(plan.free_bytes),
+                cache_volumes: true,
+                dry_run: false,
+            },
+        )
+    }
+}

@@ -59,45 +59,53 @@ impl StoreAdmin {
     }
 
     pub fn usage(&self) -> Result<StoreUsage, Error> {
-        let entries = self.store.entries().map_err(store_error)?;
-        let (disk_total, disk_free) =
-            snapshotter::disk_space(self.store.root()).map_err(store_error)?;
-        let kinds = EntryKind::ALL
-            .into_iter()
-            .map(|kind| {
-                let of_kind = entries.iter().filter(|e| e.kind == kind);
-                KindUsage {
-                    kind,
-                    entries: of_kind.clone().count(),
-                    bytes: of_kind.clone().map(|e| e.size).sum(),
-                    reclaimable: of_kind.filter(|e| !e.in_use).map(|e| e.size).sum(),
-                }
-            })
-            .collect::<Vec<_>>();
-        Ok(StoreUsage {
-            total: kinds.iter().map(|k| k.bytes).sum(),
-            reclaimable: kinds.iter().map(|k| k.reclaimable).sum(),
-            oldest_use: entries.iter().map(|e| e.last_used).min(),
-            kinds,
-            entries,
-            disk_total,
-            disk_free,
-        })
+        usage_of(&self.store)
     }
 
     pub fn prune(&self, options: &PruneOptions) -> Result<PruneReport, Error> {
-        self.store
-            .prune(&PruneRequest {
-                unused_for: options.keep_duration,
-                bytes_to_free: options.bytes_to_free,
-                cache_volumes: options.cache_volumes,
-                dry_run: options.dry_run,
-            })
-            .map_err(store_error)
+        prune_store(&self.store, options)
     }
 }
 
-fn store_error(source: snapshotter::Error) -> Error {
+/// What `store` holds, by kind, and its disk.
+pub(crate) fn usage_of(store: &Store) -> Result<StoreUsage, Error> {
+    let entries = store.entries().map_err(store_error)?;
+    let (disk_total, disk_free) = snapshotter::disk_space(store.root()).map_err(store_error)?;
+    let kinds = EntryKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let of_kind = entries.iter().filter(|e| e.kind == kind);
+            KindUsage {
+                kind,
+                entries: of_kind.clone().count(),
+                bytes: of_kind.clone().map(|e| e.size).sum(),
+                reclaimable: of_kind.filter(|e| !e.in_use).map(|e| e.size).sum(),
+            }
+        })
+        .collect::<Vec<_>>();
+    Ok(StoreUsage {
+        total: kinds.iter().map(|k| k.bytes).sum(),
+        reclaimable: kinds.iter().map(|k| k.reclaimable).sum(),
+        oldest_use: entries.iter().map(|e| e.last_used).min(),
+        kinds,
+        entries,
+        disk_total,
+        disk_free,
+    })
+}
+
+pub(crate) fn prune_store(store: &Store, options: &PruneOptions) -> Result<PruneReport, Error> {
+    store
+        .prune(&PruneRequest {
+            unused_for: options.keep_duration,
+            bytes_to_free: options.bytes_to_free,
+            cache_volumes: options.cache_volumes,
+            dry_run: options.dry_run,
+        })
+        .map_err(store_error)
+}
+
+pub(crate) fn store_error(source: snapshotter::Error) -> Error {
     Error::Store {
         source: Box::new(source),
     }

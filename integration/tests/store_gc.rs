@@ -311,3 +311,47 @@ fn automatic_gc_keeps_the_store_under_max_used_space_and_spares_a_running_pipeli
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("100"));
 }
+
+#[test]
+fn daggers_cache_api_lists_and_prunes_the_store() {
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&step("echo listed > /f; echo listed"));
+    assert!(ok, "{answer:#}");
+    let (ok, answer) = tanto.query(
+        "{ engine { name localCache { maxUsedSpace reservedSpace minFreeSpace targetSpace \
+         entrySet { entryCount diskSpaceBytes entries { description diskSpaceBytes activelyUsed \
+         recordType createdTimeUnixNano mostRecentUseTimeUnixNano } } } } }",
+    );
+    assert!(ok, "{answer:#}");
+    let cache = &answer["data"]["engine"]["localCache"];
+    let set = &cache["entrySet"];
+    let entries = set["entries"].as_array().unwrap();
+    assert_eq!(set["entryCount"].as_u64().unwrap() as usize, entries.len());
+    assert!(entries.len() >= 4, "a layer, a step, blobs: {answer:#}");
+    let step = entries
+        .iter()
+        .find(|e| e["description"].as_str().unwrap().contains("echo listed"))
+        .expect("the step is an entry");
+    assert_eq!(step["recordType"], "regular");
+    assert_eq!(step["activelyUsed"], false);
+    assert!(step["mostRecentUseTimeUnixNano"].as_i64() >= step["createdTimeUnixNano"].as_i64());
+    let total: u64 = entries
+        .iter()
+        .map(|e| e["diskSpaceBytes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(set["diskSpaceBytes"].as_u64().unwrap(), total);
+    assert!(cache["maxUsedSpace"].as_u64().unwrap() > 0, "{answer:#}");
+
+    // A bad size is refused with the forms accepted; nothing is pruned.
+    let (ok, answer) = tanto.query(r#"{ engine { localCache { prune(maxUsedSpace: "lots") } } }"#);
+    assert!(!ok && answer.to_string().contains("lots"), "{answer:#}");
+    // Pruned whole, as `dagger core engine local-cache prune` does.
+    let (ok, answer) = tanto.query("{ engine { localCache { prune } } }");
+    assert!(ok, "{answer:#}");
+    let (ok, answer) = tanto.query("{ engine { localCache { entrySet { entryCount } } } }");
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["engine"]["localCache"]["entrySet"]["entryCount"],
+        0
+    );
+}

@@ -3,6 +3,7 @@
 //! queries from this schema's introspection and omit default arguments.
 
 mod container;
+mod engine_cache;
 mod files;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, Interface, Object, Result, ID};
 
 pub(crate) use container::ContainerObj;
+use engine_cache::{EngineCacheEntryObj, EngineCacheObj, EngineObj};
 pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
 
 use crate::ids::Object as Value;
@@ -67,6 +69,11 @@ impl Query {
         FileObj(state(ctx).engine.file(&name, contents, permissions as u32))
     }
 
+    /// The engine: tanto itself, and its local cache (the store).
+    async fn engine(&self) -> EngineObj {
+        EngineObj
+    }
+
     /// The machine tanto runs on.
     async fn host(&self) -> HostObj {
         HostObj
@@ -89,6 +96,15 @@ impl Query {
             Value::Secret(s) => Node::Secret(SecretObj(s)),
             Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
             Value::EnvVariable(name, value) => Node::EnvVariable(EnvVariableObj { name, value }),
+            Value::Engine => Node::Engine(EngineObj),
+            Value::EngineCache => Node::EngineCache(EngineCacheObj),
+            Value::EngineCacheEntrySet(key) => {
+                let usage = state(ctx).engine.cache_usage().map_err(fail)?;
+                return Ok(Some(Node::EngineCacheEntrySet(
+                    engine_cache::EngineCacheEntrySetObj::of(key, usage.entries),
+                )));
+            }
+            Value::EngineCacheEntry(entry) => Node::EngineCacheEntry(EngineCacheEntryObj(entry)),
         }))
     }
 }
@@ -104,6 +120,10 @@ pub(crate) enum Node {
     Secret(SecretObj),
     CacheVolume(CacheVolumeObj),
     EnvVariable(EnvVariableObj),
+    Engine(EngineObj),
+    EngineCache(EngineCacheObj),
+    EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),
+    EngineCacheEntry(EngineCacheEntryObj),
 }
 
 /// Which exit codes count as success.
