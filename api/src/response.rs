@@ -9,6 +9,11 @@ use async_graphql::ErrorExtensions;
 
 /// The engine's error as a GraphQL error.
 pub(crate) fn graphql(error: engine::Error) -> async_graphql::Error {
+    // A step that ran out of disk is still an exec error, said first.
+    let disk_full = match unshared(&error) {
+        full @ engine::Error::DiskFull { .. } => format!("{full}: "),
+        _ => String::new(),
+    };
     match exec_failure(&error) {
         Some(engine::Error::ExecFailed {
             command,
@@ -17,7 +22,7 @@ pub(crate) fn graphql(error: engine::Error) -> async_graphql::Error {
             stderr,
             ..
         }) => async_graphql::Error::new(format!(
-            "process {:?} did not complete successfully: exit code: {exit_code}",
+            "{disk_full}process {:?} did not complete successfully: exit code: {exit_code}",
             command.join(" ")
         ))
         .extend_with(|_, e| {
@@ -31,11 +36,20 @@ pub(crate) fn graphql(error: engine::Error) -> async_graphql::Error {
     }
 }
 
+/// `error` without the scheduler's sharing wrappers.
+fn unshared(error: &engine::Error) -> &engine::Error {
+    match error {
+        engine::Error::Shared(inner) => unshared(inner),
+        other => other,
+    }
+}
+
 /// The exec failure inside `error`, through the solver's shared wrappers.
 fn exec_failure(error: &engine::Error) -> Option<&engine::Error> {
     match error {
         engine::Error::ExecFailed { .. } => Some(error),
         engine::Error::Shared(inner) => exec_failure(inner),
+        engine::Error::DiskFull { source, .. } => exec_failure(source),
         _ => None,
     }
 }

@@ -173,6 +173,14 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    #[error("the disk of the store at {} is full ({} free): make room with `tanto prune` (`tanto du` shows what the store holds)", store.display(), human_bytes(*free))]
+    DiskFull {
+        store: std::path::PathBuf,
+        free: u64,
+        #[source]
+        source: Box<Error>,
+    },
+
     #[error("the garbage collector's policy is not valid")]
     GcPolicy {
         #[source]
@@ -253,6 +261,22 @@ fn last_lines(text: &str, count: usize) -> &str {
     match trimmed.rmatch_indices('\n').nth(count.saturating_sub(1)) {
         Some((at, _)) => &trimmed[at + 1..],
         None => trimmed,
+    }
+}
+
+/// `51.2 MB`, as registries and podman show sizes.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

@@ -78,6 +78,7 @@ mod cache_volume;
 mod capture;
 mod config;
 mod context;
+mod disk_full;
 mod engine;
 mod error;
 mod gc;

@@ -355,3 +355,72 @@ fn daggers_cache_api_lists_and_prunes_the_store() {
         0
     );
 }
+
+/// A tmpfs of `size` mounted for the test user, unmounted on drop.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount(tanto: &Tanto, size: &str) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs (the tests run as root)");
+        let owner = std::process::Command::new("chown")
+            .arg(format!("{}:{}", tanto.run_as.uid, tanto.run_as.gid))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(owner.success());
+        SmallDisk(dir)
+    }
+
+    fn store(&self) -> std::path::PathBuf {
+        self.0.path().join("store")
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_said_so_leaves_nothing_half_made_and_passes_once_space_is_freed() {
+    let mut tanto = Tanto::new();
+    let disk = SmallDisk::mount(&tanto, "40m");
+    tanto.env("TANTO_ROOT", disk.store().to_str().unwrap());
+    // A step that writes more than the disk holds.
+    let (ok, answer) = tanto.query(&step("head -c 60000000 /dev/zero > /big; echo written"));
+    assert!(!ok, "{answer:#}");
+    let said = answer.to_string();
+    assert!(
+        said.contains("is full")
+            && said.contains("tanto prune")
+            && said.contains(disk.store().to_str().unwrap()),
+        "{answer:#}"
+    );
+    // Nothing of it was kept, and the store works: a step that fits runs.
+    let tmp: Vec<_> = std::fs::read_dir(disk.store().join("snapshots/tmp"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+    let du = du_json(&tanto, true);
+    assert!(step_entry(&du, "60000000").is_none(), "{du:#}");
+    let (ok, answer) = tanto.query(&step("head -c 1000000 /dev/zero > /small; echo fits"));
+    assert!(ok, "{answer:#}");
+    assert!(answer.to_string().contains("fits"));
+}

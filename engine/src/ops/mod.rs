@@ -26,6 +26,7 @@ use std::sync::Arc;
 use futures::future::{BoxFuture, FutureExt};
 
 use crate::context::Context;
+use crate::disk_full;
 use crate::error::Error;
 use crate::node::{ContainerPath, Node, Op};
 use crate::paths::in_container;
@@ -43,7 +44,7 @@ pub(crate) fn solve(
     let ctx = Arc::clone(ctx);
     let node = Arc::clone(node);
     async move {
-        match &node.op {
+        let solved = match &node.op {
             Op::Scratch => Ok(Solved::chain(keys::scratch_key(), Vec::new())),
             Op::Image { address, platform } => {
                 image::solve_image(&ctx, &node, address, platform).await
@@ -61,7 +62,8 @@ pub(crate) fn solve(
                 import::solve_import(&ctx, &node, source, tag.as_deref()).await
             }
             Op::Failed(error) => Err(Error::Shared(Arc::clone(error))),
-        }
+        };
+        solved.map_err(|error| disk_full::explain(ctx.store.root(), error))
     }
     .boxed()
 }
