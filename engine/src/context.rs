@@ -33,6 +33,11 @@ pub(crate) struct Context {
     pub layer_names: Mutex<HashMap<PathBuf, String>>,
     /// Every secret value set in this engine: masked in all step output.
     pub secrets: Mutex<Vec<Vec<u8>>>,
+    /// The garbage collector's policy, read when the engine started; when
+    /// the disk runs low during a run, GC does not wait for its end.
+    pub gc_policy: crate::gc_policy::GcPolicy,
+    /// When GC last ran during this run, so it runs at most now and then.
+    pub gc_last_run: Mutex<Option<std::time::Instant>>,
 }
 
 impl Context {

@@ -93,6 +93,12 @@ impl Engine {
                 cancelled: AtomicBool::new(false),
                 layer_names: Mutex::new(HashMap::new()),
                 secrets: Mutex::new(Vec::new()),
+                gc_policy: crate::gc_policy::GcPolicy::load().map_err(|source| {
+                    Error::GcPolicy {
+                        source: Box::new(source),
+                    }
+                })?,
+                gc_last_run: Mutex::new(None),
             }),
         })
     }

@@ -7,7 +7,7 @@ use snapshotter::PruneRequest;
 
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::gc_policy::{GcPolicy, Trigger, Usage};
+use crate::gc_policy::{Trigger, Usage};
 use crate::store_admin::PruneReport;
 
 /// What an automatic collection did.
@@ -22,13 +22,11 @@ pub struct Collected {
 }
 
 impl Engine {
-    /// Collects garbage if the store is over the policy (`GcPolicy::load`);
+    /// Collects garbage if the store is over the policy (read at start);
     /// `None` when the policy is off or nothing had to go. This engine's own
     /// leases end first: call it once its work is done.
     pub fn collect_garbage(&self) -> Result<Option<Collected>, Error> {
-        let policy = GcPolicy::load().map_err(|source| Error::GcPolicy {
-            source: Box::new(source),
-        })?;
+        let policy = self.ctx.gc_policy;
         if !policy.enabled {
             return Ok(None);
         }
@@ -92,9 +90,7 @@ impl Engine {
     /// The policy's sizes in bytes for the store's disk (Dagger's
     /// `EngineCache.maxUsedSpace` and the others).
     pub fn gc_limits(&self) -> Result<crate::gc_policy::Limits, Error> {
-        let policy = GcPolicy::load().map_err(|source| Error::GcPolicy {
-            source: Box::new(source),
-        })?;
+        let policy = self.ctx.gc_policy;
         let (disk_total, _) =
             snapshotter::disk_space(self.ctx.store.root()).map_err(|source| Error::Store {
                 source: Box::new(source),
@@ -117,9 +113,7 @@ impl Engine {
                 &crate::store_admin::PruneOptions::default(),
             );
         }
-        let mut policy = GcPolicy::load().map_err(|source| Error::GcPolicy {
-            source: Box::new(source),
-        })?;
+        let mut policy = self.ctx.gc_policy;
         if let Some(space) = overrides.max_used_space {
             policy.max_used_space = space;
         }
@@ -150,5 +144,59 @@ impl Engine {
                 dry_run: false,
             },
         )
+    }
+}
+
+/// At most this often during a run.
+const DURING_RUN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// After a step made something new: when the disk has fallen under the
+/// policy's min free space, collect now rather than at the end of the run
+/// (what this run uses is leased and stays).
+pub(crate) fn collect_if_disk_low(ctx: &crate::context::Context) {
+    let policy = &ctx.gc_policy;
+    if !policy.enabled {
+        return;
+    }
+    let Ok((disk_total, disk_free)) = snapshotter::disk_space(ctx.store.root()) else {
+        return;
+    };
+    if disk_free >= policy.limits(disk_total).min_free_space {
+        return;
+    }
+    {
+        let mut last = ctx.gc_last_run.lock().unwrap();
+        if last.is_some_and(|at| at.elapsed() < DURING_RUN_EVERY) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+    }
+    let collect = || -> Result<u64, Error> {
+        let usage = crate::store_admin::usage_of(&ctx.store)?;
+        let plan = policy.resolve(Usage {
+            disk_total,
+            disk_free,
+            store_used: usage.total,
+        });
+        if plan.free_bytes == 0 {
+            return Ok(0);
+        }
+        let report = crate::store_admin::prune_store(
+            &ctx.store,
+            &crate::store_admin::PruneOptions {
+                keep_duration: plan.unused_for,
+                bytes_to_free: Some(plan.free_bytes),
+                cache_volumes: true,
+                dry_run: false,
+            },
+        )?;
+        Ok(report.freed)
+    };
+    match collect() {
+        Ok(0) => {}
+        Ok(freed) => tracing::warn!(
+            "the disk ran low during the run: garbage collection freed {freed} bytes"
+        ),
+        Err(error) => tracing::warn!("garbage collection failed: {}", crate::report(&error)),
     }
 }

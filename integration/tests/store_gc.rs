@@ -424,3 +424,35 @@ fn a_full_disk_is_said_so_leaves_nothing_half_made_and_passes_once_space_is_free
     assert!(ok, "{answer:#}");
     assert!(answer.to_string().contains("fits"));
 }
+
+#[test]
+fn when_the_disk_runs_low_during_a_run_gc_does_not_wait_for_its_end() {
+    let mut tanto = Tanto::new();
+    let disk = SmallDisk::mount(&tanto, "64m");
+    tanto.env("TANTO_ROOT", disk.store().to_str().unwrap());
+    tanto.env("TANTO_GC", "off");
+    for n in 0..3 {
+        let (ok, answer) = tanto.query(&step(&format!(
+            "head -c 8000000 /dev/zero > /old{n}; echo old {n}"
+        )));
+        assert!(ok, "{answer:#}");
+    }
+    // Now GC is on, and wants more free than the disk has left.
+    tanto.env("TANTO_GC", "on");
+    tanto.env("TANTO_GC_RESERVED_SPACE", "0");
+    tanto.env("TANTO_GC_MIN_FREE_SPACE", "50MB");
+    let document = tanto.write_home_file(
+        "run.graphql",
+        &step("head -c 1000 /dev/zero > /new; echo new"),
+    );
+    let run = tanto.run(&["query", document.to_str().unwrap()]);
+    assert!(run.success, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the disk ran low during the run"),
+        "{}",
+        run.stderr
+    );
+    let du = du_json(&tanto, true);
+    assert!(step_entry(&du, "old 0").is_none(), "{du:#}");
+    assert!(step_entry(&du, "echo new").is_some(), "{du:#}");
+}

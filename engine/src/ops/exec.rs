@@ -105,6 +105,9 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
                         run_in(&ctx, &prepared, &key, temp, &job)
                     })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
+                if entry.built {
+                    crate::gc::collect_if_disk_low(&ctx);
+                }
                 Ok(memo_outcome(&entry, solved))
             })
             .await
