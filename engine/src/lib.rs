@@ -69,7 +69,7 @@
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
-//!   gc_policy/
+//!   gc_policy/, disk_full.rs
 //! ```
 
 mod base_image;
