@@ -64,7 +64,8 @@
 //!   ops/                 solving each kind of node (the one cycle: ops
 //!                        call `ops::solve` back for their inputs)
 //!   node.rs              the op DAG, a container's lazy config, its paths
-//!   image/               building, publishing, exporting, importing images
+//!   image/, low_disk.rs  building, publishing, exporting, importing images;
+//!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
@@ -85,6 +86,7 @@ mod gc;
 pub mod gc_policy;
 mod image;
 pub mod isolation;
+mod low_disk;
 mod mask;
 mod memo;
 mod node;

@@ -106,7 +106,7 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
                     })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
                 if entry.built {
-                    crate::gc::collect_if_disk_low(&ctx);
+                    crate::low_disk::collect_if_disk_low(&ctx);
                 }
                 Ok(memo_outcome(&entry, solved))
             })
