@@ -456,3 +456,44 @@ fn when_the_disk_runs_low_during_a_run_gc_does_not_wait_for_its_end() {
     assert!(step_entry(&du, "old 0").is_none(), "{du:#}");
     assert!(step_entry(&du, "echo new").is_some(), "{du:#}");
 }
+
+#[test]
+fn prunes_while_four_pipelines_run_in_other_processes_break_none_of_them() {
+    let tanto = Tanto::new();
+    let pipelines: Vec<_> = (0..4)
+        .map(|n| {
+            let document = tanto.write_home_file(
+                &format!("p{n}.graphql"),
+                &format!(
+                    r#"{{ container {{ from(address: "{}") {{
+                    withExec(args: ["sh", "-c", "echo {n} > /n; head -c 500000 /dev/zero > /pad"]) {{
+                    withExec(args: ["sh", "-c", "sleep 3; cat /n"]) {{
+                    withExec(args: ["sh", "-c", "cat /n; wc -c < /pad"]) {{ stdout }} }} }} }} }} }}"#,
+                    busybox().1
+                ),
+            );
+            tanto
+                .command(&["query", document.to_str().unwrap()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Collect everything collectable, again and again, while they run.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(6) {
+        tanto.ok(&["prune", "--all"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (n, pipeline) in pipelines.into_iter().enumerate() {
+        let out = pipeline.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(&format!("{n}\\n500000")), "{stdout}");
+    }
+}
