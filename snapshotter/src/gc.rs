@@ -16,6 +16,9 @@ use crate::store::Store;
 use crate::temp::temp_name;
 use crate::Error;
 
+/// Entries removed in one metadata transaction.
+const BATCH: usize = 256;
+
 /// What to collect.
 #[derive(Clone, Debug, Default)]
 pub struct PruneRequest {
@@ -80,51 +83,76 @@ impl Store {
             .collect();
         candidates.sort_by_key(|e| (e.kind == EntryKind::CacheVolume, e.last_used, rank(e.kind)));
         let mut report = PruneReport::default();
-        for entry in candidates {
-            if request
-                .bytes_to_free
-                .is_some_and(|goal| report.freed >= goal)
-            {
+        let mut candidates = candidates.into_iter().peekable();
+        while candidates.peek().is_some() {
+            // A batch: as many as the goal still wants, in one transaction.
+            let mut batch = Vec::new();
+            let mut expected = report.freed;
+            while let Some(entry) = candidates.peek() {
+                if batch.len() == BATCH
+                    || request.bytes_to_free.is_some_and(|goal| expected >= goal)
+                {
+                    break;
+                }
+                expected += entry.size;
+                batch.push(candidates.next().expect("peeked"));
+            }
+            if batch.is_empty() {
                 break;
             }
             let removed = if request.dry_run {
-                true
+                vec![true; batch.len()]
             } else {
-                self.remove_entry(&entry)?
+                self.remove_entries(&batch)?
             };
-            if removed {
-                report.freed += entry.size;
-                report.removed.push(entry);
-            } else {
-                report.skipped_in_use += 1;
+            for (entry, removed) in batch.into_iter().zip(removed) {
+                if removed {
+                    report.freed += entry.size;
+                    report.removed.push(entry);
+                } else {
+                    report.skipped_in_use += 1;
+                }
             }
         }
         Ok(report)
     }
 
-    /// Removes one entry unless a running process uses it; whether it went.
-    fn remove_entry(&self, entry: &EntryInfo) -> Result<bool, Error> {
-        let path = self.root().join(&entry.id);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let lock_name = match entry.kind {
-            EntryKind::Blob => format!("blob-{name}"),
-            EntryKind::CacheVolume => format!("cache-{name}"),
-            _ => name.clone(),
-        };
-        let _lock = self.lock_entry(&lock_name)?;
-        if !self.meta().forget_unless_used(&entry.id)? {
-            return Ok(false);
+    /// Removes the entries no running process uses; which went.
+    fn remove_entries(&self, entries: &[EntryInfo]) -> Result<Vec<bool>, Error> {
+        let mut lock_names: Vec<String> = entries
+            .iter()
+            .map(|entry| {
+                let name = entry.id.rsplit('/').next().unwrap_or_default();
+                match entry.kind {
+                    EntryKind::Blob => format!("blob-{name}"),
+                    EntryKind::CacheVolume => format!("cache-{name}"),
+                    _ => name.to_owned(),
+                }
+            })
+            .collect();
+        // Always in one order, so two collectors at once cannot deadlock.
+        lock_names.sort();
+        let locks = lock_names
+            .iter()
+            .map(|name| self.lock_entry(name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+        let forgotten = self.meta().forget_unless_used(&ids)?;
+        for (entry, forgotten) in entries.iter().zip(&forgotten) {
+            if !forgotten {
+                continue;
+            }
+            let path = self.root().join(&entry.id);
+            let name = entry.id.rsplit('/').next().unwrap_or_default();
+            let trash = temp_name(self.snapshots_tmp_dir(), &format!("removed-{name}"));
+            match std::fs::rename(&path, &trash) {
+                Ok(()) => remove_all(&trash),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::Store { path, source }),
+            }
         }
-        let trash = temp_name(self.snapshots_tmp_dir(), &format!("removed-{name}"));
-        match std::fs::rename(&path, &trash) {
-            Ok(()) => remove_all(&trash),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Store { path, source }),
-        }
-        Ok(true)
+        drop(locks);
+        Ok(forgotten)
     }
 }
 

@@ -270,36 +270,50 @@ impl Meta {
         rows.collect::<Result<_, _>>().map_err(self.error())
     }
 
-    /// Forgets `id` unless a live process uses it; true when it was
-    /// forgotten (its files may then be removed). The lease check and the
-    /// removal are one write transaction, so no process can start using
-    /// the entry in between: one that touches it afterwards finds it
-    /// unknown and makes it anew.
-    pub fn forget_unless_used(&self, id: &str) -> Result<bool, Error> {
+    /// Forgets each of `ids` that no live process uses; says which it
+    /// forgot (their files may then be removed). The lease checks and the
+    /// removals are one write transaction, so no process can start using an
+    /// entry in between: one that touches it afterwards finds it unknown and
+    /// makes it anew.
+    pub fn forget_unless_used(&self, ids: &[&str]) -> Result<Vec<bool>, Error> {
         let mut conn = self.conn.lock().unwrap();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(self.error())?;
-        let holders: Vec<String> = {
-            let mut statement = tx
-                .prepare("SELECT holder FROM leases WHERE entry = ?1")
+        // Asked inside the transaction: a holder that leased an entry before
+        // we began is seen here, and one that comes later waits for us.
+        let mut live: std::collections::HashMap<String, bool> = Default::default();
+        let mut forgotten = Vec::with_capacity(ids.len());
+        {
+            let mut holders_of = tx
+                .prepare_cached("SELECT holder FROM leases WHERE entry = ?1")
                 .map_err(self.error())?;
-            let rows = statement
-                .query_map(params![id], |row| row.get(0))
+            let mut drop_leases = tx
+                .prepare_cached("DELETE FROM leases WHERE entry = ?1")
                 .map_err(self.error())?;
-            rows.collect::<Result<_, _>>().map_err(self.error())?
-        };
-        // Asked inside the transaction: a holder that leased it before we
-        // began is seen here, and one that comes later waits for us.
-        if holders.iter().any(|h| self.holder.is_live(h)) {
-            return Ok(false);
+            let mut drop_entry = tx
+                .prepare_cached("DELETE FROM entries WHERE id = ?1")
+                .map_err(self.error())?;
+            for id in ids {
+                let holders: Vec<String> = holders_of
+                    .query_map(params![id], |row| row.get(0))
+                    .map_err(self.error())?
+                    .collect::<Result<_, _>>()
+                    .map_err(self.error())?;
+                let used = holders.into_iter().any(|holder| {
+                    *live
+                        .entry(holder.clone())
+                        .or_insert_with(|| self.holder.is_live(&holder))
+                });
+                if !used {
+                    drop_leases.execute(params![id]).map_err(self.error())?;
+                    drop_entry.execute(params![id]).map_err(self.error())?;
+                }
+                forgotten.push(!used);
+            }
         }
-        tx.execute("DELETE FROM leases WHERE entry = ?1", params![id])
-            .map_err(self.error())?;
-        tx.execute("DELETE FROM entries WHERE id = ?1", params![id])
-            .map_err(self.error())?;
         tx.commit().map_err(self.error())?;
-        Ok(true)
+        Ok(forgotten)
     }
 }
 
