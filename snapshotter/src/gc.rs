@@ -138,20 +138,29 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
         let forgotten = self.meta().forget_unless_used(&ids)?;
+        let mut trash = Vec::new();
         for (entry, forgotten) in entries.iter().zip(&forgotten) {
             if !forgotten {
                 continue;
             }
             let path = self.root().join(&entry.id);
             let name = entry.id.rsplit('/').next().unwrap_or_default();
-            let trash = temp_name(self.snapshots_tmp_dir(), &format!("removed-{name}"));
-            match std::fs::rename(&path, &trash) {
-                Ok(()) => remove_all(&trash),
+            let renamed = temp_name(self.snapshots_tmp_dir(), &format!("removed-{name}"));
+            match std::fs::rename(&path, &renamed) {
+                Ok(()) => trash.push(renamed),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(Error::Store { path, source }),
             }
         }
+        // Gone under their names: nobody waits for the deleting.
         drop(locks);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = trash.len().div_ceil(workers).max(1);
+        std::thread::scope(|scope| {
+            for part in trash.chunks(chunk) {
+                scope.spawn(move || part.iter().for_each(|path| remove_all(path)));
+            }
+        });
         Ok(forgotten)
     }
 }
