@@ -58,6 +58,7 @@ impl Memo {
         kind: Kind,
         key: &CacheKey,
         description: &str,
+        parents: &[PathBuf],
         build: impl FnOnce(&Path) -> Result<(), Error>,
     ) -> Result<Entry, Error> {
         let store_error = |source| Error::Store {
@@ -71,7 +72,7 @@ impl Memo {
             Prepared::Committed(dir) => Ok(Entry { dir, built: false }),
             Prepared::Active(active) => {
                 build(active.dir())?;
-                let dir = active.commit(description).map_err(store_error)?;
+                let dir = active.commit(description, parents).map_err(store_error)?;
                 Ok(Entry { dir, built: true })
             }
         }
@@ -111,7 +112,7 @@ mod tests {
         let memo = Memo::new(store);
         let key = KeyBuilder::new("t").finish();
         assert!(memo.lookup(Kind::Exec, &key).unwrap().is_none());
-        let failed = memo.get_or_build(Kind::Exec, &key, "test", |dir| {
+        let failed = memo.get_or_build(Kind::Exec, &key, "test", &[], |dir| {
             std::fs::create_dir(dir.join("fs")).unwrap();
             Err(Error::NoCommand)
         });
@@ -124,7 +125,7 @@ mod tests {
             0
         );
         let built = memo
-            .get_or_build(Kind::Exec, &key, "test", |dir| {
+            .get_or_build(Kind::Exec, &key, "test", &[], |dir| {
                 std::fs::create_dir(dir.join("fs")).map_err(|source| Error::Memo {
                     path: dir.to_owned(),
                     source,
@@ -133,7 +134,7 @@ mod tests {
             .unwrap();
         assert!(built.built);
         let found = memo
-            .get_or_build(Kind::Exec, &key, "test", |_| panic!("built twice"))
+            .get_or_build(Kind::Exec, &key, "test", &[], |_| panic!("built twice"))
             .unwrap();
         assert!(!found.built);
         assert_eq!(found.dir, built.dir);

@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::meta::{now_nanos, EntryInfo, EntryKind};
+use crate::meta::{now_nanos, EntryInfo, EntryKind, Forget};
 use crate::store::Store;
 use crate::temp::temp_name;
 use crate::Error;
@@ -83,6 +83,31 @@ impl Store {
             .collect();
         candidates.sort_by_key(|e| (e.kind == EntryKind::CacheVolume, e.last_used, rank(e.kind)));
         let mut report = PruneReport::default();
+        // What something still there is made on waits for a later pass.
+        let mut pass = candidates;
+        loop {
+            let removed_before = report.removed.len();
+            let deferred = self.prune_pass(request, pass, &mut report)?;
+            let goal_met = request
+                .bytes_to_free
+                .is_some_and(|goal| report.freed >= goal);
+            if deferred.is_empty() || goal_met || report.removed.len() == removed_before {
+                report.skipped_in_use += deferred.len();
+                return Ok(report);
+            }
+            pass = deferred;
+        }
+    }
+
+    /// One pass over `candidates`, in order; returns those that something
+    /// still there is made on.
+    fn prune_pass(
+        &self,
+        request: &PruneRequest,
+        candidates: Vec<EntryInfo>,
+        report: &mut PruneReport,
+    ) -> Result<Vec<EntryInfo>, Error> {
+        let mut deferred = Vec::new();
         let mut candidates = candidates.into_iter().peekable();
         while candidates.peek().is_some() {
             // A batch: as many as the goal still wants, in one transaction.
@@ -100,25 +125,27 @@ impl Store {
             if batch.is_empty() {
                 break;
             }
-            let removed = if request.dry_run {
-                vec![true; batch.len()]
+            let outcomes = if request.dry_run {
+                vec![Forget::Forgotten; batch.len()]
             } else {
                 self.remove_entries(&batch)?
             };
-            for (entry, removed) in batch.into_iter().zip(removed) {
-                if removed {
-                    report.freed += entry.size;
-                    report.removed.push(entry);
-                } else {
-                    report.skipped_in_use += 1;
+            for (entry, outcome) in batch.into_iter().zip(outcomes) {
+                match outcome {
+                    Forget::Forgotten => {
+                        report.freed += entry.size;
+                        report.removed.push(entry);
+                    }
+                    Forget::InUse => report.skipped_in_use += 1,
+                    Forget::DependedOn => deferred.push(entry),
                 }
             }
         }
-        Ok(report)
+        Ok(deferred)
     }
 
     /// Removes the entries no running process uses; which went.
-    fn remove_entries(&self, entries: &[EntryInfo]) -> Result<Vec<bool>, Error> {
+    fn remove_entries(&self, entries: &[EntryInfo]) -> Result<Vec<Forget>, Error> {
         let mut lock_names: Vec<String> = entries
             .iter()
             .map(|entry| {
@@ -140,7 +167,7 @@ impl Store {
         let forgotten = self.meta().forget_unless_used(&ids)?;
         let mut trash = Vec::new();
         for (entry, forgotten) in entries.iter().zip(&forgotten) {
-            if !forgotten {
+            if *forgotten != Forget::Forgotten {
                 continue;
             }
             let path = self.root().join(&entry.id);
@@ -203,7 +230,7 @@ mod tests {
         };
         std::fs::create_dir(entry.dir().join("fs")).unwrap();
         std::fs::write(entry.dir().join("fs/data"), vec![1u8; bytes]).unwrap();
-        entry.commit(&format!("withExec make {key}")).unwrap()
+        entry.commit(&format!("withExec make {key}"), &[]).unwrap()
     }
 
     #[test]
@@ -313,5 +340,33 @@ mod tests {
         drop(reopened);
         let again = Store::open(root.path(), Limits::default()).unwrap();
         assert!(again.entries().unwrap().is_empty());
+    }
+
+    #[test]
+    fn what_a_result_is_made_on_goes_only_after_it() {
+        let root = tempfile::tempdir().unwrap();
+        let maker = Store::open(root.path(), Limits::default()).unwrap();
+        let parent = make(&maker, "0e", 10);
+        let Prepared::Active(child) = maker.prepare(ResultKind::Exec, "0f").unwrap() else {
+            panic!("0f exists");
+        };
+        std::fs::create_dir(child.dir().join("fs")).unwrap();
+        let child = child.commit("child", &[parent.join("fs")]).unwrap();
+        drop(maker);
+
+        // The child is in use: neither goes, the parent kept for it.
+        let runner = Store::open(root.path(), Limits::default()).unwrap();
+        assert!(runner.result(ResultKind::Exec, "0f").unwrap().is_some());
+        let collector = Store::open(root.path(), Limits::default()).unwrap();
+        let kept = collector.prune(&PruneRequest::default()).unwrap();
+        assert!(kept.removed.is_empty(), "{:?}", kept.removed);
+        assert!(parent.exists() && child.exists());
+
+        // Once it is not, the child goes first, then the parent, in one prune.
+        drop(runner);
+        let both = collector.prune(&PruneRequest::default()).unwrap();
+        let order: Vec<&str> = both.removed.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(order, ["snapshots/exec-0f", "snapshots/exec-0e"]);
+        assert!(!parent.exists() && !child.exists());
     }
 }

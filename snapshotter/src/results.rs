@@ -72,11 +72,12 @@ impl Active {
     }
 
     /// Makes the result visible under its key and records it, described
-    /// for people as `description` (the step's command); returns its
+    /// for people as `description` (the step's command), made on top of the
+    /// entries `parents` are in (its layers below, its inputs); returns its
     /// directory. If a result of the same key is there already (a crash
     /// between another process's rename and its record), that one stands
     /// and ours is dropped.
-    pub fn commit(mut self, description: &str) -> Result<PathBuf, Error> {
+    pub fn commit(mut self, description: &str, parents: &[PathBuf]) -> Result<PathBuf, Error> {
         match std::fs::rename(&self.temp, &self.dest) {
             Ok(()) => self.committed = true,
             Err(_) if is_result(&self.dest) => {}
@@ -93,6 +94,14 @@ impl Active {
             apparent_size(&self.dest),
             description,
         )?;
+        let mut parents: Vec<String> = parents
+            .iter()
+            .filter_map(|path| self.meta.entry_of(path))
+            .filter(|parent| *parent != self.id)
+            .collect();
+        parents.sort();
+        parents.dedup();
+        self.meta.record_parents(&self.id, &parents)?;
         Ok(self.dest.clone())
     }
 }
@@ -195,7 +204,7 @@ mod tests {
         let entry = active(store.prepare(ResultKind::Exec, "ab12").unwrap());
         std::fs::create_dir(entry.dir().join("fs")).unwrap();
         std::fs::write(entry.dir().join("stdout"), "hi").unwrap();
-        let dir = entry.commit("test").unwrap();
+        let dir = entry.commit("test", &[]).unwrap();
         assert_eq!(dir, root.path().join("store/snapshots/exec-ab12"));
         assert_eq!(std::fs::read_to_string(dir.join("stdout")).unwrap(), "hi");
         assert_eq!(
@@ -236,7 +245,7 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(100));
         assert!(!waiter.is_finished(), "the lock lets only one maker in");
         std::fs::create_dir(first.dir().join("fs")).unwrap();
-        let dir = first.commit("test").unwrap();
+        let dir = first.commit("test", &[]).unwrap();
         match waiter.join().unwrap() {
             Prepared::Committed(found) => assert_eq!(found, dir),
             Prepared::Active(_) => panic!("the waiter made the result again"),
@@ -255,7 +264,7 @@ mod tests {
         let theirs = root.path().join("snapshots/layer-0a0b");
         std::fs::create_dir_all(theirs.join("fs")).unwrap();
         let temp = ours.dir().to_owned();
-        assert_eq!(ours.commit("test").unwrap(), theirs);
+        assert_eq!(ours.commit("test", &[]).unwrap(), theirs);
         assert!(!theirs.join("fs/ours").exists());
         assert!(!temp.exists());
     }

@@ -99,11 +99,12 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
             // The permit only for real work: a cached step takes none.
             let _permit = job.acquire().await;
             blocking(move || {
-                let entry = ctx
-                    .memo
-                    .get_or_build(Kind::Exec, &key, &prepared.name, |temp| {
-                        run_in(&ctx, &prepared, &key, temp, &job)
-                    })?;
+                let parents = prepared.inputs();
+                let entry =
+                    ctx.memo
+                        .get_or_build(Kind::Exec, &key, &prepared.name, &parents, |temp| {
+                            run_in(&ctx, &prepared, &key, temp, &job)
+                        })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
                 if entry.built {
                     crate::low_disk::collect_if_disk_low(&ctx);
@@ -215,6 +216,22 @@ struct Prepared {
     mounts: Vec<(String, ReadyMount)>,
     rootfs: Solved,
     name: String,
+}
+
+impl Prepared {
+    /// What the step's result is made on: its root file system's layers and
+    /// its mounts' inputs (kept while the result is).
+    fn inputs(&self) -> Vec<PathBuf> {
+        let mut inputs = self.rootfs.layers.to_vec();
+        for (_, mount) in &self.mounts {
+            match mount {
+                ReadyMount::Directory { layers, .. } => inputs.extend(layers.iter().cloned()),
+                ReadyMount::File { host_path, .. } => inputs.push(host_path.clone()),
+                _ => {}
+            }
+        }
+        inputs
+    }
 }
 
 fn committed(ctx: &Context, step: &Prepared, key: &CacheKey, dir: &Path) -> Result<Solved, Error> {

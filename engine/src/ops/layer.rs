@@ -36,11 +36,14 @@ pub(super) async fn solve_layer(
     ctx.scheduler
         .solve(key, node.name.clone(), move |_| {
             blocking(move || {
-                let entry = step_ctx
-                    .memo
-                    .get_or_build(Kind::Layer, &key, &name, |temp| {
-                        build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
-                    })?;
+                let mut parents = base.layers.to_vec();
+                parents.extend(source.iter().flat_map(|s| s.layers.iter().cloned()));
+                let entry =
+                    step_ctx
+                        .memo
+                        .get_or_build(Kind::Layer, &key, &name, &parents, |temp| {
+                            build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
+                        })?;
                 let layer = entry.dir.join("fs");
                 step_ctx.name_layer(layer.clone(), &name);
                 let mut layers = vec![layer];

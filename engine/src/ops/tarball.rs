@@ -59,7 +59,7 @@ pub(super) async fn solve_tarball(
                 let store = &step_ctx.store;
                 let entry = step_ctx
                     .memo
-                    .get_or_build(Kind::Layer, &key, &name, |temp| {
+                    .get_or_build(Kind::Layer, &key, &name, &[], |temp| {
                         let path = temp.join("fs/image.tar");
                         std::fs::create_dir(temp.join("fs"))
                             .and_then(|()| std::fs::File::create(&path))

@@ -10,6 +10,10 @@
 //! directory listings (`repair.rs`): entries it does not know are added
 //! with their size, rows whose files are gone are dropped.
 //!
+//! References: a step result or file operation is recorded with the
+//! entries it is made on (its layers below, its mounts' inputs); no entry is
+//! forgotten while something made on it is there.
+//!
 //! Leases (`lease.rs`): every process that uses an entry records it under
 //! its own holder name, and holds `leases/<holder>.lock` for as long as it
 //! runs. A collector removes nothing a live holder uses.
@@ -93,6 +97,16 @@ pub struct EntryInfo {
     pub in_use: bool,
 }
 
+/// What became of an entry a collector asked to forget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Forget {
+    Forgotten,
+    /// A running process uses it.
+    InUse,
+    /// Something made on top of it is still there.
+    DependedOn,
+}
+
 pub(crate) struct Meta {
     root: PathBuf,
     conn: Mutex<Connection>,
@@ -135,7 +149,13 @@ impl Meta {
                  entry TEXT NOT NULL,
                  PRIMARY KEY (holder, entry)
              );
-             CREATE INDEX IF NOT EXISTS leases_by_entry ON leases (entry);",
+             CREATE INDEX IF NOT EXISTS leases_by_entry ON leases (entry);
+             CREATE TABLE IF NOT EXISTS refs (
+                 parent TEXT NOT NULL,
+                 child TEXT NOT NULL,
+                 PRIMARY KEY (parent, child)
+             );
+             CREATE INDEX IF NOT EXISTS refs_by_child ON refs (child);",
         )
         .map_err(db_error)?;
         let version: Option<i64> = conn
@@ -203,6 +223,41 @@ impl Meta {
         )
         .map_err(self.error())?;
         tx.commit().map_err(self.error())
+    }
+
+    /// Records that `child` is made on top of `parents` (a step result on
+    /// its root file system's layers and its mounts' inputs): no parent is
+    /// collected while the child is there.
+    pub fn record_parents(&self, child: &str, parents: &[String]) -> Result<(), Error> {
+        if parents.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn.lock().unwrap();
+        let tx = conn.transaction().map_err(self.error())?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT OR IGNORE INTO refs (parent, child) VALUES (?1, ?2)")
+                .map_err(self.error())?;
+            for parent in parents {
+                insert
+                    .execute(params![parent, child])
+                    .map_err(self.error())?;
+            }
+        }
+        tx.commit().map_err(self.error())
+    }
+
+    /// How the metadata names what `path` (anything inside an entry) is in:
+    /// `snapshots/<name>`, `content/blobs/sha256/<hex>` or `cache/<hash>`.
+    pub fn entry_of(&self, path: &Path) -> Option<String> {
+        let relative = path.strip_prefix(&self.root).ok()?;
+        let parts: Vec<&str> = relative.iter().filter_map(|p| p.to_str()).collect();
+        match parts.as_slice() {
+            ["snapshots", "tmp", ..] => None,
+            ["snapshots", name, ..] | ["cache", name, ..] => Some(format!("{}/{name}", parts[0])),
+            ["content", "blobs", "sha256", hex, ..] => Some(format!("content/blobs/sha256/{hex}")),
+            _ => None,
+        }
     }
 
     /// Marks a known entry used now by this process. Returns false when
@@ -275,7 +330,7 @@ impl Meta {
     /// removals are one write transaction, so no process can start using an
     /// entry in between: one that touches it afterwards finds it unknown and
     /// makes it anew.
-    pub fn forget_unless_used(&self, ids: &[&str]) -> Result<Vec<bool>, Error> {
+    pub fn forget_unless_used(&self, ids: &[&str]) -> Result<Vec<Forget>, Error> {
         let mut conn = self.conn.lock().unwrap();
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -294,6 +349,16 @@ impl Meta {
             let mut drop_entry = tx
                 .prepare_cached("DELETE FROM entries WHERE id = ?1")
                 .map_err(self.error())?;
+            // What depends on it goes first.
+            let mut has_children = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM refs JOIN entries ON entries.id = refs.child
+                                    WHERE refs.parent = ?1)",
+                )
+                .map_err(self.error())?;
+            let mut drop_refs = tx
+                .prepare_cached("DELETE FROM refs WHERE child = ?1 OR parent = ?1")
+                .map_err(self.error())?;
             for id in ids {
                 let holders: Vec<String> = holders_of
                     .query_map(params![id], |row| row.get(0))
@@ -305,11 +370,20 @@ impl Meta {
                         .entry(holder.clone())
                         .or_insert_with(|| self.holder.is_live(&holder))
                 });
-                if !used {
+                let outcome = if used {
+                    Forget::InUse
+                } else if has_children
+                    .query_row(params![id], |row| row.get::<_, bool>(0))
+                    .map_err(self.error())?
+                {
+                    Forget::DependedOn
+                } else {
                     drop_leases.execute(params![id]).map_err(self.error())?;
                     drop_entry.execute(params![id]).map_err(self.error())?;
-                }
-                forgotten.push(!used);
+                    drop_refs.execute(params![id]).map_err(self.error())?;
+                    Forget::Forgotten
+                };
+                forgotten.push(outcome);
             }
         }
         tx.commit().map_err(self.error())?;
