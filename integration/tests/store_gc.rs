@@ -497,3 +497,37 @@ fn prunes_while_four_pipelines_run_in_other_processes_break_none_of_them() {
         assert!(stdout.contains(&format!("{n}\\n500000")), "{stdout}");
     }
 }
+
+#[test]
+fn a_pull_that_does_not_fit_is_said_so_and_leaves_nothing() {
+    let registry = Registry::start();
+    let noise = tempfile::tempdir().unwrap();
+    let mut bytes = vec![0u8; 30 << 20];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .unwrap();
+    std::fs::write(noise.path().join("noise"), bytes).unwrap();
+    let layer = Layer::new(&tar_directory(noise.path()), Codec::Gzip);
+    Image::new(vec![layer]).push(&registry, "big/noise", "v1");
+
+    let mut tanto = Tanto::new();
+    let disk = SmallDisk::mount(&tanto, "24m");
+    tanto.env("TANTO_ROOT", disk.store().to_str().unwrap());
+    let run = tanto.run(&["pull", &format!("{}/big/noise:v1", registry.host())]);
+    assert!(!run.success);
+    assert!(
+        run.stderr.contains("is full") && run.stderr.contains("tanto prune"),
+        "{}",
+        run.stderr
+    );
+    // Nothing half-made is kept, and what fits still pulls.
+    let pulled = tanto.ok(&["pull", &busybox().1]);
+    assert!(pulled.stdout.contains("@sha256:"), "{}", pulled.stdout);
+    for tmp in ["snapshots/tmp", "content/tmp"] {
+        let left: Vec<_> = std::fs::read_dir(disk.store().join(tmp))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert!(left.is_empty(), "{tmp}: {left:?}");
+    }
+}
