@@ -5,26 +5,9 @@
 
 mod support;
 
-use support::image::{push_blob, push_manifest, tar_directory, Codec, Image, Layer};
+use support::image::{push_blob, push_manifest, tar_directory, tiny_layer, Codec, Image, Layer};
 use support::registry::Registry;
 use support::tanto::Tanto;
-
-/// Nothing half-done is left in the store's temp directories.
-fn assert_no_temp_leftovers(tanto: &Tanto) {
-    for tmp in ["content/tmp", "snapshots/tmp"] {
-        let dir = tanto.store().join(tmp);
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
-    }
-}
-
-fn tiny_layer(name: &str, content: &str) -> Layer {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(name), content).unwrap();
-    Layer::new(&tar_directory(dir.path()), Codec::Gzip)
-}
 
 /// A layer whose tar says things no honest layer says, pushed to the registry.
 fn push_raw_layer(
@@ -118,7 +101,7 @@ fn hostile_layers_are_refused_and_nothing_escapes() {
             run.stderr
         );
         assert!(!target.exists(), "{name}: a file escaped the store");
-        assert_no_temp_leftovers(&tanto);
+        tanto.assert_no_temp_leftovers();
         let snapshots: Vec<_> = std::fs::read_dir(tanto.store().join("snapshots"))
             .unwrap()
             .flatten()
@@ -167,14 +150,14 @@ fn corrupted_truncated_and_oversized_blobs_are_refused() {
         .join("content/blobs/sha256")
         .join(&layer.digest[7..])
         .exists());
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 
     let layer = tiny_layer("g", &"other payload ".repeat(1000));
     Image::new(vec![layer.clone()]).push(&registry, "bad/truncated", "v1");
     corrupt_blob(&registry, &layer.digest, |b| b.truncate(b.len() / 2));
     let run = tanto.fails(&["pull", &format!("{}/bad/truncated:v1", registry.host())]);
     assert!(run.stderr.contains(&layer.digest), "{}", run.stderr);
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 
     let zeros = tempfile::tempdir().unwrap();
     std::fs::write(zeros.path().join("zeros"), vec![0u8; 64 << 20]).unwrap();
@@ -188,7 +171,7 @@ fn corrupted_truncated_and_oversized_blobs_are_refused() {
         "{}",
         run.stderr
     );
-    assert_no_temp_leftovers(&bounded);
+    bounded.assert_no_temp_leftovers();
 }
 
 #[test]
@@ -258,7 +241,7 @@ fn pipelines_honour_the_layer_bound_as_pull_does() {
         said.contains("decompression bomb") && said.contains("TANTO_MAX_LAYER_BYTES"),
         "{answer:#}"
     );
-    assert_no_temp_leftovers(&bounded);
+    bounded.assert_no_temp_leftovers();
 
     // Raised, the same pipeline passes.
     bounded.env("TANTO_MAX_LAYER_BYTES", &(128 << 20).to_string());

@@ -10,26 +10,10 @@
 
 mod support;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::fixtures;
-use support::image::{tar_directory, Codec, Image, Layer};
-use support::registry::Registry;
 use support::tanto::Tanto;
-
-fn busybox() -> &'static (Registry, String) {
-    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let registry = Registry::start();
-        let dir = tempfile::tempdir().unwrap();
-        fixtures::busybox_tree(dir.path());
-        let layer = Layer::new(&tar_directory(dir.path()), Codec::Gzip);
-        Image::new(vec![layer]).push(&registry, "fixtures/busybox", "latest");
-        let image = format!("{}/fixtures/busybox:latest", registry.host());
-        (registry, image)
-    })
-}
 
 fn trials() -> usize {
     std::env::var("TANTO_KILL_TRIALS")
@@ -144,7 +128,7 @@ fn query_ok(tanto: &Tanto, document: &str) -> serde_json::Value {
 
 #[test]
 fn killed_cold_pulls_leave_a_sound_store_and_the_next_pull_succeeds() {
-    let reference = &busybox().1;
+    let reference = &fixtures::served_busybox().1;
     let mut instants = Instants::new();
     let window = duration_of(&Tanto::new(), &["pull", reference]);
     for _ in 0..trials() {
@@ -166,7 +150,7 @@ fn killed_runs_of_uncached_steps_leave_a_sound_store_and_rerun_right() {
                 withExec(args: ["sh", "-c", "sleep 0.1; echo {nonce} > /a"]) {{
                 withExec(args: ["sh", "-c", "sleep 0.1; cat /a > /b"]) {{
                 withExec(args: ["sh", "-c", "sleep 0.1; cat /b"]) {{ stdout }} }} }} }} }} }}"#,
-            busybox().1
+            fixtures::served_busybox().1
         );
         tanto.write_home_file("steps.graphql", &document)
     };
@@ -191,7 +175,7 @@ fn killed_runs_of_uncached_steps_leave_a_sound_store_and_rerun_right() {
 
 #[test]
 fn killed_publishes_leave_a_sound_store_and_the_next_publish_pulls_back_whole() {
-    let (registry, image) = busybox();
+    let (registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let publish = |n: usize| {
         let document = format!(
@@ -230,7 +214,7 @@ fn killed_publishes_leave_a_sound_store_and_the_next_publish_pulls_back_whole() 
 
 #[test]
 fn killed_prunes_leave_a_sound_store_and_the_next_prune_finishes() {
-    let image = &busybox().1;
+    let image = &fixtures::served_busybox().1;
     let tanto = Tanto::new();
     let mut instants = Instants::new();
     // Fill the store (an image, four file operations, four steps), then

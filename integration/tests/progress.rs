@@ -6,29 +6,13 @@
 mod support;
 
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use support::image::{tar_directory, Codec, Image, Layer};
-use support::registry::Registry;
 use support::session::Session;
 use support::tanto::Tanto;
 use support::{fixtures, tree};
 
 /// A busybox image in a registry that lives as long as the tests.
-fn busybox() -> &'static (Registry, String) {
-    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let registry = Registry::start();
-        let dir = tempfile::tempdir().unwrap();
-        fixtures::busybox_tree(dir.path());
-        let layer = Layer::new(&tar_directory(dir.path()), Codec::Gzip);
-        Image::new(vec![layer]).push(&registry, "fixtures/busybox", "latest");
-        let image = format!("{}/fixtures/busybox:latest", registry.host());
-        (registry, image)
-    })
-}
-
 fn exec_query(image: &str, script: &str) -> String {
     format!(
         r#"{{ container {{ from(address: "{image}") {{ withExec(args: ["sh", "-c", {}]) {{ stdout }} }} }} }}"#,
@@ -87,7 +71,7 @@ fn durations(line: &str) -> String {
 
 #[test]
 fn plain_progress_is_one_line_per_event_with_output_prefixed_and_a_summary() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let mut tanto = Tanto::new();
     tanto.env("CI", "true");
     let query = tanto.write_home_file(
@@ -152,7 +136,7 @@ slowest: …
 
 #[test]
 fn a_failure_is_last_in_the_log_with_command_exit_code_and_output() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let query = tanto.write_home_file(
         "q.graphql",
@@ -186,7 +170,7 @@ step #2 withExec sh -c "echo compiling >&2; echo 'error: no rule' >&2; exit 7" f
 
 #[test]
 fn pulls_show_each_layers_bytes_rate_and_totals() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let run = tanto.ok(&["--progress=plain", "pull", image]);
     let fetched = run
@@ -201,7 +185,7 @@ fn pulls_show_each_layers_bytes_rate_and_totals() {
 
 #[test]
 fn a_secret_split_across_writes_is_masked_in_stdout_progress_errors_and_store() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let secret = "sekrit-7c1d";
     let session = Session::start(&tanto);
@@ -242,7 +226,7 @@ fn a_secret_split_across_writes_is_masked_in_stdout_progress_errors_and_store() 
 
 #[test]
 fn a_session_whose_stderr_nobody_reads_still_answers_and_ends() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     // As the Python SDK starts it: a pipe for stderr, read by no one.
     let mut session = Session::start_with(&tanto, &["session"]);
@@ -347,7 +331,7 @@ fn in_terminal(tanto: &Tanto, args: &[&str]) -> Tmux {
 
 #[test]
 fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failure_tail() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let slow = tanto.write_home_file(
         "slow.graphql",
@@ -491,7 +475,7 @@ sys.exit(3)
 
 #[test]
 fn tanto_run_shows_the_live_view_and_keeps_the_programs_own_lines() {
-    let (_registry, image) = busybox();
+    let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let program = tanto.write_home_file("program.py", PROGRAM);
     let query = tanto.write_home_file(

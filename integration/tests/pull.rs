@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::fixtures;
-use support::image::{push_index, tar_directory, Codec, Image, Layer};
+use support::image::{push_index, tar_directory, tiny_layer, Codec, Image, Layer};
 use support::registry::Registry;
 use support::tanto::Tanto;
 use support::tree::{describe, differences, OverlayView, Tree};
@@ -20,17 +20,6 @@ fn snapshot_dir(tanto: &Tanto, diff_id: &str) -> PathBuf {
         .join("snapshots")
         .join(format!("sha256-{hex}"))
         .join("fs")
-}
-
-/// Nothing half-done is left in the store's temp directories.
-fn assert_no_temp_leftovers(tanto: &Tanto) {
-    for tmp in ["content/tmp", "snapshots/tmp"] {
-        let dir = tanto.store().join(tmp);
-        let left: Vec<_> = std::fs::read_dir(&dir)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
-    }
 }
 
 /// What the source tree looks like once unpacked by the test user: owners
@@ -82,7 +71,7 @@ fn debian_pull_reproduces_the_root_filesystem_and_a_second_pull_does_nothing() {
         "{}",
         first.stderr
     );
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 
     if require_root_for_mounts() {
         let view = OverlayView::mount(&[snapshot_dir(&tanto, &debian.layer.diff_id)]);
@@ -220,12 +209,6 @@ fn whiteouts_and_opaque_directories_hide_lower_layers() {
     assert_eq!(String::from_utf8_lossy(&shell.stdout), "runs\n");
 }
 
-fn tiny_layer(name: &str, content: &str) -> Layer {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(name), content).unwrap();
-    Layer::new(&tar_directory(dir.path()), Codec::Gzip)
-}
-
 #[test]
 fn indexes_pick_the_platform_and_shared_layers_are_reused() {
     let registry = Registry::start();
@@ -360,7 +343,7 @@ fn concurrent_pulls_share_one_download_and_killed_pulls_leave_nothing_trusted() 
         "{}",
         after_kill.stderr
     );
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 
     // Two processes at once on one empty store: one unpacks, one waits and reuses.
     let tanto = Tanto::new();
@@ -392,7 +375,7 @@ fn concurrent_pulls_share_one_download_and_killed_pulls_leave_nothing_trusted() 
         stderr(&a),
         stderr(&b)
     );
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 }
 
 #[test]
@@ -454,5 +437,5 @@ fn without_subordinate_ids_tanto_maps_one_id_and_says_so() {
         "{}",
         run.stderr
     );
-    assert_no_temp_leftovers(&tanto);
+    tanto.assert_no_temp_leftovers();
 }

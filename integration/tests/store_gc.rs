@@ -7,7 +7,6 @@
 mod support;
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use support::fixtures;
@@ -16,24 +15,11 @@ use support::registry::Registry;
 use support::session::Session;
 use support::tanto::Tanto;
 
-fn busybox() -> &'static (Registry, String) {
-    static IMAGE: OnceLock<(Registry, String)> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let registry = Registry::start();
-        let dir = tempfile::tempdir().unwrap();
-        fixtures::busybox_tree(dir.path());
-        let layer = Layer::new(&tar_directory(dir.path()), Codec::Gzip);
-        Image::new(vec![layer]).push(&registry, "fixtures/busybox", "latest");
-        let image = format!("{}/fixtures/busybox:latest", registry.host());
-        (registry, image)
-    })
-}
-
 /// A pipeline: busybox, then `script` in a step, its stdout asked for.
 fn step(script: &str) -> String {
     format!(
         r#"{{ container {{ from(address: "{}") {{ withExec(args: ["sh", "-c", {}]) {{ stdout }} }} }} }}"#,
-        busybox().1,
+        fixtures::served_busybox().1,
         serde_json::to_string(script).unwrap()
     )
 }
@@ -145,7 +131,7 @@ fn prune_takes_the_least_recently_used_and_spares_a_pipeline_running_meanwhile()
     assert!(ok, "{answer:#}");
     let running = format!(
         r#"{{ container {{ from(address: "{}") {{ withExec(args: ["sh", "-c", "echo second > /b"]) {{ withExec(args: ["sh", "-c", "sleep 4; cat /b"]) {{ stdout }} }} }} }} }}"#,
-        busybox().1
+        fixtures::served_busybox().1
     );
     let document = tanto.write_home_file("running.graphql", &running);
     let pipeline = tanto
@@ -196,7 +182,7 @@ fn after_prune_all_the_owner_can_remove_the_store_without_root() {
     let tanto = Tanto::new();
     let with_cache = format!(
         r#"{{ container {{ from(address: "{}") {{ withMountedCache(path: "/cache", cache: "{}") {{ withExec(args: ["sh", "-c", "echo kept > /cache/f; chown 1000:1000 /cache/f; echo done"]) {{ stdout }} }} }} }} }}"#,
-        busybox().1,
+        fixtures::served_busybox().1,
         "CACHE_ID"
     );
     // One session: a cache volume's ID is good only in the session that made it.
@@ -469,7 +455,7 @@ fn prunes_while_four_pipelines_run_in_other_processes_break_none_of_them() {
                     withExec(args: ["sh", "-c", "echo {n} > /n; head -c 500000 /dev/zero > /pad"]) {{
                     withExec(args: ["sh", "-c", "sleep 3; cat /n"]) {{
                     withExec(args: ["sh", "-c", "cat /n; wc -c < /pad"]) {{ stdout }} }} }} }} }} }}"#,
-                    busybox().1
+                    fixtures::served_busybox().1
                 ),
             );
             tanto
@@ -521,7 +507,7 @@ fn a_pull_that_does_not_fit_is_said_so_and_leaves_nothing() {
         run.stderr
     );
     // Nothing half-made is kept, and what fits still pulls.
-    let pulled = tanto.ok(&["pull", &busybox().1]);
+    let pulled = tanto.ok(&["pull", &fixtures::served_busybox().1]);
     assert!(pulled.stdout.contains("@sha256:"), "{}", pulled.stdout);
     for tmp in ["snapshots/tmp", "content/tmp"] {
         let left: Vec<_> = std::fs::read_dir(disk.store().join(tmp))

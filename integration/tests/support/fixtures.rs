@@ -187,3 +187,22 @@ pub fn served_debian() -> &'static str {
     });
     image
 }
+
+/// One registry serving the busybox-static image for a whole test file,
+/// and its reference (`fixtures/busybox:latest`).
+pub fn served_busybox() -> &'static (super::registry::Registry, String) {
+    static SERVED: std::sync::OnceLock<(super::registry::Registry, String)> =
+        std::sync::OnceLock::new();
+    SERVED.get_or_init(|| {
+        let registry = super::registry::Registry::start();
+        let dir = tempfile::tempdir().unwrap();
+        busybox_tree(dir.path());
+        let layer = Layer::new(
+            &super::image::tar_directory(dir.path()),
+            super::image::Codec::Gzip,
+        );
+        Image::new(vec![layer]).push(&registry, "fixtures/busybox", "latest");
+        let image = format!("{}/fixtures/busybox:latest", registry.host());
+        (registry, image)
+    })
+}

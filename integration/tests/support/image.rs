@@ -231,3 +231,10 @@ pub fn tar_directory(dir: &std::path::Path) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// A gzip layer of one file `name` holding `content`.
+pub fn tiny_layer(name: &str, content: &str) -> Layer {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), content).unwrap();
+    Layer::new(&tar_directory(dir.path()), Codec::Gzip)
+}

@@ -423,6 +423,17 @@ impl Tanto {
         run
     }
 
+    /// Nothing half-done is left in the store's temp directories.
+    pub fn assert_no_temp_leftovers(&self) {
+        for tmp in ["content/tmp", "snapshots/tmp"] {
+            let dir = self.store().join(tmp);
+            let left: Vec<_> = std::fs::read_dir(&dir)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            assert!(left.is_empty(), "{} still holds {left:?}", dir.display());
+        }
+    }
+
     /// Runs a GraphQL document with `tanto query`; whether it succeeded, and
     /// the JSON answer.
     pub fn query(&self, document: &str) -> (bool, serde_json::Value) {
