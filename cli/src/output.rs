@@ -31,20 +31,7 @@ pub fn error(text: &str) {
 }
 
 /// `51.2 MB`, in SI units like registries and podman show.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+pub use engine::human_bytes as bytes;
 
 /// The first 12 hex digits of a digest, as Docker shows them.
 pub fn short(digest: &str) -> &str {

@@ -264,8 +264,9 @@ fn last_lines(text: &str, count: usize) -> &str {
     }
 }
 
-/// `51.2 MB`, as registries and podman show sizes.
-fn human_bytes(n: u64) -> String {
+/// `51.2 MB`, in SI units, as registries and podman show sizes (error
+/// messages here, and everything `tanto` prints).
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = n as f64;
     let mut unit = 0;

@@ -105,7 +105,7 @@ pub use cache_key::CacheKey;
 pub use cache_volume::Sharing;
 pub use config::Settings;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
-pub use error::Error;
+pub use error::{human_bytes, Error};
 pub use gc::{Collected, PolicyOverrides};
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
