@@ -342,6 +342,37 @@ fn daggers_cache_api_lists_and_prunes_the_store() {
     );
 }
 
+#[test]
+fn an_sdk_program_lists_and_prunes_the_cache_and_keeps_what_its_session_holds() {
+    let python = fixtures::python_sdk();
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&step("echo old > /old; echo old"));
+    assert!(ok, "{answer:#}");
+    let script = tanto.copy_test_program("python/cache.py");
+    let run = tanto.run(&[
+        "run",
+        "--",
+        python.to_str().unwrap(),
+        script.to_str().unwrap(),
+        &fixtures::served_busybox().1,
+    ]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    for line in [
+        "entries: True",
+        "listed old: True",
+        "listed held: True",
+        "bounded: True",
+        "refused: ",
+        // What another session left goes; what this one holds an ID to stays.
+        "kept old: False",
+        "kept held: True",
+        "held still runs: held",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    assert!(run.stdout.contains("lots"), "{}", run.stdout);
+}
+
 /// A tmpfs of `size` mounted for the test user, unmounted on drop.
 struct SmallDisk(tempfile::TempDir);
 
