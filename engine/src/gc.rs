@@ -3,23 +3,10 @@
 //! defaults, from `config.toml` and the environment), least recently used
 //! first, cache volumes last, never what another running tanto uses.
 
-use snapshotter::PruneRequest;
-
+use crate::collect::{collect_within, Collected};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::gc_policy::{Trigger, Usage};
-use crate::store_admin::PruneReport;
-
-/// What an automatic collection did.
-#[derive(Debug)]
-pub struct Collected {
-    /// The threshold the store had crossed.
-    pub trigger: Trigger,
-    pub report: PruneReport,
-    /// Bytes the policy asked to free (more than `report.freed` when what
-    /// remained was in use or too recent).
-    pub wanted: u64,
-}
+use crate::store_admin::{store_error, PruneReport};
 
 impl Engine {
     /// Collects garbage if the store is over the policy (read at start);
@@ -30,35 +17,8 @@ impl Engine {
         if !policy.enabled {
             return Ok(None);
         }
-        let store = &self.ctx.store;
-        let store_error = |source| Error::Store {
-            source: Box::new(source),
-        };
-        store.release_leases().map_err(store_error)?;
-        let entries = store.entries().map_err(store_error)?;
-        let (disk_total, disk_free) = snapshotter::disk_space(store.root()).map_err(store_error)?;
-        let plan = policy.resolve(Usage {
-            disk_total,
-            disk_free,
-            store_used: entries.iter().map(|e| e.size).sum(),
-        });
-        let Some(trigger) = plan.trigger.filter(|_| plan.free_bytes > 0) else {
-            return Ok(None);
-        };
-        let report = store
-            .prune(&PruneRequest {
-                unused_for: plan.unused_for,
-                bytes_to_free: Some(plan.free_bytes),
-                cache_volumes: true,
-                dry_run: false,
-            })
-            .map_err(store_error)?;
-        tracing::debug!(?trigger, freed = report.freed, "garbage collected");
-        Ok(Some(Collected {
-            trigger,
-            wanted: plan.free_bytes,
-            report,
-        }))
+        self.ctx.store.release_leases().map_err(store_error)?;
+        collect_within(&self.ctx.store, &policy)
     }
 }
 
@@ -126,23 +86,6 @@ impl Engine {
         if let Some(space) = overrides.target_space {
             policy.target_space = Some(space);
         }
-        let usage = self.cache_usage()?;
-        let plan = policy.resolve(Usage {
-            disk_total: usage.disk_total,
-            disk_free: usage.disk_free,
-            store_used: usage.total,
-        });
-        if plan.free_bytes == 0 {
-            return Ok(PruneReport::default());
-        }
-        crate::store_admin::prune_store(
-            store,
-            &crate::store_admin::PruneOptions {
-                keep_duration: plan.unused_for,
-                bytes_to_free: Some(plan.free_bytes),
-                cache_volumes: true,
-                dry_run: false,
-            },
-        )
+        Ok(collect_within(store, &policy)?.map_or_else(PruneReport::default, |c| c.report))
     }
 }

@@ -60,23 +60,25 @@
 //! floor or below (`tests/imports.rs` keeps them free of cycles):
 //!
 //! ```text
-//!   engine.rs, gc.rs, isolation.rs, values/, store_admin.rs   the public API
+//!   engine.rs, gc.rs, isolation.rs, values/   the public API
 //!   ops/                 solving each kind of node (the one cycle: ops
 //!                        call `ops::solve` back for their inputs)
 //!   node.rs              the op DAG, a container's lazy config, its paths
-//!   image/, low_disk.rs  building, publishing, exporting, importing images;
+//!   image/, collect.rs   building, publishing, exporting, importing images;
 //!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
-//!   gc_policy/, disk_full.rs
+//!   gc_policy/, disk_full.rs,
+//!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
 mod base_image;
 mod cache_key;
 mod cache_volume;
 mod capture;
+mod collect;
 mod config;
 mod context;
 mod disk_full;
@@ -86,7 +88,6 @@ mod gc;
 pub mod gc_policy;
 mod image;
 pub mod isolation;
-mod low_disk;
 mod mask;
 mod memo;
 mod node;
@@ -103,10 +104,11 @@ mod values;
 
 pub use cache_key::CacheKey;
 pub use cache_volume::Sharing;
+pub use collect::Collected;
 pub use config::Settings;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::{human_bytes, Error};
-pub use gc::{Collected, PolicyOverrides};
+pub use gc::PolicyOverrides;
 pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};

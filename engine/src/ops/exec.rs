@@ -107,7 +107,7 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
                         })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
                 if entry.built {
-                    crate::low_disk::collect_if_disk_low(&ctx);
+                    crate::collect::collect_if_disk_low(&ctx);
                 }
                 Ok(memo_outcome(&entry, solved))
             })
