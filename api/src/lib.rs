@@ -21,11 +21,13 @@ mod deep;
 mod error;
 mod handler;
 mod ids;
+pub mod module_source;
 mod random;
 mod response;
 mod scalars;
 mod schema;
 mod server;
+pub mod strcase;
 
 use std::sync::Arc;
 
