@@ -21,6 +21,7 @@ mod deep;
 mod error;
 mod handler;
 mod ids;
+pub mod module_runtime;
 pub mod module_source;
 mod random;
 mod response;

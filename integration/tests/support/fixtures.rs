@@ -1,5 +1,6 @@
-//! Fixture images from Debian packages: a busybox-static tree, and a Debian
-//! bookworm minbase root file system made by debootstrap — built once per
+//! Fixture images from Debian packages: a busybox-static tree, a Debian
+//! bookworm minbase root file system and a trixie one with Python (for
+//! module runtimes), made by debootstrap — built once per
 //! machine and reused (set TANTO_FIXTURES to move the cache).
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ fn cache_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/tmp/tanto-fixtures"))
 }
 
-/// A cached Debian bookworm minbase tree and its gzip layer.
+/// A cached debootstrapped tree and its gzip layer.
 pub struct Debian {
     pub rootfs: PathBuf,
     pub layer: Layer,
@@ -23,15 +24,31 @@ pub struct Debian {
 
 /// Builds (first time on a machine) or reuses the Debian fixture.
 pub fn debian() -> Debian {
-    let dir = cache_dir().join("debian-bookworm-minbase-v1");
+    debootstrapped("debian-bookworm-minbase-v1", "bookworm", &[])
+}
+
+/// Debian trixie with Python 3.13, venv, pip and CA certificates: what
+/// Docker's `python:3.13-slim` gives a Dagger Python module runtime.
+pub fn python_slim() -> Debian {
+    debootstrapped(
+        "python-trixie-v1",
+        "trixie",
+        &["python3", "python3-venv", "python3-pip", "ca-certificates"],
+    )
+}
+
+/// A minbase root file system of `suite` with `packages`, cached under
+/// `name`, and its gzip layer.
+fn debootstrapped(name: &str, suite: &str, packages: &[&str]) -> Debian {
+    let dir = cache_dir().join(name);
     let rootfs = dir.join("rootfs");
     let (blob_path, diff_id_path) = (dir.join("layer.tar.gz"), dir.join("diff_id"));
     std::fs::create_dir_all(cache_dir()).unwrap();
-    let lock = std::fs::File::create(cache_dir().join("debian.lock")).unwrap();
+    let lock = std::fs::File::create(cache_dir().join(format!("{name}.lock"))).unwrap();
     // SAFETY: valid fd; serialises builders across test binaries.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     if !dir.join("complete").exists() {
-        build_debian(&dir);
+        build(&dir, suite, packages);
     }
     let blob = std::fs::read(&blob_path).unwrap();
     let diff_id = std::fs::read_to_string(&diff_id_path).unwrap();
@@ -41,18 +58,23 @@ pub fn debian() -> Debian {
     }
 }
 
-fn build_debian(dir: &Path) {
+fn build(dir: &Path, suite: &str, packages: &[&str]) {
     // SAFETY: geteuid has no preconditions.
     assert!(
         unsafe { libc::geteuid() } == 0,
-        "the Debian fixture is not cached at {} and debootstrap needs root: run the tests as root once (CI does)",
+        "the {suite} fixture is not cached at {} and debootstrap needs root: run the tests as root once (CI does)",
         dir.display()
     );
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).unwrap();
     let rootfs = dir.join("rootfs");
-    let out = Command::new("debootstrap")
-        .args(["--variant=minbase", "bookworm"])
+    let mut debootstrap = Command::new("debootstrap");
+    debootstrap.arg("--variant=minbase");
+    if !packages.is_empty() {
+        debootstrap.arg(format!("--include={}", packages.join(",")));
+    }
+    let out = debootstrap
+        .arg(suite)
         .arg(&rootfs)
         .arg(MIRROR)
         .output()
@@ -173,6 +195,13 @@ pub fn node_sdk() -> PathBuf {
 pub fn serve_debian(registry: &super::registry::Registry) -> String {
     Image::new(vec![debian().layer.clone()]).push(registry, "fixtures/debian", "bookworm");
     format!("{}/fixtures/debian:bookworm", registry.host())
+}
+
+/// Pushes the Python fixture to `registry` as `fixtures/python:3.13-slim`;
+/// returns that reference.
+pub fn serve_python_slim(registry: &super::registry::Registry) -> String {
+    Image::new(vec![python_slim().layer.clone()]).push(registry, "fixtures/python", "3.13-slim");
+    format!("{}/fixtures/python:3.13-slim", registry.host())
 }
 
 /// One registry serving the Debian fixture for a whole test file; its

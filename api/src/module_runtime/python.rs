@@ -1,0 +1,256 @@
+//! The Python module runtime: the container a Python module's functions
+//! run in, built as Dagger's Python SDK builds it (dagger-modules.md §2.2)
+//! but natively, from the module's `pyproject.toml`: a `python:X-slim`
+//! base, uv with its cache volume, the module's source at
+//! `/src/<digest>/<subpath>`, the vendored `sdk/` from the `dagger-io`
+//! sdist when the project points at it, `uv sync` (or `uv pip install`
+//! without a lock), and `/runtime`, which hands the nested session to the
+//! SDK. The SDK library inside reads only `DAGGER_MODULE`,
+//! `DAGGER_MAIN_OBJECT`, `DAGGER_DEFAULT_PYTHON_PACKAGE` and the session
+//! variables.
+
+use std::path::Path;
+
+use engine::{Container, Directory, Engine};
+
+use super::RuntimeError;
+use crate::module_source::ModuleSource;
+use crate::strcase;
+
+/// The SDK library the runtime installs when the module vendors it.
+pub const SDK_VERSION: &str = "0.21.11";
+/// uv, as Dagger 0.21 bundles it.
+pub const UV_VERSION: &str = "0.10.3";
+/// The base image when the project does not choose one (Dagger pins
+/// `python:3.14-slim`; 3.13 is what Debian trixie has, and the oldest the
+/// SDK's template asks for is 3.10).
+pub const DEFAULT_BASE_IMAGE: &str = "python:3.13-slim";
+
+/// The entrypoint: the SDK's module runtime, which registers when asked
+/// for the empty function and calls the function asked for otherwise.
+const RUNTIME_SCRIPT: &str = "#!/opt/venv/bin/python\n\
+import sys\n\
+from dagger.mod.cli import app\n\
+sys.exit(app(None, \"--register\" in sys.argv))\n";
+
+/// What `pyproject.toml` (and `.python-version`) say about the runtime.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Project {
+    /// `[tool.dagger] base-image`.
+    base_image: Option<String>,
+    /// `.python-version`, else `requires-python`'s `>=X` or `==X`.
+    python_version: Option<String>,
+    /// `[tool.uv.sources] dagger-io = { path = … }`: where the SDK is vendored.
+    vendored_sdk: Option<String>,
+    has_lock: bool,
+}
+
+impl Project {
+    pub fn read(dir: &Path) -> Result<Project, RuntimeError> {
+        let file = dir.join("pyproject.toml");
+        let text = std::fs::read_to_string(&file).map_err(|e| RuntimeError::Project {
+            reason: format!(
+                "cannot read {}: {e}; a Python module needs one (`tanto develop --sdk=python` writes it)",
+                file.display()
+            ),
+        })?;
+        let toml: toml::Table = text.parse().map_err(|e| RuntimeError::Project {
+            reason: format!("{} is not valid TOML: {e}", file.display()),
+        })?;
+        let has_python = dir.join("src").is_dir() && has_py_files(&dir.join("src"))
+            || has_py_files(dir);
+        if !has_python {
+            return Err(RuntimeError::Project {
+                reason: format!("no python files found in module source {}", dir.display()),
+            });
+        }
+        let at = |path: &[&str]| -> Option<toml::Value> {
+            let mut value = toml.get(path[0])?.clone();
+            for key in &path[1..] {
+                value = value.get(key)?.clone();
+            }
+            Some(value)
+        };
+        let python_version = std::fs::read_to_string(dir.join(".python-version"))
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .or_else(|| {
+                let spec = at(&["project", "requires-python"])?;
+                let spec = spec.as_str()?.trim();
+                let version = spec
+                    .strip_prefix(">=")
+                    .or_else(|| spec.strip_prefix("=="))?
+                    .split(',')
+                    .next()?
+                    .trim();
+                Some(version.to_owned())
+            });
+        Ok(Project {
+            base_image: at(&["tool", "dagger", "base-image"])
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            python_version,
+            vendored_sdk: at(&["tool", "uv", "sources", "dagger-io", "path"])
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            has_lock: dir.join("uv.lock").is_file(),
+        })
+    }
+
+    pub fn base_image(&self) -> String {
+        match (&self.base_image, &self.python_version) {
+            (Some(image), _) => image.clone(),
+            (None, Some(version)) => format!("python:{version}-slim"),
+            (None, None) => DEFAULT_BASE_IMAGE.to_owned(),
+        }
+    }
+}
+
+fn has_py_files(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            let name = entry.file_name();
+            name != "sdk" && name != ".venv" && has_py_files(&path)
+        } else {
+            path.extension().is_some_and(|e| e == "py")
+        }
+    })
+}
+
+/// The Python package the SDK imports the main object from: `my-mod` →
+/// `my_mod`.
+pub fn package_name(module_name: &str) -> String {
+    strcase::to_kebab(&strcase::to_camel(module_name)).replace('-', "_")
+}
+
+/// The runtime container of `source`, whose uploaded context directory is
+/// `context` with implementation digest `digest`; a function call execs
+/// its entrypoint in `/scratch`.
+pub fn runtime(
+    engine: &Engine,
+    source: &ModuleSource,
+    context: &Directory,
+    digest: &str,
+) -> Result<Container, RuntimeError> {
+    let project = Project::read(&source.source_dir())?;
+    let mod_dir = format!("/src/{digest}/{}", source.source_subpath());
+    let mod_dir = mod_dir.trim_end_matches('/').to_owned();
+    let uv_cache = engine.cache_volume("modpython-uv");
+    let pip_cache = engine.cache_volume("modpython-pip");
+    let mut runtime = engine
+        .container()
+        .from(&project.base_image())
+        .with_env_variable("PYTHONUNBUFFERED", "1", false)
+        .with_env_variable("PIP_DISABLE_PIP_VERSION_CHECK", "1", false)
+        .with_env_variable("PIP_ROOT_USER_ACTION", "ignore", false)
+        .with_env_variable("UV_SYSTEM_PYTHON", "1", false)
+        .with_env_variable("UV_LINK_MODE", "copy", false)
+        .with_env_variable("UV_NATIVE_TLS", "1", false)
+        .with_env_variable("UV_PROJECT_ENVIRONMENT", "/opt/venv", false)
+        .with_env_variable("UV_COMPILE_BYTECODE", "1", false)
+        .with_mounted_cache("/root/.cache/uv", &uv_cache, engine::Sharing::Shared)
+        .with_mounted_cache("/root/.cache/pip", &pip_cache, engine::Sharing::Shared)
+        // uv from its PyPI wheel, in a venv of its own.
+        .with_exec(["python3", "-m", "venv", "/opt/tanto-uv"])
+        .with_exec(["/opt/tanto-uv/bin/pip", "install", &format!("uv=={UV_VERSION}")])
+        .with_exec(["ln", "-sf", "/opt/tanto-uv/bin/uv", "/usr/local/bin/uv"])
+        .with_directory(&format!("/src/{digest}"), context, &[], &[])
+        .with_workdir(&mod_dir);
+    let sdk = project.vendored_sdk.as_deref().map(|path| path.trim_end_matches('/'));
+    if let Some(sdk) = sdk {
+        // The sdist's layout (pyproject.toml + src/dagger) is `sdk/`'s.
+        let url = format!(
+            "https://files.pythonhosted.org/packages/source/d/dagger-io/dagger_io-{SDK_VERSION}.tar.gz"
+        );
+        runtime = runtime.with_exec([
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "set -e; rm -rf {sdk} && mkdir -p {sdk} && \
+                 python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], \"/tmp/dagger-io.tar.gz\")' {url} && \
+                 tar -xzf /tmp/dagger-io.tar.gz --strip-components=1 -C {sdk} && rm /tmp/dagger-io.tar.gz"
+            ),
+        ]);
+    }
+    runtime = if project.has_lock {
+        runtime
+            .with_exec(["uv", "lock"])
+            .with_exec(["uv", "sync", "--no-dev"])
+    } else {
+        let mut install = vec!["uv", "pip", "install", "--python", "/opt/venv/bin/python"];
+        if let Some(sdk) = sdk {
+            install.extend(["-e", sdk]);
+        }
+        install.extend(["-e", "."]);
+        runtime.with_exec(["uv", "venv", "/opt/venv"]).with_exec(install)
+    };
+    let name = &source.config.name;
+    Ok(runtime
+        .with_env_variable("VIRTUAL_ENV", "/opt/venv", false)
+        .with_env_variable("PATH", "/opt/venv/bin:${PATH}", true)
+        .with_env_variable("DAGGER_MODULE", name, false)
+        .with_env_variable("DAGGER_DEFAULT_PYTHON_PACKAGE", &package_name(name), false)
+        .with_env_variable("DAGGER_MAIN_OBJECT", &source.main_object(), false)
+        .with_new_file("/runtime", RUNTIME_SCRIPT, 0o755)
+        .with_entrypoint(["/runtime"], false)
+        .with_directory("/scratch", &engine.directory(), &[], &[])
+        .with_workdir("/scratch"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(files: &[(&str, &str)]) -> Result<Project, RuntimeError> {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        Project::read(dir.path())
+    }
+
+    #[test]
+    fn the_base_image_is_chosen_as_dagger_chooses_it() {
+        let main = ("src/m/__init__.py", "");
+        let read = |pyproject: &str| project(&[("pyproject.toml", pyproject), main]).unwrap();
+        assert_eq!(read("[project]\nname = \"m\"\n").base_image(), DEFAULT_BASE_IMAGE);
+        assert_eq!(
+            read("[project]\nrequires-python = \">=3.12\"\n").base_image(),
+            "python:3.12-slim"
+        );
+        assert_eq!(
+            read("[project]\nrequires-python = \">=3.11\"\n[tool.dagger]\nbase-image = \"reg/py:x\"\n")
+                .base_image(),
+            "reg/py:x"
+        );
+        let pinned = project(&[
+            ("pyproject.toml", "[project]\nrequires-python = \">=3.11\"\n"),
+            (".python-version", "3.12\n"),
+            main,
+        ])
+        .unwrap();
+        assert_eq!(pinned.base_image(), "python:3.12-slim");
+        let vendored = read("[tool.uv.sources]\ndagger-io = { path = \"sdk\", editable = true }\n");
+        assert_eq!(vendored.vendored_sdk.as_deref(), Some("sdk"));
+    }
+
+    #[test]
+    fn a_project_without_pyproject_or_python_files_is_refused() {
+        let error = project(&[("src/m/__init__.py", "")]).unwrap_err().to_string();
+        assert!(error.contains("pyproject.toml"), "{error}");
+        let error = project(&[("pyproject.toml", "")]).unwrap_err().to_string();
+        assert!(error.contains("no python files"), "{error}");
+    }
+
+    #[test]
+    fn the_package_is_named_as_the_sdk_imports_it() {
+        assert_eq!(package_name("my-mod"), "my_mod");
+        assert_eq!(package_name("tiny"), "tiny");
+        assert_eq!(package_name("HTTPTools"), "httptools");
+    }
+}
