@@ -98,13 +98,28 @@ mod tests {
     const VECTORS: &[(&str, &str, &str, &str)] = &[
         ("my-mod", "MyMod", "myMod", "my-mod"),
         ("tiny", "Tiny", "tiny", "tiny"),
-        ("container_echo", "ContainerEcho", "containerEcho", "container-echo"),
-        ("containerEcho", "ContainerEcho", "containerEcho", "container-echo"),
+        (
+            "container_echo",
+            "ContainerEcho",
+            "containerEcho",
+            "container-echo",
+        ),
+        (
+            "containerEcho",
+            "ContainerEcho",
+            "containerEcho",
+            "container-echo",
+        ),
         ("HTTPServer", "Httpserver", "httpserver", "http-server"),
         ("my_mod2", "MyMod2", "myMod2", "my-mod-2"),
         ("mod2go", "Mod2Go", "mod2Go", "mod-2-go"),
         ("JSONData", "Jsondata", "jsondata", "json-data"),
-        ("with_greeting", "WithGreeting", "withGreeting", "with-greeting"),
+        (
+            "with_greeting",
+            "WithGreeting",
+            "withGreeting",
+            "with-greeting",
+        ),
         ("hello-world", "HelloWorld", "helloWorld", "hello-world"),
         ("ID", "Id", "id", "id"),
         ("v1beta", "V1Beta", "v1Beta", "v-1-beta"),
@@ -112,11 +127,31 @@ mod tests {
         ("a  b", "AB", "aB", "a--b"),
         ("GoodBYE", "GoodBye", "goodBye", "good-bye"),
         ("x", "X", "x", "x"),
-        ("build_v2_image", "BuildV2Image", "buildV2Image", "build-v-2-image"),
+        (
+            "build_v2_image",
+            "BuildV2Image",
+            "buildV2Image",
+            "build-v-2-image",
+        ),
         ("userID", "UserId", "userId", "user-id"),
-        ("SCREAMING_CASE", "ScreamingCase", "screamingCase", "screaming-case"),
-        ("DockerConfig", "DockerConfig", "dockerConfig", "docker-config"),
-        ("getHTTPResponse", "GetHttpresponse", "getHttpresponse", "get-http-response"),
+        (
+            "SCREAMING_CASE",
+            "ScreamingCase",
+            "screamingCase",
+            "screaming-case",
+        ),
+        (
+            "DockerConfig",
+            "DockerConfig",
+            "dockerConfig",
+            "docker-config",
+        ),
+        (
+            "getHTTPResponse",
+            "GetHttpresponse",
+            "getHttpresponse",
+            "get-http-response",
+        ),
         ("abc123def", "Abc123Def", "abc123Def", "abc-123-def"),
         ("123abc", "123Abc", "123Abc", "123-abc"),
     ];
@@ -125,7 +160,11 @@ mod tests {
     fn names_convert_as_dagger_converts_them() {
         for &(input, camel, lower_camel, kebab) in VECTORS {
             assert_eq!(to_camel(input), camel, "ToCamel({input:?})");
-            assert_eq!(to_lower_camel(input), lower_camel, "ToLowerCamel({input:?})");
+            assert_eq!(
+                to_lower_camel(input),
+                lower_camel,
+                "ToLowerCamel({input:?})"
+            );
             assert_eq!(to_kebab(input), kebab, "ToKebab({input:?})");
         }
     }

@@ -1,5 +1,6 @@
 //! The `tanto` command.
 
+mod call;
 mod doctor;
 mod du;
 mod gc;
@@ -72,6 +73,8 @@ enum Command {
     Session(session::Args),
     /// Run a GraphQL document against Dagger's core schema and print the JSON answer
     Query(query::Args),
+    /// Call Dagger's core API from the command line: `tanto core container from --address=alpine with-exec --args=echo,hi stdout`
+    Core(call::CoreArgs),
     /// Show what the store holds, by kind, and how much a prune could take
     Du(du::Args),
     /// Take space back from the store, least recently used first
@@ -135,6 +138,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => {
             engine::isolation::enter_namespace()?;
             query::run(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
+        }
+        Command::Core(args) => {
+            engine::isolation::enter_namespace()?;
+            call::run_core(
                 &store_root(cli.root)?,
                 cli.insecure_registries,
                 &progress,

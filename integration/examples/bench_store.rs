@@ -129,7 +129,9 @@ fn side_by_side_with_podman(tanto_binary: &Path, rounds: usize) {
         times[0].push(timed(tanto_binary, &["du"]));
         times[1].push(sh(&format!("{podman} system df >/dev/null")));
         times[2].push(timed(tanto_binary, &["prune", "--all"]));
-        times[3].push(sh(&format!("{podman} system prune --all --force >/dev/null")));
+        times[3].push(sh(&format!(
+            "{podman} system prune --all --force >/dev/null"
+        )));
     }
     let [tanto_du, podman_df, tanto_prune, podman_prune] = times.map(median);
     println!();

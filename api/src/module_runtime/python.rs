@@ -57,8 +57,8 @@ impl Project {
         let toml: toml::Table = text.parse().map_err(|e| RuntimeError::Project {
             reason: format!("{} is not valid TOML: {e}", file.display()),
         })?;
-        let has_python = dir.join("src").is_dir() && has_py_files(&dir.join("src"))
-            || has_py_files(dir);
+        let has_python =
+            dir.join("src").is_dir() && has_py_files(&dir.join("src")) || has_py_files(dir);
         if !has_python {
             return Err(RuntimeError::Project {
                 reason: format!("no python files found in module source {}", dir.display()),
@@ -155,11 +155,18 @@ pub fn runtime(
         .with_mounted_cache("/root/.cache/pip", &pip_cache, engine::Sharing::Shared)
         // uv from its PyPI wheel, in a venv of its own.
         .with_exec(["python3", "-m", "venv", "/opt/tanto-uv"])
-        .with_exec(["/opt/tanto-uv/bin/pip", "install", &format!("uv=={UV_VERSION}")])
+        .with_exec([
+            "/opt/tanto-uv/bin/pip",
+            "install",
+            &format!("uv=={UV_VERSION}"),
+        ])
         .with_exec(["ln", "-sf", "/opt/tanto-uv/bin/uv", "/usr/local/bin/uv"])
         .with_directory(&format!("/src/{digest}"), context, &[], &[])
         .with_workdir(&mod_dir);
-    let sdk = project.vendored_sdk.as_deref().map(|path| path.trim_end_matches('/'));
+    let sdk = project
+        .vendored_sdk
+        .as_deref()
+        .map(|path| path.trim_end_matches('/'));
     if let Some(sdk) = sdk {
         // The sdist's layout (pyproject.toml + src/dagger) is `sdk/`'s.
         let url = format!(
@@ -185,7 +192,9 @@ pub fn runtime(
             install.extend(["-e", sdk]);
         }
         install.extend(["-e", "."]);
-        runtime.with_exec(["uv", "venv", "/opt/venv"]).with_exec(install)
+        runtime
+            .with_exec(["uv", "venv", "/opt/venv"])
+            .with_exec(install)
     };
     let name = &source.config.name;
     Ok(runtime
@@ -218,7 +227,10 @@ mod tests {
     fn the_base_image_is_chosen_as_dagger_chooses_it() {
         let main = ("src/m/__init__.py", "");
         let read = |pyproject: &str| project(&[("pyproject.toml", pyproject), main]).unwrap();
-        assert_eq!(read("[project]\nname = \"m\"\n").base_image(), DEFAULT_BASE_IMAGE);
+        assert_eq!(
+            read("[project]\nname = \"m\"\n").base_image(),
+            DEFAULT_BASE_IMAGE
+        );
         assert_eq!(
             read("[project]\nrequires-python = \">=3.12\"\n").base_image(),
             "python:3.12-slim"
@@ -229,7 +241,10 @@ mod tests {
             "reg/py:x"
         );
         let pinned = project(&[
-            ("pyproject.toml", "[project]\nrequires-python = \">=3.11\"\n"),
+            (
+                "pyproject.toml",
+                "[project]\nrequires-python = \">=3.11\"\n",
+            ),
             (".python-version", "3.12\n"),
             main,
         ])
@@ -241,7 +256,9 @@ mod tests {
 
     #[test]
     fn a_project_without_pyproject_or_python_files_is_refused() {
-        let error = project(&[("src/m/__init__.py", "")]).unwrap_err().to_string();
+        let error = project(&[("src/m/__init__.py", "")])
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("pyproject.toml"), "{error}");
         let error = project(&[("pyproject.toml", "")]).unwrap_err().to_string();
         assert!(error.contains("no python files"), "{error}");

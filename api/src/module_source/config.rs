@@ -188,8 +188,10 @@ mod tests {
         assert!(error(r#"{"name": "m", "sdk": "go"}"#).contains("python and typescript"));
         assert!(error(r#"{"sdk": "python"}"#).contains("no \"name\""));
         assert!(error(r#"{"name": "m"}"#).contains("no \"sdk\""));
-        assert!(error(r#"{"name": "m", "sdk": "python", "engineVersion": "v0.22.0"}"#)
-            .contains("v0.21.8 and earlier"));
+        assert!(
+            error(r#"{"name": "m", "sdk": "python", "engineVersion": "v0.22.0"}"#)
+                .contains("v0.21.8 and earlier")
+        );
         assert!(error(r#"{"name": "m", "sdk": "python", "source": "../x"}"#).contains("inside"));
         assert!(error("{not json").contains("dagger.json"));
     }
