@@ -123,7 +123,7 @@ fn side_by_side_with_podman(tanto_binary: &Path, rounds: usize) {
         sh(&format!(
             "mkdir -p {home}/podman/xdg && {podman} pull -q --tls-verify=false {image} >/dev/null \
              && for n in $(seq {SIDE_BY_SIDE}); do \
-                  {podman} run --network host {image} sh -c 'head -c 1000 /dev/zero > /out' >/dev/null; \
+                  {podman} --runtime runc run --network host {image} sh -c 'head -c 1000 /dev/zero > /out' >/dev/null || exit 1; \
                 done"
         ));
         times[0].push(timed(tanto_binary, &["du"]));
