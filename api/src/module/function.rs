@@ -14,7 +14,7 @@ use super::kinds::FunctionCachePolicy;
 use super::model::{ArgDef, FunctionDef};
 use super::objects::SourceMapObj;
 use super::typedef::{source_map, TypeDefObj, TypeDefValue};
-use super::values::{def, id_of, ModuleValue};
+use super::values::{def, id_of, wrap, ModuleValue};
 use crate::scalars::Json;
 
 pub(crate) struct FunctionObj(pub Arc<FunctionDef>);
@@ -47,11 +47,7 @@ impl FunctionObj {
     }
 
     async fn args(&self) -> Vec<FunctionArgObj> {
-        self.0
-            .args
-            .iter()
-            .map(|a| FunctionArgObj(Arc::new(a.clone())))
-            .collect()
+        wrap(&self.0.args, FunctionArgObj)
     }
 
     async fn return_type(&self) -> TypeDefObj {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::model::ModuleTypes;
+use super::model::{EnumDef, InterfaceDef, ModuleTypes, ObjectDef, TypeKind};
 use super::typedef::{Definition, TypeDefObj, TypeDefValue};
 use super::values::{def, id_of, ModuleValue};
 
@@ -24,6 +24,15 @@ fn wrong_kind(field: &str, what: &str) -> async_graphql::Error {
     async_graphql::Error::new(format!(
         "Module.{field}: the TypeDef does not define {what}"
     ))
+}
+
+/// A type the module declares, as `objects`, `enums`… list it.
+fn declared(kind: TypeKind, name: &str, definition: Definition) -> TypeDefObj {
+    let mut value = TypeDefValue::default();
+    value.type_ref.kind = kind;
+    value.type_ref.name = Some(name.to_owned());
+    value.definition = definition;
+    TypeDefObj(Arc::new(value))
 }
 
 /// Adds `value` to `list` in place of one with the same name: an SDK that
@@ -54,45 +63,30 @@ impl ModuleObj {
     }
 
     async fn objects(&self) -> Vec<TypeDefObj> {
-        self.0
-            .objects
-            .iter()
-            .map(|o| {
-                let mut value = TypeDefValue::default();
-                value.type_ref.kind = super::model::TypeKind::Object;
-                value.type_ref.name = Some(o.name.clone());
-                value.definition = Definition::Object(Box::new(o.clone()));
-                TypeDefObj(Arc::new(value))
-            })
-            .collect()
+        let declared = |o: &ObjectDef| {
+            declared(
+                TypeKind::Object,
+                &o.name,
+                Definition::Object(Box::new(o.clone())),
+            )
+        };
+        self.0.objects.iter().map(declared).collect()
     }
 
     async fn interfaces(&self) -> Vec<TypeDefObj> {
-        self.0
-            .interfaces
-            .iter()
-            .map(|i| {
-                let mut value = TypeDefValue::default();
-                value.type_ref.kind = super::model::TypeKind::Interface;
-                value.type_ref.name = Some(i.name.clone());
-                value.definition = Definition::Interface(i.clone());
-                TypeDefObj(Arc::new(value))
-            })
-            .collect()
+        let declared = |i: &InterfaceDef| {
+            declared(
+                TypeKind::Interface,
+                &i.name,
+                Definition::Interface(i.clone()),
+            )
+        };
+        self.0.interfaces.iter().map(declared).collect()
     }
 
     async fn enums(&self) -> Vec<TypeDefObj> {
-        self.0
-            .enums
-            .iter()
-            .map(|e| {
-                let mut value = TypeDefValue::default();
-                value.type_ref.kind = super::model::TypeKind::Enum;
-                value.type_ref.name = Some(e.name.clone());
-                value.definition = Definition::Enum(e.clone());
-                TypeDefObj(Arc::new(value))
-            })
-            .collect()
+        let declared = |e: &EnumDef| declared(TypeKind::Enum, &e.name, Definition::Enum(e.clone()));
+        self.0.enums.iter().map(declared).collect()
     }
 
     /// No dependencies yet (dagger-modules.md §1.1: out of scope).

@@ -10,14 +10,7 @@ use async_graphql::{Context, Object, ID};
 use super::function::FunctionObj;
 use super::model::{EnumDef, EnumMemberDef, FieldDef, InterfaceDef, ObjectDef, SourceMap};
 use super::typedef::{TypeDefObj, TypeDefValue};
-use super::values::{id_of, ModuleValue};
-
-fn functions(functions: &[super::model::FunctionDef]) -> Vec<FunctionObj> {
-    functions
-        .iter()
-        .map(|f| FunctionObj(Arc::new(f.clone())))
-        .collect()
-}
+use super::values::{id_of, wrap, ModuleValue};
 
 fn source_map(source_map: &Option<SourceMap>) -> Option<SourceMapObj> {
     source_map.clone().map(|s| SourceMapObj(Arc::new(s)))
@@ -40,15 +33,11 @@ impl ObjectTypeDefObj {
     }
 
     async fn fields(&self) -> Vec<FieldTypeDefObj> {
-        self.0
-            .fields
-            .iter()
-            .map(|f| FieldTypeDefObj(Arc::new(f.clone())))
-            .collect()
+        wrap(&self.0.fields, FieldTypeDefObj)
     }
 
     async fn functions(&self) -> Vec<FunctionObj> {
-        functions(&self.0.functions)
+        wrap(&self.0.functions, FunctionObj)
     }
 
     async fn constructor(&self) -> Option<FunctionObj> {
@@ -114,7 +103,7 @@ impl InterfaceTypeDefObj {
     }
 
     async fn functions(&self) -> Vec<FunctionObj> {
-        functions(&self.0.functions)
+        wrap(&self.0.functions, FunctionObj)
     }
 
     async fn source_map(&self) -> Option<SourceMapObj> {
@@ -127,16 +116,6 @@ impl InterfaceTypeDefObj {
 }
 
 pub(crate) struct EnumTypeDefObj(pub Arc<EnumDef>);
-
-impl EnumTypeDefObj {
-    fn member_objs(&self) -> Vec<EnumValueTypeDefObj> {
-        self.0
-            .members
-            .iter()
-            .map(|m| EnumValueTypeDefObj(Arc::new(m.clone())))
-            .collect()
-    }
-}
 
 #[Object(name = "EnumTypeDef")]
 impl EnumTypeDefObj {
@@ -153,12 +132,12 @@ impl EnumTypeDefObj {
     }
 
     async fn members(&self) -> Vec<EnumValueTypeDefObj> {
-        self.member_objs()
+        wrap(&self.0.members, EnumValueTypeDefObj)
     }
 
     /// Dagger's older name for `members`.
     async fn values(&self) -> Vec<EnumValueTypeDefObj> {
-        self.member_objs()
+        wrap(&self.0.members, EnumValueTypeDefObj)
     }
 
     async fn source_map(&self) -> Option<SourceMapObj> {

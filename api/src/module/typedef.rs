@@ -14,7 +14,7 @@ use super::model::{
     TypeKind, TypeRef,
 };
 use super::objects::{EnumTypeDefObj, FieldTypeDefObj, InterfaceTypeDefObj, ObjectTypeDefObj};
-use super::values::{def, id_of, ModuleValue};
+use super::values::{def, id_of, wrap, ModuleValue};
 
 /// A type reference, and the definition that goes with its name when the
 /// module declares the type.
@@ -56,6 +56,27 @@ impl TypeDefValue {
         }
     }
 
+    /// What `asObject`, `asEnum`… answer: the type declared here, or for
+    /// a mere reference to a `kind` type, a blank one with its name.
+    fn view<T: Named>(&self, kind: TypeKind, declared: Option<&T>) -> Option<Arc<T>> {
+        if let Some(declared) = declared {
+            return Some(Arc::new(declared.clone()));
+        }
+        (self.type_ref.kind == kind)
+            .then(|| Arc::new(T::named(self.type_ref.name.clone().unwrap_or_default())))
+    }
+
+    /// Adds `member` to the enum this value defines.
+    fn push_member(&mut self, field: &str, member: EnumMemberDef) -> Result<()> {
+        match &mut self.definition {
+            Definition::Enum(e) => {
+                e.members.push(member);
+                Ok(())
+            }
+            _ => Err(not_a(field, "an enum (withEnum)")),
+        }
+    }
+
     /// The object this value defines, or an error naming `field`.
     fn object_mut(&mut self, field: &str) -> Result<&mut ObjectDef> {
         match &mut self.definition {
@@ -64,6 +85,22 @@ impl TypeDefValue {
         }
     }
 }
+
+/// A declared type that a bare reference stands for with its name alone.
+trait Named: Clone + Default {
+    fn named(name: String) -> Self;
+}
+
+macro_rules! named {
+    ($($type:ty),*) => {
+        $(impl Named for $type {
+            fn named(name: String) -> Self {
+                Self { name, ..Default::default() }
+            }
+        })*
+    };
+}
+named!(ObjectDef, InterfaceDef, EnumDef, ScalarDef, InputDef);
 
 fn not_a(field: &str, what: &str) -> async_graphql::Error {
     async_graphql::Error::new(format!("TypeDef.{field}: this TypeDef is not {what}"))
@@ -124,57 +161,46 @@ impl TypeDefObj {
     }
 
     async fn as_object(&self) -> Option<ObjectTypeDefObj> {
-        match (&self.0.definition, self.0.type_ref.kind) {
-            (Definition::Object(object), _) => Some(ObjectTypeDefObj(Arc::new((**object).clone()))),
-            (_, TypeKind::Object) => Some(ObjectTypeDefObj(Arc::new(ObjectDef {
-                name: self.0.type_ref.name.clone().unwrap_or_default(),
-                ..Default::default()
-            }))),
+        let declared = match &self.0.definition {
+            Definition::Object(object) => Some(&**object),
             _ => None,
-        }
+        };
+        self.0
+            .view(TypeKind::Object, declared)
+            .map(ObjectTypeDefObj)
     }
 
     async fn as_interface(&self) -> Option<InterfaceTypeDefObj> {
-        match (&self.0.definition, self.0.type_ref.kind) {
-            (Definition::Interface(iface), _) => Some(InterfaceTypeDefObj(Arc::new(iface.clone()))),
-            (_, TypeKind::Interface) => Some(InterfaceTypeDefObj(Arc::new(InterfaceDef {
-                name: self.0.type_ref.name.clone().unwrap_or_default(),
-                ..Default::default()
-            }))),
+        let declared = match &self.0.definition {
+            Definition::Interface(iface) => Some(iface),
             _ => None,
-        }
+        };
+        self.0
+            .view(TypeKind::Interface, declared)
+            .map(InterfaceTypeDefObj)
     }
 
     async fn as_enum(&self) -> Option<EnumTypeDefObj> {
-        match (&self.0.definition, self.0.type_ref.kind) {
-            (Definition::Enum(e), _) => Some(EnumTypeDefObj(Arc::new(e.clone()))),
-            (_, TypeKind::Enum) => Some(EnumTypeDefObj(Arc::new(EnumDef {
-                name: self.0.type_ref.name.clone().unwrap_or_default(),
-                ..Default::default()
-            }))),
+        let declared = match &self.0.definition {
+            Definition::Enum(e) => Some(e),
             _ => None,
-        }
+        };
+        self.0.view(TypeKind::Enum, declared).map(EnumTypeDefObj)
     }
 
     async fn as_scalar(&self) -> Option<ScalarTypeDefObj> {
-        match (&self.0.definition, self.0.type_ref.kind) {
-            (Definition::Scalar(s), _) => Some(ScalarTypeDefObj(Arc::new(s.clone()))),
-            (_, TypeKind::Scalar) => Some(ScalarTypeDefObj(Arc::new(ScalarDef {
-                name: self.0.type_ref.name.clone().unwrap_or_default(),
-                ..Default::default()
-            }))),
+        let declared = match &self.0.definition {
+            Definition::Scalar(scalar) => Some(scalar),
             _ => None,
-        }
+        };
+        self.0
+            .view(TypeKind::Scalar, declared)
+            .map(ScalarTypeDefObj)
     }
 
     async fn as_input(&self) -> Option<InputTypeDefObj> {
         // Input types belong to the core API; no SDK defines one.
-        (self.0.type_ref.kind == TypeKind::Input).then(|| {
-            InputTypeDefObj(Arc::new(InputDef {
-                name: self.0.type_ref.name.clone().unwrap_or_default(),
-                ..Default::default()
-            }))
-        })
+        self.0.view(TypeKind::Input, None).map(InputTypeDefObj)
     }
 
     async fn as_list(&self) -> Option<ListTypeDefObj> {
@@ -277,13 +303,7 @@ impl TypeDefObj {
             deprecated,
             source_map: self::source_map(ctx, source_map)?,
         };
-        self.try_with(|t| match &mut t.definition {
-            Definition::Enum(e) => {
-                e.members.push(member);
-                Ok(())
-            }
-            _ => Err(not_a("withEnumMember", "an enum (withEnum)")),
-        })
+        self.try_with(|t| t.push_member("withEnumMember", member))
     }
 
     /// Dagger's older spelling of `withEnumMember`: the value is the name.
@@ -302,13 +322,7 @@ impl TypeDefObj {
             deprecated,
             source_map: self::source_map(ctx, source_map)?,
         };
-        self.try_with(|t| match &mut t.definition {
-            Definition::Enum(e) => {
-                e.members.push(member);
-                Ok(())
-            }
-            _ => Err(not_a("withEnumValue", "an enum (withEnum)")),
-        })
+        self.try_with(|t| t.push_member("withEnumValue", member))
     }
 
     async fn with_scalar(
@@ -426,10 +440,6 @@ impl InputTypeDefObj {
     }
 
     async fn fields(&self) -> Vec<FieldTypeDefObj> {
-        self.0
-            .fields
-            .iter()
-            .map(|f| FieldTypeDefObj(Arc::new(f.clone())))
-            .collect()
+        wrap(&self.0.fields, FieldTypeDefObj)
     }
 }

@@ -51,6 +51,11 @@ defs! {
     InputTypeDef(Arc<InputDef>),
 }
 
+/// GraphQL objects over copies of `items`: a list field's answer.
+pub(crate) fn wrap<T: Clone, O>(items: &[T], object: fn(Arc<T>) -> O) -> Vec<O> {
+    items.iter().map(|i| object(Arc::new(i.clone()))).collect()
+}
+
 /// Registers `def` and returns its ID.
 pub(crate) fn id_of(ctx: &async_graphql::Context<'_>, def: ModuleValue) -> async_graphql::ID {
     async_graphql::ID(
