@@ -32,7 +32,8 @@ pub(crate) async fn handle(
     session: &Session,
     admit: impl FnOnce(),
 ) -> Response<Body> {
-    if !authorized(request.headers(), session.token()) {
+    let client = basic_user(request.headers()).and_then(|user| session.client(&user));
+    let Some(client) = client else {
         let mut response = error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong session token: use the DAGGER_SESSION_TOKEN tanto gave, as the Basic auth user name",
@@ -42,7 +43,7 @@ pub(crate) async fn handle(
             header::HeaderValue::from_static("Basic realm=\"tanto session\""),
         );
         return response;
-    }
+    };
     admit();
     if request.uri().path() != "/query" {
         return error(
@@ -112,7 +113,7 @@ pub(crate) async fn handle(
     };
     drop(body);
     // A panic in a resolver still answers JSON.
-    match std::panic::AssertUnwindSafe(session.execute(&query))
+    match std::panic::AssertUnwindSafe(session.execute_as(&query, &client))
         .catch_unwind()
         .await
     {
@@ -124,31 +125,23 @@ pub(crate) async fn handle(
     }
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
+/// The user name of Basic auth: the token of the session or of one of its
+/// nested clients.
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     // RFC 7235: the scheme is case-insensitive (`basic`, `BASIC`).
-    let Some((scheme, encoded)) = value.trim_start().split_once(' ') else {
-        return false;
-    };
+    let (scheme, encoded) = value.trim_start().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return false;
+        return None;
     }
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let Ok(decoded) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let user = decoded.split(':').next().unwrap_or_default();
-    constant_time_eq(user.as_bytes(), token.as_bytes())
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    Some(decoded.split(':').next().unwrap_or_default().to_owned())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -245,13 +238,13 @@ mod tests {
     fn the_basic_scheme_is_matched_in_any_case() {
         let encoded = base64::engine::general_purpose::STANDARD.encode("tok:");
         for scheme in ["Basic", "basic", "BASIC", "bAsIc"] {
-            assert!(
-                authorized(&headers(&format!("{scheme} {encoded}")), "tok"),
+            assert_eq!(
+                basic_user(&headers(&format!("{scheme} {encoded}"))).as_deref(),
+                Some("tok"),
                 "{scheme}"
             );
         }
-        assert!(!authorized(&headers(&format!("Bearer {encoded}")), "tok"));
-        assert!(!authorized(&headers(&format!("Basic {encoded}")), "other"));
-        assert!(!authorized(&headers("Basic"), "tok"));
+        assert_eq!(basic_user(&headers(&format!("Bearer {encoded}"))), None);
+        assert_eq!(basic_user(&headers("Basic")), None);
     }
 }

@@ -31,6 +31,8 @@ pub(crate) enum Object {
     /// The entries of the cache whose id contains this key.
     EngineCacheEntrySet(String),
     EngineCacheEntry(Arc<EntryInfo>),
+    /// A module-definition value (`TypeDef`, `Function`, `Module`, …).
+    ModuleValue(crate::module::ModuleValue),
 }
 
 impl Object {
@@ -46,6 +48,7 @@ impl Object {
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",
             Object::EngineCacheEntry(_) => "EngineCacheEntry",
+            Object::ModuleValue(def) => def.type_name(),
         }
     }
 }

@@ -14,6 +14,10 @@
 //!                  response.rs: shaped as Dagger answers (errors)
 //!                  answer.rs: large step outputs streamed from their files
 //! ```
+//!
+//! A module's function talks back to the same server as a nested client
+//! with its own token (module/nested.rs): the token picks the call whose
+//! `currentFunctionCall` it sees; the engine and the IDs are shared.
 
 mod answer;
 mod dagger_schema;
@@ -21,6 +25,7 @@ mod deep;
 mod error;
 mod handler;
 mod ids;
+pub mod module;
 pub mod module_runtime;
 pub mod module_source;
 mod random;
@@ -36,11 +41,14 @@ use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 
 pub use answer::Answer;
 pub use deep::MAX_DEPTH;
-pub use error::Error;
+pub use error::{Error, ModuleError};
 pub use handler::MAX_BODY_BYTES;
 pub use server::{bind_loopback, serve, HEADER_READ_TIMEOUT, MAX_UNAUTHENTICATED};
 
 use crate::ids::Ids;
+pub use crate::module::model::ModuleTypes;
+use crate::module::{CallContext, Clients};
+pub use crate::module::{CoreValue, FunctionCall, NestedClient};
 use crate::random::random_bytes;
 
 /// One session: an engine, its object IDs, and the schema over them.
@@ -49,6 +57,17 @@ pub struct Session {
     /// Makes the placeholders of large outputs unforgeable (answer.rs).
     nonce: String,
     schema: Schema<schema::Query, EmptyMutation, EmptySubscription>,
+    state: Arc<State>,
+    /// The nested clients of the module functions running now.
+    clients: Arc<Clients>,
+}
+
+/// Who sent a request: the session's caller, or a module function's
+/// nested client with its call.
+#[derive(Clone)]
+pub(crate) enum Client {
+    Caller,
+    Nested(Arc<CallContext>),
 }
 
 pub(crate) struct State {
@@ -65,7 +84,7 @@ impl Session {
             ids: Ids::new()?,
         });
         let schema = Schema::build(schema::Query, EmptyMutation, EmptySubscription)
-            .data(state)
+            .data(Arc::clone(&state))
             // deep.rs refuses deeper documents first, with a clearer message.
             .limit_recursive_depth(deep::MAX_DEPTH + 1)
             .finish();
@@ -77,6 +96,8 @@ impl Session {
             token,
             nonce,
             schema,
+            state,
+            clients: Arc::default(),
         })
     }
 
@@ -84,13 +105,71 @@ impl Session {
         &self.token
     }
 
-    /// Runs one GraphQL document; the answer is GraphQL's JSON response,
-    /// large step outputs left in their files until it is written.
+    /// The client whose token is `token`, if any.
+    pub(crate) fn client(&self, token: &str) -> Option<Client> {
+        if handler::constant_time_eq(token.as_bytes(), self.token.as_bytes()) {
+            return Some(Client::Caller);
+        }
+        self.clients.find(token).map(Client::Nested)
+    }
+
+    /// A client for one call of `module`'s function (`None`: the module's
+    /// registration, which sees `parentName` `""`), with a token of its
+    /// own that this session's server accepts until the client is dropped.
+    pub fn nested(&self, module: &str, call: Option<FunctionCall>) -> Result<NestedClient, Error> {
+        let call = Arc::new(CallContext::new(module, call));
+        Ok(NestedClient::new(
+            new_token()?,
+            call,
+            Arc::clone(&self.clients),
+        ))
+    }
+
+    /// The module a registration returned, from its `Module` ID (the
+    /// string inside the JSON the SDK passed to `returnValue`).
+    pub fn module_types(&self, id: &str) -> Result<ModuleTypes, Error> {
+        match self.state.ids.get(id)? {
+            ids::Object::ModuleValue(module::ModuleValue::Module(module)) => Ok((*module).clone()),
+            other => Err(Error::WrongIdType {
+                id: id.to_owned(),
+                expected: "Module",
+                actual: other.type_name(),
+            }),
+        }
+    }
+
+    /// The engine value an ID names: a function's argument or result.
+    pub fn core_value(&self, id: &str) -> Result<CoreValue, Error> {
+        let object = self.state.ids.get(id)?;
+        let actual = object.type_name();
+        CoreValue::from_object(object).ok_or_else(|| Error::WrongIdType {
+            id: id.to_owned(),
+            expected: "Container, Directory, File, Secret or CacheVolume",
+            actual,
+        })
+    }
+
+    /// An ID for `value`, to pass it to a function.
+    pub fn id_of(&self, value: &CoreValue) -> String {
+        self.state.ids.register(value.to_object())
+    }
+
+    /// Runs one GraphQL document for the session's caller; the answer is
+    /// GraphQL's JSON response, large step outputs left in their files
+    /// until it is written.
     pub async fn execute(&self, query: &str) -> Answer {
+        self.execute_as(query, &Client::Caller).await
+    }
+
+    /// Runs one GraphQL document for `client`.
+    pub(crate) async fn execute_as(&self, query: &str, client: &Client) -> Answer {
         let outputs = Arc::new(answer::Outputs::new(&self.nonce));
         let response = match deep::parse(query) {
             Ok(document) => {
                 let mut request = async_graphql::Request::new(query).data(Arc::clone(&outputs));
+                if let Client::Nested(call) = client {
+                    request = request.data(Arc::clone(call));
+                }
                 request.set_parsed_query(document);
                 self.schema.execute(request).await
             }

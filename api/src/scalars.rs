@@ -40,3 +40,39 @@ impl ScalarType for Void {
         Value::Null
     }
 }
+
+/// Dagger's `JSON`: JSON text carried as a GraphQL string
+/// (`returnValue(value: "\"Hello\"")`). A client that writes the value
+/// as a GraphQL literal instead (`{a: 1}`) is taken at its word.
+#[derive(Clone, Debug)]
+pub struct Json(pub String);
+
+impl Json {
+    pub fn of(value: &serde_json::Value) -> Json {
+        Json(value.to_string())
+    }
+
+    /// The value; `what` names it in the error.
+    pub fn parse(&self, what: &str) -> async_graphql::Result<serde_json::Value> {
+        serde_json::from_str(&self.0).map_err(|e| {
+            async_graphql::Error::new(format!("{what}: {:?} is not JSON: {e}", self.0))
+        })
+    }
+}
+
+#[Scalar(name = "JSON")]
+impl ScalarType for Json {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(Json(s)),
+            other => other
+                .into_json()
+                .map(|v| Json(v.to_string()))
+                .map_err(|e| InputValueError::custom(e.to_string())),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}

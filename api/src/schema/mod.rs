@@ -15,6 +15,7 @@ use engine_cache::{EngineCacheEntryObj, EngineCacheObj, EngineObj};
 pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
 
 use crate::ids::Object as Value;
+use crate::module;
 use crate::scalars::*;
 use crate::State;
 
@@ -105,7 +106,53 @@ impl Query {
                 )));
             }
             Value::EngineCacheEntry(entry) => Node::EngineCacheEntry(EngineCacheEntryObj(entry)),
+            Value::ModuleValue(value) => module::query::node(value),
         }))
+    }
+
+    /// An empty module definition, for registration to fill.
+    async fn module(&self, ctx: &Context<'_>) -> module::ModuleObj {
+        module::query::module(ctx)
+    }
+
+    /// A type definition to build on (`withKind`, `withObject`, …).
+    async fn type_def(&self) -> module::TypeDefObj {
+        module::query::type_def()
+    }
+
+    /// A function definition to build on (`withArg`, …).
+    async fn function(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        return_type: ID,
+    ) -> Result<module::FunctionObj> {
+        module::query::function(ctx, name, return_type)
+    }
+
+    async fn source_map(
+        &self,
+        ctx: &Context<'_>,
+        filename: String,
+        line: i32,
+        column: i32,
+    ) -> module::SourceMapObj {
+        module::query::source_map(ctx, filename, line, column)
+    }
+
+    /// The module a function runs in (nested clients only).
+    async fn current_module(&self, ctx: &Context<'_>) -> Result<module::CurrentModuleObj> {
+        module::query::current_module(ctx)
+    }
+
+    /// The call a function was started for (nested clients only).
+    async fn current_function_call(&self, ctx: &Context<'_>) -> Result<module::FunctionCallObj> {
+        module::query::current_function_call(ctx)
+    }
+
+    /// An error for `FunctionCall.returnError`.
+    async fn error(&self, message: String) -> module::ErrorObj {
+        module::query::error(message)
     }
 }
 
@@ -124,6 +171,24 @@ pub(crate) enum Node {
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),
     EngineCacheEntry(EngineCacheEntryObj),
+    Module(module::ModuleObj),
+    TypeDef(module::TypeDefObj),
+    Function(module::FunctionObj),
+    FunctionArg(module::FunctionArgObj),
+    FunctionCall(module::FunctionCallObj),
+    FunctionCallArgValue(module::FunctionCallArgValueObj),
+    CurrentModule(module::CurrentModuleObj),
+    Error(module::ErrorObj),
+    ErrorValue(module::ErrorValueObj),
+    SourceMap(module::SourceMapObj),
+    ObjectTypeDef(module::ObjectTypeDefObj),
+    FieldTypeDef(module::FieldTypeDefObj),
+    ListTypeDef(module::ListTypeDefObj),
+    EnumTypeDef(module::EnumTypeDefObj),
+    EnumValueTypeDef(module::EnumValueTypeDefObj),
+    InterfaceTypeDef(module::InterfaceTypeDefObj),
+    ScalarTypeDef(module::ScalarTypeDefObj),
+    InputTypeDef(module::InputTypeDefObj),
 }
 
 /// Which exit codes count as success.
