@@ -25,6 +25,7 @@ mod deep;
 mod error;
 mod handler;
 mod ids;
+mod loaded_module;
 pub mod module;
 pub mod module_runtime;
 pub mod module_source;
@@ -46,6 +47,7 @@ pub use handler::MAX_BODY_BYTES;
 pub use server::{bind_loopback, serve, HEADER_READ_TIMEOUT, MAX_UNAUTHENTICATED};
 
 use crate::ids::Ids;
+pub use crate::loaded_module::{CallError, LoadError, LoadedModule};
 pub use crate::module::model::ModuleTypes;
 use crate::module::{CallContext, Clients};
 pub use crate::module::{CoreValue, FunctionCall, NestedClient};
@@ -103,6 +105,10 @@ impl Session {
 
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    pub fn engine(&self) -> &engine::Engine {
+        &self.state.engine
     }
 
     /// The client whose token is `token`, if any.

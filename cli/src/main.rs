@@ -73,6 +73,10 @@ enum Command {
     Session(session::Args),
     /// Run a GraphQL document against Dagger's core schema and print the JSON answer
     Query(query::Args),
+    /// Call a Dagger module's functions: `tanto call build --source=. export --path=./out`
+    Call(call::CallArgs),
+    /// List a Dagger module's functions
+    Functions(call::FunctionsArgs),
     /// Call Dagger's core API from the command line: `tanto core container from --address=alpine with-exec --args=echo,hi stdout`
     Core(call::CoreArgs),
     /// Show what the store holds, by kind, and how much a prune could take
@@ -138,6 +142,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Query(args) => {
             engine::isolation::enter_namespace()?;
             query::run(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
+        }
+        Command::Call(args) => {
+            engine::isolation::enter_namespace()?;
+            call::run_call(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
+        }
+        Command::Functions(args) => {
+            engine::isolation::enter_namespace()?;
+            call::run_functions(
                 &store_root(cli.root)?,
                 cli.insecure_registries,
                 &progress,

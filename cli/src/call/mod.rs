@@ -5,6 +5,7 @@
 
 mod chain;
 mod client;
+mod module;
 mod print;
 mod types;
 mod values;
@@ -35,6 +36,218 @@ pub struct CoreArgs {
         value_name = "FUNCTION [FLAGS]…"
     )]
     chain: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct CallArgs {
+    /// The module: a directory with dagger.json, or one below it [default: the current directory]
+    #[arg(short = 'm', long = "mod", value_name = "PATH")]
+    module: Option<PathBuf>,
+    #[command(flatten)]
+    chain: CoreArgs,
+}
+
+#[derive(clap::Args)]
+pub struct FunctionsArgs {
+    /// The module: a directory with dagger.json, or one below it [default: the current directory]
+    #[arg(short = 'm', long = "mod", value_name = "PATH")]
+    module: Option<PathBuf>,
+    /// Functions to walk to first: their return type's functions are listed
+    #[arg(value_name = "FUNCTION")]
+    functions: Vec<String>,
+}
+
+/// `tanto call …`: a module's functions from the command line.
+pub fn run_call(
+    store_root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    args: CallArgs,
+) -> anyhow::Result<ExitCode> {
+    let start = args.module.clone().unwrap_or_else(|| PathBuf::from("."));
+    let source = api::module_source::ModuleSource::find(&start)?;
+    with_module(
+        store_root,
+        insecure_registries,
+        progress,
+        source,
+        |loaded, client, types| {
+            Box::pin(async move {
+                let (chain, output, json) =
+                    global_flags(args.chain.chain, args.chain.output, args.chain.json);
+                let defaults = values::DefaultPaths {
+                    root: loaded.source.root.clone(),
+                    context: loaded.source.context.clone(),
+                };
+                let calls = module::Calls(loaded);
+                let walk = Walk {
+                    client,
+                    types,
+                    functions: &calls,
+                    output,
+                    json,
+                    defaults: Some(&defaults),
+                };
+                let mut words = chain::Words::new(chain);
+                let start = construct(&walk, loaded, &mut words).await?;
+                walk.run(start, words).await
+            })
+        },
+    )
+}
+
+/// `tanto functions [FUNCTION…]`: the functions a module offers.
+pub fn run_functions(
+    store_root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    args: FunctionsArgs,
+) -> anyhow::Result<ExitCode> {
+    let start = args.module.clone().unwrap_or_else(|| PathBuf::from("."));
+    let source = api::module_source::ModuleSource::find(&start)?;
+    with_module(
+        store_root,
+        insecure_registries,
+        progress,
+        source,
+        |loaded, _, types| {
+            Box::pin(async move {
+                let mut ty = loaded.source.main_object();
+                for name in &args.functions {
+                    let functions = types.object(&ty).unwrap_or_default();
+                    let function = functions
+                        .iter()
+                        .find(|f| f.command == *name)
+                        .ok_or_else(|| Failure::from(format!("no function {name:?} on {ty}")))?;
+                    ty = function
+                        .returns
+                        .object_name()
+                        .ok_or_else(|| Failure::from(format!("{name} returns no object")))?
+                        .to_owned();
+                }
+                let mut rows: Vec<(String, String)> = types
+                    .object(&ty)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| {
+                        let first = f.description.lines().next().unwrap_or_default();
+                        (f.command.clone(), first.to_owned())
+                    })
+                    .collect();
+                rows.sort();
+                if rows.is_empty() {
+                    crate::output::status("No functions found.");
+                    return Ok(String::new());
+                }
+                let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(4).max(4);
+                let mut table = format!("{:width$}   Description\n", "Name");
+                for (name, description) in rows {
+                    table.push_str(format!("{name:width$}   {description}").trim_end());
+                    table.push('\n');
+                }
+                Ok(table)
+            })
+        },
+    )
+}
+
+type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Failure>> + 'a>>;
+
+/// Starts an engine, a session and its server for the module's nested
+/// clients, loads the module, runs `job` on it, and prints what it gives.
+fn with_module(
+    store_root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    source: api::module_source::ModuleSource,
+    job: impl for<'a> FnOnce(&'a api::LoadedModule, &'a Client, &'a types::Types) -> Job<'a>,
+) -> anyhow::Result<ExitCode> {
+    let runtime = api::runtime().context("cannot start tanto's async runtime")?;
+    let progress = crate::progress::Progress::start(progress);
+    let observer = progress.observer();
+    let (result, collector) = runtime.block_on(async {
+        let engine = engine::Engine::new(engine::EngineConfig {
+            store_root: store_root.to_owned(),
+            insecure_registries,
+            observer: Some(observer),
+            ..Default::default()
+        })?;
+        let collector = engine.clone();
+        let session = Arc::new(api::Session::new(engine.clone(), api::new_token()?)?);
+        let (listener, address) = api::bind_loopback()
+            .await
+            .context("cannot listen on 127.0.0.1 for the module's runtime")?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(api::serve(listener, Arc::clone(&session), async move {
+            let _ = stopped.await;
+        }));
+        let client = Client {
+            session: Arc::clone(&session),
+        };
+        let result = async {
+            let loaded = api::LoadedModule::load(Arc::clone(&session), address.port(), source)
+                .await
+                .map_err(|e| Failure::from(e.to_string()))?;
+            let mut types = types::Types::core(&client.query(types::INTROSPECTION).await?);
+            module::add_types(&mut types, &loaded.types);
+            job(&loaded, &client, &types).await
+        }
+        .await;
+        let _ = stop.send(());
+        let _ = server.await;
+        anyhow::Ok((result, collector))
+    })?;
+    drop(runtime);
+    finish(progress, result, &collector)
+}
+
+/// The main object, made by its constructor from the flags before the
+/// first function (or empty, without a constructor).
+async fn construct(
+    walk: &Walk<'_, module::Calls<'_>>,
+    loaded: &api::LoadedModule,
+    words: &mut chain::Words,
+) -> Result<Current, Failure> {
+    let main = loaded.source.main_object();
+    let args = module::constructor_args(&loaded.types, &main);
+    let is_bool = |flag: &str| {
+        args.iter()
+            .any(|a| a.flag == flag && a.ty.kind == types::Kind::Scalar("Boolean".into()))
+    };
+    let flags = words.flags(is_bool)?;
+    let has_constructor = loaded
+        .types
+        .object(&main)
+        .is_some_and(|o| o.constructor.is_some());
+    if loaded.types.object(&main).is_none() {
+        return Err(Failure::from(format!(
+            "module {} registered no object named {main}: its main object must be the module's name in PascalCase",
+            loaded.source.config.name
+        )));
+    }
+    let state = if has_constructor {
+        let values =
+            values::arguments(walk.client, walk.types, walk.defaults, &main, &args, &flags).await?;
+        let args = values.into_iter().map(|(n, v)| (n, v.json)).collect();
+        loaded
+            .call(api::FunctionCall {
+                parent_name: main.clone(),
+                name: String::new(),
+                parent: serde_json::Value::Null,
+                input_args: args,
+            })
+            .await
+            .map_err(module::failure)?
+    } else {
+        if let Some(flag) = flags.first() {
+            return Err(Failure::from(format!(
+                "unknown flag --{}: {main} has no constructor arguments",
+                flag.name
+            )));
+        }
+        serde_json::json!({})
+    };
+    Ok(Current::Module { ty: main, state })
 }
 
 /// `tanto core …`: Dagger's core API from the command line.
@@ -71,6 +284,7 @@ pub fn run_core(
             functions: &NoModule,
             output,
             json,
+            defaults: None,
         };
         let result = walk.run(Current::Root, chain::Words::new(chain)).await;
         anyhow::Ok((result, collector))

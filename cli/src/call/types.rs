@@ -2,9 +2,6 @@
 //! argument types and return types. Core types come from the schema tanto
 //! serves (introspection); a module's objects from its registration.
 
-// Module objects and descriptions are read once `tanto call` loads modules.
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 
 /// A type as a function takes or returns it.
@@ -60,13 +57,18 @@ pub struct Arg {
     pub name: String,
     pub ty: TypeRef,
     pub default: Option<serde_json::Value>,
-    pub description: String,
+    /// A module's `defaultPath`: the directory or file loaded when the
+    /// flag is not given (relative to the module's root, or to its
+    /// context directory when it starts with `/`).
+    pub default_path: Option<String>,
+    /// Patterns left out of a directory argument (a module's `ignore`).
+    pub ignore: Vec<String>,
 }
 
 impl Arg {
     /// Required: neither optional nor defaulted.
     pub fn required(&self) -> bool {
-        !self.ty.optional && self.default.is_none()
+        !self.ty.optional && self.default.is_none() && self.default_path.is_none()
     }
 }
 
@@ -192,7 +194,8 @@ fn core_function(type_name: &str, field: &serde_json::Value) -> Function {
                 default: arg["defaultValue"]
                     .as_str()
                     .map(|d| serde_json::Value::String(d.to_owned())),
-                description: arg["description"].as_str().unwrap_or_default().to_owned(),
+                default_path: None,
+                ignore: Vec::new(),
             }
         })
         .collect();

@@ -6,7 +6,7 @@
 //! handed to the session as a secret: never in an argument or a log), a
 //! `Container` from an image address, a `CacheVolume` from its key.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::chain::Flag;
 use super::client::Client;
@@ -43,11 +43,28 @@ fn literal(json: &serde_json::Value, is_enum: bool) -> String {
     }
 }
 
+/// Where a module's `defaultPath` arguments are read from: its root
+/// (`dagger.json`'s directory) and its context directory.
+pub struct DefaultPaths {
+    pub root: PathBuf,
+    pub context: PathBuf,
+}
+
+impl DefaultPaths {
+    fn resolve(&self, path: &str) -> PathBuf {
+        match path.strip_prefix('/') {
+            Some(in_context) => self.context.join(in_context),
+            None => self.root.join(path),
+        }
+    }
+}
+
 /// The values of `flags` for `args`, in the arguments' order; an unknown
 /// flag or a missing required one is an error that lists the valid ones.
 pub async fn arguments(
     client: &Client,
     types: &Types,
+    defaults: Option<&DefaultPaths>,
     function: &str,
     args: &[Arg],
     flags: &[Flag],
@@ -74,6 +91,22 @@ pub async fn arguments(
             .map(|f| f.value.as_str())
             .collect();
         if given.is_empty() {
+            if let (Some(path), Some(defaults), Some(object)) =
+                (&arg.default_path, defaults, arg.ty.object_name())
+            {
+                let path = defaults.resolve(path).to_string_lossy().into_owned();
+                let id = object_excluding(client, object, &path, &arg.ignore)
+                    .await
+                    .map_err(|e| format!("--{} (its default path): {e}", arg.flag))?;
+                values.push((
+                    arg.name.clone(),
+                    Value {
+                        json: serde_json::Value::String(id),
+                        is_enum: false,
+                    },
+                ));
+                continue;
+            }
             if arg.required() {
                 return Err(format!(
                     "{function} needs --{} ({})",
@@ -83,7 +116,7 @@ pub async fn arguments(
             }
             continue;
         }
-        let value = parse(client, types, &arg.ty, &given)
+        let value = parse(client, types, &arg.ty, &given, &arg.ignore)
             .await
             .map_err(|e| format!("--{}: {e}", arg.flag))?;
         values.push((arg.name.clone(), value));
@@ -96,12 +129,13 @@ async fn parse(
     types: &Types,
     ty: &TypeRef,
     given: &[&str],
+    ignore: &[String],
 ) -> Result<Value, String> {
     if let Kind::List(of) = &ty.kind {
         let mut items = Vec::new();
         let mut is_enum = false;
         for word in given.iter().flat_map(|g| g.split(',')) {
-            let item = Box::pin(parse(client, types, of, &[word])).await?;
+            let item = Box::pin(parse(client, types, of, &[word], ignore)).await?;
             is_enum = item.is_enum;
             items.push(item.json);
         }
@@ -124,7 +158,9 @@ async fn parse(
                 is_enum: true,
             });
         }
-        Kind::Object(name) => serde_json::Value::String(object(client, name, word).await?),
+        Kind::Object(name) => {
+            serde_json::Value::String(object_excluding(client, name, word, ignore).await?)
+        }
         Kind::List(_) => unreachable!("lists are split above"),
     };
     Ok(Value {
@@ -155,14 +191,21 @@ fn scalar(name: &str, word: &str) -> Result<serde_json::Value, String> {
     })
 }
 
-/// The ID of the object of type `name` that `word` names.
-async fn object(client: &Client, name: &str, word: &str) -> Result<String, String> {
+/// The ID of the object of type `name` that `word` names; `ignore`
+/// leaves patterns out of a directory.
+async fn object_excluding(
+    client: &Client,
+    name: &str,
+    word: &str,
+    ignore: &[String],
+) -> Result<String, String> {
     let string = |s: &str| serde_json::to_string(s).expect("a string encodes");
     let (document, path): (String, &[&str]) = match name {
         "Directory" => (
             format!(
-                "{{ host {{ directory(path: {}) {{ id }} }} }}",
-                string(&host_path(word)?)
+                "{{ host {{ directory(path: {}, exclude: {}) {{ id }} }} }}",
+                string(&host_path(word)?),
+                serde_json::to_string(ignore).expect("strings encode")
             ),
             &["host", "directory", "id"],
         ),

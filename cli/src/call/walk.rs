@@ -55,6 +55,8 @@ pub struct Walk<'a, F: Functions> {
     pub functions: &'a F,
     pub output: Option<PathBuf>,
     pub json: bool,
+    /// Where a module's `defaultPath` arguments are read from.
+    pub defaults: Option<&'a values::DefaultPaths>,
 }
 
 impl<F: Functions> Walk<'_, F> {
@@ -87,6 +89,7 @@ impl<F: Functions> Walk<'_, F> {
             let args = values::arguments(
                 self.client,
                 self.types,
+                self.defaults,
                 &function.command,
                 &function.args,
                 &flags,

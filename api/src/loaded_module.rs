@@ -1,0 +1,168 @@
+//! A module loaded into a session: its source uploaded, its runtime
+//! container built, its types registered; then its functions called, each
+//! a new exec of the runtime's entrypoint with a nested client of its own
+//! (../shared/dagger-modules.md §2.1, §3.1 variant A, §4).
+
+use std::sync::Arc;
+
+use engine::{Container, Engine, ExecOptions, Expect};
+
+use crate::error::{Error, ModuleError};
+use crate::module::model::ModuleTypes;
+use crate::module::FunctionCall;
+use crate::module_runtime::{self, RuntimeError};
+use crate::module_source::{ModuleSource, Sdk};
+use crate::Session;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("cannot upload the module's source: {}", engine::report(.0))]
+    Upload(engine::Error),
+    #[error("the {sdk} runtime of module {module} could not be built or run: {}", engine::report(.source))]
+    Build {
+        sdk: &'static str,
+        module: String,
+        source: engine::Error,
+    },
+    #[error(transparent)]
+    Session(#[from] Error),
+    #[error("module {module} did not register: {source}")]
+    Register { module: String, source: CallError },
+    #[error("tanto does not run {0} modules yet")]
+    Unsupported(&'static str),
+}
+
+/// Why a function call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The SDK returned an error (the user's exception, or an exec the
+    /// function ran that failed).
+    #[error(transparent)]
+    Returned(ModuleError),
+    /// The runtime exited without returning: its own failure (an import
+    /// error, a crash), with the end of what it wrote.
+    #[error("the module's runtime exited with {exit_code} without returning a value:\n{output}")]
+    Crashed { exit_code: i32, output: String },
+    #[error(transparent)]
+    Session(#[from] Error),
+    #[error("{}", engine::report(.0))]
+    Engine(engine::Error),
+}
+
+pub struct LoadedModule {
+    pub source: ModuleSource,
+    /// The implementation digest: what the module's code is.
+    pub digest: String,
+    pub types: ModuleTypes,
+    runtime: Container,
+    session: Arc<Session>,
+    /// Where the session serves nested clients, on 127.0.0.1.
+    port: u16,
+}
+
+impl LoadedModule {
+    /// Uploads `source`, builds its runtime and registers its types;
+    /// nested clients reach `session` on 127.0.0.1:`port`.
+    pub async fn load(
+        session: Arc<Session>,
+        port: u16,
+        source: ModuleSource,
+    ) -> Result<LoadedModule, LoadError> {
+        let engine = session.engine().clone();
+        let (include, exclude) = source.upload_patterns();
+        let include: Vec<&str> = include.iter().map(String::as_str).collect();
+        let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
+        let context = engine.host().directory(&source.context, &include, &exclude);
+        let content = context.digest().await.map_err(LoadError::Upload)?;
+        let digest = source.implementation_digest(&content);
+        let runtime = match source.config.sdk {
+            Sdk::Python => module_runtime::python::runtime(&engine, &source, &context, &digest)?,
+            Sdk::TypeScript => return Err(LoadError::Unsupported("typescript")),
+        };
+        // Built before the first call, so that a failing `uv sync` is said
+        // as the runtime's failure, not as the function's.
+        let runtime = runtime
+            .sync()
+            .await
+            .map_err(|source_error| LoadError::Build {
+                sdk: source.config.sdk.name(),
+                module: source.config.name.clone(),
+                source: source_error,
+            })?;
+        let mut loaded = LoadedModule {
+            source,
+            digest,
+            types: ModuleTypes::default(),
+            runtime,
+            session,
+            port,
+        };
+        let registered = loaded
+            .run(None)
+            .await
+            .map_err(|source| LoadError::Register {
+                module: loaded.source.config.name.clone(),
+                source,
+            })?;
+        let id = registered.as_str().unwrap_or_default();
+        loaded.types = loaded.session.module_types(id)?;
+        Ok(loaded)
+    }
+
+    /// Calls a function (original names) and returns what the SDK
+    /// returned: JSON, with core objects as IDs of this session and module
+    /// objects as their state.
+    pub async fn call(&self, call: FunctionCall) -> Result<serde_json::Value, CallError> {
+        self.run(Some(call)).await
+    }
+
+    /// One exec of the runtime's entrypoint with a nested client.
+    async fn run(&self, call: Option<FunctionCall>) -> Result<serde_json::Value, CallError> {
+        let engine: &Engine = self.session.engine();
+        let nested = self.session.nested(&self.source.config.name, call)?;
+        let token = engine.set_secret("DAGGER_SESSION_TOKEN", nested.token());
+        // Each call runs: its result comes back through the session, not
+        // from the step's files, so a remembered step would return nothing.
+        let nonce = crate::random::random_bytes::<16>("function call nonce")?
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let exec = self
+            .runtime
+            .with_env_variable("DAGGER_SESSION_PORT", &self.port.to_string(), false)
+            .with_env_variable("TANTO_FUNCTION_CALL", &nonce, false)
+            .with_secret_variable("DAGGER_SESSION_TOKEN", &token)
+            .with_exec_opts(
+                Vec::<String>::new(),
+                ExecOptions {
+                    use_entrypoint: true,
+                    expect: Expect::Any,
+                    ..Default::default()
+                },
+            );
+        let ran = exec.sync().await.map_err(CallError::Engine)?;
+        match nested.outcome() {
+            Ok(value) => Ok(value),
+            Err(returned @ ModuleError::Returned { .. }) => Err(CallError::Returned(returned)),
+            Err(no_value) => {
+                let exit_code = ran.exit_code().await.map_err(CallError::Engine)?;
+                if exit_code == 0 {
+                    return Err(CallError::Returned(no_value));
+                }
+                let output = ran.combined_output().await.map_err(CallError::Engine)?;
+                Err(CallError::Crashed {
+                    exit_code,
+                    output: tail(&output, 40),
+                })
+            }
+        }
+    }
+}
+
+/// The last `lines` lines of `text`.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.trim_end().lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,207 @@
+//! Dagger modules run unmodified by `tanto call` and `tanto functions`, as
+//! the unprivileged test user: a Python module on the published SDK, its
+//! runtime built from a Python image served by the local registry, its
+//! dependencies from PyPI (through this machine's TLS proxy, trusted the
+//! way the host trusts it).
+
+mod support;
+
+use std::sync::OnceLock;
+
+use support::fixtures;
+use support::registry::Registry;
+use support::tanto::Tanto;
+
+/// The Python image and the busybox image the functions use.
+fn images() -> &'static (Registry, String, String) {
+    static IMAGES: OnceLock<(Registry, String, String)> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let registry = Registry::start();
+        let python = fixtures::serve_python_slim(&registry);
+        let busybox = fixtures::served_busybox().1.clone();
+        (registry, python, busybox)
+    })
+}
+
+/// A Python module `tiny` in the test user's home, at `~/tiny`.
+fn tiny_module(tanto: &Tanto) {
+    let (_, python, busybox) = images();
+    tanto.write_home_file(
+        "tiny/dagger.json",
+        r#"{"name": "tiny", "engineVersion": "v0.21.8", "sdk": {"source": "python"}}"#,
+    );
+    tanto.write_home_file(
+        "tiny/pyproject.toml",
+        &format!(
+            r#"[project]
+name = "tiny"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["{sdk}"]
+
+[build-system]
+requires = ["uv_build>=0.8.4,<0.9.0"]
+build-backend = "uv_build"
+
+[tool.dagger]
+base-image = "{python}"
+"#,
+            sdk = fixtures::PYTHON_SDK
+        ),
+    );
+    tanto.write_home_file(
+        "tiny/src/tiny/__init__.py",
+        "\"\"\"A tiny module\"\"\"\n\nfrom .main import Tiny as Tiny\n",
+    );
+    tanto.write_home_file(
+        "tiny/src/tiny/main.py",
+        &format!(
+            r#"import dagger
+from dagger import dag, field, function, object_type
+
+BUSYBOX = "{busybox}"
+
+
+@object_type
+class Tiny:
+    greeting: str = field(default="Hello")
+
+    @function
+    def hello(self, name: str) -> str:
+        """Say hello"""
+        return f"{{self.greeting}}, {{name}}!"
+
+    @function
+    def build(self, src: dagger.Directory) -> dagger.Container:
+        """Mount src in a container"""
+        return dag.container().from_(BUSYBOX).with_directory("/src", src).with_workdir("/src")
+
+    @function
+    async def secret_length(self, token: dagger.Secret) -> int:
+        """How long a secret is"""
+        return len(await token.plaintext())
+
+    @function
+    def fail(self) -> str:
+        """Raises"""
+        raise ValueError("out of tea")
+
+    @function
+    async def failing_exec(self) -> str:
+        """Runs a step that fails"""
+        return await dag.container().from_(BUSYBOX).with_exec(["sh", "-c", "echo bad >&2; exit 7"]).stdout()
+"#
+        ),
+    );
+}
+
+#[test]
+fn a_python_module_runs_unmodified_under_tanto_call() {
+    let mut tanto = Tanto::new();
+    tiny_module(&tanto);
+
+    let functions = tanto.run(&["functions", "-m", "tiny"]);
+    assert!(functions.success, "{}", functions.stderr);
+    for (name, description) in [
+        ("build", "Mount src in a container"),
+        ("hello", "Say hello"),
+        ("secret-length", "How long a secret is"),
+    ] {
+        assert!(
+            functions
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.ends_with(description)),
+            "{name}: {}",
+            functions.stdout
+        );
+    }
+
+    let hello = tanto.run(&["call", "-m", "tiny", "hello", "--name=world"]);
+    assert!(hello.success, "{}", hello.stderr);
+    assert_eq!(hello.stdout, "Hello, world!\n");
+
+    // Constructor arguments before the first function; state carried.
+    let hi = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "--greeting",
+        "Hi",
+        "hello",
+        "--name",
+        "Bob",
+    ]);
+    assert_eq!(hi.stdout, "Hi, Bob!\n", "{}", hi.stderr);
+
+    // A Directory from the host, a Container back, chained into core.
+    let entries = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "build",
+        "--src=tiny",
+        "directory",
+        "--path=/src",
+        "entries",
+    ]);
+    assert!(entries.success, "{}", entries.stderr);
+    assert!(
+        entries.stdout.lines().any(|l| l == "pyproject.toml"),
+        "{}",
+        entries.stdout
+    );
+    let listed = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "build",
+        "--src",
+        "tiny",
+        "with-exec",
+        "--args=cat,dagger.json",
+        "stdout",
+    ]);
+    assert!(listed.stdout.contains("\"tiny\""), "{}", listed.stderr);
+
+    // A secret from the environment: used, never shown.
+    tanto.env("TINY_TOKEN", "s3cret-value-2f9c");
+    let secret = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "secret-length",
+        "--token=env:TINY_TOKEN",
+    ]);
+    assert_eq!(secret.stdout, "17\n", "{}", secret.stderr);
+    assert!(!secret.stderr.contains("s3cret-value-2f9c"));
+    let hits = support::tree::grep(&tanto.store(), b"s3cret-value-2f9c");
+    assert!(hits.is_empty(), "the secret is in {hits:?}");
+
+    // A raised exception: its message; a failed exec: its exit code.
+    let failed = tanto.run(&["call", "-m", "tiny", "fail"]);
+    assert!(!failed.success);
+    assert!(failed.stderr.contains("out of tea"), "{}", failed.stderr);
+    let exec = tanto.run(&["call", "-m", "tiny", "failing-exec"]);
+    assert_eq!(exec.code, Some(7), "{}", exec.stderr);
+    assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
+
+    // Bad input says what is valid.
+    let unknown = tanto.run(&["call", "-m", "tiny", "helo"]);
+    assert!(unknown.stderr.contains("hello"), "{}", unknown.stderr);
+    let missing = tanto.run(&["call", "-m", "tiny", "hello"]);
+    assert!(
+        missing.stderr.contains("needs --name"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn without_a_module_tanto_call_says_where_it_looked() {
+    let tanto = Tanto::new();
+    let run = tanto.run(&["call", "hello"]);
+    assert!(!run.success);
+    assert!(run.stderr.contains("no dagger.json"), "{}", run.stderr);
+    assert!(run.stderr.contains("tanto init"), "{}", run.stderr);
+}
