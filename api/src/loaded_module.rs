@@ -51,6 +51,10 @@ pub enum CallError {
     Engine(engine::Error),
 }
 
+/// Where a module's registered types are kept, by implementation digest;
+/// the version changes when how tanto registers does.
+const TYPES_RECORD: &str = "module-types.v1";
+
 pub struct LoadedModule {
     pub source: ModuleSource,
     /// The implementation digest: what the module's code is.
@@ -81,16 +85,6 @@ impl LoadedModule {
             Sdk::Python => module_runtime::python::runtime(&engine, &source, &context, &digest)?,
             Sdk::TypeScript => return Err(LoadError::Unsupported("typescript")),
         };
-        // Built before the first call, so that a failing `uv sync` is said
-        // as the runtime's failure, not as the function's.
-        let runtime = runtime
-            .sync()
-            .await
-            .map_err(|source_error| LoadError::Build {
-                sdk: source.config.sdk.name(),
-                module: source.config.name.clone(),
-                source: source_error,
-            })?;
         let mut loaded = LoadedModule {
             source,
             digest,
@@ -99,16 +93,50 @@ impl LoadedModule {
             session,
             port,
         };
-        let registered = loaded
-            .run(None)
+        // Registered before with this very code: its types are kept.
+        if let Some(types) = engine
+            .record(TYPES_RECORD, &loaded.digest)
+            .ok()
+            .flatten()
+            .and_then(|bytes| serde_json::from_slice::<ModuleTypes>(&bytes).ok())
+        {
+            loaded.types = types;
+            return Ok(loaded);
+        }
+        loaded.register().await?;
+        let bytes = serde_json::to_vec(&loaded.types).expect("types encode");
+        let name = &loaded.source.config.name;
+        let description = format!("module {name}: its registered types");
+        if let Err(error) = engine.keep_record(TYPES_RECORD, &loaded.digest, &description, &bytes) {
+            tracing::warn!(
+                "cannot keep module {name}'s types: {}",
+                engine::report(&error)
+            );
+        }
+        Ok(loaded)
+    }
+
+    /// Builds the runtime and asks the SDK for the module's types.
+    async fn register(&mut self) -> Result<(), LoadError> {
+        let module = self.source.config.name.clone();
+        // Built before the registration call, so that a failing `uv sync`
+        // is said as the runtime's failure, not as the function's.
+        self.runtime = self
+            .runtime
+            .sync()
             .await
-            .map_err(|source| LoadError::Register {
-                module: loaded.source.config.name.clone(),
+            .map_err(|source| LoadError::Build {
+                sdk: self.source.config.sdk.name(),
+                module: module.clone(),
                 source,
             })?;
+        let registered = self
+            .run(None)
+            .await
+            .map_err(|source| LoadError::Register { module, source })?;
         let id = registered.as_str().unwrap_or_default();
-        loaded.types = loaded.session.module_types(id)?;
-        Ok(loaded)
+        self.types = self.session.module_types(id)?;
+        Ok(())
     }
 
     /// Calls a function (original names) and returns what the SDK

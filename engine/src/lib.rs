@@ -60,7 +60,7 @@
 //! floor or below (`tests/imports.rs` keeps them free of cycles):
 //!
 //! ```text
-//!   engine.rs, gc.rs, isolation.rs, values/   the public API
+//!   engine.rs, gc.rs, records.rs, isolation.rs, values/   the public API
 //!   ops/                 solving each kind of node (the one cycle: ops
 //!                        call `ops::solve` back for their inputs)
 //!   node.rs              the op DAG, a container's lazy config, its paths
@@ -95,6 +95,7 @@ mod ops;
 mod paths;
 mod pull;
 mod random;
+mod records;
 mod scheduler;
 mod secret;
 mod solved;

@@ -186,6 +186,26 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
     assert_eq!(exec.code, Some(7), "{}", exec.stderr);
     assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
 
+    // Registered once per version of the code: kept in the store, and
+    // made anew when a file of the module changes.
+    let registrations = |tanto: &Tanto| -> usize {
+        let du = tanto.ok(&["du", "--json", "--verbose"]).stdout;
+        du.matches("module tiny: its registered types").count()
+    };
+    assert_eq!(registrations(&tanto), 1);
+    let main = tanto.home().join("tiny/src/tiny/main.py");
+    let code = std::fs::read_to_string(&main).unwrap();
+    tanto.write_home_file(
+        "tiny/src/tiny/main.py",
+        &code.replace(
+            "    @function\n    def fail(self)",
+            "    @function\n    def bye(self) -> str:\n        \"\"\"Say bye\"\"\"\n        return \"bye\"\n\n    @function\n    def fail(self)",
+        ),
+    );
+    let bye = tanto.run(&["call", "-m", "tiny", "bye"]);
+    assert_eq!(bye.stdout, "bye\n", "{}", bye.stderr);
+    assert_eq!(registrations(&tanto), 2);
+
     // Bad input says what is valid.
     let unknown = tanto.run(&["call", "-m", "tiny", "helo"]);
     assert!(unknown.stderr.contains("hello"), "{}", unknown.stderr);
