@@ -27,6 +27,7 @@ mod handler;
 mod ids;
 mod loaded_module;
 pub mod module;
+pub mod module_init;
 pub mod module_runtime;
 pub mod module_source;
 mod random;

@@ -4,6 +4,7 @@ mod call;
 mod doctor;
 mod du;
 mod gc;
+mod init;
 mod output;
 mod progress;
 mod prune;
@@ -77,6 +78,10 @@ enum Command {
     Call(call::CallArgs),
     /// List a Dagger module's functions
     Functions(call::FunctionsArgs),
+    /// Make a new Dagger module: `tanto init --sdk=python`
+    Init(init::InitArgs),
+    /// Add what a module's SDK needs and the module lacks
+    Develop(init::DevelopArgs),
     /// Call Dagger's core API from the command line: `tanto core container from --address=alpine with-exec --args=echo,hi stdout`
     Core(call::CoreArgs),
     /// Show what the store holds, by kind, and how much a prune could take
@@ -166,6 +171,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args,
             )
         }
+        Command::Init(args) => init::run_init(args),
+        Command::Develop(args) => init::run_develop(args),
         Command::Core(args) => {
             engine::isolation::enter_namespace()?;
             call::run_core(

@@ -225,3 +225,38 @@ fn without_a_module_tanto_call_says_where_it_looked() {
     assert!(run.stderr.contains("no dagger.json"), "{}", run.stderr);
     assert!(run.stderr.contains("tanto init"), "{}", run.stderr);
 }
+
+#[test]
+fn a_module_made_by_tanto_init_registers_with_its_vendored_sdk() {
+    let tanto = Tanto::new();
+    let init = tanto.run(&["init", "--sdk=python", "--name=my-starter", "starter"]);
+    assert!(init.success, "{}", init.stderr);
+    assert!(
+        init.stderr.contains("Initialized module my-starter"),
+        "{}",
+        init.stderr
+    );
+    let pyproject = tanto.home().join("starter/pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    assert!(text.contains("dagger-io = { path = \"sdk\""), "{text}");
+    // This machine reaches no Docker Hub: the base image is the local one.
+    tanto.write_home_file(
+        "starter/pyproject.toml",
+        &format!("{text}\n[tool.dagger]\nbase-image = \"{}\"\n", images().1),
+    );
+    let again = tanto.run(&["init", "--sdk=python", "starter"]);
+    assert!(again.stderr.contains("already"), "{}", again.stderr);
+
+    let functions = tanto.run(&["functions", "-m", "starter"]);
+    assert!(functions.success, "{}", functions.stderr);
+    assert!(
+        functions.stdout.contains("container-echo"),
+        "{}",
+        functions.stdout
+    );
+    assert!(
+        functions.stdout.contains("grep-dir"),
+        "{}",
+        functions.stdout
+    );
+}

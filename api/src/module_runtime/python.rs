@@ -187,9 +187,13 @@ pub fn runtime(
             .with_exec(["uv", "lock"])
             .with_exec(["uv", "sync", "--no-dev"])
     } else {
+        let pinned = format!("dagger-io=={SDK_VERSION}");
         let mut install = vec!["uv", "pip", "install", "--python", "/opt/venv/bin/python"];
-        if let Some(sdk) = sdk {
-            install.extend(["-e", sdk]);
+        match sdk {
+            Some(sdk) => install.extend(["-e", sdk]),
+            // The SDK speaks one version of the protocol: never PyPI's
+            // latest when the project leaves it open.
+            None => install.push(&pinned),
         }
         install.extend(["-e", "."]);
         runtime
