@@ -463,11 +463,10 @@ fn step(
             detail: "no command given".into(),
         });
     }
-    // Told before written: whatever happens next, the outer helper takes
-    // out what went in.
-    let trust = trust::plan(&root, &request.ca_certificates)?;
-    send(reports, &Report::Trusted(trust.installed.clone()));
-    trust.apply(&root)?;
+    // Told before the step starts; a failure before that fails the step,
+    // whose upper dir is then thrown away.
+    let trusted = trust::plan(&root, &request.ca_certificates)?.apply(&root, &request.upper_dir)?;
+    send(reports, &Report::Trusted(trusted));
 
     let bundle = run.join("bundle");
     let state = run.join("state");

@@ -76,16 +76,20 @@ pub struct ChangedBundle {
     pub path: PathBuf,
     /// sha256 of what tanto wrote: the image's text and the certificates.
     written: String,
-    mode: u32,
-    uid: u32,
-    gid: u32,
+    /// The upper dir's file once written: its inode and change time. Any
+    /// change the step makes (a write, a chmod, a file renamed over it)
+    /// gives another.
+    inode: Option<(u64, i64, i64)>,
+    /// The image's mtime of the bundle, for a step that changed only its
+    /// mode or owner.
+    modified: std::time::SystemTime,
     /// The request's certificates appended (their indexes).
     added: Vec<usize>,
 }
 
-/// What [`plan`] will write, once its [`Installed`] has been reported.
+/// What [`plan`] will write.
 pub struct Plan {
-    pub installed: Installed,
+    installed: Installed,
     bundles: Vec<Vec<u8>>,
     files: Vec<Vec<u8>>,
 }
@@ -132,9 +136,8 @@ pub fn plan(root: &Root, certificates: &[Certificate]) -> Result<Plan, Failure> 
         plan.installed.bundles.push(ChangedBundle {
             path: real,
             written: sha256_hex(&text),
-            mode: meta.mode() & 0o7777,
-            uid: meta.uid(),
-            gid: meta.gid(),
+            inode: None,
+            modified: meta.modified().map_err(prepare(path))?,
             added,
         });
         plan.bundles.push(text);
@@ -157,18 +160,25 @@ pub fn plan(root: &Root, certificates: &[Certificate]) -> Result<Plan, Failure> 
 }
 
 impl Plan {
-    /// Writes what [`plan`] worked out, through the mounted root.
-    pub fn apply(self, root: &Root) -> Result<(), Failure> {
-        for (bundle, text) in self.installed.bundles.iter().zip(&self.bundles) {
+    /// Writes what [`plan`] worked out, through the mounted root whose
+    /// upper dir is `upper`; what it wrote, for [`restore`].
+    pub fn apply(mut self, root: &Root, upper: &Path) -> Result<Installed, Failure> {
+        for (bundle, text) in self.installed.bundles.iter_mut().zip(&self.bundles) {
             let what = bundle.path.display().to_string();
             root.rewrite(&bundle.path, text).map_err(prepare(&what))?;
+            // Copied up by that write: the upper dir's own file.
+            let meta = upper
+                .join(&bundle.path)
+                .symlink_metadata()
+                .map_err(prepare(&what))?;
+            bundle.inode = Some((meta.ino(), meta.ctime(), meta.ctime_nsec()));
         }
         for (path, text) in self.installed.files.iter().zip(&self.files) {
             let what = path.display().to_string();
             root.create_file(path, text, 0o644)
                 .map_err(prepare(&what))?;
         }
-        Ok(())
+        Ok(self.installed)
     }
 }
 
@@ -238,10 +248,9 @@ fn restore_bundle(upper: &Path, bundle: &ChangedBundle, ours: &[Certificate]) ->
     let Ok(text) = std::fs::read(&path) else {
         return false;
     };
-    let untouched = sha256_hex(&text) == bundle.written
-        && meta.mode() & 0o7777 == bundle.mode
-        && meta.uid() == bundle.uid
-        && meta.gid() == bundle.gid
+    let unwritten = sha256_hex(&text) == bundle.written;
+    let untouched = unwritten
+        && bundle.inode == Some((meta.ino(), meta.ctime(), meta.ctime_nsec()))
         && !bundle
             .path
             .ancestors()
@@ -256,7 +265,14 @@ fn restore_bundle(upper: &Path, bundle: &ChangedBundle, ours: &[Certificate]) ->
     // out.
     let kept = without(&text, ours);
     if kept != text {
-        let _ = rewrite_keeping_times(&path, &meta, &kept);
+        // Its text as tanto left it (the step changed the mode, the owner
+        // or the directory): the image's mtime, as without tanto.
+        let modified = if unwritten {
+            Some(bundle.modified)
+        } else {
+            meta.modified().ok()
+        };
+        let _ = rewrite_keeping_times(&path, &meta, &kept, modified);
     }
     false
 }
@@ -265,6 +281,7 @@ fn rewrite_keeping_times(
     path: &Path,
     meta: &std::fs::Metadata,
     text: &[u8],
+    modified: Option<std::time::SystemTime>,
 ) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -273,9 +290,10 @@ fn rewrite_keeping_times(
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
     file.write_all(text)?;
-    let times = std::fs::FileTimes::new()
-        .set_accessed(meta.accessed()?)
-        .set_modified(meta.modified()?);
+    let mut times = std::fs::FileTimes::new().set_accessed(meta.accessed()?);
+    if let Some(modified) = modified {
+        times = times.set_modified(modified);
+    }
     file.set_times(times)?;
     // Writing as root of the namespace keeps the owner; the mode too, but
     // say so.
@@ -336,7 +354,7 @@ mod tests {
         let dirs = debian_like(&format!("# image\n{}", image_ca.pem()));
         let root = Root::open(&dirs.root).unwrap();
         let plan = plan(&root, &[image_ca.clone(), extra.clone()]).unwrap();
-        let installed = plan.installed.clone();
+        let installed = plan.apply(&root, &dirs.root).unwrap();
         assert_eq!(
             installed.found,
             [PathBuf::from("etc/ssl/certs/ca-certificates.crt")]
@@ -344,7 +362,6 @@ mod tests {
         assert_eq!(installed.bundles.len(), 1);
         assert_eq!(installed.bundles[0].added, [1]);
         assert_eq!(installed.files.len(), 1);
-        plan.apply(&root).unwrap();
         let bundle = std::fs::read(dirs.root.join("etc/ssl/certs/ca-certificates.crt")).unwrap();
         assert_eq!(
             Certificate::all_in(&bundle).unwrap(),
@@ -362,8 +379,10 @@ mod tests {
         std::fs::create_dir_all(temp.path().join("etc/ssl")).unwrap();
         let root = Root::open(temp.path()).unwrap();
         let plan = plan(&root, &[fake(1)]).unwrap();
-        assert_eq!(plan.installed, Installed::default());
-        plan.apply(&root).unwrap();
+        assert_eq!(
+            plan.apply(&root, temp.path()).unwrap(),
+            Installed::default()
+        );
         assert!(!temp.path().join("etc/ssl/certs").exists());
     }
 
@@ -382,10 +401,16 @@ mod tests {
         let certificates = [extra.clone()];
         for case in ["untouched", "rewritten", "deleted", "chmod"] {
             let dirs = debian_like(&image_ca.pem());
+            let image_mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+            std::fs::File::options()
+                .write(true)
+                .open(dirs.root.join("etc/ssl/certs/ca-certificates.crt"))
+                .unwrap()
+                .set_modified(image_mtime)
+                .unwrap();
             let root = Root::open(&dirs.root).unwrap();
             let plan = plan(&root, &certificates).unwrap();
-            let installed = plan.installed.clone();
-            plan.apply(&root).unwrap();
+            let installed = plan.apply(&root, &dirs.root).unwrap();
             // The root stands in for the upper dir here.
             let upper = &dirs.root;
             let bundle = upper.join("etc/ssl/certs/ca-certificates.crt");
@@ -437,7 +462,9 @@ mod tests {
                 "deleted" => assert!(!bundle.exists()),
                 "chmod" => {
                     assert_eq!(std::fs::read_to_string(&bundle).unwrap(), image_ca.pem());
-                    assert_eq!(bundle.metadata().unwrap().mode() & 0o777, 0o600);
+                    let after = bundle.metadata().unwrap();
+                    assert_eq!(after.mode() & 0o777, 0o600);
+                    assert_eq!(after.modified().unwrap(), image_mtime);
                 }
                 _ => unreachable!(),
             }
@@ -452,8 +479,7 @@ mod tests {
         let dirs = debian_like("");
         let root = Root::open(&dirs.root).unwrap();
         let plan = plan(&root, std::slice::from_ref(&extra)).unwrap();
-        let installed = plan.installed.clone();
-        plan.apply(&root).unwrap();
+        let installed = plan.apply(&root, &dirs.root).unwrap();
         // The step swaps /etc/ssl for a link to a directory elsewhere.
         let elsewhere = dirs.root.parent().unwrap().join("elsewhere");
         std::fs::rename(dirs.root.join("etc/ssl"), &elsewhere).unwrap();
