@@ -164,7 +164,10 @@ pub(crate) mod tests {
         let pem = cert.pem();
         assert!(pem.lines().all(|l| l.len() <= 64), "{pem}");
         assert!(pem.ends_with("-----END CERTIFICATE-----\n"));
-        assert_eq!(Certificate::all_in(pem.as_bytes()).unwrap(), [cert.clone()]);
+        assert_eq!(
+            Certificate::all_in(pem.as_bytes()).unwrap(),
+            std::slice::from_ref(&cert)
+        );
         let json = serde_json::to_string(&cert).unwrap();
         assert_eq!(serde_json::from_str::<Certificate>(&json).unwrap(), cert);
     }

@@ -2,9 +2,9 @@
 //! touches the store runs in ([`userns`]), running exec steps through
 //! youki's libcontainer from a single-threaded helper ([`run`], `exec/`;
 //! see DESIGN.md's isolation model), each in a cgroup of its own with a pids
-//! limit where the host delegates cgroup2 ([`cgroup`]), and mounting an
-//! overlay as steps do ([`mount_overlay`]), and the extra certificate
-//! authorities a step trusts for its run only ([`Certificate`]).
+//! limit where the host delegates cgroup2 ([`cgroup`]) and trusting extra
+//! certificate authorities for its run only ([`Certificate`]), and mounting
+//! an overlay as steps do ([`mount_overlay`]).
 //!
 //! Each public item has one path: the root re-exports below, or the
 //! modules `cgroup`, `overlay` and `userns`.

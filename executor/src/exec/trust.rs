@@ -7,11 +7,11 @@
 //! one file per certificate into [`LOCAL_DIR`] when the image has that
 //! directory, so a step that runs `update-ca-certificates` (as installing
 //! `ca-certificates` does) keeps trusting them. It tells the outer helper
-//! what it changed first ([`Installed`]).
+//! what it changed ([`Installed`]) before the step starts.
 //!
 //! Once the step is gone, the outer helper takes it all out of the upper
-//! dir ([`restore`]): a bundle the step left as tanto wrote it is removed
-//! from the upper dir, so the image's own shows again; one the step
+//! dir ([`restore`]): a bundle the step left as tanto wrote it (the same
+//! inode and change time) is removed from the upper dir, so the image's own shows again; one the step
 //! rewrote keeps the step's text without the extra certificates (mtime
 //! kept); the certificate files go, and so do the links
 //! `update-ca-certificates` made to them. The committed result holds none
