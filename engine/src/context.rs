@@ -38,6 +38,9 @@ pub(crate) struct Context {
     pub gc_policy: crate::gc_policy::GcPolicy,
     /// When GC last ran during this run, so it runs at most now and then.
     pub gc_last_run: Mutex<Option<std::time::Instant>>,
+    /// The extra CA certificates every step trusts while it runs, read
+    /// when the engine started.
+    pub ca_certificates: Vec<executor::Certificate>,
 }
 
 impl Context {

@@ -72,6 +72,17 @@ impl Engine {
                 .map(|n| n.get())
                 .unwrap_or(1)
         });
+        let ca_certificates =
+            crate::ca_certs::CaCertificates::load().map_err(|source| Error::CaCertificates {
+                source: Box::new(source),
+            })?;
+        if let Some(source) = &ca_certificates.source {
+            tracing::debug!(
+                "steps trust {} extra CA certificates from {}",
+                ca_certificates.certificates.len(),
+                source.display()
+            );
+        }
         let workdir = match config.workdir {
             Some(dir) => dir,
             None => std::env::current_dir().map_err(|source| Error::Workdir { source })?,
@@ -99,6 +110,7 @@ impl Engine {
                     }
                 })?,
                 gc_last_run: Mutex::new(None),
+                ca_certificates: ca_certificates.certificates,
             }),
         })
     }

@@ -187,6 +187,12 @@ pub enum Error {
         source: Box<crate::gc_policy::GcPolicyError>,
     },
 
+    #[error("cannot load the extra CA certificates that steps trust")]
+    CaCertificates {
+        #[source]
+        source: Box<crate::ca_certs::CaCertificatesError>,
+    },
+
     #[error("cannot read random bytes from the kernel")]
     Randomness {
         #[source]

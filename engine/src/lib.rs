@@ -70,16 +70,18 @@
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
-//!   gc_policy/, disk_full.rs,
+//!   gc_policy/, ca_certs.rs, config_file.rs, disk_full.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
 mod base_image;
+pub mod ca_certs;
 mod cache_key;
 mod cache_volume;
 mod capture;
 mod collect;
 mod config;
+mod config_file;
 mod context;
 mod disk_full;
 mod engine;

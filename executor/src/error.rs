@@ -142,4 +142,8 @@ pub enum Error {
         #[source]
         source: nix::Error,
     },
+
+    // Certificates (`Certificate::all_in`).
+    #[error("its certificate number {block} (counting the -----BEGIN CERTIFICATE----- blocks from 1) is not a certificate: the block does not end or its body is not base64 of DER")]
+    BadCertificate { block: usize },
 }

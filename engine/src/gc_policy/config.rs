@@ -97,12 +97,7 @@ impl GcPolicy {
     /// `$XDG_CONFIG_HOME/tanto/config.toml`, else
     /// `$HOME/.config/tanto/config.toml`; `None` when neither is set.
     pub fn config_path(env: impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
-        let non_empty = |name| env(name).filter(|v| !v.is_empty());
-        let dir = match non_empty("XDG_CONFIG_HOME") {
-            Some(config) => PathBuf::from(config),
-            None => PathBuf::from(non_empty("HOME")?).join(".config"),
-        };
-        Some(dir.join("tanto/config.toml"))
+        crate::config_file::path(env)
     }
 
     /// The policy from a config file's text (with its path, for errors)

@@ -336,6 +336,7 @@ fn run_in(
         hostname: format!("tanto-{}", &key.to_hex()[..12]),
         extra_hosts: Vec::new(),
         timeout: None,
+        ca_certificates: ctx.ca_certificates.clone(),
     };
     let cancel = Cancel::default();
     let id = ctx.next_cancel.fetch_add(1, Ordering::Relaxed);

@@ -101,6 +101,16 @@ pub(super) fn layer_key(
     .finish()
 }
 
+/// An exec: see `ops/exec.rs` for what it covers.
+///
+/// The extra CA certificates steps trust (`ca_certs.rs`) stay out, as in
+/// Dagger: they are the network's business, not the step's. The executor
+/// takes them out of the result again, so the same step on a network with
+/// an inspecting proxy and on one without makes the same result, and a
+/// result cached behind the proxy is the one a runner elsewhere would make.
+/// A step that failed for want of them (a certificate error) was never
+/// cached, so adding them later reruns it; one that hid the failure
+/// (`curl … || true`) is cached as it ran, as with any network flake.
 pub(super) fn exec_key(
     exec: &ExecOp,
     rootfs: &CacheKey,

@@ -40,19 +40,29 @@ use super::overlay_mount;
 use super::request::{ExecRequest, MountKind};
 use super::rootfs::{self, Root};
 use super::spec::{self, SpecMount, StepSpec};
-use super::{hosts, process, signals, user};
+use super::{hosts, process, signals, trust, user};
 
 /// What pid 1 tells the outer helper, one JSON line each.
 #[derive(Serialize, Deserialize, Debug)]
 enum Report {
     /// Paths (relative to the root) created for mounts; sent before the step starts.
     Created(Vec<PathBuf>),
+    /// What is about to go into the trust store; sent before it is written.
+    Trusted(trust::Installed),
     Exited(i32),
     Failed(Failure),
 }
 
 /// What the outer helper answers [`super::run`] with.
-pub type Reply = Result<i32, Failure>;
+pub type Reply = Result<Finished, Failure>;
+
+/// A step that ran.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Finished {
+    pub exit_code: i32,
+    /// Where the extra CA certificates went for the run.
+    pub trust: trust::Installed,
+}
 
 /// The outer helper's whole life. Returns the process exit code.
 pub fn main() -> i32 {
@@ -143,7 +153,8 @@ fn supervise(request: &ExecRequest) -> Reply {
     let deadline = request.timeout.map(|t| Instant::now() + t);
     let mut reports = BufReader::new(File::from(report_read));
     let mut created = Vec::new();
-    let mut outcome: Option<Reply> = None;
+    let mut trusted = trust::Installed::default();
+    let mut outcome: Option<Result<i32, Failure>> = None;
     let mut killed_for: Option<Failure> = None;
     let mut request_open = true;
     loop {
@@ -200,6 +211,7 @@ fn supervise(request: &ExecRequest) -> Reply {
                 Ok(0) | Err(_) => break,
                 Ok(_) => match serde_json::from_str::<Report>(&line) {
                     Ok(Report::Created(paths)) => created.extend(paths),
+                    Ok(Report::Trusted(installed)) => trusted = installed,
                     Ok(Report::Exited(code)) => outcome = Some(Ok(code)),
                     Ok(Report::Failed(failure)) => outcome = Some(Err(failure)),
                     Err(_) => break,
@@ -213,6 +225,11 @@ fn supervise(request: &ExecRequest) -> Reply {
     let status = waitpid(child, None);
     // pid 1 and with it the whole step are gone, and so is their mount
     // namespace: the upper dir can be tidied directly.
+    created.extend(trust::restore(
+        &request.upper_dir,
+        &trusted,
+        &request.ca_certificates,
+    ));
     rootfs::remove_mount_points(&request.upper_dir, &request.lower_dirs, &created);
     for dir in ["rootfs", "run"] {
         let _ = std::fs::remove_dir(request.scratch_dir.join(dir));
@@ -220,10 +237,14 @@ fn supervise(request: &ExecRequest) -> Reply {
     if let Some(failure) = killed_for {
         return Err(failure);
     }
-    outcome.unwrap_or_else(|| {
+    let exit_code = outcome.unwrap_or_else(|| {
         Err(Failure::HelperCrashed {
             detail: format!("the step's pid 1 ended without a report ({status:?})"),
         })
+    })?;
+    Ok(Finished {
+        exit_code,
+        trust: trusted,
     })
 }
 
@@ -442,6 +463,10 @@ fn step(
             detail: "no command given".into(),
         });
     }
+    // Told before the step starts; a failure before that fails the step,
+    // whose upper dir is then thrown away.
+    let trusted = trust::plan(&root, &request.ca_certificates)?.apply(&root, &request.upper_dir)?;
+    send(reports, &Report::Trusted(trusted));
 
     let bundle = run.join("bundle");
     let state = run.join("state");

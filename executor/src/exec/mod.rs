@@ -12,6 +12,7 @@ mod request;
 mod rootfs;
 mod signals;
 mod spec;
+mod trust;
 mod user;
 
 use std::io::{BufRead, BufReader, Write};
@@ -144,12 +145,43 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
         })
     });
     match reply {
-        Ok(exit_code) => Ok(ExecOutcome {
-            exit_code,
-            duration: started.elapsed(),
-        }),
+        Ok(finished) => {
+            if !request.ca_certificates.is_empty() {
+                log_trust(&command, &finished.trust);
+            }
+            Ok(ExecOutcome {
+                exit_code: finished.exit_code,
+                duration: started.elapsed(),
+            })
+        }
         // Whatever went wrong after a cancel, the caller asked for it.
         Err(_) if cancel.is_cancelled() => Err(Error::Cancelled { command }),
         Err(failure) => Err(failure.into()),
+    }
+}
+
+/// Says at debug level where the extra CA certificates went for a step.
+fn log_trust(command: &str, trust: &trust::Installed) {
+    let shown = |paths: &mut dyn Iterator<Item = &std::path::PathBuf>| {
+        paths
+            .map(|p| format!("/{}", p.display()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if trust.found.is_empty() {
+        tracing::debug!(
+            "{command}: the image has no trust store (none of {}), so it gets no extra CA certificates",
+            trust::BUNDLES.join(", ")
+        );
+    } else if trust.bundles.is_empty() {
+        tracing::debug!(
+            "{command}: the image's trust store ({}) already holds every extra CA certificate",
+            shown(&mut trust.found.iter())
+        );
+    } else {
+        tracing::debug!(
+            "{command}: extra CA certificates added to {} for the step's run",
+            shown(&mut trust.bundles.iter().map(|b| &b.path))
+        );
     }
 }

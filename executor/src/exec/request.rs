@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::Certificate;
+
 /// One exec step: the root file system as overlay layers, the process, its
 /// mounts and where its output goes.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -40,6 +42,11 @@ pub struct ExecRequest {
     // For services (not yet built): the engine always sends `None`, so
     // `Error::Timeout` comes only from `tanto __run-step`.
     pub timeout: Option<Duration>,
+    /// Extra certificate authorities the step trusts while it runs: added
+    /// to its image's trust store and taken out of its result
+    /// (`trust.rs`).
+    #[serde(default)]
+    pub ca_certificates: Vec<Certificate>,
 }
 
 /// A mount into the step's container.

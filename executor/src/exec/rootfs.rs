@@ -83,6 +83,64 @@ impl Root {
         real.strip_prefix(&self.path).ok().map(Path::to_owned)
     }
 
+    /// A regular file of the image, opened for reading with links resolved
+    /// inside the root, and its path relative to the root; `None` when it
+    /// is missing or not a regular file.
+    pub fn open_regular(&self, path: &str) -> Option<(File, PathBuf)> {
+        // O_NONBLOCK: a FIFO in its place must not block the open.
+        let fd = self
+            .open_in(path, libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY)
+            .ok()?;
+        let real = self.relative_path(&fd)?;
+        let file = File::from(fd);
+        file.metadata().ok()?.is_file().then_some((file, real))
+    }
+
+    /// A directory of the image, as a path relative to the root with links
+    /// resolved inside it.
+    pub fn directory(&self, path: &str) -> Option<PathBuf> {
+        let fd = self.open_in(path, libc::O_PATH | libc::O_DIRECTORY).ok()?;
+        self.relative_path(&fd)
+    }
+
+    /// Replaces the contents of an existing file (`relative` has no links:
+    /// it came from [`Root::open_regular`]).
+    pub fn rewrite(&self, relative: &Path, contents: &[u8]) -> std::io::Result<()> {
+        let path = relative.to_str().ok_or(std::io::ErrorKind::InvalidInput)?;
+        let fd = self.open_in(path, libc::O_WRONLY | libc::O_TRUNC | libc::O_NOFOLLOW)?;
+        std::io::Write::write_all(&mut File::from(fd), contents)
+    }
+
+    /// Creates a new file (never replacing one) with `contents` and `mode`,
+    /// owned by the helper (root of tanto's namespace).
+    pub fn create_file(&self, relative: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+        let (Some(parent), Some(name)) = (
+            relative.parent().and_then(Path::to_str),
+            relative.file_name(),
+        ) else {
+            return Err(std::io::ErrorKind::InvalidInput.into());
+        };
+        let parent = self.open_in(parent, libc::O_PATH | libc::O_DIRECTORY)?;
+        let name = CString::new(name.as_bytes())?;
+        // SAFETY: valid fd and C string.
+        let fd = unsafe {
+            libc::openat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                mode,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this fd.
+        let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // Whatever the umask took away.
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        std::io::Write::write_all(&mut file, contents)
+    }
+
     /// Makes sure `target` exists in the root as a directory (or a file when
     /// `directory` is false), creating what is missing. Returns what it
     /// created, as paths relative to the root, parents first.
@@ -229,7 +287,10 @@ fn prepare_error(path: &str, error: impl std::fmt::Display) -> Failure {
 /// or mode the step changed. Runs after the overlay is gone.
 pub fn remove_mount_points(upper: &Path, lowers: &[PathBuf], created: &[PathBuf]) {
     for relative in created.iter().rev() {
-        let path = upper.join(relative);
+        // A parent the step replaced by a link leads out of the upper dir.
+        let Some(path) = beneath(upper, relative) else {
+            continue;
+        };
         match path.symlink_metadata() {
             Ok(meta) if meta.is_dir() => {
                 let _ = std::fs::remove_dir(&path);
@@ -249,7 +310,9 @@ pub fn remove_mount_points(upper: &Path, lowers: &[PathBuf], created: &[PathBuf]
     parents.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     parents.dedup();
     for relative in parents {
-        let path = upper.join(relative);
+        let Some(path) = beneath(upper, relative) else {
+            continue;
+        };
         let Ok(meta) = path.symlink_metadata() else {
             continue;
         };
@@ -271,7 +334,26 @@ pub fn remove_mount_points(upper: &Path, lowers: &[PathBuf], created: &[PathBuf]
     }
 }
 
-fn xattr_present(path: &Path, name: &str) -> bool {
+/// `upper` joined with `relative` when every directory on the way is a
+/// directory, not a link: what the outer helper may touch once the step is
+/// gone (a link would lead it outside the upper dir, as root of tanto's
+/// namespace).
+pub fn beneath(upper: &Path, relative: &Path) -> Option<PathBuf> {
+    let mut path = upper.to_owned();
+    let mut components = relative.components().peekable();
+    while let Some(component) = components.next() {
+        let std::path::Component::Normal(name) = component else {
+            return None;
+        };
+        path.push(name);
+        if components.peek().is_some() && !path.symlink_metadata().ok()?.is_dir() {
+            return None;
+        }
+    }
+    Some(path)
+}
+
+pub fn xattr_present(path: &Path, name: &str) -> bool {
     let (Ok(path), Ok(name)) = (
         CString::new(path.as_os_str().as_bytes()),
         CString::new(name),
