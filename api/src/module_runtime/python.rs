@@ -33,6 +33,42 @@ import sys\n\
 from dagger.mod.cli import app\n\
 sys.exit(app(None, \"--register\" in sys.argv))\n";
 
+/// Fetches a package's sdist from the index (PEP 691's JSON API; the
+/// index of `UV_INDEX_URL` or `PIP_INDEX_URL` when set), checks its
+/// sha256, and unpacks it into a directory, less the SDK repository's
+/// development tables: how the vendored `sdk/` is filled. Arguments:
+/// name, version, directory.
+const FETCH_SDIST: &str = r#"import hashlib, json, os, shutil, sys, tarfile, tempfile, urllib.request
+name, version, dest = sys.argv[1:4]
+index = os.environ.get("UV_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+request = urllib.request.Request(index.rstrip("/") + "/" + name + "/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(request))["files"]
+wanted = name.replace("-", "_") + "-" + version + ".tar.gz"
+found = [f for f in files if f["filename"] == wanted]
+if not found:
+    sys.exit(f"{wanted} is not on {index}")
+path, _ = urllib.request.urlretrieve(found[0]["url"])
+digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+if digest != found[0]["hashes"]["sha256"]:
+    sys.exit(f"{wanted}: sha256 {digest} is not the index's")
+with tempfile.TemporaryDirectory() as unpacked:
+    with tarfile.open(path) as archive:
+        archive.extractall(unpacked, filter="data")
+    (top,) = os.listdir(unpacked)
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.move(os.path.join(unpacked, top), dest)
+# The SDK repository's own development setup (a uv workspace with its
+# codegen tool) means nothing in a module, and uv refuses it there.
+project = os.path.join(dest, "pyproject.toml")
+kept, dropping = [], False
+for line in open(project).read().splitlines(keepends=True):
+    if line.startswith("["):
+        dropping = line.strip() in ("[dependency-groups]", "[tool.uv.sources]", "[tool.uv.workspace]")
+    if not dropping:
+        kept.append(line)
+open(project, "w").write("".join(kept))
+"#;
+
 /// What `pyproject.toml` (and `.python-version`) say about the runtime.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Project {
@@ -169,18 +205,15 @@ pub fn runtime(
         .map(|path| path.trim_end_matches('/'));
     if let Some(sdk) = sdk {
         // The sdist's layout (pyproject.toml + src/dagger) is `sdk/`'s.
-        let url = format!(
-            "https://files.pythonhosted.org/packages/source/d/dagger-io/dagger_io-{SDK_VERSION}.tar.gz"
-        );
-        runtime = runtime.with_exec([
-            "sh".to_owned(),
-            "-c".to_owned(),
-            format!(
-                "set -e; rm -rf {sdk} && mkdir -p {sdk} && \
-                 python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], \"/tmp/dagger-io.tar.gz\")' {url} && \
-                 tar -xzf /tmp/dagger-io.tar.gz --strip-components=1 -C {sdk} && rm /tmp/dagger-io.tar.gz"
-            ),
-        ]);
+        runtime = runtime
+            .with_new_file("/tmp/tanto-fetch-sdist.py", FETCH_SDIST, 0o644)
+            .with_exec([
+                "python3",
+                "/tmp/tanto-fetch-sdist.py",
+                "dagger-io",
+                SDK_VERSION,
+                sdk,
+            ]);
     }
     runtime = if project.has_lock {
         runtime
