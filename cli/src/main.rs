@@ -3,6 +3,7 @@
 mod call;
 mod doctor;
 mod du;
+mod engine_start;
 mod gc;
 mod init;
 mod output;

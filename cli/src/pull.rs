@@ -36,12 +36,7 @@ pub fn run(
     let progress = Progress::start(progress);
     let observer = progress.observer();
     let pulled = runtime.block_on(async {
-        let engine = engine::Engine::new(engine::EngineConfig {
-            store_root: root.to_owned(),
-            insecure_registries,
-            observer: Some(observer),
-            ..Default::default()
-        })?;
+        let engine = crate::engine_start::engine(root, insecure_registries, observer)?;
         engine.pull(&args.reference, Some(platform.clone())).await
     });
     drop(runtime);

@@ -30,12 +30,7 @@ pub fn run(
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let (answer, collector) = runtime.block_on(async {
-        let engine = engine::Engine::new(engine::EngineConfig {
-            store_root: store_root.to_owned(),
-            insecure_registries,
-            observer: Some(observer),
-            ..Default::default()
-        })?;
+        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
         let collector = engine.clone();
         let session = api::Session::new(engine, api::new_token()?)?;
         // On a worker thread, whose stack is sized for deep documents.

@@ -64,8 +64,7 @@ pub fn run_call(
     progress: &crate::progress::Options,
     args: CallArgs,
 ) -> anyhow::Result<ExitCode> {
-    let start = args.module.clone().unwrap_or_else(|| PathBuf::from("."));
-    let source = api::module_source::ModuleSource::find(&start)?;
+    let source = find_module(args.module.as_deref())?;
     with_module(
         store_root,
         insecure_registries,
@@ -103,8 +102,7 @@ pub fn run_functions(
     progress: &crate::progress::Options,
     args: FunctionsArgs,
 ) -> anyhow::Result<ExitCode> {
-    let start = args.module.clone().unwrap_or_else(|| PathBuf::from("."));
-    let source = api::module_source::ModuleSource::find(&start)?;
+    let source = find_module(args.module.as_deref())?;
     with_module(
         store_root,
         insecure_registries,
@@ -151,6 +149,13 @@ pub fn run_functions(
     )
 }
 
+/// The module at `-m PATH`, or where the current directory is.
+fn find_module(path: Option<&Path>) -> anyhow::Result<api::module_source::ModuleSource> {
+    Ok(api::module_source::ModuleSource::find(
+        path.unwrap_or(Path::new(".")),
+    )?)
+}
+
 type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, Failure>> + 'a>>;
 
 /// Starts an engine, a session and its server for the module's nested
@@ -166,12 +171,7 @@ fn with_module(
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let (result, collector) = runtime.block_on(async {
-        let engine = engine::Engine::new(engine::EngineConfig {
-            store_root: store_root.to_owned(),
-            insecure_registries,
-            observer: Some(observer),
-            ..Default::default()
-        })?;
+        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
         let collector = engine.clone();
         let session = Arc::new(api::Session::new(engine.clone(), api::new_token()?)?);
         let (listener, address) = api::bind_loopback()
@@ -261,12 +261,7 @@ pub fn run_core(
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let (result, collector) = runtime.block_on(async {
-        let engine = engine::Engine::new(engine::EngineConfig {
-            store_root: store_root.to_owned(),
-            insecure_registries,
-            observer: Some(observer),
-            ..Default::default()
-        })?;
+        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
         let collector = engine.clone();
         let client = Client {
             session: Arc::new(api::Session::new(engine, api::new_token()?)?),
