@@ -23,6 +23,7 @@ mod answer;
 mod dagger_schema;
 mod deep;
 mod error;
+mod function_cache;
 mod handler;
 mod ids;
 mod loaded_module;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use engine::{Container, Engine, ExecOptions, Expect};
 
 use crate::error::{Error, ModuleError};
+use crate::function_cache::{self, FunctionCache, Scope};
 use crate::module::model::ModuleTypes;
 use crate::module::FunctionCall;
 use crate::module_runtime::{self, RuntimeError};
@@ -64,6 +65,7 @@ pub struct LoadedModule {
     session: Arc<Session>,
     /// Where the session serves nested clients, on 127.0.0.1.
     port: u16,
+    cache: FunctionCache,
 }
 
 impl LoadedModule {
@@ -92,6 +94,7 @@ impl LoadedModule {
             runtime,
             session,
             port,
+            cache: FunctionCache::default(),
         };
         // Registered before with this very code: its types are kept.
         if let Some(types) = engine
@@ -142,8 +145,38 @@ impl LoadedModule {
     /// Calls a function (original names) and returns what the SDK
     /// returned: JSON, with core objects as IDs of this session and module
     /// objects as their state.
+    /// Results are reused as the function's cache policy allows
+    /// (`function_cache.rs`).
     pub async fn call(&self, call: FunctionCall) -> Result<serde_json::Value, CallError> {
-        self.run(Some(call)).await
+        let object = self.types.object(&call.parent_name);
+        let function = match call.name.as_str() {
+            "" => object.and_then(|o| o.constructor.as_ref()),
+            name => object.and_then(|o| o.function(name)),
+        };
+        let scope = function_cache::scope(
+            function,
+            self.source.config.disable_default_function_caching,
+        );
+        let key = match scope {
+            Scope::Never => None,
+            _ => self.cache.key(&self.session, &self.digest, &call).await,
+        };
+        if let Some(key) = &key {
+            if let Some(value) = self.cache.get(self.session.engine(), key, scope) {
+                tracing::debug!(function = %call.name, "function result reused");
+                return Ok(value);
+            }
+        }
+        let description = format!(
+            "module {}: {}.{} result",
+            self.source.config.name, call.parent_name, call.name
+        );
+        let value = self.run(Some(call)).await?;
+        if let Some(key) = &key {
+            self.cache
+                .put(&self.session, key, scope, &value, &description);
+        }
+        Ok(value)
     }
 
     /// One exec of the runtime's entrypoint with a nested client.

@@ -82,6 +82,18 @@ class Tiny:
         return len(await token.plaintext())
 
     @function
+    def roll(self) -> str:
+        """A random number, cached"""
+        import random
+        return str(random.random())
+
+    @function(cache="never")
+    def roll_again(self) -> str:
+        """A random number, never cached"""
+        import random
+        return str(random.random())
+
+    @function
     def fail(self) -> str:
         """Raises"""
         raise ValueError("out of tea")
@@ -185,6 +197,11 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
     let exec = tanto.run(&["call", "-m", "tiny", "failing-exec"]);
     assert_eq!(exec.code, Some(7), "{}", exec.stderr);
     assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
+
+    // Function results are reused as their cache policy says, across runs.
+    let roll = |name: &str| tanto.ok(&["call", "-m", "tiny", name]).stdout;
+    assert_eq!(roll("roll"), roll("roll"));
+    assert_ne!(roll("roll-again"), roll("roll-again"));
 
     // Registered once per version of the code: kept in the store, and
     // made anew when a file of the module changes.
