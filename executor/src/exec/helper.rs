@@ -47,7 +47,7 @@ use super::{hosts, process, signals, trust, user};
 enum Report {
     /// Paths (relative to the root) created for mounts; sent before the step starts.
     Created(Vec<PathBuf>),
-    /// What is about to go into the trust store; sent before it is written.
+    /// What went into the trust store; sent before the step starts.
     Trusted(trust::Installed),
     Exited(i32),
     Failed(Failure),
