@@ -182,7 +182,13 @@ impl LoadedModule {
     /// One exec of the runtime's entrypoint with a nested client.
     async fn run(&self, call: Option<FunctionCall>) -> Result<serde_json::Value, CallError> {
         let engine: &Engine = self.session.engine();
-        let nested = self.session.nested(&self.source.config.name, call)?;
+        let module = &self.source.config.name;
+        let name = match &call {
+            None => format!("register module {module}"),
+            Some(call) if call.name.is_empty() => format!("call {module}: {}()", call.parent_name),
+            Some(call) => format!("call {module}: {}.{}", call.parent_name, call.name),
+        };
+        let nested = self.session.nested(module, call)?;
         let token = engine.set_secret("DAGGER_SESSION_TOKEN", nested.token());
         // Each call runs: its result comes back through the session, not
         // from the step's files, so a remembered step would return nothing.
@@ -200,6 +206,7 @@ impl LoadedModule {
                 ExecOptions {
                     use_entrypoint: true,
                     expect: Expect::Any,
+                    name: Some(name),
                     ..Default::default()
                 },
             );

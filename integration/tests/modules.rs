@@ -129,9 +129,20 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
         );
     }
 
+    // Progress names what runs: the registration, then each call.
+    assert!(
+        functions.stderr.contains("register module tiny"),
+        "{}",
+        functions.stderr
+    );
     let hello = tanto.run(&["call", "-m", "tiny", "hello", "--name=world"]);
     assert!(hello.success, "{}", hello.stderr);
     assert_eq!(hello.stdout, "Hello, world!\n");
+    assert!(
+        hello.stderr.contains("call tiny: Tiny.hello"),
+        "{}",
+        hello.stderr
+    );
 
     // Constructor arguments before the first function; state carried.
     let hi = tanto.run(&[

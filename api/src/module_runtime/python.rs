@@ -26,6 +26,10 @@ pub const UV_VERSION: &str = "0.10.3";
 /// SDK's template asks for is 3.10).
 pub const DEFAULT_BASE_IMAGE: &str = "python:3.13-slim";
 
+/// The Python image for modules that do not name one, instead of Docker
+/// Hub's `python:X-slim`.
+pub const PYTHON_IMAGE_ENV: &str = "TANTO_PYTHON_IMAGE";
+
 /// The entrypoint: the SDK's module runtime, which registers when asked
 /// for the empty function and calls the function asked for otherwise.
 const RUNTIME_SCRIPT: &str = "#!/opt/venv/bin/python\n\
@@ -132,11 +136,20 @@ impl Project {
         })
     }
 
+    /// `[tool.dagger] base-image`; else `$TANTO_PYTHON_IMAGE` (for
+    /// machines that reach no Docker Hub: a mirror's or a local image);
+    /// else `python:X-slim` for the version the project asks for.
     pub fn base_image(&self) -> String {
-        match (&self.base_image, &self.python_version) {
-            (Some(image), _) => image.clone(),
-            (None, Some(version)) => format!("python:{version}-slim"),
-            (None, None) => DEFAULT_BASE_IMAGE.to_owned(),
+        self.base_image_with(std::env::var(PYTHON_IMAGE_ENV).ok())
+    }
+
+    fn base_image_with(&self, instead_of_docker_hub: Option<String>) -> String {
+        let instead = instead_of_docker_hub.filter(|image| !image.trim().is_empty());
+        match (&self.base_image, instead, &self.python_version) {
+            (Some(image), _, _) => image.clone(),
+            (None, Some(image), _) => image,
+            (None, None, Some(version)) => format!("python:{version}-slim"),
+            (None, None, None) => DEFAULT_BASE_IMAGE.to_owned(),
         }
     }
 }
@@ -287,6 +300,16 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(pinned.base_image(), "python:3.12-slim");
+        let chosen = read("[project]\nrequires-python = \">=3.12\"\n");
+        assert_eq!(
+            chosen.base_image_with(Some("mirror/py:3".into())),
+            "mirror/py:3"
+        );
+        let named = read("[tool.dagger]\nbase-image = \"reg/py:x\"\n");
+        assert_eq!(
+            named.base_image_with(Some("mirror/py:3".into())),
+            "reg/py:x"
+        );
         let vendored = read("[tool.uv.sources]\ndagger-io = { path = \"sdk\", editable = true }\n");
         assert_eq!(vendored.vendored_sdk.as_deref(), Some("sdk"));
     }

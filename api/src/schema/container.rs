@@ -46,6 +46,7 @@ impl ContainerObj {
                 redirect_stdout,
                 redirect_stderr,
                 expect: expect.into(),
+                name: None,
             },
         ))
     }

@@ -44,6 +44,9 @@ pub struct ExecOptions {
     pub redirect_stdout: String,
     pub redirect_stderr: String,
     pub expect: Expect,
+    /// What progress calls the step (`call ci.test`); by default
+    /// `withExec` and its command. Not part of its cache key.
+    pub name: Option<String>,
 }
 
 impl Container {
@@ -107,7 +110,9 @@ impl Container {
                 mounts: self.mounts.clone(),
                 secret_env: self.secret_env.clone(),
             })),
-            format!("withExec {}", command_line::step_name(&args)),
+            options
+                .name
+                .unwrap_or_else(|| format!("withExec {}", command_line::step_name(&args))),
         );
         // Writable directory mounts now hold what the step wrote into them.
         let mounts = self

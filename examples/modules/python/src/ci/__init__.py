@@ -1,0 +1,3 @@
+"""Lint, build and test a small shell project"""
+
+from .main import Ci as Ci
