@@ -56,8 +56,10 @@ base-image = "{python}"
     tanto.write_home_file(
         "tiny/src/tiny/main.py",
         &format!(
-            r#"import dagger
-from dagger import dag, field, function, object_type
+            r#"from typing import Annotated
+
+import dagger
+from dagger import DefaultPath, Ignore, dag, field, function, object_type
 
 BUSYBOX = "{busybox}"
 
@@ -75,6 +77,13 @@ class Tiny:
     def build(self, src: dagger.Directory) -> dagger.Container:
         """Mount src in a container"""
         return dag.container().from_(BUSYBOX).with_directory("/src", src).with_workdir("/src")
+
+    @function
+    async def own_files(
+        self, src: Annotated[dagger.Directory, DefaultPath("."), Ignore(["src"])]
+    ) -> list[str]:
+        """The module's own files, by default"""
+        return await src.entries()
 
     @function
     async def secret_length(self, token: dagger.Secret) -> int:
@@ -191,6 +200,16 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
         "stdout",
     ]);
     assert!(listed.stdout.contains("\"tiny\""), "{}", listed.stderr);
+
+    // A Directory left out is the module's `defaultPath`, less `ignore`.
+    let own = tanto.run(&["call", "-m", "tiny", "own-files"]);
+    assert!(own.success, "{}", own.stderr);
+    let own: Vec<&str> = own.stdout.lines().collect();
+    assert!(
+        own.contains(&"dagger.json") && own.contains(&"pyproject.toml"),
+        "{own:?}"
+    );
+    assert!(!own.contains(&"src"), "{own:?}");
 
     // A secret from the environment: used, never shown.
     tanto.env("TINY_TOKEN", "s3cret-value-2f9c");
