@@ -1,5 +1,5 @@
-//! Programs written with the official Dagger Python SDK, unmodified, run by
-//! `tanto run` as the unprivileged test user.
+//! Programs written with the official Dagger SDKs (Python, TypeScript, Go),
+//! unmodified, run by `tanto run` as the unprivileged test user.
 
 mod support;
 
@@ -63,17 +63,24 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script = tanto.copy_test_program("python/features.py");
+    features_twice(
+        &tanto,
+        &[python.to_str().unwrap(), script.to_str().unwrap()],
+        &image,
+    );
+}
+
+/// Runs a program of the features (`features.py` or the Go program's
+/// `features`) twice, given `PROGRAM… IMAGE RUN SECRET`, and checks what
+/// each run did: the export, the cache volume, the secret kept out of
+/// output and store, the branches overlapping in time.
+fn features_twice(tanto: &Tanto, program: &[&str], image: &str) {
     let secret = "tok-9d2e7c41-secret";
     let run = |round: &str| {
-        let run = tanto.run(&[
-            "run",
-            "--",
-            python.to_str().unwrap(),
-            script.to_str().unwrap(),
-            &image,
-            round,
-            secret,
-        ]);
+        let mut args = vec!["run", "--"];
+        args.extend(program);
+        args.extend([image, round, secret]);
+        let run = tanto.run(&args);
         assert!(run.success, "{}\n{}", run.stdout, run.stderr);
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
         run
@@ -184,6 +191,83 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("stdout: b"), "{stdout}");
+}
+
+#[test]
+fn a_go_pipeline_runs_unmodified_under_tanto_run() {
+    let client = fixtures::go_client();
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let mut tanto = Tanto::new();
+    let client = client.to_str().unwrap();
+    let check = |stdout: &str, stderr: &str| {
+        for line in [
+            "stdout: b|root|\n",
+            "workdir and user: /srv/app|nobody|\n",
+            "exit code: 3\n",
+            "exec error: 5 [sh -c echo out; echo err >&2; exit 5] out err\n",
+            "synced file: hi there\n",
+            "loaded file: hi there\n",
+            "legacy loaded file: hi there\n",
+            "env variable: A=b\n",
+        ] {
+            assert!(stdout.contains(line), "{line:?} missing:\n{stdout}\n{stderr}");
+        }
+    };
+
+    let run = tanto.run(&["run", "--", client, "chain", &image]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    check(&run.stdout, &run.stderr);
+
+    // Started by the SDK itself, which ends the session by closing its
+    // standard input and fails if it does not exit cleanly.
+    let out = tanto
+        .command_for(std::path::Path::new(client), &["chain", &image])
+        .env("_EXPERIMENTAL_DAGGER_CLI_BIN", support::tanto::binary())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    check(&stdout, &stderr);
+
+    // `go run .` as the test user: the modules from the machine's module
+    // cache, no network; its build cache kept between runs.
+    for file in fixtures::go_client_files() {
+        let text = std::fs::read_to_string(fixtures::go_client_source().join(&file)).unwrap();
+        tanto.write_home_file(&format!("goclient/{file}"), &text);
+    }
+    let build_cache = fixtures::go_build_cache(&tanto.run_as);
+    tanto
+        .env("GOMODCACHE", fixtures::go_module_cache().to_str().unwrap())
+        .env("GOCACHE", build_cache.to_str().unwrap())
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local");
+    let go = fixtures::go();
+    let run = tanto.run(&[
+        "run",
+        "--",
+        go.to_str().unwrap(),
+        "-C",
+        "goclient",
+        "run",
+        ".",
+        "chain",
+        &image,
+    ]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    check(&run.stdout, &run.stderr);
+}
+
+#[test]
+fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_go_sdk() {
+    let client = fixtures::go_client();
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let tanto = Tanto::new();
+    features_twice(&tanto, &[client.to_str().unwrap(), "features"], &image);
 }
 
 #[test]
