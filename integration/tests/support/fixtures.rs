@@ -212,44 +212,60 @@ pub fn go() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/go")
 }
 
-/// The Go program of `integration/tests/go` built with the Dagger Go SDK,
-/// once per machine and version of its sources, where every user may run
-/// it.
+/// The Go program of `integration/tests/go` built with the Dagger Go SDK
+/// (see [`go_program`]).
 pub fn go_client() -> PathBuf {
-    let source = go_client_source();
+    go_program(&go_client_source())
+}
+
+/// The Go program in the directory `source`, built once per
+/// machine and version of its sources, where every user may run it.
+pub fn go_program(source: &Path) -> PathBuf {
+    // Keyed by the files alone: the same sources build the same program.
     let mut sources = Vec::new();
-    for file in go_client_files() {
-        sources.extend(std::fs::read(source.join(&file)).unwrap());
+    for file in go_files(source) {
+        let text = std::fs::read(source.join(&file)).unwrap();
+        sources.extend(format!("{file} {}\n", text.len()).into_bytes());
+        sources.extend(text);
     }
     let hash = sha256(&sources);
-    let dir = cache_dir().join(format!("go-client-{}", &hash["sha256:".len()..][..16]));
+    let dir = cache_dir().join(format!("go-program-{}", &hash["sha256:".len()..][..16]));
     std::fs::create_dir_all(cache_dir()).unwrap();
     let lock = std::fs::File::create(cache_dir().join("go.lock")).unwrap();
     // SAFETY: valid fd; serialises builders across test binaries.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    let client = dir.join("client");
+    let program = dir.join("program");
     if !dir.join("complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for step in [
             &["mod", "download"][..],
-            &["build", "-buildvcs=false", "-o", client.to_str().unwrap(), "."],
+            &[
+                "build",
+                "-buildvcs=false",
+                "-o",
+                program.to_str().unwrap(),
+                ".",
+            ],
         ] {
             let out = Command::new(go())
                 .args(step)
-                .current_dir(&source)
+                .current_dir(source)
                 .env("GOMODCACHE", go_module_cache())
+                // Module directories anyone may clean up later.
+                .env("GOFLAGS", "-modcacherw")
                 .output()
                 .unwrap();
             assert!(
                 out.status.success(),
-                "go {step:?} ({GO_SDK}) failed:\n{}",
+                "go {step:?} in {} ({GO_SDK}) failed:\n{}",
+                source.display(),
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         std::fs::write(dir.join("complete"), "").unwrap();
     }
-    client
+    program
 }
 
 /// A Go build cache for `user`, kept between runs (a cold build of the
@@ -266,9 +282,10 @@ pub fn go_client_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go")
 }
 
-/// The files of the Go program: go.mod, go.sum and its `.go` files.
-pub fn go_client_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(go_client_source())
+/// The files of the Go program in `source`: go.mod, go.sum and its `.go`
+/// files.
+pub fn go_files(source: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(source)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
