@@ -37,6 +37,8 @@ mod scalars;
 mod schema;
 mod server;
 pub mod strcase;
+#[cfg(test)]
+mod test_session;
 
 use std::sync::Arc;
 
@@ -225,24 +227,13 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 mod tests {
     use super::*;
     use crate::deep::tests::chain;
+    use crate::test_session::Fixture;
 
     #[test]
     fn the_deepest_chain_resolves_and_deeper_is_refused() {
-        let store = tempfile::tempdir().unwrap();
-        let engine = engine::Engine::new(engine::EngineConfig {
-            store_root: store.path().to_owned(),
-            ..Default::default()
-        })
-        .unwrap();
-        let session = Arc::new(Session::new(engine, new_token().unwrap()).unwrap());
-        let runtime = runtime().unwrap();
-        let run = |depth: usize| {
-            let session = Arc::clone(&session);
-            runtime
-                .block_on(runtime.spawn(async move { session.execute(&chain(depth)).await }))
-                .unwrap()
-        };
-        let answer = run(MAX_DEPTH).into_value().unwrap();
+        let fixture = Fixture::new();
+        let run = |depth: usize| fixture.answer(&Client::Caller, &chain(depth));
+        let answer = run(MAX_DEPTH);
         let mut level = &answer["data"]["container"];
         let mut calls = 1;
         while let Some(next) = level.get("withEnvVariable") {
@@ -252,10 +243,40 @@ mod tests {
         assert_eq!(calls, MAX_DEPTH - 1, "{answer}");
         assert!(level["id"].is_string());
 
-        let answer = run(MAX_DEPTH + 1).into_value().unwrap();
+        let answer = run(MAX_DEPTH + 1);
         let message = answer["errors"][0]["message"].as_str().unwrap();
         assert!(
             message.contains(&format!("more than {MAX_DEPTH}")),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn legacy_load_from_id_fields_take_ids_of_their_type_only() {
+        let (fixture, caller) = (Fixture::new(), Client::Caller);
+        let data = fixture.data(
+            &caller,
+            r#"{ container { withEnvVariable(name: "A", value: "b") { id envVariables { id } } } }"#,
+        );
+        let container = &data["container"]["withEnvVariable"];
+        let (id, variable) = (&container["id"], &container["envVariables"][0]["id"]);
+
+        let data = fixture.data(
+            &caller,
+            &format!(
+                r#"{{ loadContainerFromID(id: {id}) {{ envVariable(name: "A") }} loadEnvVariableFromID(id: {variable}) {{ name value }} }}"#
+            ),
+        );
+        assert_eq!(data["loadContainerFromID"]["envVariable"], "b", "{data}");
+        assert_eq!(data["loadEnvVariableFromID"]["value"], "b", "{data}");
+
+        let answer = fixture.answer(
+            &caller,
+            &format!(r#"{{ loadDirectoryFromID(id: {id}) {{ id }} }}"#),
+        );
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("is a Container, not a Directory"),
             "{message}"
         );
     }

@@ -26,6 +26,15 @@ macro_rules! string_scalar {
 
 string_scalar!(Platform, "Platform");
 
+// The legacy typed IDs, only for `Query.load<T>FromID`; everything else
+// takes the built-in `ID`.
+string_scalar!(ContainerId, "ContainerID");
+string_scalar!(DirectoryId, "DirectoryID");
+string_scalar!(FileId, "FileID");
+string_scalar!(SecretId, "SecretID");
+string_scalar!(CacheVolumeId, "CacheVolumeID");
+string_scalar!(EnvVariableId, "EnvVariableID");
+
 /// Dagger's `Void`: what a field that returns nothing returns (always null).
 #[derive(Clone, Debug)]
 pub struct Void;

@@ -22,6 +22,8 @@ pub struct Args {
     /// Dagger module options the SDKs may pass; tanto has no modules
     #[arg(long, hide = true)]
     project: Option<String>,
+    #[arg(long, hide = true)]
+    workspace: Option<String>,
     #[arg(long = "load-workspace-modules", hide = true)]
     load_workspace_modules: bool,
 }

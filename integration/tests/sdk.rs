@@ -1,5 +1,5 @@
-//! Programs written with the official Dagger Python SDK, unmodified, run by
-//! `tanto run` as the unprivileged test user.
+//! Programs written with the official Dagger SDKs (Python, TypeScript, Go),
+//! unmodified, run by `tanto run` as the unprivileged test user.
 
 mod support;
 
@@ -39,17 +39,8 @@ fn a_python_pipeline_runs_unmodified_under_tanto_run() {
     );
 
     // Started by the SDK itself: `python chain.py` with tanto as Dagger's CLI.
-    let out = tanto
-        .command_for(&python, &[script.to_str().unwrap(), &image])
-        .env("_EXPERIMENTAL_DAGGER_CLI_BIN", support::tanto::binary())
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("stdout: b|root|"), "{stdout}");
+    let run = started_by_the_sdk(&tanto, &python, &[script.to_str().unwrap(), &image]);
+    assert!(run.stdout.contains("stdout: b|root|"), "{}", run.stdout);
 
     // The program's exit status is tanto run's.
     let failing = tanto.run(&["run", "--", "sh", "-c", "exit 7"]);
@@ -63,17 +54,24 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
     let script = tanto.copy_test_program("python/features.py");
+    features_twice(
+        &tanto,
+        &[python.to_str().unwrap(), script.to_str().unwrap()],
+        &image,
+    );
+}
+
+/// Runs a program of the features (`features.py` or the Go program's
+/// `features`) twice, given `PROGRAM… IMAGE RUN SECRET`, and checks what
+/// each run did: the export, the cache volume, the secret kept out of
+/// output and store, the branches overlapping in time.
+fn features_twice(tanto: &Tanto, program: &[&str], image: &str) {
     let secret = "tok-9d2e7c41-secret";
     let run = |round: &str| {
-        let run = tanto.run(&[
-            "run",
-            "--",
-            python.to_str().unwrap(),
-            script.to_str().unwrap(),
-            &image,
-            round,
-            secret,
-        ]);
+        let mut args = vec!["run", "--"];
+        args.extend(program);
+        args.extend([image, round, secret]);
+        let run = tanto.run(&args);
         assert!(run.success, "{}\n{}", run.stdout, run.stderr);
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret));
         run
@@ -170,20 +168,105 @@ fn a_typescript_pipeline_runs_unmodified_under_tanto_run() {
 
     // Started by the SDK itself, which ends the session with SIGTERM and
     // fails if it does not exit cleanly.
+    let run = started_by_the_sdk(
+        &tanto,
+        std::path::Path::new("/usr/bin/env"),
+        &["node", script.to_str().unwrap(), &image],
+    );
+    assert!(run.stdout.contains("stdout: b"), "{}", run.stdout);
+}
+
+/// `program ARGS` run as the test user with tanto as the SDK's engine CLI
+/// (`_EXPERIMENTAL_DAGGER_CLI_BIN`), which must succeed.
+fn started_by_the_sdk(
+    tanto: &Tanto,
+    program: &std::path::Path,
+    args: &[&str],
+) -> support::tanto::Run {
     let out = tanto
-        .command_for(
-            std::path::Path::new("/usr/bin/env"),
-            &["node", script.to_str().unwrap(), &image],
-        )
+        .command_for(program, args)
         .env("_EXPERIMENTAL_DAGGER_CLI_BIN", support::tanto::binary())
         .output()
         .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("stdout: b"), "{stdout}");
+    let run = support::tanto::Run {
+        success: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+#[test]
+fn a_go_pipeline_runs_unmodified_under_tanto_run() {
+    let client = fixtures::go_client();
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let mut tanto = Tanto::new();
+    let client = client.to_str().unwrap();
+    let check = |stdout: &str, stderr: &str| {
+        for line in [
+            "stdout: b|root|\n",
+            "workdir and user: /srv/app|nobody|\n",
+            "exit code: 3\n",
+            "exec error: 5 [sh -c echo out; echo err >&2; exit 5] out err\n",
+            "synced file: hi there\n",
+            "loaded file: hi there\n",
+            "legacy loaded file: hi there\n",
+            "env variable: A=b\n",
+        ] {
+            assert!(
+                stdout.contains(line),
+                "{line:?} missing:\n{stdout}\n{stderr}"
+            );
+        }
+    };
+
+    let run = tanto.run(&["run", "--", client, "chain", &image]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    check(&run.stdout, &run.stderr);
+
+    // Started by the SDK itself, which ends the session by closing its
+    // standard input and fails if it does not exit cleanly.
+    let run = started_by_the_sdk(&tanto, std::path::Path::new(client), &["chain", &image]);
+    check(&run.stdout, &run.stderr);
+
+    // `go run .` as the test user: the modules from the machine's module
+    // cache, no network; its build cache kept between runs.
+    for file in fixtures::go_files(&fixtures::go_client_source()) {
+        let text = std::fs::read_to_string(fixtures::go_client_source().join(&file)).unwrap();
+        tanto.write_home_file(&format!("goclient/{file}"), &text);
+    }
+    let build_cache = fixtures::go_build_cache(&tanto.run_as);
+    tanto
+        .env("GOMODCACHE", fixtures::go_module_cache().to_str().unwrap())
+        .env("GOCACHE", build_cache.to_str().unwrap())
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local");
+    let go = fixtures::go();
+    let run = tanto.run(&[
+        "run",
+        "--",
+        go.to_str().unwrap(),
+        "-C",
+        "goclient",
+        "run",
+        ".",
+        "chain",
+        &image,
+    ]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    check(&run.stdout, &run.stderr);
+}
+
+#[test]
+fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_go_sdk() {
+    let client = fixtures::go_client();
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let tanto = Tanto::new();
+    features_twice(&tanto, &[client.to_str().unwrap(), "features"], &image);
 }
 
 #[test]
@@ -291,6 +374,9 @@ fn example(path: &str) -> String {
 #[test]
 fn the_sdk_examples_build_test_and_export_the_project() {
     let (python, node_sdk) = (fixtures::python_sdk(), fixtures::node_sdk());
+    let go_ci = fixtures::go_program(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/go"),
+    );
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
@@ -303,18 +389,18 @@ fn the_sdk_examples_build_test_and_export_the_project() {
     )
     .unwrap();
 
-    for (program, script) in [(python.to_str().unwrap(), &python_ci), ("node", &node_ci)] {
+    let (python_ci, node_ci) = (python_ci.to_str().unwrap(), node_ci.to_str().unwrap());
+    for program in [
+        &[python.to_str().unwrap(), python_ci][..],
+        &["node", node_ci],
+        &[go_ci.to_str().unwrap()],
+    ] {
         let _ = std::fs::remove_file(tanto.home().join("out/sum"));
-        let run = tanto.run(&[
-            "run",
-            "--",
-            program,
-            script.to_str().unwrap(),
-            &image,
-            "project",
-            "out",
-        ]);
-        assert!(run.success, "{program}: {}\n{}", run.stdout, run.stderr);
+        let mut args = vec!["run", "--"];
+        args.extend(program);
+        args.extend([image.as_str(), "project", "out"]);
+        let run = tanto.run(&args);
+        assert!(run.success, "{program:?}: {}\n{}", run.stdout, run.stderr);
         assert!(run.stdout.contains("all tests passed"), "{}", run.stdout);
         assert_eq!(
             std::fs::read(tanto.home().join("out/sum")).unwrap(),

@@ -110,6 +110,69 @@ impl Query {
         }))
     }
 
+    // Dagger's engine keeps `load<T>FromID(id: <T>ID!)` for clients before
+    // v0.22, and the 0.21 SDKs generate them (Go's `LoadContainerFromID`,
+    // Python's `load_container_from_id`): the same IDs, insisted on a type.
+
+    #[graphql(name = "loadContainerFromID")]
+    async fn load_container_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ContainerId,
+    ) -> Result<ContainerObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Container, "Container").map(ContainerObj)
+    }
+
+    #[graphql(name = "loadDirectoryFromID")]
+    async fn load_directory_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: DirectoryId,
+    ) -> Result<DirectoryObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Directory, "Directory").map(DirectoryObj)
+    }
+
+    #[graphql(name = "loadFileFromID")]
+    async fn load_file_from_id(&self, ctx: &Context<'_>, id: FileId) -> Result<FileObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, File, "File").map(FileObj)
+    }
+
+    #[graphql(name = "loadSecretFromID")]
+    async fn load_secret_from_id(&self, ctx: &Context<'_>, id: SecretId) -> Result<SecretObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Secret, "Secret").map(SecretObj)
+    }
+
+    #[graphql(name = "loadCacheVolumeFromID")]
+    async fn load_cache_volume_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: CacheVolumeId,
+    ) -> Result<CacheVolumeObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, CacheVolume, "CacheVolume").map(CacheVolumeObj)
+    }
+
+    #[graphql(name = "loadEnvVariableFromID")]
+    async fn load_env_variable_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: EnvVariableId,
+    ) -> Result<EnvVariableObj> {
+        match state(ctx).ids.get(&ID(id.0.clone()))? {
+            Value::EnvVariable(name, value) => Ok(EnvVariableObj { name, value }),
+            other => Err(crate::Error::WrongIdType {
+                id: id.0,
+                expected: "EnvVariable",
+                actual: other.type_name(),
+            }
+            .into()),
+        }
+    }
+
     /// An empty module definition, for registration to fill.
     async fn module(&self, ctx: &Context<'_>) -> module::ModuleObj {
         module::query::module(ctx)

@@ -190,6 +190,111 @@ pub fn node_sdk() -> PathBuf {
     dir
 }
 
+/// The Dagger Go SDK version tanto is checked against: the newest 0.21
+/// release the Go module proxy serves here (0.21.10 and 0.21.11 it refuses).
+pub const GO_SDK: &str = "dagger.io/dagger@v0.21.9";
+
+/// The Go module cache the Go SDK's programs build from, filled once per
+/// machine through the Go module proxy and readable by every user, so that
+/// the test user's `go run` needs no network (`GOPROXY=off`).
+pub fn go_module_cache() -> PathBuf {
+    cache_dir().join("go-modules")
+}
+
+/// The Go toolchain's `go`, found on our PATH; the test user's PATH may
+/// lack its directory.
+pub fn go() -> PathBuf {
+    let out = Command::new("go")
+        .args(["env", "GOROOT"])
+        .output()
+        .expect("Go (1.26 or later) must be installed");
+    assert!(out.status.success(), "go env GOROOT failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/go")
+}
+
+/// The Go program of `integration/tests/go` built with the Dagger Go SDK
+/// (see [`go_program`]).
+pub fn go_client() -> PathBuf {
+    go_program(&go_client_source())
+}
+
+/// The Go program in the directory `source`, built once per
+/// machine and version of its sources, where every user may run it.
+pub fn go_program(source: &Path) -> PathBuf {
+    // Keyed by the files alone: the same sources build the same program.
+    let mut sources = Vec::new();
+    for file in go_files(source) {
+        let text = std::fs::read(source.join(&file)).unwrap();
+        sources.extend(format!("{file} {}\n", text.len()).into_bytes());
+        sources.extend(text);
+    }
+    let hash = sha256(&sources);
+    let dir = cache_dir().join(format!("go-program-{}", &hash["sha256:".len()..][..16]));
+    std::fs::create_dir_all(cache_dir()).unwrap();
+    let lock = std::fs::File::create(cache_dir().join("go.lock")).unwrap();
+    // SAFETY: valid fd; serialises builders across test binaries.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    let program = dir.join("program");
+    if !dir.join("complete").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for step in [
+            &["mod", "download"][..],
+            &[
+                "build",
+                "-buildvcs=false",
+                "-o",
+                program.to_str().unwrap(),
+                ".",
+            ],
+        ] {
+            let out = Command::new(go())
+                .args(step)
+                .current_dir(source)
+                .env("GOMODCACHE", go_module_cache())
+                // Module directories anyone may clean up later.
+                .env("GOFLAGS", "-modcacherw")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "go {step:?} in {} ({GO_SDK}) failed:\n{}",
+                source.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::write(dir.join("complete"), "").unwrap();
+    }
+    program
+}
+
+/// A Go build cache for `user`, kept between runs (a cold build of the
+/// SDK takes most of a minute).
+pub fn go_build_cache(user: &super::tanto::RunAs) -> PathBuf {
+    let dir = cache_dir().join(format!("go-build-{}", user.uid));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+    dir
+}
+
+/// Where the Go program's sources are.
+pub fn go_client_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go")
+}
+
+/// The files of the Go program in `source`: go.mod, go.sum and its `.go`
+/// files.
+pub fn go_files(source: &Path) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(source)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".go") || name == "go.mod" || name == "go.sum")
+        .collect();
+    files.sort();
+    files
+}
+
 /// Pushes the Debian fixture to `registry` as `fixtures/debian:bookworm`;
 /// returns that reference.
 pub fn serve_debian(registry: &super::registry::Registry) -> String {
