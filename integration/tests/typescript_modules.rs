@@ -142,4 +142,23 @@ fn a_module_made_by_tanto_init_registers() {
         "{}",
         functions.stdout
     );
+
+    // A dependency from npm: installed in the runtime (with npm, the
+    // default package manager), and imported by the module's code.
+    json["dependencies"]["left-pad"] = serde_json::json!("1.3.0");
+    tanto.write_home_file("starter/package.json", &json.to_string());
+    let index = std::fs::read_to_string(home.join("starter/src/index.ts")).unwrap();
+    let index = index.replacen(
+        "@object()",
+        "import leftPad from \"left-pad\"\n\n@object()",
+        1,
+    );
+    let index = index.replacen(
+        "  /**\n   * Returns a container",
+        "  /**\n   * Pads a string\n   */\n  @func()\n  pad(text: string): string {\n    return leftPad(text, 6, \"*\")\n  }\n\n  /**\n   * Returns a container",
+        1,
+    );
+    tanto.write_home_file("starter/src/index.ts", &index);
+    let padded = tanto.run(&["call", "-m", "starter", "pad", "--text=abc"]);
+    assert_eq!(padded.stdout, "***abc\n", "{}", padded.stderr);
 }

@@ -37,6 +37,21 @@ pub const DEFAULT_BASE_IMAGE: &str = "node:24-slim";
 /// Where the SDK, tsx and TypeScript are installed in the runtime, and the
 /// `sdk/` files made from the SDK.
 const SDK_DIR: &str = "/opt/tanto-typescript";
+/// Where [`TRUSTING`] is.
+const TRUSTING_PATH: &str = "/opt/tanto-typescript/trusting";
+
+/// Runs a command with Node.js trusting the image's certificate store
+/// (where tanto puts the extra CA certificates of a step) on top of its own
+/// copy of the public ones. Not `--use-openssl-ca`: that trusts the
+/// image's store alone, and Node.js's slim images have none.
+const TRUSTING: &str = r#"#!/bin/sh
+for bundle in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -s "$bundle" ]; then
+    export NODE_EXTRA_CA_CERTS="$bundle"
+  fi
+done
+exec "$@"
+"#;
 
 /// Makes `sdk/` from the installed package: `index.ts` and `telemetry.ts`
 /// re-export it (what the `dagger init` tsconfig's paths point at), and
@@ -105,14 +120,13 @@ pub fn runtime(
     let mut runtime = engine
         .container()
         .from(&project.base_image())
-        // Node.js trusts OpenSSL's store (the image's, with the extra CA
-        // certificates tanto adds for a step), not only its own copy.
-        .with_env_variable("NODE_OPTIONS", "--use-openssl-ca", false)
         .with_env_variable("npm_config_update_notifier", "false", false)
         .with_env_variable("npm_config_fund", "false", false)
         .with_env_variable("npm_config_audit", "false", false)
         .with_mounted_cache("/root/.npm", &npm_cache, engine::Sharing::Shared)
+        .with_new_file(TRUSTING_PATH, TRUSTING, 0o755)
         .with_exec([
+            TRUSTING_PATH.to_owned(),
             "npm".to_owned(),
             "install".to_owned(),
             "--prefix".to_owned(),
@@ -167,6 +181,7 @@ pub fn runtime(
         engine,
         runtime,
         [
+            TRUSTING_PATH.to_owned(),
             format!("{SDK_DIR}/node_modules/.bin/tsx"),
             "--no-deprecation".to_owned(),
             "--tsconfig".to_owned(),
@@ -180,21 +195,34 @@ pub fn runtime(
 /// development ones, by the package manager its lockfile names.
 fn install(engine: &Engine, runtime: Container, manager: &PackageManager) -> Container {
     match manager {
-        PackageManager::Npm => runtime.with_exec(["npm", "install", "--omit=dev"]),
+        PackageManager::Npm => runtime.with_exec([TRUSTING_PATH, "npm", "install", "--omit=dev"]),
         PackageManager::Yarn(version) => {
             let cache = engine.cache_volume("modtypescript-yarn");
             runtime
                 .with_mounted_cache("/root/.cache/yarn", &cache, engine::Sharing::Shared)
                 .with_env_variable("YARN_CACHE_FOLDER", "/root/.cache/yarn", false)
-                .with_exec(["npm", "install", "-g", &format!("yarn@{version}")])
-                .with_exec(["yarn", "install", "--prod"])
+                .with_exec([
+                    TRUSTING_PATH,
+                    "npm",
+                    "install",
+                    "-g",
+                    &format!("yarn@{version}"),
+                ])
+                .with_exec([TRUSTING_PATH, "yarn", "install", "--prod"])
         }
         PackageManager::Pnpm(version) => {
             let cache = engine.cache_volume("modtypescript-pnpm");
             runtime
                 .with_mounted_cache("/root/.pnpm-store", &cache, engine::Sharing::Shared)
-                .with_exec(["npm", "install", "-g", &format!("pnpm@{version}")])
                 .with_exec([
+                    TRUSTING_PATH,
+                    "npm",
+                    "install",
+                    "-g",
+                    &format!("pnpm@{version}"),
+                ])
+                .with_exec([
+                    TRUSTING_PATH,
                     "pnpm",
                     "install",
                     "--shamefully-hoist=true",
