@@ -161,4 +161,12 @@ fn a_module_made_by_tanto_init_registers() {
     tanto.write_home_file("starter/src/index.ts", &index);
     let padded = tanto.run(&["call", "-m", "starter", "pad", "--text=abc"]);
     assert_eq!(padded.stdout, "***abc\n", "{}", padded.stderr);
+
+    // The same through pnpm and yarn 1.x, as packageManager names them.
+    for manager in ["pnpm@8.15.4", "yarn@1.22.22"] {
+        json["packageManager"] = serde_json::json!(manager);
+        tanto.write_home_file("starter/package.json", &json.to_string());
+        let padded = tanto.run(&["call", "-m", "starter", "pad", "--text=abc"]);
+        assert_eq!(padded.stdout, "***abc\n", "{manager}: {}", padded.stderr);
+    }
 }
