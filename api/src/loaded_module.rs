@@ -31,8 +31,6 @@ pub enum LoadError {
     Session(#[from] Error),
     #[error("module {module} did not register: {source}")]
     Register { module: String, source: CallError },
-    #[error("tanto does not run {0} modules yet")]
-    Unsupported(&'static str),
 }
 
 /// Why a function call failed.
@@ -85,7 +83,9 @@ impl LoadedModule {
         let digest = source.implementation_digest(&content);
         let runtime = match source.config.sdk {
             Sdk::Python => module_runtime::python::runtime(&engine, &source, &context, &digest)?,
-            Sdk::TypeScript => return Err(LoadError::Unsupported("typescript")),
+            Sdk::TypeScript => {
+                module_runtime::typescript::runtime(&engine, &source, &context, &digest)?
+            }
         };
         let mut loaded = LoadedModule {
             source,

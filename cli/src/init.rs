@@ -47,9 +47,6 @@ pub struct DevelopArgs {
 pub fn run_init(args: InitArgs) -> anyhow::Result<ExitCode> {
     let dir = std::path::absolute(args.path.unwrap_or_else(|| PathBuf::from(".")))?;
     let sdk = args.sdk.map(Sdk::from);
-    if sdk == Some(Sdk::TypeScript) {
-        anyhow::bail!("tanto init --sdk=typescript is not supported yet: python is");
-    }
     let name = match args.name {
         Some(name) => name,
         None => dir

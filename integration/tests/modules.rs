@@ -6,30 +6,19 @@
 
 mod support;
 
-use std::sync::OnceLock;
-
 use support::fixtures;
 use support::registry::Registry;
 use support::tanto::Tanto;
 
 /// The Python image and the busybox image the functions use.
 fn images() -> &'static (Registry, String, String) {
-    static IMAGES: OnceLock<(Registry, String, String)> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let registry = Registry::start();
-        let python = fixtures::serve_python_slim(&registry);
-        let busybox = fixtures::served_busybox().1.clone();
-        (registry, python, busybox)
-    })
+    support::modules::images(fixtures::serve_python_slim)
 }
 
 /// A Python module `tiny` in the test user's home, at `~/tiny`.
 fn tiny_module(tanto: &Tanto) {
     let (_, python, busybox) = images();
-    tanto.write_home_file(
-        "tiny/dagger.json",
-        r#"{"name": "tiny", "engineVersion": "v0.21.8", "sdk": {"source": "python"}}"#,
-    );
+    support::modules::tiny_dagger_json(tanto, "python");
     tanto.write_home_file(
         "tiny/pyproject.toml",
         &format!(
@@ -126,52 +115,16 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
     let mut tanto = Tanto::new();
     tiny_module(&tanto);
 
-    let functions = tanto.run(&["functions", "-m", "tiny"]);
-    assert!(functions.success, "{}", functions.stderr);
-    for (name, description) in [
-        ("build", "Mount src in a container"),
-        ("hello", "Say hello"),
-        ("secret-length", "How long a secret is"),
-    ] {
-        assert!(
-            functions
-                .stdout
-                .lines()
-                .any(|l| l.starts_with(name) && l.ends_with(description)),
-            "{name}: {}",
-            functions.stdout
-        );
-    }
-
-    // Progress names what runs: the registration, then each call.
-    assert!(
-        functions.stderr.contains("register module tiny"),
-        "{}",
-        functions.stderr
-    );
-    let hello = tanto.run(&["call", "-m", "tiny", "hello", "--name=world"]);
-    assert!(hello.success, "{}", hello.stderr);
-    assert_eq!(hello.stdout, "Hello, world!\n");
-    assert!(
-        hello.stderr.contains("call tiny: Tiny.hello"),
-        "{}",
-        hello.stderr
+    support::modules::check_tiny(
+        &tanto,
+        &[
+            ("build", "Mount src in a container"),
+            ("hello", "Say hello"),
+            ("secret-length", "How long a secret is"),
+        ],
     );
 
-    // Constructor arguments before the first function; state carried.
-    let hi = tanto.run(&[
-        "call",
-        "-m",
-        "tiny",
-        "--greeting",
-        "Hi",
-        "hello",
-        "--name",
-        "Bob",
-    ]);
-    assert_eq!(hi.stdout, "Hi, Bob!\n", "{}", hi.stderr);
-
-    // A Directory from the host, a Container back, chained into core.
+    // A Directory's entries through the Container the function returned.
     let entries = tanto.run(&[
         "call",
         "-m",
@@ -188,18 +141,6 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
         "{}",
         entries.stdout
     );
-    let listed = tanto.run(&[
-        "call",
-        "-m",
-        "tiny",
-        "build",
-        "--src",
-        "tiny",
-        "with-exec",
-        "--args=cat,dagger.json",
-        "stdout",
-    ]);
-    assert!(listed.stdout.contains("\"tiny\""), "{}", listed.stderr);
 
     // A Directory left out is the module's `defaultPath`, less `ignore`.
     let own = tanto.run(&["call", "-m", "tiny", "own-files"]);
@@ -224,14 +165,6 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
     assert!(!secret.stderr.contains("s3cret-value-2f9c"));
     let hits = support::tree::grep(&tanto.store(), b"s3cret-value-2f9c");
     assert!(hits.is_empty(), "the secret is in {hits:?}");
-
-    // A raised exception: its message; a failed exec: its exit code.
-    let failed = tanto.run(&["call", "-m", "tiny", "fail"]);
-    assert!(!failed.success);
-    assert!(failed.stderr.contains("out of tea"), "{}", failed.stderr);
-    let exec = tanto.run(&["call", "-m", "tiny", "failing-exec"]);
-    assert_eq!(exec.code, Some(7), "{}", exec.stderr);
-    assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
 
     // Function results are reused as their cache policy says, across runs.
     let roll = |name: &str| tanto.ok(&["call", "-m", "tiny", name]).stdout;

@@ -5,6 +5,7 @@
 //! are never overwritten.
 
 mod python;
+mod typescript;
 
 use std::path::{Path, PathBuf};
 
@@ -76,13 +77,12 @@ pub fn init(request: &Init) -> Result<Vec<String>, InitError> {
             format!("{source}/{path}")
         }
     };
-    if let Some(Sdk::Python) = request.sdk {
-        files.extend(
-            python::files(name)
-                .into_iter()
-                .map(|(p, t)| (prefix(&p), t)),
-        );
-    }
+    let sdk_files = match request.sdk {
+        Some(Sdk::Python) => python::files(name),
+        Some(Sdk::TypeScript) => typescript::files(name),
+        None => Vec::new(),
+    };
+    files.extend(sdk_files.into_iter().map(|(p, t)| (prefix(&p), t)));
     write(dir, &files)
 }
 
@@ -122,7 +122,14 @@ fn is_empty(dir: &Path) -> bool {
 pub fn develop(source: &crate::module_source::ModuleSource) -> Result<Vec<String>, InitError> {
     let files = match source.config.sdk {
         Sdk::Python => python::files(&source.config.name),
-        Sdk::TypeScript => Vec::new(),
+        Sdk::TypeScript => {
+            let mut files = typescript::files(&source.config.name);
+            // The example only where the module has no code yet.
+            if crate::module_runtime::typescript::has_ts_files(&source.source_dir().join("src")) {
+                files.retain(|(path, _)| path != "src/index.ts");
+            }
+            files
+        }
     };
     write(&source.source_dir(), &files)
 }
@@ -172,6 +179,41 @@ mod tests {
             source: None,
         });
         assert!(matches!(again, Err(InitError::Exists { .. })));
+    }
+
+    #[test]
+    fn a_typescript_module_gets_its_package_and_an_example_only_without_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = init(&Init {
+            dir: dir.path().to_owned(),
+            name: "my-mod".into(),
+            sdk: Some(Sdk::TypeScript),
+            source: None,
+        })
+        .unwrap();
+        for file in [
+            "package.json",
+            "tsconfig.json",
+            "src/index.ts",
+            ".gitignore",
+        ] {
+            assert!(written.contains(&file.to_owned()), "{file}: {written:?}");
+        }
+        let index = std::fs::read_to_string(dir.path().join("src/index.ts")).unwrap();
+        assert!(index.contains("export class MyMod"), "{index}");
+        let tsconfig: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("tsconfig.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            tsconfig["compilerOptions"]["paths"]["@dagger.io/dagger"],
+            serde_json::json!(["./sdk/index.ts"])
+        );
+
+        std::fs::remove_file(dir.path().join("src/index.ts")).unwrap();
+        std::fs::remove_file(dir.path().join("package.json")).unwrap();
+        std::fs::write(dir.path().join("src/main.ts"), "").unwrap();
+        let source = crate::module_source::ModuleSource::find(dir.path()).unwrap();
+        assert_eq!(develop(&source).unwrap(), ["package.json"]);
     }
 
     #[test]

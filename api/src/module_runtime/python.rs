@@ -185,8 +185,7 @@ pub fn runtime(
     digest: &str,
 ) -> Result<Container, RuntimeError> {
     let project = Project::read(&source.source_dir())?;
-    let mod_dir = format!("/src/{digest}/{}", source.source_subpath());
-    let mod_dir = mod_dir.trim_end_matches('/').to_owned();
+    let mod_dir = super::module_dir(source, digest);
     let uv_cache = engine.cache_volume("modpython-uv");
     let pip_cache = engine.cache_volume("modpython-pip");
     let mut runtime = engine
@@ -247,16 +246,14 @@ pub fn runtime(
             .with_exec(install)
     };
     let name = &source.config.name;
-    Ok(runtime
+    let runtime = runtime
         .with_env_variable("VIRTUAL_ENV", "/opt/venv", false)
         .with_env_variable("PATH", "/opt/venv/bin:${PATH}", true)
         .with_env_variable("DAGGER_MODULE", name, false)
         .with_env_variable("DAGGER_DEFAULT_PYTHON_PACKAGE", &package_name(name), false)
         .with_env_variable("DAGGER_MAIN_OBJECT", &source.main_object(), false)
-        .with_new_file("/runtime", RUNTIME_SCRIPT, 0o755)
-        .with_entrypoint(["/runtime"], false)
-        .with_directory("/scratch", &engine.directory(), &[], &[])
-        .with_workdir("/scratch"))
+        .with_new_file("/runtime", RUNTIME_SCRIPT, 0o755);
+    Ok(super::entered(engine, runtime, ["/runtime"]))
 }
 
 #[cfg(test)]
@@ -264,13 +261,7 @@ mod tests {
     use super::*;
 
     fn project(files: &[(&str, &str)]) -> Result<Project, RuntimeError> {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        Project::read(dir.path())
+        Project::read(crate::module_runtime::project_dir(files).path())
     }
 
     #[test]

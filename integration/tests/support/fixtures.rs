@@ -1,6 +1,6 @@
 //! Fixture images from Debian packages: a busybox-static tree, a Debian
-//! bookworm minbase root file system and a trixie one with Python (for
-//! module runtimes), made by debootstrap — built once per
+//! bookworm minbase root file system and trixie ones with Python and with
+//! Node.js (for module runtimes), made by debootstrap — built once per
 //! machine and reused (set TANTO_FIXTURES to move the cache).
 
 use std::path::{Path, PathBuf};
@@ -37,9 +37,71 @@ pub fn python_slim() -> Debian {
     )
 }
 
+/// Debian trixie with Node.js 20, CA certificates and npm: what Docker's
+/// `node:X-slim` gives a Dagger TypeScript module runtime. npm is the npm
+/// registry's package (which bundles its dependencies), put where Node.js
+/// images have it: Debian's `npm` depends on virtual packages debootstrap
+/// cannot resolve.
+pub fn node_slim() -> Debian {
+    debootstrapped_then(
+        "node-trixie-v1",
+        "trixie",
+        &["nodejs", "ca-certificates"],
+        |rootfs| {
+            let packed = tempfile::tempdir().unwrap();
+            let pack = Command::new("npm")
+                .args(["pack", "--quiet", NPM, "--pack-destination"])
+                .arg(packed.path())
+                .output()
+                .expect("npm (with Node.js 18 or later) must be installed");
+            assert!(
+                pack.status.success(),
+                "npm pack {NPM} failed: {}",
+                String::from_utf8_lossy(&pack.stderr)
+            );
+            let tarball = std::fs::read_dir(packed.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "tgz"))
+                .expect("npm pack wrote a tarball");
+            let npm = rootfs.join("usr/lib/node_modules/npm");
+            std::fs::create_dir_all(&npm).unwrap();
+            let untar = Command::new("tar")
+                .args(["-xzf"])
+                .arg(&tarball)
+                .args(["--strip-components=1", "--no-same-owner", "-C"])
+                .arg(&npm)
+                .status()
+                .unwrap();
+            assert!(untar.success());
+            for tool in ["npm", "npx"] {
+                std::os::unix::fs::symlink(
+                    format!("../lib/node_modules/npm/bin/{tool}-cli.js"),
+                    rootfs.join("usr/bin").join(tool),
+                )
+                .unwrap();
+            }
+        },
+    )
+}
+
+/// The npm in the Node.js fixture (10.x runs on Node.js 20).
+const NPM: &str = "npm@10.9.4";
+
 /// A minbase root file system of `suite` with `packages`, cached under
 /// `name`, and its gzip layer.
 fn debootstrapped(name: &str, suite: &str, packages: &[&str]) -> Debian {
+    debootstrapped_then(name, suite, packages, |_| {})
+}
+
+/// The same, with `then` run on the root file system before it is packed.
+fn debootstrapped_then(
+    name: &str,
+    suite: &str,
+    packages: &[&str],
+    then: impl FnOnce(&Path),
+) -> Debian {
     let dir = cache_dir().join(name);
     let rootfs = dir.join("rootfs");
     let (blob_path, diff_id_path) = (dir.join("layer.tar.gz"), dir.join("diff_id"));
@@ -48,7 +110,7 @@ fn debootstrapped(name: &str, suite: &str, packages: &[&str]) -> Debian {
     // SAFETY: valid fd; serialises builders across test binaries.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     if !dir.join("complete").exists() {
-        build(&dir, suite, packages);
+        build(&dir, suite, packages, then);
     }
     let blob = std::fs::read(&blob_path).unwrap();
     let diff_id = std::fs::read_to_string(&diff_id_path).unwrap();
@@ -58,7 +120,7 @@ fn debootstrapped(name: &str, suite: &str, packages: &[&str]) -> Debian {
     }
 }
 
-fn build(dir: &Path, suite: &str, packages: &[&str]) {
+fn build(dir: &Path, suite: &str, packages: &[&str], then: impl FnOnce(&Path)) {
     // SAFETY: geteuid has no preconditions.
     assert!(
         unsafe { libc::geteuid() } == 0,
@@ -84,6 +146,7 @@ fn build(dir: &Path, suite: &str, packages: &[&str]) {
         "debootstrap failed:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    then(&rootfs);
     // What an image build would drop: apt's downloaded packages and logs.
     for junk in [
         "var/cache/apt/archives",
@@ -307,6 +370,13 @@ pub fn serve_debian(registry: &super::registry::Registry) -> String {
 pub fn serve_python_slim(registry: &super::registry::Registry) -> String {
     Image::new(vec![python_slim().layer.clone()]).push(registry, "fixtures/python", "3.13-slim");
     format!("{}/fixtures/python:3.13-slim", registry.host())
+}
+
+/// Pushes the Node.js fixture to `registry` as `fixtures/node:20-slim`;
+/// returns that reference.
+pub fn serve_node_slim(registry: &super::registry::Registry) -> String {
+    Image::new(vec![node_slim().layer.clone()]).push(registry, "fixtures/node", "20-slim");
+    format!("{}/fixtures/node:20-slim", registry.host())
 }
 
 /// One registry serving the Debian fixture for a whole test file; its

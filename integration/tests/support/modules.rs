@@ -1,0 +1,98 @@
+//! What the module tests share: the `tiny` module each SDK's test writes
+//! in its own language, with the same functions (`hello` using a
+//! `greeting` the constructor takes, `build` taking a Directory and
+//! returning a Container, `fail` raising "out of tea", `failing-exec` whose
+//! step exits 7), driven through `tanto functions` and `tanto call`.
+
+use std::sync::OnceLock;
+
+use super::registry::Registry;
+use super::tanto::Tanto;
+
+/// A registry serving the runtime image that `serve` pushes, and the
+/// busybox image the functions use: (registry, runtime image, busybox
+/// image), made once per test binary (each serves one SDK's image).
+pub fn images(serve: fn(&Registry) -> String) -> &'static (Registry, String, String) {
+    static IMAGES: OnceLock<(Registry, String, String)> = OnceLock::new();
+    IMAGES.get_or_init(|| {
+        let registry = Registry::start();
+        let runtime = serve(&registry);
+        let busybox = super::fixtures::served_busybox().1.clone();
+        (registry, runtime, busybox)
+    })
+}
+
+/// `~/tiny/dagger.json` for the module `tiny` written with `sdk`.
+pub fn tiny_dagger_json(tanto: &Tanto, sdk: &str) {
+    tanto.write_home_file(
+        "tiny/dagger.json",
+        &format!(r#"{{"name": "tiny", "engineVersion": "v0.21.8", "sdk": {{"source": "{sdk}"}}}}"#),
+    );
+}
+
+/// Checks `tanto functions -m tiny` lists `expected` (name, description)
+/// and that the calls every SDK's `tiny` answers alike do.
+pub fn check_tiny(tanto: &Tanto, expected: &[(&str, &str)]) {
+    let functions = tanto.run(&["functions", "-m", "tiny"]);
+    assert!(functions.success, "{}", functions.stderr);
+    for (name, description) in expected {
+        assert!(
+            functions
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.ends_with(description)),
+            "{name}: {}",
+            functions.stdout
+        );
+    }
+
+    // Progress names what runs: the registration, then each call.
+    assert!(
+        functions.stderr.contains("register module tiny"),
+        "{}",
+        functions.stderr
+    );
+    let hello = tanto.run(&["call", "-m", "tiny", "hello", "--name=world"]);
+    assert!(hello.success, "{}", hello.stderr);
+    assert_eq!(hello.stdout, "Hello, world!\n");
+    assert!(
+        hello.stderr.contains("call tiny: Tiny.hello"),
+        "{}",
+        hello.stderr
+    );
+
+    // Constructor arguments before the first function; state carried.
+    let hi = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "--greeting",
+        "Hi",
+        "hello",
+        "--name",
+        "Bob",
+    ]);
+    assert_eq!(hi.stdout, "Hi, Bob!\n", "{}", hi.stderr);
+
+    // A Directory from the host, a Container back, chained into core.
+    let listed = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "build",
+        "--src",
+        "tiny",
+        "with-exec",
+        "--args=cat,dagger.json",
+        "stdout",
+    ]);
+    assert!(listed.stdout.contains("\"tiny\""), "{}", listed.stderr);
+
+    // A raised exception: its message; a failed exec: its exit code.
+    let failed = tanto.run(&["call", "-m", "tiny", "fail"]);
+    assert!(!failed.success);
+    assert!(failed.stderr.contains("out of tea"), "{}", failed.stderr);
+    let exec = tanto.run(&["call", "-m", "tiny", "failing-exec"]);
+    assert_eq!(exec.code, Some(7), "{}", exec.stderr);
+    assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
+}
