@@ -79,7 +79,7 @@ enum Command {
     Call(call::CallArgs),
     /// List a Dagger module's functions
     Functions(call::FunctionsArgs),
-    /// Make a new Dagger module: `tanto init --sdk=python`
+    /// Make a new Dagger module: `tanto init --sdk=python` (or typescript)
     Init(init::InitArgs),
     /// Add what a module's SDK needs and the module lacks
     Develop(init::DevelopArgs),
