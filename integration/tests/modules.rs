@@ -192,6 +192,13 @@ fn a_python_module_runs_unmodified_under_tanto_call() {
     assert_eq!(registrations(&tanto), 2);
 
     // Bad input says what is valid.
+    let nothing = tanto.run(&["call", "-m", "tiny"]);
+    assert!(!nothing.success);
+    assert!(
+        nothing.stderr.contains("name a function of Tiny"),
+        "{}",
+        nothing.stderr
+    );
     let unknown = tanto.run(&["call", "-m", "tiny", "helo"]);
     assert!(unknown.stderr.contains("hello"), "{}", unknown.stderr);
     let missing = tanto.run(&["call", "-m", "tiny", "hello"]);

@@ -29,7 +29,7 @@ pub struct CoreArgs {
     /// Print the result as JSON
     #[arg(short, long)]
     json: bool,
-    /// The functions and their flags: `container from --address=alpine with-exec --args=echo,hi stdout`
+    /// The functions to call, each followed by its flags: `build --src=. with-exec --args=ls stdout`
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -89,6 +89,19 @@ pub fn run_call(
                 };
                 let mut words = chain::Words::new(chain);
                 let start = construct(&walk, loaded, &mut words).await?;
+                if words.is_empty() {
+                    let main = loaded.source.main_object();
+                    let names: Vec<&str> = types
+                        .object(&main)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|f| f.command.as_str())
+                        .collect();
+                    return Err(Failure::from(format!(
+                        "name a function of {main} to call: {} (`tanto functions` describes them)",
+                        names.join(", ")
+                    )));
+                }
                 walk.run(start, words).await
             })
         },
