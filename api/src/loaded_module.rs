@@ -75,12 +75,7 @@ impl LoadedModule {
         source: ModuleSource,
     ) -> Result<LoadedModule, LoadError> {
         let engine = session.engine().clone();
-        let (include, exclude) = source.upload_patterns();
-        let include: Vec<&str> = include.iter().map(String::as_str).collect();
-        let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
-        let context = engine.host().directory(&source.context, &include, &exclude);
-        let content = context.digest().await.map_err(LoadError::Upload)?;
-        let digest = source.implementation_digest(&content);
+        let (context, digest) = source.upload(&engine).await.map_err(LoadError::Upload)?;
         let runtime = match source.config.sdk {
             Sdk::Python => module_runtime::python::runtime(&engine, &source, &context, &digest)?,
             Sdk::TypeScript => {

@@ -1,7 +1,9 @@
 //! `tanto init` and `tanto develop`: a new module, or what an existing one
 //! lacks, written as `dagger init` and `dagger develop` write them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use api::module_init::{self, Init};
@@ -65,10 +67,31 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_develop(args: DevelopArgs) -> anyhow::Result<ExitCode> {
+/// Writes the project files the module lacks, then what its runtime
+/// generates (Python: the vendored `sdk/` and `uv.lock`), as `dagger
+/// develop` does.
+pub fn run_develop(
+    store_root: &Path,
+    insecure_registries: Vec<String>,
+    progress: &crate::progress::Options,
+    args: DevelopArgs,
+) -> anyhow::Result<ExitCode> {
     let start = args.module.unwrap_or_else(|| PathBuf::from("."));
     let source = ModuleSource::find(&start)?;
-    let written = module_init::develop(&source)?;
+    let mut written = module_init::develop(&source)?;
+    let runtime = api::runtime().context("cannot start tanto's async runtime")?;
+    let progress = crate::progress::Progress::start(progress);
+    let observer = progress.observer();
+    let generated = runtime.block_on(async {
+        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
+        let written = module_init::write_generated(&engine, &source).await?;
+        anyhow::Ok((written, engine))
+    });
+    drop(runtime);
+    progress.finish(generated.is_ok(), || {})?;
+    let (generated, engine) = generated?;
+    crate::gc::collect(&engine);
+    written.extend(generated);
     for file in &written {
         crate::output::status(&format!("wrote {file}"));
     }

@@ -173,7 +173,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
         }
         Command::Init(args) => init::run_init(args),
-        Command::Develop(args) => init::run_develop(args),
+        Command::Develop(args) => {
+            engine::isolation::enter_namespace()?;
+            init::run_develop(
+                &store_root(cli.root)?,
+                cli.insecure_registries,
+                &progress,
+                args,
+            )
+        }
         Command::Core(args) => {
             engine::isolation::enter_namespace()?;
             call::run_core(

@@ -219,7 +219,7 @@ fn without_a_module_tanto_call_says_where_it_looked() {
 }
 
 #[test]
-fn a_module_made_by_tanto_init_registers_with_its_vendored_sdk() {
+fn a_module_made_by_tanto_init_registers_and_tanto_develop_writes_its_sdk_and_lock() {
     let tanto = Tanto::new();
     let init = tanto.run(&["init", "--sdk=python", "--name=my-starter", "starter"]);
     assert!(init.success, "{}", init.stderr);
@@ -251,6 +251,24 @@ fn a_module_made_by_tanto_init_registers_with_its_vendored_sdk() {
         "{}",
         functions.stdout
     );
+
+    // `tanto develop` writes what the runtime generates, as the user's
+    // own files; the module then runs from its lock.
+    let develop = tanto.run(&["develop", "-m", "starter"]);
+    assert!(develop.success, "{}", develop.stderr);
+    let starter = tanto.home().join("starter");
+    let sdk_project = std::fs::read_to_string(starter.join("sdk/pyproject.toml")).unwrap();
+    assert!(sdk_project.contains("dagger-io"), "{sdk_project}");
+    let lock = std::fs::read_to_string(starter.join("uv.lock")).unwrap();
+    assert!(lock.contains("name = \"dagger-io\""), "{lock}");
+    for path in [starter.join("uv.lock"), starter.join("sdk/pyproject.toml")] {
+        let owner = std::os::unix::fs::MetadataExt::uid(&path.metadata().unwrap());
+        assert_eq!(owner, tanto.run_as.uid, "{}", path.display());
+    }
+    let locked = tanto.run(&["functions", "-m", "starter"]);
+    assert!(locked.success, "{}", locked.stderr);
+    assert!(locked.stderr.contains("uv sync"), "{}", locked.stderr);
+    assert!(locked.stdout.contains("grep-dir"), "{}", locked.stdout);
 }
 
 #[test]

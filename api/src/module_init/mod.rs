@@ -4,10 +4,13 @@
 //! project with a main object and two example functions. Files that exist
 //! are never overwritten.
 
+mod generated;
 mod python;
 mod typescript;
 
 use std::path::{Path, PathBuf};
+
+pub use generated::{write_generated, GeneratedError};
 
 use crate::module_source::{Sdk, ENGINE_VERSION};
 

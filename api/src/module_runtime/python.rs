@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use engine::{Container, Directory, Engine};
+use engine::{Container, Directory, Engine, File};
 
 use super::RuntimeError;
 use crate::module_source::ModuleSource;
@@ -139,6 +139,13 @@ impl Project {
     /// `[tool.dagger] base-image`; else `$TANTO_PYTHON_IMAGE` (for
     /// machines that reach no Docker Hub: a mirror's or a local image);
     /// else `python:X-slim` for the version the project asks for.
+    /// Where the project vendors the SDK (`sdk`), if it does.
+    fn sdk_dir(&self) -> Option<&str> {
+        self.vendored_sdk
+            .as_deref()
+            .map(|path| path.trim_end_matches('/'))
+    }
+
     pub fn base_image(&self) -> String {
         self.base_image_with(std::env::var(PYTHON_IMAGE_ENV).ok())
     }
@@ -185,49 +192,15 @@ pub fn runtime(
     digest: &str,
 ) -> Result<Container, RuntimeError> {
     let project = Project::read(&source.source_dir())?;
-    let mod_dir = super::module_dir(source, digest);
-    let uv_cache = engine.cache_volume("modpython-uv");
-    let pip_cache = engine.cache_volume("modpython-pip");
-    let mut runtime = engine
-        .container()
-        .from(&project.base_image())
-        .with_env_variable("PYTHONUNBUFFERED", "1", false)
-        .with_env_variable("PIP_DISABLE_PIP_VERSION_CHECK", "1", false)
-        .with_env_variable("PIP_ROOT_USER_ACTION", "ignore", false)
-        .with_env_variable("UV_SYSTEM_PYTHON", "1", false)
-        .with_env_variable("UV_LINK_MODE", "copy", false)
-        .with_env_variable("UV_NATIVE_TLS", "1", false)
-        .with_env_variable("UV_PROJECT_ENVIRONMENT", "/opt/venv", false)
-        .with_env_variable("UV_COMPILE_BYTECODE", "1", false)
-        .with_mounted_cache("/root/.cache/uv", &uv_cache, engine::Sharing::Shared)
-        .with_mounted_cache("/root/.cache/pip", &pip_cache, engine::Sharing::Shared)
-        // uv from its PyPI wheel, in a venv of its own.
-        .with_exec(["python3", "-m", "venv", "/opt/tanto-uv"])
-        .with_exec([
-            "/opt/tanto-uv/bin/pip",
-            "install",
-            &format!("uv=={UV_VERSION}"),
-        ])
-        .with_exec(["ln", "-sf", "/opt/tanto-uv/bin/uv", "/usr/local/bin/uv"])
-        .with_directory(&format!("/src/{digest}"), context, &[], &[])
-        .with_workdir(&mod_dir);
-    let sdk = project
-        .vendored_sdk
-        .as_deref()
-        .map(|path| path.trim_end_matches('/'));
-    if let Some(sdk) = sdk {
-        // The sdist's layout (pyproject.toml + src/dagger) is `sdk/`'s.
-        runtime = runtime
-            .with_new_file("/tmp/tanto-fetch-sdist.py", FETCH_SDIST, 0o644)
-            .with_exec([
-                "python3",
-                "/tmp/tanto-fetch-sdist.py",
-                "dagger-io",
-                SDK_VERSION,
-                sdk,
-            ]);
-    }
-    runtime = if project.has_lock {
+    let sdk = project.sdk_dir();
+    let runtime = prepared(
+        engine,
+        &project,
+        context,
+        digest,
+        &super::module_dir(source, digest),
+    );
+    let runtime = if project.has_lock {
         runtime
             .with_exec(["uv", "lock"])
             .with_exec(["uv", "sync", "--no-dev"])
@@ -254,6 +227,84 @@ pub fn runtime(
         .with_env_variable("DAGGER_MAIN_OBJECT", &source.main_object(), false)
         .with_new_file("/runtime", RUNTIME_SCRIPT, 0o755);
     Ok(super::entered(engine, runtime, ["/runtime"]))
+}
+
+/// What `dagger develop` writes back into a Python module: the vendored
+/// SDK (when the project vendors it) and a fresh `uv.lock`.
+pub struct Generated {
+    /// The vendored SDK's path in the module, and its contents.
+    pub sdk: Option<(String, Directory)>,
+    pub lock: File,
+}
+
+/// The files `tanto develop` writes for `source` (see [`Generated`]).
+pub fn generated(
+    engine: &Engine,
+    source: &ModuleSource,
+    context: &Directory,
+    digest: &str,
+) -> Result<Generated, RuntimeError> {
+    let project = Project::read(&source.source_dir())?;
+    let mod_dir = super::module_dir(source, digest);
+    let locked = prepared(engine, &project, context, digest, &mod_dir).with_exec(["uv", "lock"]);
+    Ok(Generated {
+        sdk: project.sdk_dir().map(|sdk| {
+            (
+                sdk.to_owned(),
+                locked.directory(&format!("{mod_dir}/{sdk}")),
+            )
+        }),
+        lock: locked.file(&format!("{mod_dir}/uv.lock")),
+    })
+}
+
+/// The base image with uv, the module's source at `mod_dir` (its working
+/// directory) and the vendored SDK filled.
+fn prepared(
+    engine: &Engine,
+    project: &Project,
+    context: &Directory,
+    digest: &str,
+    mod_dir: &str,
+) -> Container {
+    let uv_cache = engine.cache_volume("modpython-uv");
+    let pip_cache = engine.cache_volume("modpython-pip");
+    let prepared = engine
+        .container()
+        .from(&project.base_image())
+        .with_env_variable("PYTHONUNBUFFERED", "1", false)
+        .with_env_variable("PIP_DISABLE_PIP_VERSION_CHECK", "1", false)
+        .with_env_variable("PIP_ROOT_USER_ACTION", "ignore", false)
+        .with_env_variable("UV_SYSTEM_PYTHON", "1", false)
+        .with_env_variable("UV_LINK_MODE", "copy", false)
+        .with_env_variable("UV_NATIVE_TLS", "1", false)
+        .with_env_variable("UV_PROJECT_ENVIRONMENT", "/opt/venv", false)
+        .with_env_variable("UV_COMPILE_BYTECODE", "1", false)
+        .with_mounted_cache("/root/.cache/uv", &uv_cache, engine::Sharing::Shared)
+        .with_mounted_cache("/root/.cache/pip", &pip_cache, engine::Sharing::Shared)
+        // uv from its PyPI wheel, in a venv of its own.
+        .with_exec(["python3", "-m", "venv", "/opt/tanto-uv"])
+        .with_exec([
+            "/opt/tanto-uv/bin/pip",
+            "install",
+            &format!("uv=={UV_VERSION}"),
+        ])
+        .with_exec(["ln", "-sf", "/opt/tanto-uv/bin/uv", "/usr/local/bin/uv"])
+        .with_directory(&format!("/src/{digest}"), context, &[], &[])
+        .with_workdir(mod_dir);
+    match project.sdk_dir() {
+        // The sdist's layout (pyproject.toml + src/dagger) is `sdk/`'s.
+        Some(sdk) => prepared
+            .with_new_file("/tmp/tanto-fetch-sdist.py", FETCH_SDIST, 0o644)
+            .with_exec([
+                "python3",
+                "/tmp/tanto-fetch-sdist.py",
+                "dagger-io",
+                SDK_VERSION,
+                sdk,
+            ]),
+        None => prepared,
+    }
 }
 
 #[cfg(test)]

@@ -118,6 +118,21 @@ impl ModuleSource {
         (include, exclude)
     }
 
+    /// What is uploaded (see [`upload_patterns`](Self::upload_patterns)),
+    /// as a directory of `engine`, and the implementation digest.
+    pub async fn upload(
+        &self,
+        engine: &engine::Engine,
+    ) -> Result<(engine::Directory, String), engine::Error> {
+        let (include, exclude) = self.upload_patterns();
+        let include: Vec<&str> = include.iter().map(String::as_str).collect();
+        let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
+        let context = engine.host().directory(&self.context, &include, &exclude);
+        let content = context.digest().await?;
+        let digest = self.implementation_digest(&content);
+        Ok((context, digest))
+    }
+
     /// The implementation digest: what the module's code is, from the
     /// content uploaded (`content_digest`) and how it is loaded. Editing
     /// any loaded file changes it, and with it every cached result.
