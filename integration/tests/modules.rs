@@ -280,63 +280,7 @@ fn ctrl_c_during_a_function_leaves_no_process_or_mount() {
     command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let mut child = command.spawn().unwrap();
-    let host_root = tanto.run_as.host_uid(0).to_string();
-    let sleeping = || {
-        let out = std::process::Command::new("pgrep")
-            .args(["-U", &host_root, "-f", "^sleep 1000"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while sleeping() == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the function's step never started"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "tanto call ended early"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    // What a terminal does on Ctrl-C: SIGINT to the foreground group.
-    // SAFETY: kill(2) with a negative pid signals that process group.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            // SAFETY: as above; the test fails without leaving a hang.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            panic!("tanto call did not end after Ctrl-C");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let child = command.spawn().unwrap();
+    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1000", 1);
     assert!(!status.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while sleeping() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the function's step outlived tanto call"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let leftovers = std::process::Command::new("pgrep")
-        .args(["-f", tanto.home().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        leftovers.stdout.is_empty(),
-        "left running: {}",
-        String::from_utf8_lossy(&leftovers.stdout)
-    );
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(tanto.store().to_str().unwrap()),
-        "{mounts}"
-    );
 }

@@ -289,65 +289,11 @@ fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     // The interrupted program's traceback is expected noise.
     command.stderr(std::process::Stdio::null());
-    let mut child = command.spawn().unwrap();
-    let host_root = tanto.run_as.host_uid(0).to_string();
-    let sleeping = || {
-        let out = std::process::Command::new("pgrep")
-            .args(["-U", &host_root, "-f", "^sleep 1000"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).lines().count()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while sleeping() < 2 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the step never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    // What a terminal does on Ctrl-C: SIGINT to the foreground group.
-    // SAFETY: kill(2) with a negative pid signals that process group.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            // SAFETY: as above; the test fails, without leaving a hang.
-            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-            panic!("tanto run did not end after Ctrl-C");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    };
+    let child = command.spawn().unwrap();
+    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1000", 2);
     assert!(
         !status.success(),
         "the interrupted program's failure is tanto run's"
-    );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while sleeping() > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the step outlived tanto run"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    // This test's session names its store in its arguments; other tests'
-    // tanto processes (same user, running in parallel) do not.
-    let leftovers = std::process::Command::new("pgrep")
-        .args(["-f", tanto.home().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        leftovers.stdout.is_empty(),
-        "left running: {}",
-        String::from_utf8_lossy(&leftovers.stdout)
-    );
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !mounts.contains(tanto.store().to_str().unwrap()),
-        "{mounts}"
     );
 }
 

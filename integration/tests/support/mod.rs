@@ -4,6 +4,7 @@
 
 pub mod fixtures;
 pub mod image;
+pub mod interrupt;
 pub mod modules;
 pub mod registry;
 pub mod session;
