@@ -223,10 +223,7 @@ async fn construct(
 ) -> Result<Current, Failure> {
     let main = loaded.source.main_object();
     let args = module::constructor_args(&loaded.types, &main);
-    let is_bool = |flag: &str| {
-        args.iter()
-            .any(|a| a.flag == flag && a.ty.kind == types::Kind::Scalar("Boolean".into()))
-    };
+    let is_bool = |flag: &str| args.iter().any(|a| a.flag == flag && a.is_bool());
     let flags = words.flags(is_bool)?;
     let has_constructor = loaded
         .types

@@ -67,6 +67,11 @@ pub struct Arg {
 
 impl Arg {
     /// Required: neither optional nor defaulted.
+    /// A boolean flag: given bare, it takes no value.
+    pub fn is_bool(&self) -> bool {
+        matches!(&self.ty.kind, Kind::Scalar(name) if name == "Boolean")
+    }
+
     pub fn required(&self) -> bool {
         !self.ty.optional && self.default.is_none() && self.default_path.is_none()
     }

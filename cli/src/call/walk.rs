@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::chain::Words;
 use super::client::{Client, Failure};
 use super::print;
-use super::types::{Function, Kind, Origin, TypeRef, Types};
+use super::types::{Function, Origin, TypeRef, Types};
 use super::values;
 
 /// What the chain has reached.
@@ -79,12 +79,7 @@ impl<F: Functions> Walk<'_, F> {
                         valid.join(", ")
                     ))
                 })?;
-            let is_bool = |flag: &str| {
-                function
-                    .args
-                    .iter()
-                    .any(|a| a.flag == flag && a.ty.kind == Kind::Scalar("Boolean".into()))
-            };
+            let is_bool = |flag: &str| function.args.iter().any(|a| a.flag == flag && a.is_bool());
             let flags = words.flags(is_bool)?;
             let args = values::arguments(
                 self.client,
