@@ -41,6 +41,8 @@ pub(crate) struct Context {
     /// The extra CA certificates every step trusts while it runs, read
     /// when the engine started.
     pub ca_certificates: Vec<executor::Certificate>,
+    /// The user's terminal, when the embedder lent it.
+    pub terminal: crate::terminal::Terminal,
 }
 
 impl Context {

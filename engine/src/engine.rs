@@ -40,6 +40,10 @@ pub struct EngineConfig {
     /// decompression bomb. Default: `TANTO_MAX_LAYER_BYTES`, else the
     /// store's own bound.
     pub max_layer_bytes: Option<u64>,
+    /// The user's terminal, for interactive shells (`Container::terminal`,
+    /// a shell where a step failed). Default: none, and asking for a shell
+    /// is an error.
+    pub terminal: Option<crate::terminal::TerminalAccess>,
 }
 
 /// A pipeline engine over one store. Cheap to clone; values made from it
@@ -111,6 +115,7 @@ impl Engine {
                 })?,
                 gc_last_run: Mutex::new(None),
                 ca_certificates: ca_certificates.certificates,
+                terminal: crate::terminal::Terminal::new(config.terminal),
             }),
         })
     }

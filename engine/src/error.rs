@@ -208,6 +208,16 @@ pub enum Error {
     #[error("no command has been run in this container yet: call withExec first")]
     NoExec,
 
+    #[error("terminal needs the user's terminal, and this engine was given none: open one with `tanto call … terminal` (or `tanto core … terminal`) from a terminal")]
+    NoTerminal,
+
+    #[error("cannot open a terminal running {command:?}")]
+    Terminal {
+        command: String,
+        #[source]
+        source: Box<executor::Error>,
+    },
+
     #[error("cannot pack layer {} into an image", layer.display())]
     Pack {
         layer: std::path::PathBuf,

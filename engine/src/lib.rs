@@ -67,6 +67,7 @@
 //!   image/, collect.rs   building, publishing, exporting, importing images;
 //!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
+//!   terminal.rs                       interactive shells on the user's terminal
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
@@ -103,6 +104,7 @@ mod secret;
 mod solved;
 mod store_admin;
 mod store_root;
+mod terminal;
 mod values;
 
 pub use cache_key::CacheKey;
@@ -124,6 +126,7 @@ pub use store_admin::{
     EntryInfo, EntryKind, KindUsage, PruneOptions, PruneReport, StoreAdmin, StoreUsage,
 };
 pub use store_root::default_store_root;
+pub use terminal::{Shell, TerminalAccess};
 pub use values::{
     shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,
 };

@@ -111,6 +111,18 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("an interactive step needs a terminal, and tanto has none (cannot open /dev/tty); run the command from a terminal, not from a pipe or a CI job")]
+    NoTerminal {
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("cannot put the terminal in raw mode for an interactive step")]
+    RawMode {
+        #[source]
+        source: nix::errno::Errno,
+    },
+
     #[error("cannot start the exec helper (tanto re-executed from /proc/self/exe)")]
     HelperSpawn {
         #[source]

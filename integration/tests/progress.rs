@@ -5,11 +5,11 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::session::Session;
 use support::tanto::Tanto;
+use support::terminal::Tmux;
 use support::{fixtures, tree};
 
 /// A busybox image in a registry that lives as long as the tests.
@@ -249,86 +249,6 @@ fn a_session_whose_stderr_nobody_reads_still_answers_and_ends() {
     }
 }
 
-/// A tmux server of our own, killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Option<Tmux> {
-        // A server per terminal: one being killed may still hold a name.
-        static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let socket = format!(
-            "tanto-progress-{}-{}",
-            std::process::id(),
-            SERVERS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        );
-        let started = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
-            .args(["-x", "100", "-y", "30", "-s", "test"])
-            .arg(command)
-            .status();
-        match started {
-            Ok(status) if status.success() => Some(Tmux { socket }),
-            _ => None,
-        }
-    }
-
-    /// The scrollback and the screen.
-    fn screen(&self) -> String {
-        self.capture(&["-J", "-S", "-200"])
-    }
-
-    /// The screen only, as wide as the terminal now is.
-    fn visible(&self) -> String {
-        self.capture(&[])
-    }
-
-    fn capture(&self, options: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "test"])
-            .args(options)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn resize(&self, columns: u16) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "resize-window", "-t", "test"])
-            .args(["-x", &columns.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Polls the visible screen until `wanted` holds.
-    fn wait_for_visible(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        poll(what, || self.visible(), wanted)
-    }
-
-    /// Polls the screen until `wanted` holds.
-    fn wait_for(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        poll(what, || self.screen(), wanted)
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
-
-/// Runs `tanto ARGS` in a 100×30 tmux terminal; the shell says `EXIT=n`
-/// when it ends and keeps the pane open.
-fn in_terminal(tanto: &Tanto, args: &[&str]) -> Tmux {
-    let line = tanto.shell_line(args, &[("TERM", "xterm-256color"), ("NO_COLOR", "1")]);
-    Tmux::start(&format!("{line}; echo EXIT=$?; sleep 3600"))
-        .expect("tmux must be installed (scripts/install-deps installs it)")
-}
-
 #[test]
 fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failure_tail() {
     let (_registry, image) = fixtures::served_busybox();
@@ -343,7 +263,7 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
     let slow = slow.to_str().unwrap();
 
     // While it runs: a spinner line with elapsed time, and its last output.
-    let tmux = in_terminal(&tanto, &["query", slow]);
+    let tmux = Tmux::tanto(&tanto, &["query", slow]);
     let running = tmux.wait_for("the running step with its output", |s| {
         s.contains("│ warming-up") && s.contains("│ half-way")
     });
@@ -405,7 +325,7 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
     let quick = tanto.write_home_file("quick.graphql", &exec_query(image, "echo quick"));
     let quick = quick.to_str().unwrap();
     for (run, wanted) in [(1, "1 ran"), (2, "2 cached")] {
-        let tmux = in_terminal(&tanto, &["query", quick]);
+        let tmux = Tmux::tanto(&tanto, &["query", quick]);
         let done = tmux.wait_for("the end", |s| s.contains("EXIT="));
         assert!(done.contains("EXIT=0"), "run {run}:\n{done}");
         assert!(done.contains(wanted), "run {run}:\n{done}");
@@ -431,7 +351,7 @@ fn the_live_view_in_a_terminal_shows_running_steps_cached_markers_and_the_failur
             "echo compiling >&2; echo 'error: no rule' >&2; exit 7",
         ),
     );
-    let tmux = in_terminal(&tanto, &["query", failing.to_str().unwrap()]);
+    let tmux = Tmux::tanto(&tanto, &["query", failing.to_str().unwrap()]);
     let done = tmux.wait_for("the end", |s| s.contains("EXIT="));
     let lines: Vec<&str> = done.lines().filter(|l| !l.trim().is_empty()).collect();
     let end = lines.iter().position(|l| l.starts_with("EXIT=")).unwrap();
@@ -482,7 +402,7 @@ fn tanto_run_shows_the_live_view_and_keeps_the_programs_own_lines() {
         "q.graphql",
         &exec_query(image, "echo step-says-hello; sleep 2; echo step-says-bye"),
     );
-    let tmux = in_terminal(
+    let tmux = Tmux::tanto(
         &tanto,
         &[
             "run",
@@ -517,20 +437,4 @@ fn tanto_run_shows_the_live_view_and_keeps_the_programs_own_lines() {
     );
     assert_eq!(lines.last().copied(), Some("EXIT=3"), "{done}");
     assert!(!done.chars().any(|c| ('⠋'..='⠿').contains(&c)), "{done}");
-}
-
-/// Captures until `wanted` holds; generous, as machines vary.
-fn poll(what: &str, capture: impl Fn() -> String, wanted: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let screen = capture();
-        if wanted(&screen) {
-            return screen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never saw {what}; the screen:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -35,6 +35,7 @@ mod secret_key;
 mod store;
 mod sys;
 mod temp;
+mod throwaway;
 mod unpack;
 mod view;
 
@@ -50,5 +51,6 @@ pub use meta::{apparent_size, EntryInfo, EntryKind};
 pub use pack::{pack_layer, PackOptions, PackedLayer};
 pub use results::{Active, Prepared, ResultKind};
 pub use store::{Ingested, LayerBlob, LayerLock, Limits, Snapshot, Store};
+pub use throwaway::Throwaway;
 pub use unpack::UnpackStats;
 pub use view::{ChainView, DirEntry, Entry, FileKind};

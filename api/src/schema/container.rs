@@ -24,6 +24,23 @@ impl ContainerObj {
         Ok(ID(state(ctx).ids.register(Value::Container(synced))))
     }
 
+    /// Opens an interactive shell (`cmd`, default `sh`) in this container
+    /// on the user's terminal; returns the container unchanged.
+    async fn terminal(
+        &self,
+        #[graphql(default)] cmd: Vec<String>,
+        #[graphql(default = false)] experimental_privileged_nesting: bool,
+        #[graphql(default = false)] insecure_root_capabilities: bool,
+    ) -> Result<ContainerObj> {
+        if experimental_privileged_nesting || insecure_root_capabilities {
+            return Err(async_graphql::Error::new(
+                "terminal: experimentalPrivilegedNesting and insecureRootCapabilities are not supported: tanto's steps run rootless, without nesting",
+            ));
+        }
+        self.0.terminal(&cmd).await.map_err(fail)?;
+        Ok(ContainerObj(self.0.clone()))
+    }
+
     async fn from(&self, address: String) -> ContainerObj {
         ContainerObj(self.0.from(&address))
     }

@@ -11,6 +11,7 @@ mod types;
 mod values;
 mod walk;
 
+use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,6 +30,10 @@ pub struct CoreArgs {
     /// Print the result as JSON
     #[arg(short, long)]
     json: bool,
+    /// When a step fails, open a shell in its container, in what it left,
+    /// before the failure is reported
+    #[arg(short, long)]
+    interactive: bool,
     /// The functions to call, each followed by its flags: `build --src=. with-exec --args=ls stdout`
     #[arg(
         trailing_var_arg = true,
@@ -65,15 +70,17 @@ pub fn run_call(
     args: CallArgs,
 ) -> anyhow::Result<ExitCode> {
     let source = find_module(args.module.as_deref())?;
+    let flags = global_flags(args.chain)?;
+    let chain = flags.chain;
+    let (output, json) = (flags.output, flags.json);
     with_module(
         store_root,
         insecure_registries,
         progress,
+        Some(flags.interactive),
         source,
         |loaded, client, types| {
             Box::pin(async move {
-                let (chain, output, json) =
-                    global_flags(args.chain.chain, args.chain.output, args.chain.json);
                 let defaults = values::DefaultPaths {
                     root: loaded.source.root.clone(),
                     context: loaded.source.context.clone(),
@@ -120,6 +127,7 @@ pub fn run_functions(
         store_root,
         insecure_registries,
         progress,
+        None,
         source,
         |loaded, _, types| {
             Box::pin(async move {
@@ -173,18 +181,27 @@ type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String,
 
 /// Starts an engine, a session and its server for the module's nested
 /// clients, loads the module, runs `job` on it, and prints what it gives.
+/// With `interactive`, the engine may open shells on the terminal
+/// (`terminal`; where a step failed, when true).
 fn with_module(
     store_root: &Path,
     insecure_registries: Vec<String>,
     progress: &crate::progress::Options,
+    interactive: Option<bool>,
     source: api::module_source::ModuleSource,
     job: impl for<'a> FnOnce(&'a api::LoadedModule, &'a Client, &'a types::Types) -> Job<'a>,
 ) -> anyhow::Result<ExitCode> {
     let runtime = api::runtime().context("cannot start tanto's async runtime")?;
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
+    let terminal = interactive.map(|debug_failures| progress.terminal_access(debug_failures));
     let (result, collector) = runtime.block_on(async {
-        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
+        let engine = crate::engine_start::with_terminal(
+            store_root,
+            insecure_registries,
+            observer,
+            terminal,
+        )?;
         let collector = engine.clone();
         let session = Arc::new(api::Session::new(engine.clone(), api::new_token()?)?);
         let (listener, address) = api::bind_loopback()
@@ -267,11 +284,18 @@ pub fn run_core(
     progress: &crate::progress::Options,
     args: CoreArgs,
 ) -> anyhow::Result<ExitCode> {
+    let flags = global_flags(args)?;
     let runtime = api::runtime().context("cannot start tanto's async runtime")?;
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
+    let terminal = progress.terminal_access(flags.interactive);
     let (result, collector) = runtime.block_on(async {
-        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
+        let engine = crate::engine_start::with_terminal(
+            store_root,
+            insecure_registries,
+            observer,
+            Some(terminal),
+        )?;
         let collector = engine.clone();
         let client = Client {
             session: Arc::new(api::Session::new(engine, api::new_token()?)?),
@@ -282,42 +306,57 @@ pub fn run_core(
                 .await
                 .map_err(anyhow::Error::msg)?,
         );
-        let (chain, output, json) = global_flags(args.chain, args.output, args.json);
         let walk = Walk {
             client: &client,
             types: &types,
             functions: &NoModule,
-            output,
-            json,
+            output: flags.output,
+            json: flags.json,
             defaults: None,
         };
-        let result = walk.run(Current::Root, chain::Words::new(chain)).await;
+        let result = walk
+            .run(Current::Root, chain::Words::new(flags.chain))
+            .await;
         anyhow::Ok((result, collector))
     })?;
     drop(runtime);
     finish(progress, result, &collector)
 }
 
-/// `-o PATH` and `--json` may come anywhere in the chain, as with `dagger
-/// call`: taken out of it.
-fn global_flags(
-    words: Vec<String>,
-    mut output: Option<PathBuf>,
-    mut json: bool,
-) -> (Vec<String>, Option<PathBuf>, bool) {
-    let mut chain = Vec::new();
-    let mut words = words.into_iter();
+/// The chain, and the flags that may come anywhere in it, as with
+/// `dagger call`: `-o PATH`, `--json`, `-i`.
+struct GlobalFlags {
+    chain: Vec<String>,
+    output: Option<PathBuf>,
+    json: bool,
+    interactive: bool,
+}
+
+fn global_flags(args: CoreArgs) -> anyhow::Result<GlobalFlags> {
+    let mut flags = GlobalFlags {
+        chain: Vec::new(),
+        output: args.output,
+        json: args.json,
+        interactive: args.interactive,
+    };
+    let mut words = args.chain.into_iter();
     while let Some(word) = words.next() {
         match word.as_str() {
-            "-o" | "--output" => output = words.next().map(PathBuf::from),
-            "-j" | "--json" => json = true,
+            "-o" | "--output" => flags.output = words.next().map(PathBuf::from),
+            "-j" | "--json" => flags.json = true,
+            "-i" | "--interactive" => flags.interactive = true,
             _ => match word.strip_prefix("--output=") {
-                Some(path) => output = Some(PathBuf::from(path)),
-                None => chain.push(word),
+                Some(path) => flags.output = Some(PathBuf::from(path)),
+                None => flags.chain.push(word),
             },
         }
     }
-    (chain, output, json)
+    if flags.interactive && !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "-i/--interactive opens a shell where a step fails, and needs a terminal: run tanto from one, or leave -i out"
+        );
+    }
+    Ok(flags)
 }
 
 /// Prints the result after the progress summary (last on screen), or the

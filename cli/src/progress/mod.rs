@@ -155,7 +155,15 @@ const TICK: Duration = Duration::from_millis(100);
 enum Message {
     Update(Duration, Update),
     Stop(Duration),
+    /// An interactive shell takes the terminal: the live view goes, and
+    /// updates are held (and producers slowed by the in-flight bound)
+    /// until `Resume`. Answered once nothing more will be drawn.
+    Pause(mpsc::Sender<()>),
+    Resume,
 }
+
+/// How long a shell waits for the display to get off the terminal.
+const PAUSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Bytes of output on their way to the renderer, at most. A step printing
 /// faster than its output is shown waits (its pipe fills) rather than
@@ -261,6 +269,7 @@ impl Progress {
             .spawn(move || {
                 // Redraws come on time even when updates never stop coming.
                 let mut next_tick = Instant::now() + TICK;
+                let mut held: Option<Vec<(Duration, Update)>> = None;
                 loop {
                     let message = if live {
                         let wait = next_tick.saturating_duration_since(Instant::now());
@@ -275,18 +284,35 @@ impl Progress {
                         Some(receiver.recv().unwrap_or(Message::Stop(started.elapsed())))
                     };
                     match message {
-                        Some(Message::Update(at, update)) => {
-                            renderer.update(at, &update);
-                            rendered.rendered(update.weight());
+                        Some(Message::Update(at, update)) => match &mut held {
+                            Some(held) => held.push((at, update)),
+                            None => {
+                                renderer.update(at, &update);
+                                rendered.rendered(update.weight());
+                            }
+                        },
+                        Some(Message::Pause(drawn)) => {
+                            renderer.stop(started.elapsed());
+                            held.get_or_insert_with(Vec::new);
+                            let _ = drawn.send(());
+                        }
+                        Some(Message::Resume) => {
+                            for (at, update) in held.take().unwrap_or_default() {
+                                renderer.update(at, &update);
+                                rendered.rendered(update.weight());
+                            }
                         }
                         Some(Message::Stop(at)) => {
+                            for (at, update) in held.take().unwrap_or_default() {
+                                renderer.update(at, &update);
+                            }
                             rendered.close();
                             renderer.stop(at);
                             break;
                         }
                         None => {}
                     }
-                    if live && Instant::now() >= next_tick {
+                    if live && held.is_none() && Instant::now() >= next_tick {
                         renderer.tick(started.elapsed());
                         next_tick = Instant::now() + TICK;
                     }
@@ -316,6 +342,28 @@ impl Progress {
                 sender.send(update);
             }
         })
+    }
+
+    /// The terminal, lent to the engine for interactive shells: the
+    /// display gets off the screen while one runs, says why it opens,
+    /// and picks up where it was after.
+    pub fn terminal_access(&self, debug_failures: bool) -> engine::TerminalAccess {
+        let channel = self.sender.channel.clone();
+        engine::TerminalAccess {
+            hand_over: Arc::new(move |shell| match shell {
+                engine::Shell::Opening(why) => {
+                    let (drawn, done) = mpsc::channel();
+                    if channel.send(Message::Pause(drawn)).is_ok() {
+                        let _ = done.recv_timeout(PAUSE_WAIT);
+                    }
+                    crate::output::status(&format!("\n{why}"));
+                }
+                engine::Shell::Closed => {
+                    let _ = channel.send(Message::Resume);
+                }
+            }),
+            debug_failures,
+        }
     }
 
     /// Sends updates that are not engine steps, from any thread.

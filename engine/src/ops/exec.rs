@@ -58,40 +58,10 @@ pub(super) enum ReadyMount {
 }
 
 pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<Solved, Error> {
-    let Op::Exec(exec) = &node.op else {
-        unreachable!("solve_exec is called for exec nodes")
-    };
-    let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(ctx, m)));
-    let (rootfs, settings, mounts) = futures::future::join3(
-        solve(ctx, &exec.rootfs),
-        resolve_config(ctx, &exec.config),
-        mounts,
-    )
-    .await;
-    let (rootfs, settings, mounts) = (rootfs?, settings?, mounts?);
-    let args = command(exec, &settings)?;
-    check_process(exec, &settings, &args).map_err(|bad| Error::Exec {
-        step: node.name.clone(),
-        source: Box::new(bad.into()),
-    })?;
-    let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
-
+    let (prepared, key) = prepare(ctx, node).await?;
     let step_ctx = Arc::clone(ctx);
-    let name = node.name.clone();
-    let prepared = Prepared {
-        args,
-        settings,
-        stdin: exec.stdin.clone(),
-        redirect_stdout: exec.redirect_stdout.clone(),
-        redirect_stderr: exec.redirect_stderr.clone(),
-        expect: exec.expect,
-        secret_env: exec.secret_env.clone(),
-        mounts,
-        rootfs,
-        name: name.clone(),
-    };
     ctx.scheduler
-        .solve(key, name, move |job| async move {
+        .solve(key, prepared.name.clone(), move |job| async move {
             let ctx = step_ctx;
             if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key)? {
                 return Ok(Outcome::Cached(committed(&ctx, &prepared, &key, &dir)?));
@@ -115,6 +85,59 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
         })
         .await
         .map_err(Error::Shared)
+}
+
+/// `node`'s exec on the user's terminal (`Container::terminal`), never
+/// memoized: its changes are thrown away. Its exit code.
+pub(crate) async fn open_terminal(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<i32, Error> {
+    let (prepared, key) = prepare(ctx, node).await?;
+    let ctx = Arc::clone(ctx);
+    blocking(move || {
+        let scratch = ctx
+            .store
+            .throwaway("terminal")
+            .map_err(|source| Error::Store {
+                source: Box::new(source),
+            })?;
+        let (request, _volumes_in_use) = request(&ctx, &prepared, &key, scratch.dir(), None)?;
+        let why = format!("terminal: {}", prepared.args.join(" "));
+        ctx.terminal.open(request, &why)
+    })
+    .await
+}
+
+/// Everything an exec needs solved and resolved, and its cache key.
+async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, CacheKey), Error> {
+    let Op::Exec(exec) = &node.op else {
+        unreachable!("prepare is called for exec nodes")
+    };
+    let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(ctx, m)));
+    let (rootfs, settings, mounts) = futures::future::join3(
+        solve(ctx, &exec.rootfs),
+        resolve_config(ctx, &exec.config),
+        mounts,
+    )
+    .await;
+    let (rootfs, settings, mounts) = (rootfs?, settings?, mounts?);
+    let args = command(exec, &settings)?;
+    check_process(exec, &settings, &args).map_err(|bad| Error::Exec {
+        step: node.name.clone(),
+        source: Box::new(bad.into()),
+    })?;
+    let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
+    let prepared = Prepared {
+        args,
+        settings,
+        stdin: exec.stdin.clone(),
+        redirect_stdout: exec.redirect_stdout.clone(),
+        redirect_stderr: exec.redirect_stderr.clone(),
+        expect: exec.expect,
+        secret_env: exec.secret_env.clone(),
+        mounts,
+        rootfs,
+        name: node.name.clone(),
+    };
+    Ok((prepared, key))
 }
 
 /// The command to run: args, with the entrypoint first when asked, or the
@@ -256,18 +279,108 @@ fn run_in(
     temp: &Path,
     job: &Job,
 ) -> Result<(), Error> {
-    let memo_error = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Memo { path, source }
-    };
-    for dir in ["fs", "work", "scratch"] {
-        std::fs::create_dir(temp.join(dir)).map_err(memo_error(&temp.join(dir)))?;
+    let (mut request, volumes_in_use) = request(ctx, step, key, temp, None)?;
+    let capture = Capture::start(temp, &ctx.masker(), job)?;
+    request.stdout_path = capture.pipe(0);
+    request.stderr_path = capture.pipe(1);
+    let cancel = Cancel::default();
+    let id = ctx.next_cancel.fetch_add(1, Ordering::Relaxed);
+    ctx.cancels.lock().unwrap().insert(id, cancel.clone());
+    // After registering, so a concurrent cancel_all cannot slip between.
+    if ctx.cancelled.load(Ordering::SeqCst) {
+        cancel.cancel();
     }
-    let empty_root;
-    let mut lower_dirs = step.rootfs.layers.to_vec();
+    // A step no caller waits for any more is killed, not left to run on.
+    job.on_abandon({
+        let cancel = cancel.clone();
+        move || cancel.cancel()
+    });
+    let outcome = executor::run(&request, &cancel);
+    ctx.cancels.lock().unwrap().remove(&id);
+    drop(volumes_in_use);
+    capture.finish()?;
+    let outcome = outcome.map_err(|source| Error::Exec {
+        step: step.name.clone(),
+        source: Box::new(source),
+    })?;
+    if !step.expect.accepts(outcome.exit_code) {
+        if ctx.terminal.debugs_failures() && !cancel.is_cancelled() {
+            debug_shell(ctx, step, key, temp, outcome.exit_code);
+        }
+        return Err(Error::ExecFailed {
+            step: step.name.clone(),
+            command: step.args.clone(),
+            exit_code: outcome.exit_code,
+            stdout: tail(&temp.join("stdout"), KEPT_BYTES),
+            stderr: tail(&temp.join("stderr"), KEPT_BYTES),
+        });
+    }
+    redirect(step, temp)?;
+    for dir in ["work", "scratch"] {
+        remove_tree(&temp.join(dir));
+    }
+    for (index, _) in step.mounts.iter().enumerate() {
+        for dir in ["work", "empty"] {
+            remove_tree(&mount_dir(temp, index).join(dir));
+        }
+    }
+    let record = ExecRecord {
+        exit_code: outcome.exit_code,
+        args: step.args.clone(),
+    };
+    let path = temp.join("result.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec(&record).expect("a record serializes"),
+    )
+    .map_err(memo_error(&path))
+}
+
+fn memo_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Memo { path, source }
+}
+
+/// A shell where `step` failed (`tanto call -i`): its root file system
+/// with what the failed command changed on top, its mounts, env and
+/// workdir. What the shell changes is thrown away with the failed step.
+fn debug_shell(ctx: &Context, step: &Prepared, key: &CacheKey, temp: &Path, exit_code: i32) {
+    let shell = || -> Result<i32, Error> {
+        let dir = temp.join("shell");
+        std::fs::create_dir(&dir).map_err(memo_error(&dir))?;
+        let (mut request, _volumes_in_use) = request(ctx, step, key, &dir, Some(temp.join("fs")))?;
+        request.args = vec!["sh".into()];
+        let why = format!(
+            "{} failed with exit code {exit_code}: a shell in its container (exit it to go on)",
+            step.name
+        );
+        ctx.terminal.open(request, &why)
+    };
+    if let Err(e) = shell() {
+        tracing::warn!("no shell where {} failed: {e:#}", step.name);
+    }
+}
+
+/// The request for one run of `step` in `dir`: its upper, work and
+/// scratch directories and its mounts' changes go there, and `on_top` (a
+/// failed run's changes) lies above its root file system. The cache
+/// volumes it holds while it runs come with it. Its output goes to
+/// `dir/stdout` and `dir/stderr` unless the caller says otherwise.
+fn request(
+    ctx: &Context,
+    step: &Prepared,
+    key: &CacheKey,
+    dir: &Path,
+    on_top: Option<PathBuf>,
+) -> Result<(ExecRequest, Vec<snapshotter::VolumeInUse>), Error> {
+    for sub in ["fs", "work", "scratch"] {
+        std::fs::create_dir(dir.join(sub)).map_err(memo_error(&dir.join(sub)))?;
+    }
+    let mut lower_dirs: Vec<PathBuf> = on_top.into_iter().collect();
+    lower_dirs.extend(step.rootfs.layers.iter().cloned());
     if lower_dirs.is_empty() {
         // overlay needs a lower layer: scratch is an empty one.
-        empty_root = temp.join("empty");
+        let empty_root = dir.join("empty");
         std::fs::create_dir(&empty_root).map_err(memo_error(&empty_root))?;
         lower_dirs.push(empty_root);
     }
@@ -281,7 +394,7 @@ fn run_in(
                 read_only,
                 subpath,
                 ..
-            } => directory_mount(layers, *read_only, subpath, &mount_dir(temp, index))?,
+            } => directory_mount(layers, *read_only, subpath, &mount_dir(dir, index))?,
             ReadyMount::File { host_path, .. } => MountKind::Bind {
                 source: host_path.clone(),
                 read_only: true,
@@ -319,73 +432,26 @@ fn run_in(
             String::from_utf8_lossy(secret.plaintext())
         ));
     }
-    let capture = Capture::start(temp, &ctx.masker(), job)?;
     let request = ExecRequest {
         lower_dirs,
-        upper_dir: temp.join("fs"),
-        work_dir: temp.join("work"),
-        scratch_dir: temp.join("scratch"),
+        upper_dir: dir.join("fs"),
+        work_dir: dir.join("work"),
+        scratch_dir: dir.join("scratch"),
         args: step.args.clone(),
         env,
         cwd: step.settings.workdir_or_root(),
         user: step.settings.user.clone(),
         mounts,
         stdin: (!step.stdin.is_empty()).then(|| step.stdin.as_bytes().to_vec()),
-        stdout_path: capture.pipe(0),
-        stderr_path: capture.pipe(1),
+        stdout_path: dir.join("stdout"),
+        stderr_path: dir.join("stderr"),
         hostname: format!("tanto-{}", &key.to_hex()[..12]),
         extra_hosts: Vec::new(),
         timeout: None,
         ca_certificates: ctx.ca_certificates.clone(),
+        terminal: false,
     };
-    let cancel = Cancel::default();
-    let id = ctx.next_cancel.fetch_add(1, Ordering::Relaxed);
-    ctx.cancels.lock().unwrap().insert(id, cancel.clone());
-    // After registering, so a concurrent cancel_all cannot slip between.
-    if ctx.cancelled.load(Ordering::SeqCst) {
-        cancel.cancel();
-    }
-    // A step no caller waits for any more is killed, not left to run on.
-    job.on_abandon({
-        let cancel = cancel.clone();
-        move || cancel.cancel()
-    });
-    let outcome = executor::run(&request, &cancel);
-    ctx.cancels.lock().unwrap().remove(&id);
-    drop(volumes_in_use);
-    capture.finish()?;
-    let outcome = outcome.map_err(|source| Error::Exec {
-        step: step.name.clone(),
-        source: Box::new(source),
-    })?;
-    if !step.expect.accepts(outcome.exit_code) {
-        return Err(Error::ExecFailed {
-            step: step.name.clone(),
-            command: step.args.clone(),
-            exit_code: outcome.exit_code,
-            stdout: tail(&temp.join("stdout"), KEPT_BYTES),
-            stderr: tail(&temp.join("stderr"), KEPT_BYTES),
-        });
-    }
-    redirect(step, temp)?;
-    for dir in ["work", "scratch"] {
-        remove_tree(&temp.join(dir));
-    }
-    for (index, _) in step.mounts.iter().enumerate() {
-        for dir in ["work", "empty"] {
-            remove_tree(&mount_dir(temp, index).join(dir));
-        }
-    }
-    let record = ExecRecord {
-        exit_code: outcome.exit_code,
-        args: step.args.clone(),
-    };
-    let path = temp.join("result.json");
-    std::fs::write(
-        &path,
-        serde_json::to_vec(&record).expect("a record serializes"),
-    )
-    .map_err(memo_error(&path))
+    Ok((request, volumes_in_use))
 }
 
 /// A Directory value mounted: bound directly when it is one read-only

@@ -33,6 +33,7 @@ use crate::paths::in_container;
 use crate::solved::Solved;
 
 pub(crate) use config::resolve_config;
+pub(crate) use exec::open_terminal;
 pub(crate) use image::image_outcome;
 pub(crate) use tarball::build_container;
 

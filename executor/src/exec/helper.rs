@@ -40,7 +40,8 @@ use super::overlay_mount;
 use super::request::{ExecRequest, MountKind};
 use super::rootfs::{self, Root};
 use super::spec::{self, SpecMount, StepSpec};
-use super::{hosts, process, signals, trust, user};
+use super::user_terminal::TERMINAL_FD;
+use super::{console, hosts, process, signals, trust, user};
 
 /// What pid 1 tells the outer helper, one JSON line each.
 #[derive(Serialize, Deserialize, Debug)]
@@ -438,6 +439,7 @@ fn step(
         resolv_conf,
         mounts: extra,
         nofile,
+        terminal: request.terminal,
     };
 
     // Create mount points now, so the outer helper knows what to remove;
@@ -479,7 +481,11 @@ fn step(
             detail: describe(e),
         })?;
     drop(root);
-    run_container(request, &bundle, &state, stdout, stderr)
+    let console = match request.terminal {
+        true => Some(console::ConsoleSocket::listen(&run)?),
+        false => None,
+    };
+    run_container(request, &bundle, &state, stdout, stderr, console.as_ref())
 }
 
 /// An overlay without upper needs two lowers; with one, any lower list works.
@@ -524,6 +530,7 @@ fn run_container(
     state: &Path,
     stdout: &File,
     stderr: &File,
+    console: Option<&console::ConsoleSocket>,
 ) -> Result<i32, Failure> {
     let container_error = |stage: &str| {
         let stage = stage.to_owned();
@@ -534,12 +541,17 @@ fn run_container(
     };
     let dup = |f: &File| f.try_clone().map(OwnedFd::from).map_err(io_error("dup"));
     let id = format!("tanto-{}", std::process::id());
-    let mut container = ContainerBuilder::new(id, SyscallType::default())
+    let builder = ContainerBuilder::new(id, SyscallType::default())
         .with_root_path(state)
-        .map_err(container_error("configure"))?
-        .with_stdin(stdin_fd(request)?)
-        .with_stdout(dup(stdout)?)
-        .with_stderr(dup(stderr)?)
+        .map_err(container_error("configure"))?;
+    let builder = match console {
+        Some(console) => builder.with_console_socket(Some(&console.path)),
+        None => builder
+            .with_stdin(stdin_fd(request)?)
+            .with_stdout(dup(stdout)?)
+            .with_stderr(dup(stderr)?),
+    };
+    let mut container = builder
         .with_executor(signals::ResetThenExec)
         .as_init(bundle)
         .with_systemd(false)
@@ -560,6 +572,13 @@ fn run_container(
     };
     container.start().map_err(container_error("start"))?;
     let init = Pid::from_raw(container.pid().map_or(-1, |p| p.as_raw()));
+    if let Some(console) = console {
+        let code = console
+            .master()
+            .and_then(|master| console::relay(master, TERMINAL_FD, init));
+        let _ = container.delete(true);
+        return code;
+    }
     // Reap everything (this is pid 1) until the step's process is gone.
     let code = loop {
         match waitpid(None, None) {

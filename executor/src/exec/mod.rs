@@ -3,6 +3,7 @@
 //! `helper` for the process tree and why cleanup cannot be skipped), in a
 //! cgroup of its own where the host delegates one (`crate::cgroup`).
 
+mod console;
 mod failure;
 mod helper;
 mod hosts;
@@ -14,6 +15,7 @@ mod signals;
 mod spec;
 mod trust;
 mod user;
+mod user_terminal;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsRawFd;
@@ -73,6 +75,13 @@ const GRACE: Duration = Duration::from_secs(10);
 pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error> {
     let started = Instant::now();
     let command = request.args.first().cloned().unwrap_or_default();
+    // Lent before the helper starts and given back once it is reaped
+    // (locals drop in reverse order).
+    let terminal = match request.terminal {
+        true => Some(user_terminal::UserTerminal::lend()?),
+        false => None,
+    };
+    let terminal_fd = terminal.as_ref().map(|t| t.raw_fd());
     let mut helper = Command::new("/proc/self/exe");
     helper
         .arg0("tanto-exec-helper")
@@ -83,8 +92,16 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
     // SAFETY: prctl is async-signal-safe. A second line of defence only: the
     // helper dies with this thread, but it watches its stdin for the engine.
     unsafe {
-        helper.pre_exec(|| {
+        helper.pre_exec(move || {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(fd) = terminal_fd {
+                // Out of the way first: the terminal may sit on TERMINAL_FD
+                // already, and dup2 onto itself would keep close-on-exec.
+                let moved = libc::fcntl(fd, libc::F_DUPFD, 10);
+                if moved < 0 || libc::dup2(moved, user_terminal::TERMINAL_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
             Ok(())
         });
     }

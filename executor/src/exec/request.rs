@@ -47,6 +47,12 @@ pub struct ExecRequest {
     /// (`trust.rs`).
     #[serde(default)]
     pub ca_certificates: Vec<Certificate>,
+    /// Runs the process on a pseudo-terminal of its own, relayed to the
+    /// user's terminal (`/dev/tty`), instead of `stdin` and the output
+    /// files: an interactive shell (`Container.terminal`). The output
+    /// files stay empty.
+    #[serde(default)]
+    pub terminal: bool,
 }
 
 /// A mount into the step's container.

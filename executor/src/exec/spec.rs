@@ -135,6 +135,9 @@ pub struct StepSpec<'a> {
     pub mounts: Vec<SpecMount>,
     /// RLIMIT_NOFILE for the process (Docker's 1048576, or the most allowed).
     pub nofile: u64,
+    /// A pseudo-terminal for the process (made by libcontainer in the
+    /// container's /dev/pts, handed over through a console socket).
+    pub terminal: bool,
 }
 
 /// The environment a process sees: the request's, plus PATH and HOME when it
@@ -229,7 +232,7 @@ pub fn build(step: &StepSpec) -> Spec {
     let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
-            "terminal": false,
+            "terminal": step.terminal,
             "user": {
                 "uid": step.identity.uid,
                 "gid": step.identity.gid,
@@ -297,6 +300,7 @@ mod tests {
             resolv_conf: Some("/etc/resolv.conf".into()),
             mounts: vec![SpecMount::bind("/src", "/host/src".into(), true)],
             nofile: 4096,
+            terminal: false,
         })
     }
 

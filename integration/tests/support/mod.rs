@@ -9,4 +9,5 @@ pub mod modules;
 pub mod registry;
 pub mod session;
 pub mod tanto;
+pub mod terminal;
 pub mod tree;

@@ -2,12 +2,14 @@
 //! in its own language, with the same functions (`hello` using a
 //! `greeting` the constructor takes, `build` taking a Directory and
 //! returning a Container, `fail` raising "out of tea", `failing-exec` whose
-//! step exits 7), driven through `tanto functions` and `tanto call`.
+//! step exits 7), driven through `tanto functions` and `tanto call`, and
+//! in a terminal (tmux) for `terminal` and `-i`.
 
 use std::sync::OnceLock;
 
 use super::registry::Registry;
 use super::tanto::Tanto;
+use super::terminal::Tmux;
 
 /// A registry serving the runtime image that `serve` pushes, and the
 /// busybox image the functions use: (registry, runtime image, busybox
@@ -95,4 +97,30 @@ pub fn check_tiny(tanto: &Tanto, expected: &[(&str, &str)]) {
     let exec = tanto.run(&["call", "-m", "tiny", "failing-exec"]);
     assert_eq!(exec.code, Some(7), "{}", exec.stderr);
     assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
+
+    check_shells(tanto);
+}
+
+/// `terminal` on a returned container, and `-i` where a function's step
+/// failed, in a real terminal.
+fn check_shells(tanto: &Tanto) {
+    let tmux = Tmux::tanto(
+        tanto,
+        &["call", "-m", "tiny", "build", "--src=tiny", "terminal"],
+    );
+    tmux.wait_for_shell("in-build");
+    tmux.type_line("pwd; ls");
+    tmux.wait_for("the mounted source", |s| {
+        s.contains("\n/src\n") && s.contains("dagger.json")
+    });
+    tmux.type_line("exit");
+    let done = tmux.wait_for_exit();
+    assert!(done.contains("EXIT=0"), "{done}");
+
+    let tmux = Tmux::tanto(tanto, &["call", "-m", "tiny", "-i", "failing-exec"]);
+    tmux.wait_for("the banner", |s| s.contains("failed with exit code 7"));
+    tmux.wait_for_shell("after-failure");
+    tmux.type_line("exit");
+    let done = tmux.wait_for_exit();
+    assert!(done.contains("EXIT=7"), "{done}");
 }

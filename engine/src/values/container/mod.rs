@@ -21,6 +21,7 @@ use crate::values::{CacheVolume, Directory, File};
 
 mod image;
 mod read;
+mod terminal;
 
 pub use read::OutputFiles;
 
