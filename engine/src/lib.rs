@@ -67,11 +67,10 @@
 //!   image/, collect.rs   building, publishing, exporting, importing images;
 //!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
-//!   terminal.rs                       interactive shells on the user's terminal
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
-//!   gc_policy/, ca_certs.rs, config_file.rs, disk_full.rs,
+//!   gc_policy/, ca_certs.rs, config_file.rs, disk_full.rs, terminal.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 

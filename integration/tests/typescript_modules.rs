@@ -37,7 +37,7 @@ fn tiny_module(tanto: &Tanto) {
             r#"/**
  * A tiny module
  */
-import {{ dag, Container, Directory, object, func }} from "@dagger.io/dagger"
+import {{ dag, Container, Directory, Secret, object, func }} from "@dagger.io/dagger"
 
 const BUSYBOX = "{busybox}"
 
@@ -67,6 +67,38 @@ export class Tiny {{
   }}
 
   /**
+   * A copy of src, under copied/
+   */
+  @func()
+  copy(src: Directory): Directory {{
+    return dag.directory().withDirectory("copied", src)
+  }}
+
+  /**
+   * How long a secret is
+   */
+  @func()
+  async secretLength(token: Secret): Promise<number> {{
+    return (await token.plaintext()).length
+  }}
+
+  /**
+   * A random number, cached
+   */
+  @func()
+  roll(): string {{
+    return String(Math.random())
+  }}
+
+  /**
+   * A random number, never cached
+   */
+  @func({{ cache: "never" }})
+  rollAgain(): string {{
+    return String(Math.random())
+  }}
+
+  /**
    * Throws
    */
   @func()
@@ -89,7 +121,7 @@ export class Tiny {{
 
 #[test]
 fn a_typescript_module_runs_unmodified_under_tanto_call() {
-    let tanto = Tanto::new();
+    let mut tanto = Tanto::new();
     tiny_module(&tanto);
 
     support::modules::check_tiny(
@@ -98,7 +130,28 @@ fn a_typescript_module_runs_unmodified_under_tanto_call() {
             ("build", "Mount src in a container"),
             ("hello", "Say hello"),
             ("failing-exec", "Runs a step that fails"),
+            ("secret-length", "How long a secret is"),
         ],
+    );
+    tanto.env("TINY_TOKEN", support::modules::TINY_TOKEN);
+    support::modules::check_secret(&tanto);
+
+    // A changed source file registers the module again.
+    let index = tanto.home().join("tiny/src/index.ts");
+    let code = std::fs::read_to_string(&index).unwrap();
+    tanto.write_home_file(
+        "tiny/src/index.ts",
+        &code.replace(
+            "  /**\n   * Throws",
+            "  /**\n   * Say bye\n   */\n  @func()\n  bye(): string {\n    return \"bye\"\n  }\n\n  /**\n   * Throws",
+        ),
+    );
+    let bye = tanto.run(&["call", "-m", "tiny", "bye"]);
+    assert_eq!(bye.stdout, "bye\n", "{}", bye.stderr);
+    assert!(
+        bye.stderr.contains("register module tiny"),
+        "{}",
+        bye.stderr
     );
 }
 

@@ -1,8 +1,9 @@
 //! What the module tests share: the `tiny` module each SDK's test writes
 //! in its own language, with the same functions (`hello` using a
 //! `greeting` the constructor takes, `build` taking a Directory and
-//! returning a Container, `fail` raising "out of tea", `failing-exec` whose
-//! step exits 7), driven through `tanto functions` and `tanto call`, and
+//! returning a Container, `copy` returning a Directory, `secret-length`,
+//! `roll` (cached) and `roll-again` (never cached), `fail` raising "out of
+//! tea", `failing-exec` whose step exits 7), driven through `tanto functions` and `tanto call`, and
 //! in a terminal (tmux) for `terminal` and `-i`.
 
 use std::sync::OnceLock;
@@ -98,8 +99,49 @@ pub fn check_tiny(tanto: &Tanto, expected: &[(&str, &str)]) {
     assert_eq!(exec.code, Some(7), "{}", exec.stderr);
     assert!(exec.stderr.contains("bad"), "{}", exec.stderr);
 
+    // A Directory the function returned, exported to the host.
+    let exported = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "copy",
+        "--src=tiny",
+        "export",
+        "--path=exported",
+    ]);
+    assert!(exported.success, "{}", exported.stderr);
+    assert!(
+        tanto.home().join("exported/copied/dagger.json").is_file(),
+        "{}",
+        exported.stderr
+    );
+
+    // Function results are reused as their cache policy says, across runs.
+    let roll = |name: &str| tanto.ok(&["call", "-m", "tiny", name]).stdout;
+    assert_eq!(roll("roll"), roll("roll"));
+    assert_ne!(roll("roll-again"), roll("roll-again"));
+
     check_shells(tanto);
 }
+
+/// A secret from the environment (`TINY_TOKEN`, set by the caller): used,
+/// never shown, never stored.
+pub fn check_secret(tanto: &Tanto) {
+    let secret = tanto.run(&[
+        "call",
+        "-m",
+        "tiny",
+        "secret-length",
+        "--token=env:TINY_TOKEN",
+    ]);
+    assert_eq!(secret.stdout, "17\n", "{}", secret.stderr);
+    assert!(!secret.stderr.contains(TINY_TOKEN));
+    let hits = super::tree::grep(&tanto.store(), TINY_TOKEN.as_bytes());
+    assert!(hits.is_empty(), "the secret is in {hits:?}");
+}
+
+/// What `TINY_TOKEN` holds in the module tests.
+pub const TINY_TOKEN: &str = "s3cret-value-2f9c";
 
 /// `terminal` on a returned container, and `-i` where a function's step
 /// failed, in a real terminal.
