@@ -50,23 +50,24 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
         .map(|u| u.name)
         .unwrap_or_else(|| uid.to_string());
     let rootless = !uid.is_root();
-    let mut checks = vec![ok(
-        "user",
-        format!(
-            "{user} (uid {uid}){}",
-            if rootless {
-                ", rootless mode"
-            } else {
-                ", real root: no user namespace needed"
-            }
-        ),
-    )];
+    let host_root = !rootless && isolation::has_sys_admin();
+    let mode = if rootless {
+        ", rootless mode"
+    } else if host_root {
+        ", real root: no user namespace needed"
+    } else {
+        ", root without CAP_SYS_ADMIN (a container's root): steps run in a user namespace over this container's ids"
+    };
+    let mut checks = vec![ok("user", format!("{user} (uid {uid}){mode}"))];
     if rootless {
         checks.push(subordinate_ids(&user, uid.as_raw()));
         checks.extend(["newuidmap", "newgidmap"].map(id_map_tool));
+    }
+    if !host_root {
         checks.push(user_namespaces());
     }
     checks.push(overlay(root));
+    checks.push(pid_namespaces());
     checks.push(cgroups());
     checks.push(step_limits());
     checks.push(seccomp());
@@ -222,25 +223,53 @@ fn user_namespaces() -> Check {
     }
 }
 
+/// Whether steps get a process namespace of their own (`/proc` unmasked).
+fn pid_namespaces() -> Check {
+    let name = "process namespaces";
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    // Asked in tanto's own namespace, where the steps run.
+    let own = Command::new(exe)
+        .arg("__probe-pid-namespace")
+        .env("RUST_LOG", "off")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if own {
+        ok(name, "each step has its own, with its own /proc".into())
+    } else {
+        bad(
+            name,
+            Verdict::Warn,
+            "steps share this container's: parts of /proc are masked, so no fresh /proc can be mounted; a step sees the container's other processes".into(),
+            "in Kubernetes, `procMount: Unmasked` (it needs `hostUsers: false`); with podman, `--security-opt unmask=/proc/*`".into(),
+        )
+    }
+}
+
 fn overlay(root: &Path) -> Check {
     let name = "overlay (userxattr)";
-    // Probe next to the store so the file system under test is the store's.
-    let parent = root
-        .parent()
-        .filter(|p| p.exists())
+    // Probe in the store's own directory (or the nearest one that exists):
+    // the file system under test is the store's.
+    let dir = root
+        .ancestors()
+        .find(|p| p.is_dir())
         .unwrap_or(Path::new("/tmp"));
-    let scratch = parent.join(format!(".tanto-doctor-{}", std::process::id()));
+    let scratch = dir.join(format!(".tanto-doctor-{}", std::process::id()));
+    if let Some(check) = store_on_overlay(dir) {
+        return check;
+    }
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
     let outcome = Command::new(exe)
         .arg("__probe-overlay")
         .arg(&scratch)
+        // Its own warnings (a single-id mapping, say) are other checks' business.
+        .env("RUST_LOG", "off")
         .output();
     match outcome {
         Ok(out) if out.status.success() => ok(
             name,
             format!(
                 "mounts in tanto's namespace on {}; whiteouts and opaque dirs work",
-                parent.display()
+                dir.display()
             ),
         ),
         Ok(out) => {
@@ -263,6 +292,21 @@ fn overlay(root: &Path) -> Check {
             "reinstall tanto".into(),
         ),
     }
+}
+
+/// The store on an overlay file system (a container's own root): overlay
+/// cannot be mounted on top of it.
+fn store_on_overlay(dir: &Path) -> Option<Check> {
+    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+    let stat = nix::sys::statfs::statfs(dir).ok()?;
+    (stat.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC).then(|| {
+        bad(
+            "overlay (userxattr)",
+            Verdict::Fail,
+            format!("{} is on an overlay file system (a container's root file system): overlay cannot be mounted on it", dir.display()),
+            "put the store on a volume: mount one (a Kubernetes `emptyDir`, `podman run -v`) and set TANTO_ROOT to a directory in it".into(),
+        )
+    })
 }
 
 fn cgroups() -> Check {

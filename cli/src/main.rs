@@ -96,6 +96,9 @@ enum Command {
     /// Used by `tanto doctor`: try overlay inside tanto's user namespace
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay { scratch: PathBuf },
+    /// For `tanto doctor`: exits 0 when steps get a pid namespace of their own
+    #[command(name = "__probe-pid-namespace", hide = true)]
+    ProbePidNamespace,
     /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
     #[command(name = "__run-step", hide = true)]
     RunStep {
@@ -107,10 +110,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Before anything else: this process may be an exec step's helper.
+    // Before anything else: this process may be an exec step's helper,
+    // whose logs (libcontainer's reasons, say) show only when asked for.
+    if std::env::var_os("RUST_LOG").is_some() {
+        init_logging(false);
+    }
     engine::isolation::serve_helper_if_asked();
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    if std::env::var_os("RUST_LOG").is_none() {
+        init_logging(cli.verbose);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -215,6 +224,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             engine::isolation::enter_namespace()?;
             run_step(&request, cancel_after)
+        }
+        Command::ProbePidNamespace => {
+            engine::isolation::enter_namespace()?;
+            Ok(match engine::isolation::sandbox().pids {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
         }
         Command::ProbeOverlay { scratch } => {
             engine::isolation::enter_namespace()?;

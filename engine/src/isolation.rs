@@ -13,6 +13,14 @@ use crate::error::Error;
 pub use executor::cgroup::{
     availability as step_cgroup_availability, pids_max_setting, LEAF as CGROUP_LEAF, PIDS_MAX_ENV,
 };
+pub use executor::{sandbox, Sandbox};
+
+/// Whether this process holds `CAP_SYS_ADMIN`: real root on a host does,
+/// a container's root usually does not (and then enters a user namespace).
+pub fn has_sys_admin() -> bool {
+    let capabilities = executor::capabilities::effective();
+    capabilities.has(executor::capabilities::SYS_ADMIN)
+}
 pub use executor::userns::{can_create_user_namespace, subordinate_range, IdRange, Mapping};
 
 /// Call first thing in `main`, before any thread starts: when this process

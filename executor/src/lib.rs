@@ -9,6 +9,7 @@
 //! Each public item has one path: the root re-exports below, or the
 //! modules `cgroup`, `overlay` and `userns`.
 
+pub mod capabilities;
 mod certificate;
 pub mod cgroup;
 mod error;
@@ -20,7 +21,7 @@ pub mod userns;
 pub use certificate::Certificate;
 pub use error::Error;
 pub use exec::{
-    check_process, dispatch_helper, run, BadProcess, Cancel, ExecOutcome, ExecRequest, Mount,
-    MountKind, Secret,
+    check_process, dispatch_helper, run, sandbox, BadProcess, Cancel, ExecOutcome, ExecRequest,
+    Mount, MountKind, Sandbox, Secret,
 };
 pub use mount::{mount_overlay, unmount};

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use nix::sched::{unshare, CloneFlags};
 use nix::unistd::{getegid, geteuid, Gid, Uid, User};
 
+use crate::capabilities;
 use crate::Error;
 
 /// Set in the re-executed child's environment to the mapping it got.
@@ -49,6 +50,10 @@ pub struct IdRange {
 pub enum Mapping {
     /// Real root, no namespace needed.
     HostRoot,
+    /// Root without the privileges tanto needs (a container's root, with
+    /// no `CAP_SYS_ADMIN`): root of a user namespace of its own over every
+    /// id it has, mapped to themselves.
+    ContainerRoot,
     /// The user as root plus their subordinate ranges as ids 1 and up.
     Subordinate,
     /// The user as root and nothing else.
@@ -59,6 +64,7 @@ impl Mapping {
     fn code(self) -> &'static str {
         match self {
             Mapping::HostRoot => "host",
+            Mapping::ContainerRoot => "container",
             Mapping::Subordinate => "subordinate",
             Mapping::SingleId => "single",
         }
@@ -106,7 +112,7 @@ pub fn enter() -> Result<Mapping, Error> {
     if let Some(code) = std::env::var_os(CHILD_ENV) {
         return enter_as_child(code);
     }
-    if geteuid().is_root() {
+    if geteuid().is_root() && capabilities::effective().has(capabilities::SYS_ADMIN) {
         return Ok(Mapping::HostRoot);
     }
     let status = spawn_namespaced_copy()?;
@@ -122,6 +128,7 @@ fn enter_as_child(code: OsString) -> Result<Mapping, Error> {
     std::env::remove_var(CHILD_ENV);
     let mapping = match code.to_str() {
         Some("subordinate") => Mapping::Subordinate,
+        Some("container") => Mapping::ContainerRoot,
         _ => Mapping::SingleId,
     };
     // Die with the parent: it is the one the user's Ctrl-C and kill reach.
@@ -144,7 +151,7 @@ fn enter_as_child(code: OsString) -> Result<Mapping, Error> {
     let root = (Uid::from_raw(0), Gid::from_raw(0));
     nix::unistd::setresgid(root.1, root.1, root.1)
         .map_err(|e| Error::BecomeRoot { source: e.into() })?;
-    if mapping == Mapping::Subordinate {
+    if mapping != Mapping::SingleId {
         // Drop supplementary groups: they would show up as nogroup inside.
         nix::unistd::setgroups(&[]).map_err(|e| Error::BecomeRoot { source: e.into() })?;
     }
@@ -176,7 +183,12 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 /// exit with.
 fn spawn_namespaced_copy() -> Result<i32, Error> {
     let ranges = own_ranges();
-    let mapping = if ranges.is_some() {
+    let mapping = if geteuid().is_root() {
+        tracing::debug!(
+            "root without CAP_SYS_ADMIN (in a container): entering a user namespace over this one's ids"
+        );
+        Mapping::ContainerRoot
+    } else if ranges.is_some() {
         Mapping::Subordinate
     } else {
         let user = User::from_uid(geteuid())
@@ -239,6 +251,7 @@ fn spawn_namespaced_copy() -> Result<i32, Error> {
     let mut byte = [0u8; 1];
     if ready.read_exact(&mut byte).is_ok() {
         let mapped = match (mapping, ranges) {
+            (Mapping::ContainerRoot, _) => map_own_ids(pid),
             (Mapping::Subordinate, Some((uids, gids))) => map_subordinate(pid, uids, gids),
             _ => map_single(pid),
         };
@@ -289,6 +302,40 @@ fn map_subordinate(pid: i32, uids: IdRange, gids: IdRange) -> Result<(), Error> 
     Ok(())
 }
 
+/// Every id this process's namespace has, to itself: root here holds
+/// `CAP_SETUID` and `CAP_SETGID` over them, so no helper is needed.
+fn map_own_ids(pid: i32) -> Result<(), Error> {
+    for (file, own) in [
+        ("uid_map", "/proc/self/uid_map"),
+        ("gid_map", "/proc/self/gid_map"),
+    ] {
+        let ranges =
+            std::fs::read_to_string(own).map_err(|source| Error::WriteIdMap { file, source })?;
+        std::fs::write(format!("/proc/{pid}/{file}"), identity_map(&ranges))
+            .map_err(|source| Error::WriteIdMap { file, source })?;
+    }
+    Ok(())
+}
+
+/// `inside outside count` lines of a map, as the ids `inside` mapped to
+/// themselves. All 2³² ids are one short: libcontainer takes a map of
+/// the whole range for the host's own (`is_in_new_userns`) and would make
+/// device nodes and cgroups as real root, which a container's root cannot.
+/// The id left out, 4294967294, is the one below the invalid -1.
+fn identity_map(own: &str) -> String {
+    own.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (inside, _, count) = (fields.next()?, fields.next()?, fields.next()?);
+            let count = match count {
+                "4294967295" => "4294967294",
+                count => count,
+            };
+            Some(format!("{inside} {inside} {count}\n"))
+        })
+        .collect()
+}
+
 fn map_single(pid: i32) -> Result<(), Error> {
     let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
     let proc = format!("/proc/{pid}");
@@ -324,6 +371,18 @@ pub fn can_create_user_namespace() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_containers_ids_map_to_themselves() {
+        assert_eq!(
+            identity_map("         0          0 4294967295\n"),
+            "0 0 4294967294\n"
+        );
+        assert_eq!(
+            identity_map("0 100000 65536\n65536 300000 1000\n"),
+            "0 0 65536\n65536 65536 1000\n"
+        );
+    }
 
     #[test]
     fn finds_ranges_by_name_or_uid() {

@@ -39,6 +39,7 @@ use super::failure::{describe, Failure};
 use super::overlay_mount;
 use super::request::{ExecRequest, MountKind};
 use super::rootfs::{self, Root};
+use super::sandbox::{self, Sandbox};
 use super::spec::{self, SpecMount, StepSpec};
 use super::user_terminal::TERMINAL_FD;
 use super::{console, hosts, process, signals, trust, user};
@@ -82,7 +83,12 @@ pub fn main() -> i32 {
         }
     };
     drop(line);
-    let result = supervise(&request);
+    let sandbox = match std::env::var(sandbox::SANDBOX_ENV) {
+        Ok(value) => Sandbox::from_env(&value),
+        Err(_) => Sandbox::FULL,
+    };
+    std::env::remove_var(sandbox::SANDBOX_ENV);
+    let result = supervise(&request, sandbox);
     reply(&result)
 }
 
@@ -113,15 +119,24 @@ fn open_output(path: &Path) -> Result<File, Failure> {
 }
 
 /// Forks the step's pid 1 and watches it, the request pipe and the clock.
-fn supervise(request: &ExecRequest) -> Reply {
+/// Without a pid namespace of its own (`sandbox.rs`) the step shares
+/// tanto's, and this process kills whatever it leaves.
+fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
+    let shared_pids = !sandbox.pids;
     let stdout = open_output(&request.stdout_path)?;
     let stderr = open_output(&request.stderr_path)?;
     let (report_read, report_write) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(crashed)?;
-    unshare(CloneFlags::CLONE_NEWPID).map_err(|e| Failure::Prepare {
-        what: "create a pid namespace".into(),
-        detail: describe(e),
-    })?;
+    if shared_pids {
+        // Orphans of the step come back here, to be killed at the end.
+        // SAFETY: prctl with these arguments has no memory effects.
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+    } else {
+        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| Failure::Prepare {
+            what: "create a pid namespace".into(),
+            detail: describe(e),
+        })?;
+    }
     // SAFETY: this process has one thread; the child only runs our code.
     let child = match unsafe { fork() }.map_err(crashed)? {
         ForkResult::Child => {
@@ -138,7 +153,7 @@ fn supervise(request: &ExecRequest) -> Reply {
                 unsafe { libc::_exit(1) };
             }
             let mut reports = File::from(report_write);
-            let report = match step(request, &stdout, &stderr, &mut reports) {
+            let report = match step(request, sandbox, &stdout, &stderr, &mut reports) {
                 Ok(code) => Report::Exited(code),
                 Err(failure) => Report::Failed(failure),
             };
@@ -224,6 +239,10 @@ fn supervise(request: &ExecRequest) -> Reply {
         let _ = kill(child, Signal::SIGKILL);
     }
     let status = waitpid(child, None);
+    if shared_pids {
+        // No pid 1 took the step's processes with it: whatever is left goes.
+        sandbox::kill_descendants();
+    }
     // pid 1 and with it the whole step are gone, and so is their mount
     // namespace: the upper dir can be tidied directly.
     created.extend(trust::restore(
@@ -298,6 +317,7 @@ fn is_cgroup2(path: &str) -> bool {
 /// returns its exit code.
 fn step(
     request: &ExecRequest,
+    sandbox: Sandbox,
     stdout: &File,
     stderr: &File,
     reports: &mut File,
@@ -312,15 +332,17 @@ fn step(
     )
     .map_err(mount_error("/ as private"))?;
     // libcontainer reads /proc/<pid> of the processes it starts: it needs the
-    // proc of this pid namespace.
-    mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .map_err(mount_error("/proc for the step's pid namespace"))?;
+    // proc of this pid namespace (with shared pids, the one there is).
+    if sandbox.pids {
+        mount(
+            Some("proc"),
+            "/proc",
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None::<&str>,
+        )
+        .map_err(mount_error("/proc for the step's pid namespace"))?;
+    }
     // On a hybrid cgroup host, show libcontainer the v2 hierarchy: its
     // rootless v2 manager tolerates the cgroups it may not create.
     if !is_cgroup2("/sys/fs/cgroup") && is_cgroup2("/sys/fs/cgroup/unified") {
@@ -332,6 +354,21 @@ fn step(
             None::<&str>,
         )
         .map_err(mount_error("the cgroup2 hierarchy over /sys/fs/cgroup"))?;
+    } else if !is_cgroup2("/sys/fs/cgroup") {
+        // A container on a cgroup v1 host shows only read-only v1
+        // hierarchies, where libcontainer cannot make the step's cgroup:
+        // in a cgroup namespace of our own, the v2 hierarchy can be
+        // mounted, with the container's cgroup as its root. Where even
+        // that is refused, libcontainer says what failed.
+        if unshare(CloneFlags::CLONE_NEWCGROUP).is_ok() {
+            let _ = mount(
+                Some("cgroup2"),
+                "/sys/fs/cgroup",
+                Some("cgroup2"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None::<&str>,
+            );
+        }
     }
 
     let scratch = &request.scratch_dir;
@@ -434,12 +471,17 @@ fn step(
         env,
         cwd: &request.cwd,
         identity: &identity,
-        hostname: &request.hostname,
+        hostname: if sandbox.hostname {
+            &request.hostname
+        } else {
+            ""
+        },
         hosts_file,
         resolv_conf,
         mounts: extra,
         nofile,
         terminal: request.terminal,
+        own_pid_namespace: sandbox.pids,
     };
 
     // Create mount points now, so the outer helper knows what to remove;

@@ -11,6 +11,7 @@ mod overlay_mount;
 mod process;
 mod request;
 mod rootfs;
+mod sandbox;
 mod signals;
 mod spec;
 mod trust;
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 pub(crate) use overlay_mount::absolute_overlay_options;
 pub use process::{check as check_process, BadProcess};
 pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
+pub use sandbox::{available as sandbox, Sandbox};
 
 use crate::Error;
 use failure::Failure;
@@ -89,6 +91,7 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    helper.env(sandbox::SANDBOX_ENV, sandbox::available().to_env());
     // SAFETY: prctl is async-signal-safe. A second line of defence only: the
     // helper dies with this thread, but it watches its stdin for the engine.
     unsafe {

@@ -138,6 +138,9 @@ pub struct StepSpec<'a> {
     /// A pseudo-terminal for the process (made by libcontainer in the
     /// container's /dev/pts, handed over through a console socket).
     pub terminal: bool,
+    /// A pid namespace and `/proc` of the step's own; without, it shares
+    /// tanto's and binds its `/proc` (`pid_sandbox.rs`).
+    pub own_pid_namespace: bool,
 }
 
 /// The environment a process sees: the request's, plus PATH and HOME when it
@@ -161,8 +164,17 @@ fn standard_mounts(step: &StepSpec) -> Vec<SpecMount> {
         source: source.into(),
         options: options.iter().map(|o| o.to_string()).collect(),
     };
+    let proc = match step.own_pid_namespace {
+        true => mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        false => mount(
+            "/proc",
+            "bind",
+            "/proc",
+            &["rbind", "nosuid", "noexec", "nodev"],
+        ),
+    };
     let mut mounts = vec![
-        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
+        proc,
         mount(
             "/dev",
             "tmpfs",
@@ -229,6 +241,14 @@ pub fn build(step: &StepSpec) -> Spec {
             json!({"destination": m.destination, "type": m.kind, "source": m.source, "options": m.options})
         })
         .collect();
+    let mut namespaces = vec![
+        json!({"type": "mount"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+    ];
+    if step.own_pid_namespace {
+        namespaces.insert(1, json!({"type": "pid"}));
+    }
     let mut config = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -253,7 +273,7 @@ pub fn build(step: &StepSpec) -> Spec {
         "mounts": mounts,
         "linux": {
             // Network and user namespaces are the host's and tanto's own.
-            "namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}],
+            "namespaces": namespaces,
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
             "seccomp": {
@@ -288,6 +308,10 @@ mod tests {
     }
 
     fn spec(identity: &Identity) -> Spec {
+        spec_with(identity, true)
+    }
+
+    fn spec_with(identity: &Identity, own_pid_namespace: bool) -> Spec {
         let args = vec!["sh".to_owned(), "-c".to_owned(), "true".to_owned()];
         build(&StepSpec {
             rootfs: "/scratch/rootfs".into(),
@@ -301,7 +325,33 @@ mod tests {
             mounts: vec![SpecMount::bind("/src", "/host/src".into(), true)],
             nofile: 4096,
             terminal: false,
+            own_pid_namespace,
         })
+    }
+
+    #[test]
+    fn without_a_pid_namespace_the_step_binds_tantos_proc() {
+        let identity = identity();
+        let spec = spec_with(&identity, false);
+        let namespaces = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        assert!(namespaces
+            .iter()
+            .all(|n| n.typ() != LinuxNamespaceType::Pid));
+        let mounts = spec.mounts().as_ref().unwrap();
+        let proc = mounts
+            .iter()
+            .find(|m| m.destination() == std::path::Path::new("/proc"))
+            .unwrap();
+        assert_eq!(proc.typ().as_deref(), Some("bind"));
+        assert_eq!(
+            proc.source().as_deref(),
+            Some(std::path::Path::new("/proc"))
+        );
+        assert!(proc
+            .options()
+            .as_ref()
+            .unwrap()
+            .contains(&"rbind".to_owned()));
     }
 
     #[test]
