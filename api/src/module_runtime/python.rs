@@ -136,9 +136,6 @@ impl Project {
         })
     }
 
-    /// `[tool.dagger] base-image`; else `$TANTO_PYTHON_IMAGE` (for
-    /// machines that reach no Docker Hub: a mirror's or a local image);
-    /// else `python:X-slim` for the version the project asks for.
     /// Where the project vendors the SDK (`sdk`), if it does.
     fn sdk_dir(&self) -> Option<&str> {
         self.vendored_sdk
@@ -146,6 +143,9 @@ impl Project {
             .map(|path| path.trim_end_matches('/'))
     }
 
+    /// `[tool.dagger] base-image`; else `$TANTO_PYTHON_IMAGE` (for
+    /// machines that reach no Docker Hub: a mirror's or a local image);
+    /// else `python:X-slim` for the version the project asks for.
     pub fn base_image(&self) -> String {
         self.base_image_with(std::env::var(PYTHON_IMAGE_ENV).ok())
     }

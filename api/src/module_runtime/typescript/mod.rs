@@ -2,7 +2,8 @@
 //! functions run in, built natively (dagger-modules.md §2.3, §7.2 item 10)
 //! from the published `@dagger.io/dagger` package rather than Dagger's SDK
 //! module and its bundle. A Node.js image (`package.json`'s
-//! `dagger.baseImage`, else [`DEFAULT_BASE_IMAGE`]); the SDK, `tsx` and
+//! `dagger.baseImage`, else [`NODE_IMAGE_ENV`]'s, else
+//! [`DEFAULT_BASE_IMAGE`]); the SDK, `tsx` and
 //! TypeScript installed by npm into [`SDK_DIR`] (one step, shared by every
 //! module on that image, with an npm cache volume); the module's source at
 //! `/src/<digest>/<subpath>` with `package.json` and `tsconfig.json` as
@@ -33,6 +34,10 @@ pub const TYPESCRIPT_VERSION: &str = "5.9.3";
 /// tanto's runtimes on one libc and one trust store layout (the Python
 /// runtime's default is `python:X-slim`). The SDK needs Node.js 20 or later.
 pub const DEFAULT_BASE_IMAGE: &str = "node:24-slim";
+
+/// The Node.js image for modules that do not name one, instead of Docker
+/// Hub's `node:X-slim`.
+pub const NODE_IMAGE_ENV: &str = "TANTO_NODE_IMAGE";
 
 /// Where the SDK, tsx and TypeScript are installed in the runtime, and the
 /// `sdk/` files made from the SDK.

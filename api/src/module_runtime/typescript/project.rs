@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use super::{DEFAULT_BASE_IMAGE, TYPESCRIPT_VERSION};
+use super::{DEFAULT_BASE_IMAGE, NODE_IMAGE_ENV, TYPESCRIPT_VERSION};
 use crate::module_runtime::RuntimeError;
 
 /// The package managers a module's dependencies are installed with.
@@ -109,9 +109,15 @@ impl Project {
         })
     }
 
-    /// `package.json`'s `dagger.baseImage`, else `node:<version>-slim` for
-    /// `dagger.runtime: node@<version>`, else the default.
+    /// `package.json`'s `dagger.baseImage`; else `$TANTO_NODE_IMAGE` (for
+    /// machines that reach no Docker Hub: a mirror's or a local image);
+    /// else `node:<version>-slim` for `dagger.runtime: node@<version>`,
+    /// else the default.
     pub fn base_image(&self) -> String {
+        self.base_image_with(std::env::var(NODE_IMAGE_ENV).ok())
+    }
+
+    fn base_image_with(&self, instead_of_docker_hub: Option<String>) -> String {
         let dagger = self.package.as_ref().and_then(|p| p.get("dagger"));
         let at = |key: &str| {
             dagger
@@ -121,6 +127,9 @@ impl Project {
         };
         if let Some(image) = at("baseImage") {
             return image.to_owned();
+        }
+        if let Some(image) = instead_of_docker_hub.filter(|image| !image.trim().is_empty()) {
+            return image;
         }
         match at("runtime").and_then(|r| r.strip_prefix("node@")) {
             Some(version) if !version.is_empty() => format!("node:{version}-slim"),
@@ -320,6 +329,20 @@ mod tests {
         assert_eq!(
             read(r#"{"dagger": {"runtime": "node@20"}}"#).base_image(),
             "node:20-slim"
+        );
+        let versioned = read(r#"{"dagger": {"runtime": "node@20"}}"#);
+        assert_eq!(
+            versioned.base_image_with(Some("mirror/node:20".into())),
+            "mirror/node:20"
+        );
+        assert_eq!(
+            project(&[MAIN]).unwrap().base_image_with(Some(" ".into())),
+            DEFAULT_BASE_IMAGE
+        );
+        let named = read(r#"{"dagger": {"baseImage": "reg/node:x"}}"#);
+        assert_eq!(
+            named.base_image_with(Some("mirror/node:20".into())),
+            "reg/node:x"
         );
         let bun = project(&[
             ("package.json", r#"{"dagger": {"runtime": "bun@1"}}"#),
