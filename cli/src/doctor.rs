@@ -297,9 +297,8 @@ fn overlay(root: &Path) -> Check {
 /// The store on an overlay file system (a container's own root): overlay
 /// cannot be mounted on top of it.
 fn store_on_overlay(dir: &Path) -> Option<Check> {
-    const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
     let stat = nix::sys::statfs::statfs(dir).ok()?;
-    (stat.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC).then(|| {
+    (stat.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC).then(|| {
         bad(
             "overlay (userxattr)",
             Verdict::Fail,

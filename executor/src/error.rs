@@ -87,6 +87,9 @@ pub enum Error {
     #[error("cannot mount {what}: {detail}")]
     Mount { what: String, detail: String },
 
+    #[error("cannot mount {what}: the store ({}) is on an overlay file system (a container's own root file system?), where overlay cannot be mounted; put the store on a volume (a Kubernetes emptyDir, `podman run -v`) and set TANTO_ROOT to a directory in it", upper.display())]
+    StoreOnOverlay { what: String, upper: PathBuf },
+
     #[error("cannot prepare the step's root file system ({what}): {detail}")]
     PrepareRootfs { what: String, detail: String },
 

@@ -22,6 +22,9 @@ pub enum Error {
         known: i64,
     },
 
+    #[error("cannot make the store at {} private: another user owns it (a volume's root?); make it yours (chown), or set TANTO_ROOT to a directory below it, such as {}", path.display(), path.join("store").display())]
+    StoreNotOwned { path: PathBuf },
+
     #[error("cannot use the store at {path}")]
     Store {
         path: PathBuf,

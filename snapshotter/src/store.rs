@@ -122,8 +122,14 @@ impl Store {
         };
         std::fs::create_dir_all(&root).map_err(|e| store_error(&root, e))?;
         // The store holds other users' files (subordinate ids): keep it private.
-        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| store_error(&root, e))?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            match e.kind() {
+                // A volume's root directory, made by someone else (a
+                // Kubernetes emptyDir): a directory below it would be ours.
+                std::io::ErrorKind::PermissionDenied => Error::StoreNotOwned { path: root.clone() },
+                _ => store_error(&root, e),
+            }
+        })?;
         let content = ContentStore::new(&root);
         let [blobs, content_tmp] = content.dirs();
         let (snapshots_tmp, locks) = (root.join("snapshots/tmp"), root.join("locks"));

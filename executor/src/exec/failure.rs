@@ -38,6 +38,10 @@ pub enum Failure {
         what: String,
         detail: String,
     },
+    StoreOnOverlay {
+        what: String,
+        upper: PathBuf,
+    },
     Prepare {
         what: String,
         detail: String,
@@ -87,6 +91,7 @@ impl From<Failure> for Error {
                 Error::LowerDirsTooLong { count, length }
             }
             Failure::Mount { what, detail } => Error::Mount { what, detail },
+            Failure::StoreOnOverlay { what, upper } => Error::StoreOnOverlay { what, upper },
             Failure::Prepare { what, detail } => Error::PrepareRootfs { what, detail },
             Failure::Container { stage, detail } => Error::Container { stage, detail },
             Failure::OutputFile { path, detail } => Error::OutputFile { path, detail },

@@ -131,6 +131,14 @@ pub fn mount_overlay(
     if chdir.is_some() {
         let _ = std::env::set_current_dir("/");
     }
+    if let (Err(_), Some((upper, _))) = (&result, upper) {
+        if on_overlay(upper) {
+            return Err(Failure::StoreOnOverlay {
+                what: what.to_owned(),
+                upper: upper.to_owned(),
+            });
+        }
+    }
     result.map_err(|e| Failure::Mount {
         what: what.to_owned(),
         detail: format!(
@@ -142,6 +150,13 @@ pub fn mount_overlay(
                 .join(", ")
         ),
     })
+}
+
+/// Whether `path` is on an overlay file system: overlay refuses one as
+/// its upper layer.
+fn on_overlay(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::OVERLAYFS_SUPER_MAGIC)
 }
 
 /// Makes `links/<n>/<i>` → `lowers[i]` in a fresh numbered directory.

@@ -187,6 +187,23 @@ pub fn binary() -> &'static Path {
     BINARY.get_or_init(|| build_and_copy(&["-p", "cli", "--bin", "tanto"], "debug/tanto"))
 }
 
+/// The release binary as shipped, statically linked (`scripts/build-release`),
+/// copied where every user may run it: what goes into containers.
+pub fn static_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let out = run_checked(
+            Command::new("bash")
+                .arg("scripts/build-release")
+                .current_dir(workspace),
+        );
+        // The path it prints is the workspace's, or absolute.
+        let built = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        readable_copy(&workspace.join(built))
+    })
+}
+
 /// An example program (`PACKAGE/examples/NAME.rs`), freshly built, copied
 /// where the test user can run it.
 pub fn example(package: &str, name: &str) -> PathBuf {

@@ -1,0 +1,203 @@
+//! tanto inside containers without privileges, as CI runners and
+//! Kubernetes pods run it: the tanto image is built and published by
+//! tanto's own pipeline (`engine/examples/tanto_image.rs`, run rootless as
+//! the test user), pulled by podman, and run with podman's default
+//! security — as root, as the image's user with subordinate ids, and with
+//! the store on a volume or on the container's own root file system. In
+//! each, `tanto doctor` says what tanto will do, and a pipeline pulls the
+//! Debian and busybox fixtures from the test registry and runs steps on
+//! them.
+
+mod support;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use support::fixtures;
+use support::podman::{self, Ran};
+use support::tanto::{self, Tanto};
+
+/// The tanto image, published to the Debian fixture's registry and pulled
+/// into podman: its reference.
+fn tanto_image() -> &'static str {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let debian = fixtures::served_debian();
+        let registry = debian.split('/').next().unwrap();
+        let address = format!("{registry}/tanto:test");
+        let builder = Tanto::new();
+        let pipeline = tanto::example("engine", "tanto_image");
+        let binary = tanto::static_binary().to_str().unwrap().to_owned();
+        let run = builder.run_program(&pipeline, &[debian, &binary, &address]);
+        assert!(run.success, "the image pipeline failed: {}", run.stderr);
+        let published = run.stdout.trim().to_owned();
+        assert!(
+            published.starts_with(&format!("{address}@sha256:")),
+            "{published}"
+        );
+        podman::pull(&published);
+        published
+    })
+}
+
+/// A volume as a Kubernetes `emptyDir` is: a fresh directory owned by
+/// root, writable by everyone.
+fn empty_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
+/// The pipeline run in each container: the Debian fixture with a file of
+/// the pipeline's and the busybox fixture, a step on each.
+fn pipeline_document() -> String {
+    let debian = fixtures::served_debian();
+    let busybox = &fixtures::served_busybox().1;
+    format!(
+        r#"{{
+  debian: container {{ from(address: "{debian}") {{
+    withNewFile(path: "/greeting", contents: "hello from the pipeline") {{
+      withExec(args: ["sh", "-c", "cat /greeting; echo; stat -c %U /var/mail; cat /etc/debian_version"]) {{ stdout }} }} }} }}
+  busybox: container {{ from(address: "{busybox}") {{
+    withExec(args: ["sh", "-c", "echo busybox says hi; ls /proc/self/ns >/dev/null && echo proc ok"]) {{ stdout }} }} }}
+}}"#
+    )
+}
+
+/// Runs the pipeline in `container` (the image's entrypoint is `tanto`);
+/// checks what each step printed.
+fn runs_the_pipeline(container: &podman::Run) -> Ran {
+    let documents = empty_dir();
+    std::fs::write(
+        documents.path().join("pipeline.graphql"),
+        pipeline_document(),
+    )
+    .unwrap();
+    let container = container.clone().volume(documents.path(), "/pipeline");
+    let ran = container.run(&["--progress", "plain", "query", "/pipeline/pipeline.graphql"]);
+    assert!(ran.success, "{ran}");
+    let answer: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    let debian = answer["data"]["debian"]["from"]["withNewFile"]["withExec"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ran}"));
+    // Files keep their owners: /var/mail is the mail group's, owned by root.
+    assert!(
+        debian.starts_with("hello from the pipeline\nroot\n12."),
+        "{debian}"
+    );
+    let busybox = answer["data"]["busybox"]["from"]["withExec"]["stdout"].as_str();
+    assert_eq!(busybox, Some("busybox says hi\nproc ok\n"), "{ran}");
+    ran
+}
+
+fn doctor(container: &podman::Run) -> String {
+    let ran = container.run(&["doctor"]);
+    format!("{}{}", ran.stdout, ran.stderr)
+}
+
+#[test]
+fn as_root_without_privileges_tanto_enters_a_user_namespace_and_runs_the_pipeline() {
+    let volume = empty_dir();
+    let container = podman::Run::new(tanto_image())
+        .option("--user", "0")
+        .volume(volume.path(), "/var/lib/tanto");
+    let said = doctor(&container);
+    assert!(
+        said.contains("root without CAP_SYS_ADMIN") && said.contains("tanto can run here"),
+        "{said}"
+    );
+    assert!(
+        said.contains("WARN process namespaces") && said.contains("procMount: Unmasked"),
+        "{said}"
+    );
+    // Each warning on a line of its own, none inside another check's line.
+    assert!(
+        said.lines()
+            .all(|l| l.matches(" WARN").count() <= 1 && !l.contains("\u{1b}[")),
+        "{said}"
+    );
+    runs_the_pipeline(&container);
+    // Again on the same store: nothing runs twice.
+    let again = runs_the_pipeline(&container);
+    assert!(again.stderr.contains("0 ran"), "{again}");
+}
+
+#[test]
+fn as_the_images_user_with_subordinate_ids_the_pipeline_runs_rootless() {
+    let volume = empty_dir();
+    let container = podman::Run::new(tanto_image()).volume(volume.path(), "/var/lib/tanto");
+    let said = doctor(&container);
+    assert!(
+        said.contains("tanto (uid 1000), rootless mode")
+            && said.contains("ok   subordinate ids")
+            && said.contains("tanto can run here"),
+        "{said}"
+    );
+    runs_the_pipeline(&container);
+    // The store is tanto's own, below the volume's root.
+    let store = volume.path().join("store");
+    assert_eq!(owner(&store), 1000);
+}
+
+#[test]
+fn with_the_store_on_the_containers_own_root_file_system_tanto_says_to_use_a_volume() {
+    let container = podman::Run::new(tanto_image());
+    let said = doctor(&container);
+    assert!(
+        said.contains("FAIL overlay") && said.contains("put the store on a volume"),
+        "{said}"
+    );
+    let documents = empty_dir();
+    std::fs::write(
+        documents.path().join("pipeline.graphql"),
+        pipeline_document(),
+    )
+    .unwrap();
+    let ran = container
+        .volume(documents.path(), "/pipeline")
+        .run(&["query", "/pipeline/pipeline.graphql"]);
+    assert!(!ran.success, "{ran}");
+    assert!(ran.stdout.contains("put the store on a volume"), "{ran}");
+}
+
+fn owner(path: &Path) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().uid()
+}
+
+#[test]
+fn the_example_pods_command_line_runs_its_pipeline() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
+    let pod = std::fs::read_to_string(examples.join("pod.yaml")).unwrap();
+    let args: Vec<String> = pod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("args: "))
+        .map(|list| serde_json::from_str(list).unwrap())
+        .expect("pod.yaml gives the container's args");
+    // The pod's images, from the test registry instead of Docker Hub.
+    let pipeline = std::fs::read_to_string(examples.join("pipeline.graphql"))
+        .unwrap()
+        .replace(
+            "\"debian:bookworm\"",
+            &format!("{:?}", fixtures::served_debian()),
+        )
+        .replace(
+            "\"busybox:latest\"",
+            &format!("{:?}", fixtures::served_busybox().1),
+        );
+    let config_map = empty_dir();
+    std::fs::write(config_map.path().join("pipeline.graphql"), pipeline).unwrap();
+    let volume = empty_dir();
+    let container = podman::Run::new(tanto_image())
+        .option("--user", "1000")
+        .volume(volume.path(), "/var/lib/tanto")
+        .volume(config_map.path(), "/pipeline");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = container.run(&args);
+    assert!(ran.success, "{ran}");
+    assert!(
+        ran.stdout.contains("hello from the pipeline") && ran.stdout.contains("busybox says hi"),
+        "{ran}"
+    );
+}
