@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use engine::isolation;
+use engine::single_id::{Mode, SingleId, SINGLE_ID_ENV};
 use nix::unistd::{geteuid, User};
 
 use crate::output;
@@ -59,13 +60,23 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
         ", root without CAP_SYS_ADMIN (a container's root): steps run in a user namespace over this container's ids"
     };
     let mut checks = vec![ok("user", format!("{user} (uid {uid}){mode}"))];
-    if rootless {
-        checks.push(subordinate_ids(&user, uid.as_raw()));
-        checks.extend(["newuidmap", "newgidmap"].map(id_map_tool));
-    }
+    // Whether tanto's namespace will map one id alone.
+    let single = if rootless {
+        let (ids, has_ranges) = subordinate_ids(&user, uid.as_raw());
+        checks.push(ids);
+        checks.extend(["newuidmap", "newgidmap"].map(|tool| id_map_tool(tool, has_ranges)));
+        Some(!has_ranges)
+    } else if !host_root {
+        // A container's root maps the container's own ids: one, in a
+        // container that was given one.
+        Some(isolation::maps_single_id())
+    } else {
+        None
+    };
     if !host_root {
         checks.push(user_namespaces());
     }
+    checks.extend(single.and_then(single_id));
     checks.push(overlay(root));
     checks.push(pid_namespaces());
     checks.push(cgroups());
@@ -98,14 +109,17 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn subordinate_ids(user: &str, uid: u32) -> Check {
+/// The check, and whether the user has both ranges (else tanto runs in
+/// single-id mode).
+fn subordinate_ids(user: &str, uid: u32) -> (Check, bool) {
     let name = "subordinate ids";
     let uids = isolation::subordinate_range(Path::new("/etc/subuid"), user, uid);
     let gids = isolation::subordinate_range(Path::new("/etc/subgid"), user, uid);
     let fix = format!(
-        "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} (as root); without them tanto maps only your own id and images that own files by other ids fail to unpack"
+        "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user} (as root); without them tanto maps only your own id and images that own files by other ids fail to unpack (unless squashed: see single-id mode)"
     );
-    match (uids, gids) {
+    let has_ranges = uids.is_some() && gids.is_some();
+    let check = match (uids, gids) {
         (Some(u), Some(g)) if u.count >= 65536 && g.count >= 65536 => ok(
             name,
             format!("uids {}+{}, gids {}+{}", u.start, u.count, g.start, g.count),
@@ -125,10 +139,24 @@ fn subordinate_ids(user: &str, uid: u32) -> Check {
             format!("none for {user} in /etc/subuid and /etc/subgid"),
             fix,
         ),
-    }
+    };
+    (check, has_ranges)
 }
 
-fn id_map_tool(tool: &'static str) -> Check {
+/// Without subordinate ids tanto writes its one-id map itself: a missing
+/// or broken tool is then no failure, only what adding ids will need.
+fn id_map_tool(tool: &'static str, needed: bool) -> Check {
+    let mut check = id_map_tool_found(tool);
+    if !needed && check.verdict == Verdict::Fail {
+        check.verdict = Verdict::Warn;
+        check
+            .found
+            .push_str("; not used without subordinate ids, needed once you add them");
+    }
+    check
+}
+
+fn id_map_tool_found(tool: &'static str) -> Check {
     let found = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
@@ -242,6 +270,55 @@ fn pid_namespaces() -> Check {
             "steps share this container's: parts of /proc are masked, so no fresh /proc can be mounted; a step sees the container's other processes".into(),
             "in Kubernetes, `procMount: Unmasked` (it needs `hostUsers: false`); with podman, `--security-opt unmask=/proc/*`".into(),
         )
+    }
+}
+
+/// What tanto does with images and users when its namespace maps one id
+/// (`single`): said then, and when a setting for it is ignored.
+fn single_id(single: bool) -> Option<Check> {
+    let name = "single-id mode";
+    let setting = match SingleId::load() {
+        Ok(setting) => setting,
+        Err(error) => {
+            return Some(bad(
+                name,
+                Verdict::Fail,
+                engine::report(&error),
+                format!("correct the setting named above ({SINGLE_ID_ENV} or [single-id] in the config file), or remove it"),
+            ))
+        }
+    };
+    match (single, setting.mode) {
+        (false, Mode::Off) => None,
+        (false, Mode::Squash) => Some(ok(
+            name,
+            format!(
+                "not used: tanto's namespace maps more than one id, so {} = squash is ignored",
+                setting.origin
+            ),
+        )),
+        (true, Mode::Squash) => Some(ok(
+            name,
+            format!(
+                "squash ({}): every file of every image is owned by your user (root inside), \
+                 setuid and setgid bits of files that belonged to another user or group are \
+                 dropped, and steps that ask for another user run as root",
+                setting.origin
+            ),
+        )),
+        (true, Mode::Off) => Some(bad(
+            name,
+            Verdict::Warn,
+            "tanto maps one id, and squash is off: images that own files by other ids (most \
+             distributions' images) fail to unpack, and steps that ask for another user fail"
+                .into(),
+            format!(
+                "set {SINGLE_ID_ENV}=squash (or mode = \"squash\" under [single-id] in \
+                 ~/.config/tanto/config.toml) to unpack every file as owned by your user and run \
+                 such steps as root, so images pull and steps run; what steps see differently is \
+                 said in a warning. A full id range (subordinate ids) runs images as they are"
+            ),
+        )),
     }
 }
 

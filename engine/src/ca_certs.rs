@@ -28,6 +28,11 @@ pub const HOST_DIR: &str = "/usr/local/share/ca-certificates";
 /// The config file's section and its one key.
 const SECTION: &str = "ca-certificates";
 const KEY: &str = "path";
+const IN_FILE: crate::config_file::OneKey = crate::config_file::OneKey {
+    section: SECTION,
+    key: KEY,
+    example: "\"/path/to/certs\" (or \"none\")",
+};
 
 /// What a value may be, said with every refused one.
 pub const ACCEPTED: &str = "it takes a directory of PEM certificates (its *.crt and *.pem \
@@ -94,22 +99,8 @@ pub enum CaCertificatesError {
         source: Box<executor::Error>,
     },
 
-    #[error("reading the configuration {path}")]
-    ConfigRead {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("parsing the configuration {path}")]
-    ConfigParse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-
-    #[error("[{SECTION}] in {path} must be a table with one key, `{KEY}`, a string: write {KEY} = \"/path/to/certs\" (or \"none\") under [{SECTION}]")]
-    ConfigShape { path: PathBuf },
+    #[error(transparent)]
+    Config(#[from] crate::config_file::ConfigFileError),
 }
 
 impl CaCertificates {
@@ -152,36 +143,9 @@ impl CaCertificates {
 /// `path` under `[ca-certificates]`, with the directory relative paths
 /// start from; `None` when the file or the section is not there.
 fn setting_in_file(path: &Path) -> Result<Option<(String, Origin, PathBuf)>, CaCertificatesError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CaCertificatesError::ConfigRead {
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
-    let table: toml::Table = text
-        .parse()
-        .map_err(|source| CaCertificatesError::ConfigParse {
-            path: path.to_owned(),
-            source,
-        })?;
-    let Some(section) = table.get(SECTION) else {
+    let Some(value) = IN_FILE.read(path)? else {
         return Ok(None);
     };
-    let shape = || CaCertificatesError::ConfigShape {
-        path: path.to_owned(),
-    };
-    let section = section.as_table().ok_or_else(shape)?;
-    if section.keys().any(|k| k != KEY) {
-        return Err(shape());
-    }
-    let Some(value) = section.get(KEY) else {
-        return Ok(None);
-    };
-    let value = value.as_str().ok_or_else(shape)?.to_owned();
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
     Ok(Some((
         value,
@@ -321,9 +285,9 @@ fn add_new(certificates: &mut Vec<Certificate>, found: Vec<Certificate>) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
+    use crate::config_file::fake_env as env;
 
     /// A self-signed test CA (`openssl req -x509`), its key thrown away.
     const CA: &str = "-----BEGIN CERTIFICATE-----
@@ -338,14 +302,6 @@ AiB0QnmDPmYFsVGnB8AovvFnOE8pREY/BDzMBFotk0y5MwIhALqDXL2xodw87VG1
 nMFNUWgBQRZye/UPD9/H3OEAd9e3
 -----END CERTIFICATE-----
 ";
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
 
     fn one_ca() -> Certificate {
         Certificate::all_in(CA.as_bytes()).unwrap().remove(0)

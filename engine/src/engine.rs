@@ -62,9 +62,16 @@ impl Engine {
                 None => max_layer_bytes_from_env()?,
             },
         };
-        let store = Store::open(&config.store_root, limits).map_err(|source| Error::Store {
-            source: Box::new(source),
-        })?;
+        let owners = crate::single_id::SingleId::load()
+            .map_err(|source| Error::SingleId {
+                source: Box::new(source),
+            })?
+            .owners(executor::userns::maps_single_id());
+        let store = Store::open(&config.store_root, limits)
+            .map_err(|source| Error::Store {
+                source: Box::new(source),
+            })?
+            .with_owners(owners);
         let client = Client::new(ClientConfig {
             credentials: Credentials::from_environment().map_err(|source| Error::Credentials {
                 source: Box::new(source),

@@ -187,6 +187,12 @@ pub enum Error {
         source: Box<crate::gc_policy::GcPolicyError>,
     },
 
+    #[error("the single-id setting is not valid")]
+    SingleId {
+        #[source]
+        source: Box<crate::single_id::SingleIdError>,
+    },
+
     #[error("cannot load the extra CA certificates that steps trust")]
     CaCertificates {
         #[source]

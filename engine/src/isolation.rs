@@ -21,7 +21,9 @@ pub fn has_sys_admin() -> bool {
     let capabilities = executor::capabilities::effective();
     capabilities.has(executor::capabilities::SYS_ADMIN)
 }
-pub use executor::userns::{can_create_user_namespace, subordinate_range, IdRange, Mapping};
+pub use executor::userns::{
+    can_create_user_namespace, maps_single_id, subordinate_range, IdRange, Mapping,
+};
 
 /// Call first thing in `main`, before any thread starts: when this process
 /// was started as an exec step's helper, it serves that and never returns.

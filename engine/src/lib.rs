@@ -70,7 +70,8 @@
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
-//!   gc_policy/, ca_certs.rs, config_file.rs, disk_full.rs, terminal.rs,
+//!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
+//!   terminal.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
@@ -100,6 +101,7 @@ mod random;
 mod records;
 mod scheduler;
 mod secret;
+pub mod single_id;
 mod solved;
 mod store_admin;
 mod store_root;
@@ -110,6 +112,7 @@ pub use cache_key::CacheKey;
 pub use cache_volume::Sharing;
 pub use collect::Collected;
 pub use config::Settings;
+pub use config_file::ConfigFileError;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::{human_bytes, Error};
 pub use gc::PolicyOverrides;

@@ -64,7 +64,7 @@ pub enum Error {
     #[error("unknown group {group:?}: the image's /etc/group has no such entry; use a group the image defines or a numeric gid")]
     UnknownGroup { group: String },
 
-    #[error("user {user:?}: {kind} {id} is not mapped into tanto's user namespace (it maps {kind}s {mapped}), so the step cannot run as it; use a {kind} in that range, or give your user a larger subordinate range in /etc/sub{kind} (e.g. `usermod --add-sub{kind}s 100000-1165535 $USER`, then restart tanto)")]
+    #[error("user {user:?}: {kind} {id} is not mapped into tanto's user namespace (it maps {kind}s {mapped}), so the step cannot run as it; use a {kind} in that range, or give your user a larger subordinate range in /etc/sub{kind} (e.g. `usermod --add-sub{kind}s 100000-1165535 $USER`, then restart tanto); where that cannot be done (tanto then maps your user alone), TANTO_SINGLE_ID=squash runs such steps as root")]
     IdNotMapped {
         user: String,
         kind: String,

@@ -13,7 +13,9 @@
 //! Inside, unpacked files get their real owners (uid N of the image is
 //! subordinate id N-1 on the host), overlay mounts with `userxattr`, and
 //! whiteouts (char 0/0) can be created. Without subordinate ids the namespace
-//! maps the user alone, and images that own files by other ids fail to unpack.
+//! maps the user alone, and images that own files by other ids fail to unpack
+//! unless the user asks for their owners to be squashed into that one id (the
+//! engine's `TANTO_SINGLE_ID=squash`; [`maps_single_id`] tells the mode).
 //!
 //! [`enter`] must run before any thread starts: `unshare(CLONE_NEWUSER)` fails
 //! in a multi-threaded process.
@@ -198,7 +200,8 @@ fn spawn_namespaced_copy() -> Result<i32, Error> {
             .unwrap_or_default();
         tracing::warn!(
             "user {user} has no subordinate ids in /etc/subuid and /etc/subgid: running with a single-id \
-             mapping, so images whose files belong to other users will fail to unpack. \
+             mapping, so images whose files belong to other users will fail to unpack \
+             (unless TANTO_SINGLE_ID=squash gives every file to you). \
              Add a range (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}`); \
              `tanto doctor` checks the setup"
         );
@@ -350,6 +353,23 @@ fn map_single(pid: i32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether this process's user namespace maps a single uid or gid (tanto's
+/// single-id fallback, or any namespace set up that way): then files and
+/// steps can only ever be owned by, and run as, that one id.
+pub fn maps_single_id() -> bool {
+    ["uid_map", "gid_map"].iter().any(|file| {
+        std::fs::read_to_string(format!("/proc/self/{file}"))
+            .is_ok_and(|map| mapped_count(&map) == 1)
+    })
+}
+
+/// How many ids a `/proc/<pid>/[ug]id_map` maps.
+fn mapped_count(map: &str) -> u64 {
+    map.lines()
+        .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok())
+        .sum()
+}
+
 /// Whether this process may create a user namespace at all, tried in a
 /// throwaway child so the caller stays as it is.
 pub fn can_create_user_namespace() -> bool {
@@ -382,6 +402,20 @@ mod tests {
             identity_map("0 100000 65536\n65536 300000 1000\n"),
             "0 0 65536\n65536 65536 1000\n"
         );
+    }
+
+    #[test]
+    fn counts_mapped_ids() {
+        assert_eq!(mapped_count("         0       1001          1\n"), 1);
+        assert_eq!(
+            mapped_count("         0       1001          1\n         1     200000      65536\n"),
+            65537
+        );
+        assert_eq!(
+            mapped_count("         0          0 4294967295\n"),
+            4294967295
+        );
+        assert_eq!(mapped_count(""), 0);
     }
 
     #[test]

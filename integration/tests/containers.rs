@@ -2,8 +2,9 @@
 //! Kubernetes pods run it: the tanto image is built and published by
 //! tanto's own pipeline (`engine/examples/tanto_image.rs`, run rootless as
 //! the test user), pulled by podman, and run with podman's default
-//! security — as root, as the image's user with subordinate ids, and with
-//! the store on a volume or on the container's own root file system. In
+//! security — as root, as the image's user with subordinate ids, as a user
+//! without them (squash mode), and with the store on a volume or on the
+//! container's own root file system. In
 //! each, `tanto doctor` says what tanto will do, and a pipeline pulls the
 //! Debian and busybox fixtures from the test registry and runs steps on
 //! them.
@@ -138,6 +139,22 @@ fn as_the_images_user_with_subordinate_ids_the_pipeline_runs_rootless() {
     // The store is tanto's own, below the volume's root.
     let store = volume.path().join("store");
     assert_eq!(owner(&store), 1000);
+}
+
+#[test]
+fn as_a_user_without_subordinate_ids_squash_mode_runs_the_pipeline() {
+    let volume = empty_dir();
+    let container = podman::Run::new(tanto_image())
+        .option("--user", "2000:2000")
+        .option("--env", "TANTO_SINGLE_ID=squash")
+        .volume(volume.path(), "/var/lib/tanto");
+    let said = doctor(&container);
+    assert!(
+        said.contains("rootless mode") && said.contains("tanto can run here"),
+        "{said}"
+    );
+    let ran = runs_the_pipeline(&container);
+    assert!(ran.stderr.contains("squash"), "the warning says so: {ran}");
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("layer {layer} entry {entry:?} is owned by {uid}:{gid}, which this user namespace does not map; give your user a subordinate id range of 65536 ids in /etc/subuid and /etc/subgid (see `tanto doctor`)")]
+    #[error("layer {layer} entry {entry:?} is owned by {uid}:{gid}, which this user namespace does not map; give your user a subordinate id range of 65536 ids in /etc/subuid and /etc/subgid (see `tanto doctor`), or, where that cannot be done (tanto then maps your user alone), set TANTO_SINGLE_ID=squash to unpack every file as owned by your user")]
     UnmappedId {
         layer: String,
         entry: String,

@@ -5,7 +5,9 @@
 //! $TANTO_ROOT/
 //!   content/blobs/sha256/<hex>    verified blobs (layers, configs, manifests)
 //!   content/tmp/                  blobs being written
-//!   snapshots/sha256-<hex>/fs     image layers, by diff id (this file)
+//!   snapshots/sha256-<hex>/fs     image layers, by diff id (this file);
+//!                                 `-squashed` after the hex when their owners
+//!                                 are (owners.rs)
 //!   snapshots/local-<hash>/fs     host directories, by content (host/)
 //!   snapshots/<kind>-<key>/       step results: exec-, layer- (results.rs)
 //!   snapshots/tmp/                snapshots and results being made
@@ -34,6 +36,7 @@ use std::sync::Arc;
 use crate::compression::Compression;
 use crate::content::{digest_hex, ContentStore, Digesting};
 use crate::meta::{apparent_size, EntryKind, Meta};
+use crate::owners::Owners;
 use crate::temp::{process_alive, remove_temps, temp_name};
 use crate::unpack::{UnpackStats, Unpacker};
 use crate::{sys, Error};
@@ -109,6 +112,7 @@ pub struct Store {
     snapshots_tmp: PathBuf,
     locks: PathBuf,
     limits: Limits,
+    owners: Owners,
 }
 
 impl Store {
@@ -147,7 +151,20 @@ impl Store {
             locks,
             root,
             limits,
+            owners: Owners::Recorded,
         })
+    }
+
+    /// This store user's layers owned as `owners` says: ingested that way,
+    /// and looked up only among layers ingested that way.
+    pub fn with_owners(mut self, owners: Owners) -> Store {
+        self.owners = owners;
+        self
+    }
+
+    /// How this store user's layers are owned.
+    pub fn owners(&self) -> Owners {
+        self.owners
     }
 
     pub fn root(&self) -> &Path {
@@ -305,10 +322,11 @@ impl Store {
     }
 
     /// The snapshot of the layer whose uncompressed digest is `diff_id`, if
-    /// one was committed. Layers are keyed by content alone: the same diff in
-    /// two images, whatever sits below it, is one snapshot.
+    /// one was committed with this store user's [`Owners`]. Layers are
+    /// keyed by content (and owners) alone: the same diff in two images,
+    /// whatever sits below it, is one snapshot.
     pub fn layer_snapshot(&self, diff_id: &str) -> Result<Option<Snapshot>, Error> {
-        let id = layer_snapshot_id(diff_id)?;
+        let id = self.layer_snapshot_id(diff_id)?;
         let dir = self.snapshots.join(&id);
         let present = dir.join("fs").is_dir() && self.meta.touch(&format!("snapshots/{id}"))?;
         Ok(present.then_some(Snapshot { id, dir }))
@@ -318,7 +336,7 @@ impl Store {
     /// holds it off until the lock is dropped. Half-made attempts of dead
     /// processes are cleared once the lock is held.
     pub fn lock_layer(&self, diff_id: &str) -> Result<LayerLock, Error> {
-        let id = layer_snapshot_id(diff_id)?;
+        let id = self.layer_snapshot_id(diff_id)?;
         let path = self.locks.join(format!("{id}.lock"));
         let file = crate::results::open_lock(&path)?;
         sys::lock_exclusive(&file).map_err(|source| Error::Store { path, source })?;
@@ -339,7 +357,7 @@ impl Store {
         compressed: impl Read,
         keep_blob: bool,
     ) -> Result<Ingested, Error> {
-        debug_assert_eq!(lock.id, layer_snapshot_id(layer.diff_id)?);
+        debug_assert_eq!(lock.id, self.layer_snapshot_id(layer.diff_id)?);
         let temp_dir = temp_name(&self.snapshots_tmp, &lock.id);
         let mut blob_temp = None;
         let result = self.ingest_into(&temp_dir, layer, compressed, keep_blob, &mut blob_temp);
@@ -399,7 +417,7 @@ impl Store {
                 bound,
                 None,
             );
-            let unpacked = Unpacker::new(&fs, layer.digest)?.unpack(&mut tar);
+            let unpacked = Unpacker::new(&fs, layer.digest, self.owners)?.unpack(&mut tar);
             // The diff id covers the whole stream, padding after the tar's end too.
             let drained =
                 unpacked.and_then(|stats| tar.drain().map(|()| stats).map_err(read_error));
@@ -448,7 +466,7 @@ impl Store {
         }
         drop(copy);
 
-        let id = layer_snapshot_id(layer.diff_id)?;
+        let id = self.layer_snapshot_id(layer.diff_id)?;
         let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
         sys::sync_filesystem(fs_dir.as_fd()).map_err(commit_error)?;
         if let Some(path) = blob_temp.take() {
@@ -466,15 +484,19 @@ impl Store {
             &format!("snapshots/{id}"),
             EntryKind::ImageLayer,
             apparent_size(&dir),
-            &format!("layer {}", layer.diff_id),
+            &format!("layer {}{}", layer.diff_id, self.owners.note()),
         )?;
         Ok(Ingested {
             snapshot: Snapshot { id, dir },
             stats,
         })
     }
-}
 
-fn layer_snapshot_id(diff_id: &str) -> Result<String, Error> {
-    Ok(format!("sha256-{}", digest_hex(diff_id)?))
+    fn layer_snapshot_id(&self, diff_id: &str) -> Result<String, Error> {
+        Ok(format!(
+            "sha256-{}{}",
+            digest_hex(diff_id)?,
+            self.owners.id_suffix()
+        ))
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! - `.wh.NAME` becomes an overlay whiteout named NAME (see `overlay.rs`);
 //! - `.wh..wh..opq` marks its directory opaque;
-//! - ownership, modes, xattrs, mtimes, symlinks and hardlinks are kept;
+//! - ownership, modes, xattrs, mtimes, symlinks and hardlinks are kept
+//!   (unless the owners are squashed: see `owners.rs`);
 //! - device nodes are created where the kernel allows it (real root) and
 //!   skipped with a warning where it does not (a user namespace).
 //!
@@ -20,6 +21,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tar::EntryType;
 
+use crate::owners::{Owners, Squash};
 use crate::{overlay, sys, Error};
 
 /// What one unpack did.
@@ -34,6 +36,8 @@ pub struct UnpackStats {
 pub(crate) struct Unpacker<'l> {
     root: OwnedFd,
     layer: &'l str,
+    /// The owner every entry gets instead of its recorded one, if any.
+    squash: Option<Squash>,
     /// Directory mtimes are set last: adding children would change them.
     dir_mtimes: Vec<(PathBuf, i64)>,
     buffer: Vec<u8>,
@@ -50,7 +54,7 @@ struct Meta {
 }
 
 impl<'l> Unpacker<'l> {
-    pub(crate) fn new(dir: &Path, layer: &'l str) -> Result<Unpacker<'l>, Error> {
+    pub(crate) fn new(dir: &Path, layer: &'l str, owners: Owners) -> Result<Unpacker<'l>, Error> {
         let root = sys::open_dir(dir).map_err(|source| Error::Unpack {
             layer: layer.to_owned(),
             entry: String::new(),
@@ -59,6 +63,7 @@ impl<'l> Unpacker<'l> {
         Ok(Unpacker {
             root,
             layer,
+            squash: (owners == Owners::Squashed).then(Squash::own),
             dir_mtimes: Vec::new(),
             buffer: vec![0; 256 << 10],
             stats: UnpackStats::default(),
@@ -95,7 +100,10 @@ impl<'l> Unpacker<'l> {
         let shown = raw_path.display().to_string();
         let path = normalize(&raw_path).map_err(|reason| self.unsafe_entry(&shown, reason))?;
         let kind = entry.header().entry_type();
-        let meta = self.meta(entry, &shown)?;
+        let mut meta = self.meta(entry, &shown)?;
+        if let Some(squash) = self.squash {
+            squash.apply(&mut meta.uid, &mut meta.gid, &mut meta.mode, kind.is_dir());
+        }
 
         if path.as_os_str().is_empty() {
             // The layer's own root ("./"): only its metadata applies.
@@ -506,6 +514,8 @@ fn split(path: &Path) -> (&Path, &OsStr) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::MetadataExt;
+
     use super::*;
 
     #[test]
@@ -514,5 +524,73 @@ mod tests {
         assert_eq!(normalize(Path::new("./")).unwrap(), Path::new(""));
         assert!(normalize(Path::new("/etc/passwd")).is_err());
         assert!(normalize(Path::new("a/../../b")).is_err());
+    }
+
+    /// A tar of (path, kind, mode, uid, gid) entries; symlinks point at ".".
+    fn tar_of(entries: &[(&str, EntryType, u32, u64, u64)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for &(path, kind, mode, uid, gid) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_mode(mode);
+            header.set_uid(uid);
+            header.set_gid(gid);
+            header.set_size(0);
+            if kind == EntryType::Symlink {
+                header.set_link_name(".").unwrap();
+            }
+            builder.append_data(&mut header, path, &[][..]).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn squashed_layers_are_owned_by_the_unpacker_without_borrowed_set_id_bits() {
+        let own = Squash::own();
+        let tar = tar_of(&[
+            ("home/user", EntryType::Directory, 0o755, 1000, 1000),
+            ("home/user/file", EntryType::Regular, 0o644, 1000, 1000),
+            ("home/user/link", EntryType::Symlink, 0o777, 1000, 1000),
+            ("home/user/pipe", EntryType::Fifo, 0o640, 1000, 50),
+            ("home/user/.wh.gone", EntryType::Regular, 0o644, 1000, 1000),
+            ("var/mail", EntryType::Directory, 0o2775, own.uid, 8),
+            ("usr/bin/chage", EntryType::Regular, 0o2755, own.uid, 42),
+            ("usr/games/hack", EntryType::Regular, 0o6755, 5, 60),
+            (
+                "usr/bin/passwd",
+                EntryType::Regular,
+                0o4755,
+                own.uid,
+                own.gid,
+            ),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        Unpacker::new(dir.path(), "sha256:test", Owners::Squashed)
+            .unwrap()
+            .unpack(&tar[..])
+            .unwrap();
+        let mut found = Vec::new();
+        let mut pending = vec![dir.path().to_owned()];
+        while let Some(path) = pending.pop() {
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            assert_eq!(
+                (u64::from(meta.uid()), u64::from(meta.gid())),
+                (own.uid, own.gid),
+                "{}",
+                path.display()
+            );
+            if meta.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            }
+            found.push(path);
+        }
+        // The root, the nine entries (the whiteout as overlay's char 0/0)
+        // and the five parents made on the way.
+        assert_eq!(found.len(), 15, "{found:?}");
+        let mode = |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().mode() & 0o7777;
+        assert_eq!(mode("var/mail"), 0o2775);
+        assert_eq!(mode("usr/bin/chage"), 0o755);
+        assert_eq!(mode("usr/games/hack"), 0o755);
+        assert_eq!(mode("usr/bin/passwd"), 0o4755);
     }
 }

@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
-use snapshotter::{Compression, Error, LayerBlob, Limits, Store};
+use snapshotter::{Compression, Error, LayerBlob, Limits, Owners, Store};
 
 fn sha(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -463,4 +463,25 @@ fn concurrent_ingests_of_one_layer_unpack_once() {
         }
     });
     assert_eq!(unpacked.into_inner(), 1);
+}
+
+#[test]
+fn squashed_layers_are_other_snapshots_than_recorded_ones() {
+    let f = fixture(Limits::default());
+    let squashing = f.store.clone().with_owners(Owners::Squashed);
+    let tar = RawTar::new().file("f", b"either way").finish();
+    let diff_id = sha(&tar);
+    let squashed = ingest(&squashing, &tar).unwrap().snapshot;
+    assert!(squashed.id().ends_with("-squashed"), "{}", squashed.id());
+    // The recorded store user does not take the squashed tree for its own…
+    assert_eq!(f.store.layer_snapshot(&diff_id).unwrap(), None);
+    let recorded = ingest(&f.store, &tar).unwrap().snapshot;
+    assert_ne!(recorded.id(), squashed.id());
+    assert_ne!(recorded.fs(), squashed.fs());
+    // …and each finds its own from then on, in this store and on reopening.
+    assert_eq!(f.store.layer_snapshot(&diff_id).unwrap(), Some(recorded));
+    let reopened = Store::open(f.store.root(), Limits::default())
+        .unwrap()
+        .with_owners(Owners::Squashed);
+    assert_eq!(reopened.layer_snapshot(&diff_id).unwrap(), Some(squashed));
 }

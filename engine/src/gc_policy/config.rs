@@ -14,6 +14,7 @@ use std::str::FromStr;
 use super::duration::parse_duration;
 use super::error::{GcPolicyError, Origin, DURATION_FORMS, SPACE_FORMS};
 use super::{GcPolicy, Space};
+use crate::config_file::ConfigFileError;
 
 const KNOWN_KEYS: &str =
     "enabled, keep-duration, reserved-space, max-used-space, min-free-space, target-space";
@@ -90,7 +91,7 @@ impl GcPolicy {
                 GcPolicy::from_sources(Some((&path, &text)), env)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => GcPolicy::from_sources(None, env),
-            Err(source) => Err(GcPolicyError::Read { path, source }),
+            Err(source) => Err(ConfigFileError::Read { path, source }.into()),
         }
     }
 
@@ -126,7 +127,7 @@ impl GcPolicy {
 }
 
 fn apply_file(policy: &mut GcPolicy, path: &Path, text: &str) -> Result<(), GcPolicyError> {
-    let table: toml::Table = text.parse().map_err(|source| GcPolicyError::Parse {
+    let table: toml::Table = text.parse().map_err(|source| ConfigFileError::Parse {
         path: path.to_owned(),
         source,
     })?;
@@ -187,20 +188,12 @@ fn wrong_type(expected: &'static str, found: &toml::Value) -> GcPolicyError {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::time::Duration;
 
     use super::*;
+    use crate::config_file::fake_env as env;
 
     const PATH: &str = "/home/u/.config/tanto/config.toml";
-
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| vars.get(name).cloned()
-    }
 
     fn from(text: &str, vars: &[(&str, &str)]) -> Result<GcPolicy, GcPolicyError> {
         GcPolicy::from_sources(Some((Path::new(PATH), text)), env(vars))
@@ -314,7 +307,10 @@ mod tests {
     #[test]
     fn a_file_that_is_not_toml_keeps_the_parser_error_as_its_source() {
         let error = from("[gc\n", &[]).unwrap_err();
-        assert!(matches!(&error, GcPolicyError::Parse { path, .. } if path == Path::new(PATH)));
+        assert!(matches!(
+            &error,
+            GcPolicyError::File(ConfigFileError::Parse { path, .. }) if path == Path::new(PATH)
+        ));
         let source = std::error::Error::source(&error).expect("a source");
         assert!(source.is::<toml::de::Error>());
         assert!(matches!(
@@ -358,7 +354,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("tanto/config.toml")).unwrap();
         assert!(matches!(
             GcPolicy::load_with(env(&vars)),
-            Err(GcPolicyError::Read { .. })
+            Err(GcPolicyError::File(ConfigFileError::Read { .. }))
         ));
     }
 }

@@ -52,19 +52,9 @@ pub enum GcPolicyError {
     #[error("`gc` in {path} is not a table; write the settings under [gc]")]
     NotATable { path: PathBuf },
 
-    #[error("reading the configuration {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-
-    #[error("parsing the configuration {path}")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
+    /// The file could not be read or is not TOML.
+    #[error(transparent)]
+    File(#[from] crate::config_file::ConfigFileError),
 }
 
 /// What is wrong with a size or a duration.

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use executor::{Cancel, ExecRequest, Mount, MountKind};
+use snapshotter::Owners;
 
 use crate::cache_key::CacheKey;
 use crate::cache_volume::Sharing;
@@ -124,7 +125,14 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
         step: node.name.clone(),
         source: Box::new(bad.into()),
     })?;
-    let key = exec_key(exec, &rootfs.key, &settings, &args, &mounts);
+    let key = exec_key(
+        exec,
+        &rootfs.key,
+        &settings,
+        &args,
+        &mounts,
+        ctx.store.owners(),
+    );
     let prepared = Prepared {
         args,
         settings,
@@ -450,6 +458,7 @@ fn request(
         timeout: None,
         ca_certificates: ctx.ca_certificates.clone(),
         terminal: false,
+        unmapped_user_as_root: ctx.store.owners() == Owners::Squashed,
     };
     Ok((request, volumes_in_use))
 }

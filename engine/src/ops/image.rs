@@ -101,7 +101,8 @@ pub(crate) fn image_outcome(
     let all_present = layers
         .iter()
         .all(|l| matches!(l.outcome, LayerOutcome::Reused));
-    let mut solved = Solved::chain(image_key(manifest_digest), dirs.into_iter().rev().collect());
+    let key = image_key(manifest_digest, store.owners());
+    let mut solved = Solved::chain(key, dirs.into_iter().rev().collect());
     solved.settings = Some(Arc::new(Settings::from_image(&config)));
     solved.base = Some(Arc::new(base));
     solved.pulled = Some(Arc::new(PullReport { pinned, layers }));

@@ -10,6 +10,14 @@
 //!
 //! Request keys (`tanto.image-request.v1`, …) are different: they only
 //! deduplicate work within one process and are never stored.
+//!
+//! Squashed owners (single-id squash mode, `single_id.rs`) give other
+//! trees and run steps as another user: image and exec keys say so with
+//! one more field, and only then, so that a key made without squash is
+//! the one it always was (no tag bump, no store's results orphaned) and a
+//! squashed key can equal none of them.
+
+use snapshotter::Owners;
 
 use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::config::Settings;
@@ -23,11 +31,19 @@ pub(super) fn scratch_key() -> CacheKey {
     KeyBuilder::new("tanto.scratch.v1").finish()
 }
 
-/// An image, pulled or imported: its manifest digest.
-pub(super) fn image_key(manifest_digest: &str) -> CacheKey {
-    KeyBuilder::new("tanto.image.v1")
-        .str("manifest", manifest_digest)
-        .finish()
+/// An image, pulled or imported: its manifest digest, and its owners
+/// when squashed.
+pub(super) fn image_key(manifest_digest: &str, owners: Owners) -> CacheKey {
+    let key = KeyBuilder::new("tanto.image.v1").str("manifest", manifest_digest);
+    with_owners(key, owners).finish()
+}
+
+/// `owners`, when squashed, as the key's last field.
+fn with_owners(key: KeyBuilder, owners: Owners) -> KeyBuilder {
+    match owners {
+        Owners::Recorded => key,
+        Owners::Squashed => key.str("owners", "squashed"),
+    }
 }
 
 /// A host directory or file: the digest of its content (paths, modes,
@@ -111,12 +127,16 @@ pub(super) fn layer_key(
 /// A step that failed for want of them (a certificate error) was never
 /// cached, so adding them later reruns it; one that hid the failure
 /// (`curl … || true`) is cached as it ran, as with any network flake.
+///
+/// Squashed owners go in even where the rootfs key says so already: a step
+/// on a host directory that asks for user 1000 runs as root when squashed.
 pub(super) fn exec_key(
     exec: &ExecOp,
     rootfs: &CacheKey,
     settings: &Settings,
     args: &[String],
     mounts: &[(String, ReadyMount)],
+    owners: Owners,
 ) -> CacheKey {
     let mut key = KeyBuilder::new("tanto.exec.v1")
         .key("rootfs", rootfs)
@@ -151,7 +171,7 @@ pub(super) fn exec_key(
             .str("secret-env", name)
             .str("secret", secret.keyed_hash());
     }
-    key.finish()
+    with_owners(key, owners).finish()
 }
 
 #[cfg(test)]
@@ -177,6 +197,7 @@ mod tests {
         settings: Settings,
         args: Vec<String>,
         mounts: Vec<(String, ReadyMount)>,
+        owners: Owners,
     }
 
     impl Exec {
@@ -187,6 +208,7 @@ mod tests {
                 &self.settings,
                 &self.args,
                 &self.mounts,
+                self.owners,
             )
         }
     }
@@ -246,6 +268,7 @@ mod tests {
                     },
                 ),
             ],
+            owners: Owners::Recorded,
         }
     }
 
@@ -309,6 +332,7 @@ mod tests {
             ("secret env value", |e| {
                 e.op.secret_env[0].1 = Secret::new("t", b"rotated", &STORE_KEY)
             }),
+            ("squashed owners", |e| e.owners = Owners::Squashed),
         ];
         let base = exec().key();
         let mut seen = vec![("base", base)];
@@ -509,7 +533,7 @@ mod tests {
     fn each_op_keys_as_it_always_has() {
         let golden = [
             ("tanto.scratch.v1", scratch_key()),
-            ("tanto.image.v1", image_key("sha256:aa")),
+            ("tanto.image.v1", image_key("sha256:aa", Owners::Recorded)),
             ("tanto.host.v1", host_key("blake3:bb")),
             ("tanto.subdir.v1", subdir_key(&chain("c"), "/d")),
             (
@@ -568,5 +592,13 @@ mod tests {
             assert_eq!(tag, expected_tag);
             assert_eq!(&key.to_hex(), expected_hex, "{tag} changed its encoding");
         }
+    }
+
+    #[test]
+    fn squashed_images_key_apart() {
+        assert_ne!(
+            image_key("sha256:aa", Owners::Squashed),
+            image_key("sha256:aa", Owners::Recorded)
+        );
     }
 }

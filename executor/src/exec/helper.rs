@@ -51,6 +51,9 @@ enum Report {
     Created(Vec<PathBuf>),
     /// What went into the trust store; sent before the step starts.
     Trusted(trust::Installed),
+    /// The step runs as root instead of its user, whose id (`uid 1000`)
+    /// the namespace does not map (squash mode); sent before it starts.
+    AsRootInstead(String),
     Exited(i32),
     Failed(Failure),
 }
@@ -64,6 +67,10 @@ pub struct Finished {
     pub exit_code: i32,
     /// Where the extra CA certificates went for the run.
     pub trust: trust::Installed,
+    /// The unmapped id (`uid 1000`) of the user the step asked for, when
+    /// it ran as root instead (squash mode).
+    #[serde(default)]
+    pub as_root_instead: Option<String>,
 }
 
 /// The outer helper's whole life. Returns the process exit code.
@@ -170,6 +177,7 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
     let mut reports = BufReader::new(File::from(report_read));
     let mut created = Vec::new();
     let mut trusted = trust::Installed::default();
+    let mut as_root_instead = None;
     let mut outcome: Option<Result<i32, Failure>> = None;
     let mut killed_for: Option<Failure> = None;
     let mut request_open = true;
@@ -228,6 +236,7 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
                 Ok(_) => match serde_json::from_str::<Report>(&line) {
                     Ok(Report::Created(paths)) => created.extend(paths),
                     Ok(Report::Trusted(installed)) => trusted = installed,
+                    Ok(Report::AsRootInstead(id)) => as_root_instead = Some(id),
                     Ok(Report::Exited(code)) => outcome = Some(Ok(code)),
                     Ok(Report::Failed(failure)) => outcome = Some(Err(failure)),
                     Err(_) => break,
@@ -265,6 +274,7 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
     Ok(Finished {
         exit_code,
         trust: trusted,
+        as_root_instead,
     })
 }
 
@@ -394,12 +404,21 @@ fn step(
         &run,
     )?;
     let root = Root::open(&rootfs_dir)?;
-    let identity = user::resolve(
+    let unmapped = match request.unmapped_user_as_root {
+        true => user::Unmapped::RunAsRoot,
+        false => user::Unmapped::Refuse,
+    };
+    let resolved = user::resolve(
         &request.user,
         &root.read_text("/etc/passwd"),
         &root.read_text("/etc/group"),
         &user::Mapped::own(),
+        unmapped,
     )?;
+    if let Some(id) = &resolved.instead {
+        send(reports, &Report::AsRootInstead(id.clone()));
+    }
+    let identity = resolved.identity;
 
     // What the request mounts, as host paths in this namespace.
     let mut extra = Vec::new();

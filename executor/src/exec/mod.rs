@@ -166,6 +166,9 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
     });
     match reply {
         Ok(finished) => {
+            if let Some(id) = &finished.as_root_instead {
+                user::warn_as_root_once(&request.user, id, &command);
+            }
             if !request.ca_certificates.is_empty() {
                 log_trust(&command, &finished.trust);
             }

@@ -53,6 +53,12 @@ pub struct ExecRequest {
     /// files stay empty.
     #[serde(default)]
     pub terminal: bool,
+    /// A user whose ids tanto's namespace does not map runs as root (0:0)
+    /// instead of being refused: single-id squash mode
+    /// (`TANTO_SINGLE_ID=squash`), where the one mapped id owns every file
+    /// anyway. Said once per user in a warning.
+    #[serde(default)]
+    pub unmapped_user_as_root: bool,
 }
 
 /// A mount into the step's container.

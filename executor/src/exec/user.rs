@@ -1,7 +1,12 @@
 //! Turning a step's `user` ("", "name", "uid", "name:group", "uid:gid") into
 //! ids, the way Docker and runc read the image's /etc/passwd and /etc/group,
 //! refusing ids that tanto's user namespace does not map: setuid(-1) is "no
-//! change", so an unchecked 4294967295 would leave the step root.
+//! change", so an unchecked 4294967295 would leave the step root. Only when
+//! the user asked for it (single-id squash mode) does such a step run as
+//! root, and the caller is told so it can say it.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 
 use super::failure::Failure;
 
@@ -144,20 +149,109 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
     })
 }
 
+/// What a step gets when its user's ids are not all mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unmapped {
+    /// Refused ([`Failure::IdNotMapped`]): never run as someone else unasked.
+    Refuse,
+    /// Root (0:0), because the user asked for it (the engine's
+    /// `TANTO_SINGLE_ID=squash`): the namespace maps one id, which owns
+    /// every file of the step's image.
+    RunAsRoot,
+}
+
+/// A step's identity, and whether it replaces the one asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    pub identity: Identity,
+    /// With [`Unmapped::RunAsRoot`]: the id the namespace could not map
+    /// (`uid 1000`), when the step runs as root instead of its user.
+    pub instead: Option<String>,
+}
+
 /// Resolves `spec` against the image's /etc/passwd and /etc/group contents
 /// (empty when the image has none). Numeric ids need no entry; names do.
-/// Every id, supplementary groups included, must be in `mapped`.
+/// Every id, supplementary groups included, must be in `mapped`, else
+/// `unmapped` says what happens.
 pub fn resolve(
     spec: &str,
     passwd: &str,
     group: &str,
     mapped: &Mapped,
-) -> Result<Identity, Failure> {
-    let (user_part, group_part) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
+    unmapped: Unmapped,
+) -> Result<Resolved, Failure> {
+    let user = match (resolve_user(spec, passwd, group, mapped), unmapped) {
+        (Ok(user), _) => user,
+        (Err(Failure::IdNotMapped { kind, id, .. }), Unmapped::RunAsRoot) => {
+            // The asked-for user's home still: the step's files expect it.
+            return Ok(Resolved {
+                identity: Identity {
+                    uid: 0,
+                    gid: 0,
+                    additional_gids: Vec::new(),
+                    home: asked_home(spec, passwd),
+                },
+                instead: Some(format!("{kind} {id}")),
+            });
+        }
+        (Err(refused), _) => return Err(refused),
     };
-    let user_part = if user_part.is_empty() { "0" } else { user_part };
+    let additional_gids = match (unmapped, user.name) {
+        // Only a namespace of one id squashes: that gid is the step's own
+        // already, and where the map was written without privilege (tanto's
+        // single-id fallback) setgroups is denied, so any supplementary
+        // group would make the runtime fail.
+        (Unmapped::RunAsRoot, _) | (_, None) => Vec::new(),
+        (Unmapped::Refuse, Some(name)) => {
+            let mut gids = Vec::new();
+            for (_, group_gid, members) in group_entries(group) {
+                if members.contains(&name) && !gids.contains(&group_gid) {
+                    gids.push(mapped.check(spec, "gid", &group_gid.to_string())?);
+                }
+            }
+            gids
+        }
+    };
+    Ok(Resolved {
+        identity: Identity {
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids,
+            home: user.home.to_owned(),
+        },
+        instead: None,
+    })
+}
+
+/// Says, once per user in this process, that steps asking for `user` run
+/// as root: a run may have many such steps, and one line says it for all.
+pub(super) fn warn_as_root_once(user: &str, id: &str, command: &str) {
+    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    if !WARNED.lock().unwrap().insert(user.to_owned()) {
+        return;
+    }
+    tracing::warn!(
+        "step `{command}` asked to run as user {user:?}, whose {id} tanto's single-id namespace \
+         does not map: it runs as root (0:0) instead, as single-id squash mode \
+         (TANTO_SINGLE_ID=squash) asks, and so will every step that asks for that user"
+    );
+}
+
+/// A step's user and primary group, checked, with its passwd entry's name.
+struct User<'a> {
+    uid: u32,
+    gid: u32,
+    name: Option<&'a str>,
+    home: &'a str,
+}
+
+fn resolve_user<'a>(
+    spec: &str,
+    passwd: &'a str,
+    group: &str,
+    mapped: &Mapped,
+) -> Result<User<'a>, Failure> {
+    let (user_part, group_part) = split_spec(spec);
     let entry = match is_number(user_part) {
         true => {
             let uid = mapped.check(spec, "uid", user_part)?;
@@ -188,26 +282,42 @@ pub fn resolve(
         },
     };
     let gid = mapped.check(spec, "gid", &gid.to_string())?;
-    let mut additional_gids = Vec::new();
-    if let Some(e) = &entry {
-        for (_, group_gid, members) in group_entries(group) {
-            if members.contains(&e.name) && !additional_gids.contains(&group_gid) {
-                additional_gids.push(mapped.check(spec, "gid", &group_gid.to_string())?);
-            }
-        }
-    }
-    let home = entry
-        .as_ref()
+    Ok(User {
+        uid,
+        gid,
+        name: entry.as_ref().map(|e| e.name),
+        home: entry
+            .map(|e| e.home)
+            .filter(|h| !h.is_empty())
+            .unwrap_or("/"),
+    })
+}
+
+/// ("user", Some("group")) of `user:group`; an empty user is root.
+fn split_spec(spec: &str) -> (&str, Option<&str>) {
+    let (user_part, group_part) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    (
+        if user_part.is_empty() { "0" } else { user_part },
+        group_part,
+    )
+}
+
+/// The home of the user `spec` names, by name or uid, mapped or not.
+fn asked_home(spec: &str, passwd: &str) -> String {
+    let (user_part, _) = split_spec(spec);
+    let numeric = is_number(user_part);
+    passwd_entries(passwd)
+        .find(|e| match numeric {
+            true => user_part.parse() == Ok(e.uid),
+            false => e.name == user_part,
+        })
         .map(|e| e.home)
         .filter(|h| !h.is_empty())
         .unwrap_or("/")
-        .to_owned();
-    Ok(Identity {
-        uid,
-        gid,
-        additional_gids,
-        home,
-    })
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -221,18 +331,22 @@ mod tests {
     const GROUP: &str =
         "root:x:0:\nadm:x:4:app\nusers:x:100:app,daemon\napp:x:1001:\nnogroup:x:65534:\n";
 
-    /// tanto-test's namespace: itself as 0, 65536 subordinate ids from 1.
-    fn mapped() -> Mapped {
-        let map =
-            IdMap::parse("         0       1001          1\n         1     200000      65536\n");
+    /// The same uid and gid map, as /proc/self/uid_map says it.
+    fn mapped_as(text: &str) -> Mapped {
+        let map = IdMap::parse(text);
         Mapped {
             uids: map.clone(),
             gids: map,
         }
     }
 
+    /// tanto-test's namespace: itself as 0, 65536 subordinate ids from 1.
+    fn mapped() -> Mapped {
+        mapped_as("         0       1001          1\n         1     200000      65536\n")
+    }
+
     fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, Failure> {
-        super::resolve(spec, passwd, group, &mapped())
+        super::resolve(spec, passwd, group, &mapped(), Unmapped::Refuse).map(|r| r.identity)
     }
 
     fn ids(spec: &str) -> (u32, u32, Vec<u32>) {
@@ -321,12 +435,67 @@ mod tests {
         let passwd = "far:x:70000:0::/:/bin/sh\nnear:x:5:5::/:/bin/sh\n";
         let group = "farg:x:80000:near\n";
         assert!(matches!(
-            super::resolve("far", passwd, group, &mapped()),
+            resolve("far", passwd, group),
             Err(Failure::IdNotMapped { .. })
         ));
         assert!(matches!(
-            super::resolve("near", passwd, group, &mapped()),
+            resolve("near", passwd, group),
             Err(Failure::IdNotMapped { ref id, .. }) if id == "80000"
+        ));
+    }
+
+    /// Single-id mode: the user alone, as 0.
+    fn single() -> Mapped {
+        mapped_as("         0       1001          1\n")
+    }
+
+    fn squashed(spec: &str, passwd: &str, group: &str) -> Resolved {
+        super::resolve(spec, passwd, group, &single(), Unmapped::RunAsRoot).unwrap()
+    }
+
+    #[test]
+    fn squash_mode_runs_unmapped_users_as_root_and_says_which_id() {
+        for (spec, instead, home) in [
+            ("1000", "uid 1000", "/home/app"),
+            ("app", "uid 1000", "/home/app"),
+            ("0:100", "gid 100", "/root"),
+            ("4294967295", "uid 4294967295", "/"),
+            ("99999999999", "uid 99999999999", "/"),
+        ] {
+            let resolved = squashed(spec, PASSWD, GROUP);
+            assert_eq!(
+                resolved.identity,
+                Identity {
+                    uid: 0,
+                    gid: 0,
+                    additional_gids: vec![],
+                    home: home.into(),
+                },
+                "{spec}"
+            );
+            assert_eq!(resolved.instead.as_deref(), Some(instead), "{spec}");
+        }
+    }
+
+    #[test]
+    fn squash_mode_leaves_root_alone_and_unknown_names_refused() {
+        // root listed in other groups (Alpine's /etc/group): no groups, no
+        // warning — the namespace denies setgroups.
+        let group = "root:x:0:root\nbin:x:1:root,bin\n";
+        for spec in ["", "root", "0", "0:0"] {
+            let resolved = squashed(spec, PASSWD, group);
+            assert_eq!(resolved.instead, None, "{spec}");
+            assert_eq!(resolved.identity.additional_gids, Vec::<u32>::new());
+            assert_eq!((resolved.identity.uid, resolved.identity.gid), (0, 0));
+        }
+        assert!(matches!(
+            super::resolve("ghost", PASSWD, GROUP, &single(), Unmapped::RunAsRoot),
+            Err(Failure::UnknownUser { .. })
+        ));
+        // Without squash, single-id mode refuses as before.
+        assert!(matches!(
+            super::resolve("1000", PASSWD, GROUP, &single(), Unmapped::Refuse),
+            Err(Failure::IdNotMapped { .. })
         ));
     }
 }

@@ -10,6 +10,7 @@ use std::path::Path;
 use rusqlite::params;
 
 use super::{apparent_size, EntryKind, Meta};
+use crate::owners::Owners;
 use crate::Error;
 
 /// What the files say is in the store: id, kind.
@@ -65,10 +66,10 @@ fn describe(root: &Path, id: &str, kind: EntryKind) -> String {
         EntryKind::CacheVolume => std::fs::read_to_string(path.join("name"))
             .map(|name| format!("cache volume {name}"))
             .unwrap_or_default(),
-        EntryKind::ImageLayer => format!(
-            "layer sha256:{}",
-            id.trim_start_matches("snapshots/sha256-")
-        ),
+        EntryKind::ImageLayer => {
+            let (hex, owners) = Owners::of_id_tail(id.trim_start_matches("snapshots/sha256-"));
+            format!("layer sha256:{hex}{}", owners.note())
+        }
         EntryKind::Blob => format!("blob sha256:{}", id.rsplit('/').next().unwrap_or("")),
         _ => String::new(),
     }
