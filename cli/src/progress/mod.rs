@@ -128,7 +128,11 @@ impl Render for Quiet {
 /// Marks a JSON update among the other lines of a session's stderr.
 pub const EVENT_MARK: char = '\u{1e}';
 
-/// Updates as marked JSON lines, for the `tanto run` that started us.
+/// Updates as marked JSON lines, for the `tanto run` that started us:
+/// written by [`Sender::send`] as they happen, on the thread that reports
+/// them, so a step's end is on the pipe before its answer goes to the
+/// program (whose next line would otherwise come first on the screen).
+/// This renderer only keeps count.
 struct Events {
     steps: Steps,
     out: std::io::Stderr,
@@ -137,8 +141,6 @@ struct Events {
 impl Render for Events {
     fn update(&mut self, at: Duration, update: &Update) {
         self.steps.apply(at, update);
-        let line = format!("{EVENT_MARK}{}\n", update.to_json());
-        let _ = self.out.write_all(line.as_bytes());
     }
     fn stop(&mut self, _at: Duration) {}
     fn steps(&self) -> &Steps {
@@ -212,10 +214,16 @@ struct Sender {
     channel: mpsc::Sender<Message>,
     in_flight: Arc<InFlight>,
     started: Instant,
+    /// `--progress=events`: each update is written here and now.
+    events: bool,
 }
 
 impl Sender {
     fn send(&self, update: Update) {
+        if self.events {
+            let line = format!("{EVENT_MARK}{}\n", update.to_json());
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
         self.in_flight.admit(update.weight());
         let _ = self
             .channel
@@ -325,6 +333,7 @@ impl Progress {
                 channel,
                 in_flight,
                 started,
+                events: mode == Mode::Events,
             },
             renderer: Some(thread),
             started,
