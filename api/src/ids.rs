@@ -26,6 +26,7 @@ pub(crate) enum Object {
     Secret(Secret),
     CacheVolume(CacheVolume),
     EnvVariable(String, String),
+    Stat(engine::Stat),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -44,6 +45,7 @@ impl Object {
             Object::Secret(_) => "Secret",
             Object::CacheVolume(_) => "CacheVolume",
             Object::EnvVariable(..) => "EnvVariable",
+            Object::Stat(_) => "Stat",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

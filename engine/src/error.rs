@@ -115,6 +115,19 @@ pub enum Error {
     #[error("{path}: no such file or directory")]
     NotFound { path: String },
 
+    #[error("{operation}: {argument} is empty; give one")]
+    EmptyArgument {
+        operation: &'static str,
+        argument: &'static str,
+    },
+
+    #[error("owner {owner:?}: no {name:?} in the directory's {database}; give a numeric id or a name listed there")]
+    UnknownOwner {
+        owner: String,
+        name: String,
+        database: &'static str,
+    },
+
     #[error("{operation}: the path {path:?} leaves the directory (a `..` too many); use a path inside it")]
     PathEscapes { operation: String, path: String },
 

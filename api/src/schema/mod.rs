@@ -5,6 +5,7 @@
 mod container;
 mod engine_cache;
 mod files;
+mod stat;
 
 use std::sync::Arc;
 
@@ -97,6 +98,7 @@ impl Query {
             Value::Secret(s) => Node::Secret(SecretObj(s)),
             Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
             Value::EnvVariable(name, value) => Node::EnvVariable(EnvVariableObj { name, value }),
+            Value::Stat(s) => Node::Stat(stat::StatObj(s)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -230,6 +232,7 @@ pub(crate) enum Node {
     Secret(SecretObj),
     CacheVolume(CacheVolumeObj),
     EnvVariable(EnvVariableObj),
+    Stat(stat::StatObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -1,5 +1,5 @@
 //! The layer op: one file-system change (copy, new file, new directory,
-//! removal) on top of a base chain, committed as a layer of its own and
+//! removal, symlink, chown, timestamps) on top of a base chain, committed as a layer of its own and
 //! keyed by content: the base's key, the source's key and the change.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use crate::node::{Change, Node};
 use crate::solved::{blocking, Solved};
 
 use super::keys::layer_key;
+use super::owner::resolve_owner;
 use super::{memo_outcome, resolve_path, solve, solve_optional};
 
 pub(super) async fn solve_layer(
@@ -77,6 +78,18 @@ pub(super) enum ChangeData {
     Remove {
         path: String,
     },
+    Symlink {
+        target: String,
+        link: String,
+    },
+    Chown {
+        path: String,
+        owner: String,
+    },
+    Timestamps {
+        path: String,
+        seconds: i64,
+    },
 }
 
 async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, Error> {
@@ -110,6 +123,18 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
         },
         Change::Remove { path } => ChangeData::Remove {
             path: resolve_path(ctx, path).await?,
+        },
+        Change::Symlink { target, link } => ChangeData::Symlink {
+            target: target.clone(),
+            link: resolve_path(ctx, link).await?,
+        },
+        Change::Chown { path, owner } => ChangeData::Chown {
+            path: resolve_path(ctx, path).await?,
+            owner: owner.clone(),
+        },
+        Change::Timestamps { path, seconds } => ChangeData::Timestamps {
+            path: resolve_path(ctx, path).await?,
+            seconds: *seconds,
         },
     })
 }
@@ -167,6 +192,18 @@ fn build_layer(
         }
         ChangeData::Remove { path } => {
             snapshotter::make_whiteout(&target, layer, path).map_err(fs_error(path))?
+        }
+        ChangeData::Symlink { target: to, link } => {
+            snapshotter::make_symlink(&target, layer, link, to).map_err(fs_error(link))?
+        }
+        ChangeData::Chown { path, owner } => {
+            let ids = resolve_owner(&target, owner)?;
+            snapshotter::rewrite_tree(&target, layer, path, Some(ids), None)
+                .map_err(fs_error(path))?
+        }
+        ChangeData::Timestamps { path, seconds } => {
+            snapshotter::rewrite_tree(&target, layer, path, None, Some(*seconds))
+                .map_err(fs_error(path))?
         }
     }
     Ok(())

@@ -3,6 +3,11 @@
 //! A directory is a node's layer chain seen from `subpath`; every change
 //! (`with_new_file`, `without_file`…) stacks one more layer.
 
+mod edit;
+mod inspect;
+
+pub use inspect::Stat;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -148,7 +153,7 @@ impl Directory {
         self.without(path, "withoutDirectory")
     }
 
-    fn without(&self, path: &str, operation: &str) -> Directory {
+    pub(super) fn without(&self, path: &str, operation: &str) -> Directory {
         match self.inside(path, operation) {
             Ok(dest) => {
                 self.with_change(Change::Remove { path: dest }, format!("{operation} {path}"))

@@ -1,0 +1,205 @@
+# Directory and File fields of Dagger's core API through the real Python
+# SDK, each checked for the behaviour a pipeline relies on.
+# Usage: directories.py IMAGE
+import sys
+
+import anyio
+import dagger
+from dagger import ExistsType, FileType, dag
+
+
+async def ls(base, dir, *cmd):
+    """What a step sees of `dir` mounted at /d."""
+    return await base.with_mounted_directory("/d", dir).with_exec(list(cmd)).stdout()
+
+
+async def main(image: str) -> None:
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        base = dag.container().from_(image)
+        quotes = (
+            dag.directory()
+            .with_new_file("quotes/descartes", "Cogito, ergo sum")
+            .with_symlink("quotes/descartes", "i-am")
+            .with_symlink("quotes/does-not-exist", "nothing")
+        )
+
+        # exists: types checked as test(1) does, symlinks followed unless asked.
+        assert await quotes.exists("quotes")
+        assert not await quotes.exists("We believe in nothing")
+        assert await quotes.exists("quotes", expected_type=ExistsType.DIRECTORY_TYPE)
+        assert not await quotes.exists("quotes", expected_type=ExistsType.REGULAR_TYPE)
+        assert await quotes.exists("i-am", expected_type=ExistsType.SYMLINK_TYPE)
+        assert await quotes.exists("i-am", expected_type=ExistsType.REGULAR_TYPE)
+        assert not await quotes.exists(
+            "i-am", expected_type=ExistsType.REGULAR_TYPE, do_not_follow_symlinks=True
+        )
+        assert not await quotes.exists("nothing")
+        assert await quotes.exists("nothing", do_not_follow_symlinks=True)
+        print("exists: ok")
+
+        # name: "/" for a root, the base name with a slash below it.
+        assert await dag.directory().name() == "/"
+        nested = dag.directory().with_new_directory("very/nested")
+        assert await nested.directory("very/nested").name() == "nested/"
+        print("name: ok")
+
+        # withSymlink: a real symlink, its target as given.
+        linked = await ls(base, quotes, "readlink", "/d/i-am")
+        assert linked == "quotes/descartes\n", linked
+        print("withSymlink: ok")
+
+        # withoutFiles: several at once; a missing path is not an error.
+        left = await (
+            dag.directory()
+            .with_new_file("some-file", "x")
+            .with_new_file("some-file-2", "x")
+            .with_new_file("some-dir/sub-file", "x")
+            .without_files(["some-file", "some-file-2", "not-there"])
+            .entries()
+        )
+        assert left == ["some-dir"] or left == ["some-dir/"], left
+        print("withoutFiles: ok")
+
+        # withFiles: each file under its own name, permissions if given.
+        first = dag.directory().with_new_file("first-file", "one").file("first-file")
+        second = dag.directory().with_new_file("second-file", "two").file("second-file")
+        files = dag.directory().with_files("/a/b/", [first, second])
+        assert await files.file("a/b/first-file").contents() == "one"
+        assert await files.file("a/b/second-file").contents() == "two"
+        modes = await ls(
+            base,
+            dag.directory().with_files(".", [first, second], permissions=0o700),
+            "stat", "-c", "%a %n", "/d/first-file", "/d/second-file",
+        )
+        assert modes == "700 /d/first-file\n700 /d/second-file\n", modes
+        print("withFiles: ok")
+
+        # withTimestamps: every entry, directories included.
+        made = base.with_exec(
+            ["sh", "-c", "mkdir -p /out/sub && touch /out/f /out/sub/g"]
+        ).directory("/out")
+        stamped = made.with_timestamps(499162500)
+        # Copied below a new name, as a mount point's own mtime is the
+        # mount's business (Dagger's tests avoid it too).
+        times = await ls(
+            base,
+            dag.directory().with_directory("out", stamped),
+            "stat", "-c", "%Y %n", "/d/out", "/d/out/f", "/d/out/sub", "/d/out/sub/g",
+        )
+        assert times.split() == [
+            "499162500", "/d/out", "499162500", "/d/out/f", "499162500", "/d/out/sub",
+            "499162500", "/d/out/sub/g",
+        ], times
+        stamped_file = await ls(
+            base,
+            dag.directory().with_file("f", made.file("f").with_timestamps(86400)),
+            "stat", "-c", "%Y", "/d/f",
+        )
+        assert stamped_file == "86400\n", stamped_file
+        print("withTimestamps: ok")
+
+        # chown: ids, the group defaulting to the user's id, names from the
+        # tree's own /etc/passwd and /etc/group.
+        owned = dag.directory().with_new_file("dir/file.txt", "hi").chown("dir", "555:556")
+        owners = await ls(base, owned, "stat", "-c", "%u:%g", "/d/dir", "/d/dir/file.txt")
+        assert owners == "555:556\n555:556\n", owners
+        whole = dag.directory().with_new_file("f", "x").chown(".", "777")
+        owners = await ls(
+            base, dag.directory().with_directory("x", whole),
+            "stat", "-c", "%u:%g", "/d/x", "/d/x/f",
+        )
+        assert owners == "777:777\n777:777\n", owners
+        rootfs = (
+            base.with_exec(
+                ["sh", "-c", "groupadd -g 4321 agroup && useradd -u 1234 -g agroup auser"]
+            )
+            .rootfs()
+            .with_new_file("dir/file.txt", "hello")
+            .chown("dir", "auser:agroup")
+        )
+        owners = await ls(base, rootfs.directory("dir"), "stat", "-c", "%u:%g", "/d/file.txt")
+        assert owners == "1234:4321\n", owners
+        file_owner = await ls(
+            base,
+            dag.directory().with_file("f", dag.file("f", "x").chown("42:43")),
+            "stat", "-c", "%u:%g", "/d/f",
+        )
+        assert file_owner == "42:43\n", file_owner
+        try:
+            await dag.directory().with_new_file("f", "x").chown("f", "nobody-here").sync()
+            raise AssertionError("an unknown owner was accepted")
+        except dagger.QueryError as error:
+            assert "nobody-here" in str(error) and "/etc/passwd" in str(error), error
+        print("chown: ok")
+
+        # stat: name, size, type, permissions; a missing path fails naming it.
+        stat = dag.directory().with_new_file("f", "data", permissions=0o444).stat("f")
+        assert await stat.name() == "f"
+        assert await stat.size() == 4
+        assert await stat.file_type() == FileType.REGULAR
+        assert await stat.permissions() == 0o444
+        d = dag.directory().with_new_directory("d", permissions=0o750).stat("d")
+        assert await d.file_type() == FileType.DIRECTORY
+        assert await d.permissions() == 0o750
+        link = quotes.stat("i-am", do_not_follow_symlinks=True)
+        assert await link.file_type() == FileType.SYMLINK
+        file_stat = dag.file("notes.txt", "hello", permissions=0o600).stat()
+        assert await file_stat.name() == "notes.txt"
+        assert await file_stat.size() == 5
+        assert await file_stat.permissions() == 0o600
+        try:
+            await dag.directory().stat("missing").name()
+            raise AssertionError("stat of a missing path succeeded")
+        except dagger.QueryError as error:
+            assert "missing: no such file or directory" in str(error), error
+        print("stat: ok")
+
+        # filter: only what the patterns take.
+        tree = (
+            dag.directory()
+            .with_new_file("a/x.txt", "x")
+            .with_new_file("a/y.md", "y")
+            .with_new_file("b/z.txt", "z")
+        )
+        assert await tree.filter(include=["a/"]).entries() in (["a"], ["a/"])
+        assert await tree.filter(exclude=["*/*.md"]).glob("**/*") == [
+            "a", "a/x.txt", "b", "b/z.txt",
+        ]
+        print("filter: ok")
+
+        # diff: what the other has that this lacks or has otherwise.
+        one = dag.directory().with_new_file("a-file", "a")
+        two = dag.directory().with_new_file("b-file", "b")
+        assert await one.diff(two).entries() == ["b-file"]
+        assert await two.diff(one).entries() == ["a-file"]
+        assert await tree.diff(tree).entries() == []
+        assert await made.diff(made.with_timestamps(0)).entries() == []
+        changed = tree.with_new_file("a/x.txt", "changed").with_new_file("c/new", "n")
+        assert await tree.diff(changed).glob("**/*") == ["a", "a/x.txt", "c", "c/new"]
+        print("diff: ok")
+
+        # findUp: the nearest one going up, relative to the directory.
+        up = (
+            dag.directory()
+            .with_new_file("root.txt", "r")
+            .with_new_file("a/target.txt", "t")
+            .with_new_file("a/b/other.txt", "o")
+            .with_new_file("a/b/c/leaf.txt", "l")
+        )
+        assert await up.find_up("other.txt", "a/b") == "a/b/other.txt"
+        assert await up.find_up("target.txt", "a/b") == "a/target.txt"
+        assert await up.find_up("root.txt", "a/b") == "root.txt"
+        assert await up.find_up("leaf.txt", "a/b") is None
+        print("findUp: ok")
+
+        # withError: raises its message; an empty one passes the directory on.
+        assert await dag.directory().with_error("").entries() == []
+        try:
+            await dag.directory().with_error("custom failure").sync()
+            raise AssertionError("withError did not fail")
+        except dagger.QueryError as error:
+            assert "custom failure" in str(error), error
+        print("withError: ok")
+
+
+anyio.run(main, *sys.argv[1:2])
