@@ -115,6 +115,12 @@ pub enum Error {
     #[error("{path}: no such file or directory")]
     NotFound { path: String },
 
+    #[error("withReplaced {path}: search string not found: {search:?}; check the text, or pass all: true to accept no match")]
+    SearchNotFound { path: String, search: String },
+
+    #[error("withReplaced {path}: search string found multiple times: {locations}; pass all: true, or firstFrom: a line number")]
+    SearchFoundMany { path: String, locations: String },
+
     #[error("{operation}: {argument} is empty; give one")]
     EmptyArgument {
         operation: &'static str,

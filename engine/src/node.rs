@@ -133,6 +133,14 @@ pub(crate) enum Change {
         path: ContainerPath,
         owner: String,
     },
+    /// The file at `path` with literal text replaced (`File.withReplaced`).
+    Replace {
+        path: ContainerPath,
+        search: String,
+        replacement: String,
+        all: bool,
+        first_from: Option<u32>,
+    },
     /// Every entry of the subtree at `path` with this mtime (withTimestamps).
     Timestamps {
         path: ContainerPath,

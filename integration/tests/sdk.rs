@@ -76,6 +76,7 @@ fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk()
         "diff",
         "findUp",
         "withError",
+        "withReplaced",
     ] {
         assert!(
             run.stdout.contains(&format!("{field}: ok\n")),

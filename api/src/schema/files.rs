@@ -252,6 +252,18 @@ impl FileObj {
         FileObj(self.0.chown(&owner))
     }
 
+    async fn with_replaced(
+        &self,
+        search: String,
+        replacement: String,
+        #[graphql(default = false)] all: bool,
+        first_from: Option<i32>,
+    ) -> FileObj {
+        // A line before the first is the first.
+        let first_from = first_from.map(|line| line.max(1) as u32);
+        FileObj(self.0.with_replaced(&search, &replacement, all, first_from))
+    }
+
     async fn stat(&self) -> Result<Option<StatObj>> {
         Ok(Some(StatObj(self.0.stat().await.map_err(fail)?)))
     }

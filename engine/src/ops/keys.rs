@@ -126,6 +126,19 @@ pub(super) fn layer_key(
             .str("change", "timestamps")
             .str("path", path)
             .u64("seconds", *seconds as u64),
+        ChangeData::Replace {
+            path,
+            search,
+            replacement,
+            all,
+            first_from,
+        } => builder
+            .str("change", "replace")
+            .str("path", path)
+            .str("search", search)
+            .str("replacement", replacement)
+            .bool("all", *all)
+            .u64("first-from", first_from.map_or(u64::MAX, u64::from)),
     }
     .finish()
 }

@@ -12,6 +12,10 @@ use crate::solved::{blocking, Solved};
 
 use super::keys::layer_key;
 use super::owner::resolve_owner;
+use super::replace::{replace, Replace};
+
+/// Largest file `withReplaced` reads into memory.
+const MAX_REPLACED: u64 = 256 << 20;
 use super::{memo_outcome, resolve_path, solve, solve_optional};
 
 pub(super) async fn solve_layer(
@@ -90,6 +94,13 @@ pub(super) enum ChangeData {
         path: String,
         seconds: i64,
     },
+    Replace {
+        path: String,
+        search: String,
+        replacement: String,
+        all: bool,
+        first_from: Option<u32>,
+    },
 }
 
 async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, Error> {
@@ -135,6 +146,19 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
         Change::Timestamps { path, seconds } => ChangeData::Timestamps {
             path: resolve_path(ctx, path).await?,
             seconds: *seconds,
+        },
+        Change::Replace {
+            path,
+            search,
+            replacement,
+            all,
+            first_from,
+        } => ChangeData::Replace {
+            path: resolve_path(ctx, path).await?,
+            search: search.clone(),
+            replacement: replacement.clone(),
+            all: *all,
+            first_from: *first_from,
         },
     })
 }
@@ -203,6 +227,36 @@ fn build_layer(
         }
         ChangeData::Timestamps { path, seconds } => {
             snapshotter::rewrite_tree(&target, layer, path, None, Some(*seconds))
+                .map_err(fs_error(path))?
+        }
+        ChangeData::Replace {
+            path,
+            search,
+            replacement,
+            all,
+            first_from,
+        } => {
+            use std::os::unix::fs::MetadataExt;
+            let old = target
+                .lookup(path, true)
+                .map_err(fs_error(path))?
+                .ok_or_else(|| Error::NotFound { path: path.clone() })?;
+            let contents = target
+                .read_file(path, MAX_REPLACED)
+                .map_err(fs_error(path))?;
+            let how = Replace {
+                search,
+                replacement,
+                all: *all,
+                first_from: *first_from,
+            };
+            let new = replace(path, &contents, &how)?;
+            // As Dagger rewrites the file in place: its mode and owner kept.
+            let (mode, owner) = (
+                old.metadata.mode(),
+                (old.metadata.uid(), old.metadata.gid()),
+            );
+            snapshotter::write_new_file(&target, layer, &old.container_path, &new, mode, owner)
                 .map_err(fs_error(path))?
         }
     }

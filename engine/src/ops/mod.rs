@@ -20,6 +20,7 @@ mod import;
 mod keys;
 mod layer;
 mod owner;
+mod replace;
 mod tarball;
 
 use std::path::PathBuf;

@@ -201,5 +201,23 @@ async def main(image: str) -> None:
             assert "custom failure" in str(error), error
         print("withError: ok")
 
+        # File.withReplaced: literal text; several matches need all or firstFrom.
+        hello = dag.file("hello.txt", "Hello, World!\nGoodbye, World!\n", permissions=0o640)
+        once = hello.with_replaced("Hello, World", "Hello, Universe")
+        assert await once.contents() == "Hello, Universe!\nGoodbye, World!\n"
+        assert await once.stat().permissions() == 0o640
+        every = hello.with_replaced("World", "Universe", all=True)
+        assert await every.contents() == "Hello, Universe!\nGoodbye, Universe!\n"
+        later = hello.with_replaced("World", "Universe", first_from=2)
+        assert await later.contents() == "Hello, World!\nGoodbye, Universe!\n"
+        assert await hello.with_replaced("$50.99", "x", all=True).contents() == await hello.contents()
+        for search, expected in [("World", "found multiple times"), ("Moon", "not found")]:
+            try:
+                await hello.with_replaced(search, "x").contents()
+                raise AssertionError(f"replacing {search} succeeded")
+            except dagger.QueryError as error:
+                assert expected in str(error), error
+        print("withReplaced: ok")
+
 
 anyio.run(main, *sys.argv[1:2])

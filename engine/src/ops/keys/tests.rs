@@ -382,6 +382,14 @@ fn every_covered_field_changes_the_layer_key() {
                 seconds: 1,
             }),
         ),
+        ("replace", layer(replacing(|_| {}))),
+        ("replace search", layer(replacing(|r| r.0 = "b".into()))),
+        (
+            "replace replacement",
+            layer(replacing(|r| r.1 = "c".into())),
+        ),
+        ("replace all", layer(replacing(|r| r.2 = true))),
+        ("replace first from", layer(replacing(|r| r.3 = Some(2)))),
     ];
     let mut seen = vec![("copy", base)];
     for (what, key) in keys {
@@ -480,5 +488,19 @@ fn diffs_key_by_both_trees_and_where_each_is_seen_from() {
     ];
     for (i, key) in others.iter().enumerate() {
         assert_ne!(*key, base, "variant {i}");
+    }
+}
+
+/// A replacement of "a" by "z" in /src, edited by `f` (search,
+/// replacement, all, first from).
+fn replacing(f: fn(&mut (String, String, bool, Option<u32>))) -> ChangeData {
+    let mut r = ("a".to_owned(), "z".to_owned(), false, None);
+    f(&mut r);
+    ChangeData::Replace {
+        path: "/src".into(),
+        search: r.0,
+        replacement: r.1,
+        all: r.2,
+        first_from: r.3,
     }
 }

@@ -115,6 +115,28 @@ impl File {
         )
     }
 
+    /// The file with `search` (literal) replaced: the one match, every
+    /// one with `all`, or the first at or after line `first_from`; no
+    /// match, or several without either, fails when used.
+    pub fn with_replaced(
+        &self,
+        search: &str,
+        replacement: &str,
+        all: bool,
+        first_from: Option<u32>,
+    ) -> File {
+        self.with_change(
+            Change::Replace {
+                path: self.path.clone(),
+                search: search.to_owned(),
+                replacement: replacement.to_owned(),
+                all,
+                first_from,
+            },
+            format!("withReplaced {search:?}"),
+        )
+    }
+
     fn with_change(&self, change: Change, name: String) -> File {
         File::new(
             Arc::clone(&self.ctx),
