@@ -27,6 +27,8 @@ pub(crate) enum Object {
     CacheVolume(CacheVolume),
     EnvVariable(String, String),
     Stat(engine::Stat),
+    SearchResult(engine::SearchResult),
+    SearchSubmatch(engine::Submatch),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -46,6 +48,8 @@ impl Object {
             Object::CacheVolume(_) => "CacheVolume",
             Object::EnvVariable(..) => "EnvVariable",
             Object::Stat(_) => "Stat",
+            Object::SearchResult(_) => "SearchResult",
+            Object::SearchSubmatch(_) => "SearchSubmatch",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

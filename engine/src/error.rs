@@ -121,6 +121,9 @@ pub enum Error {
     #[error("withReplaced {path}: search string found multiple times: {locations}; pass all: true, or firstFrom: a line number")]
     SearchFoundMany { path: String, locations: String },
 
+    #[error("search: invalid pattern {pattern:?}: {reason}; patterns are Rust regexes (escape . [ ] {{ }} | with \\), or pass literal: true")]
+    InvalidSearch { pattern: String, reason: String },
+
     #[error("{operation}: {argument} is empty; give one")]
     EmptyArgument {
         operation: &'static str,

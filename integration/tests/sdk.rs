@@ -77,6 +77,7 @@ fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk()
         "findUp",
         "withError",
         "withReplaced",
+        "search",
     ] {
         assert!(
             run.stdout.contains(&format!("{field}: ok\n")),

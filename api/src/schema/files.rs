@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
+use super::search::{options, results, SearchResultObj};
 use super::stat::{is_of, ExistsType, StatObj};
 use super::{fail, lookup, state, strs};
 use crate::ids::Object as Value;
@@ -189,6 +190,37 @@ impl DirectoryObj {
         Ok(DirectoryObj(self.0.diff(&other)))
     }
 
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        #[graphql(default)] paths: Vec<String>,
+        #[graphql(default)] globs: Vec<String>,
+        pattern: String,
+        #[graphql(default = false)] literal: bool,
+        #[graphql(default = false)] multiline: bool,
+        #[graphql(default = false)] dotall: bool,
+        #[graphql(default = false)] insensitive: bool,
+        #[graphql(default = false)] skip_ignored: bool,
+        #[graphql(default = false)] skip_hidden: bool,
+        #[graphql(default = false)] files_only: bool,
+        limit: Option<i32>,
+    ) -> Result<Vec<SearchResultObj>> {
+        let options = options(
+            paths,
+            globs,
+            pattern,
+            literal,
+            multiline,
+            dotall,
+            insensitive,
+            skip_ignored,
+            skip_hidden,
+            files_only,
+            limit,
+        )?;
+        Ok(results(self.0.search(&options).await.map_err(fail)?))
+    }
+
     async fn find_up(&self, name: String, start: String) -> Result<Option<String>> {
         self.0.find_up(&name, &start).await.map_err(fail)
     }
@@ -262,6 +294,39 @@ impl FileObj {
         // A line before the first is the first.
         let first_from = first_from.map(|line| line.max(1) as u32);
         FileObj(self.0.with_replaced(&search, &replacement, all, first_from))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        pattern: String,
+        #[graphql(default = false)] literal: bool,
+        #[graphql(default = false)] multiline: bool,
+        #[graphql(default = false)] dotall: bool,
+        #[graphql(default = false)] insensitive: bool,
+        #[graphql(default = false)] skip_ignored: bool,
+        #[graphql(default = false)] skip_hidden: bool,
+        #[graphql(default = false)] files_only: bool,
+        limit: Option<i32>,
+        #[graphql(default)] paths: Vec<String>,
+        #[graphql(default)] globs: Vec<String>,
+    ) -> Result<Vec<SearchResultObj>> {
+        // One file is searched whatever the paths and globs say, as in
+        // Dagger, where ripgrep is handed the file alone.
+        let options = options(
+            paths,
+            globs,
+            pattern,
+            literal,
+            multiline,
+            dotall,
+            insensitive,
+            skip_ignored,
+            skip_hidden,
+            files_only,
+            limit,
+        )?;
+        Ok(results(self.0.search(&options).await.map_err(fail)?))
     }
 
     async fn stat(&self) -> Result<Option<StatObj>> {

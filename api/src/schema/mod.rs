@@ -5,6 +5,7 @@
 mod container;
 mod engine_cache;
 mod files;
+mod search;
 mod stat;
 
 use std::sync::Arc;
@@ -99,6 +100,8 @@ impl Query {
             Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
             Value::EnvVariable(name, value) => Node::EnvVariable(EnvVariableObj { name, value }),
             Value::Stat(s) => Node::Stat(stat::StatObj(s)),
+            Value::SearchResult(r) => Node::SearchResult(search::SearchResultObj(r)),
+            Value::SearchSubmatch(m) => Node::SearchSubmatch(search::SearchSubmatchObj(m)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -233,6 +236,8 @@ pub(crate) enum Node {
     CacheVolume(CacheVolumeObj),
     EnvVariable(EnvVariableObj),
     Stat(stat::StatObj),
+    SearchResult(search::SearchResultObj),
+    SearchSubmatch(search::SearchSubmatchObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -219,5 +219,35 @@ async def main(image: str) -> None:
                 assert expected in str(error), error
         print("withReplaced: ok")
 
+        # search: one result per matching line with the offsets of each
+        # match; paths, globs, hidden files, files only, limits.
+        src = (
+            dag.directory()
+            .with_new_file("main.go", "package main\n\nfunc main() {\n\tfmt.Println(\"hi\") // TODO: hi\n}\n")
+            .with_new_file("docs/readme.md", "TODO: write docs\ntodo lowercase\n")
+            .with_new_file(".hidden/notes.md", "TODO: hidden\n")
+        )
+        found = await src.search("TODO")
+        where = [(await r.file_path(), await r.line_number()) for r in found]
+        assert sorted(where) == [(".hidden/notes.md", 1), ("docs/readme.md", 1), ("main.go", 4)], where
+        go = (await src.search("TODO", paths=["main.go"]))[0]
+        assert await go.matched_lines() == '\tfmt.Println("hi") // TODO: hi\n'
+        assert await go.absolute_offset() == len("package main\n\nfunc main() {\n")
+        sub = (await go.submatches())[0]
+        at = '\tfmt.Println("hi") // TODO'.index("TODO")
+        assert (await sub.text(), await sub.start(), await sub.end()) == ("TODO", at, at + 4)
+        assert len(await src.search("todo", insensitive=True, globs=["*.md"])) == 3
+        assert len(await src.search("TODO", skip_hidden=True)) == 2
+        assert len(await src.search("TODO", limit=1)) == 1
+        only = await src.search("TODO", files_only=True, paths=["docs"])
+        assert [await r.file_path() for r in only] == ["docs/readme.md"]
+        assert await src.search("Println(", literal=True) != []
+        spanning = await src.search("main\\(\\) \\{\\n.fmt", multiline=True)
+        assert await spanning[0].line_number() == 3, spanning
+        in_file = await src.file("docs/readme.md").search("TODO|todo")
+        assert [await r.line_number() for r in in_file] == [1, 2]
+        assert await in_file[0].file_path() == "readme.md"
+        print("search: ok")
+
 
 anyio.run(main, *sys.argv[1:2])

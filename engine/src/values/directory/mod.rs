@@ -5,8 +5,10 @@
 
 mod edit;
 mod inspect;
+mod search;
 
 pub use inspect::Stat;
+pub use search::{SearchOptions, SearchResult, Submatch};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
