@@ -122,6 +122,11 @@ pub(crate) enum Change {
     Remove {
         path: ContainerPath,
     },
+    /// Every path matching `path`, a pattern with `*` (Dagger's
+    /// `withoutFile("b/*.txt")`): none matching is no error.
+    RemoveMatching {
+        path: ContainerPath,
+    },
     /// A symlink at `link` pointing to `target`, as given (withSymlink).
     Symlink {
         target: String,

@@ -113,6 +113,9 @@ pub(super) fn layer_key(
             .str("path", path)
             .u64("mode", u64::from(*mode)),
         ChangeData::Remove { path } => builder.str("change", "remove").str("path", path),
+        ChangeData::RemoveMatching { path } => {
+            builder.str("change", "remove-matching").str("path", path)
+        }
         ChangeData::Symlink { target, link } => builder
             .str("change", "symlink")
             .str("link", link)

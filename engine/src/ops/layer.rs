@@ -82,6 +82,9 @@ pub(super) enum ChangeData {
     Remove {
         path: String,
     },
+    RemoveMatching {
+        path: String,
+    },
     Symlink {
         target: String,
         link: String,
@@ -133,6 +136,9 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
             mode: *mode,
         },
         Change::Remove { path } => ChangeData::Remove {
+            path: resolve_path(ctx, path).await?,
+        },
+        Change::RemoveMatching { path } => ChangeData::RemoveMatching {
             path: resolve_path(ctx, path).await?,
         },
         Change::Symlink { target, link } => ChangeData::Symlink {
@@ -217,6 +223,11 @@ fn build_layer(
         ChangeData::Remove { path } => {
             snapshotter::make_whiteout(&target, layer, path).map_err(fs_error(path))?
         }
+        ChangeData::RemoveMatching { path } => {
+            for found in matching(&target, path)? {
+                snapshotter::make_whiteout(&target, layer, &found).map_err(fs_error(&found))?;
+            }
+        }
         ChangeData::Symlink { target: to, link } => {
             snapshotter::make_symlink(&target, layer, link, to).map_err(fs_error(link))?
         }
@@ -261,4 +272,46 @@ fn build_layer(
         }
     }
     Ok(())
+}
+
+/// The paths of `target` that `pattern` (absolute, with `*` in some
+/// component) matches: the components before the first with a wildcard
+/// name where to look, the rest is globbed there.
+fn matching(target: &snapshotter::ChainView, pattern: &str) -> Result<Vec<String>, Error> {
+    let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+    let wild = parts
+        .iter()
+        .position(|p| p.contains(['*', '?', '[']))
+        .unwrap_or(parts.len());
+    let dir = format!("/{}", parts[..wild].join("/"));
+    let rest = parts[wild..].join("/");
+    if rest.is_empty() {
+        return Ok(vec![dir]);
+    }
+    let found = match target.glob(&dir, &rest) {
+        Ok(found) => found,
+        // Nothing there to match.
+        Err(snapshotter::Error::NotFound { .. } | snapshotter::Error::NotADirectory { .. }) => {
+            Vec::new()
+        }
+        Err(source) => {
+            return Err(Error::FileOp {
+                path: pattern.to_owned(),
+                source: Box::new(source),
+            })
+        }
+    };
+    // Sorted, parents come first: what is below a removed match goes with
+    // it, and a whiteout below one would bring its directory back.
+    let base = dir.trim_end_matches('/');
+    let mut kept: Vec<String> = Vec::new();
+    for rel in found {
+        if !kept.iter().any(|k| rel.starts_with(&format!("{k}/"))) {
+            kept.push(rel);
+        }
+    }
+    Ok(kept
+        .into_iter()
+        .map(|rel| format!("{base}/{rel}"))
+        .collect())
 }

@@ -58,6 +58,21 @@ async def main(image: str) -> None:
             .entries()
         )
         assert left == ["some-dir"] or left == ["some-dir/"], left
+        # A path with `*` removes what it matches, as in Dagger.
+        many = (
+            dag.directory()
+            .with_new_file("b/foo.txt", "x")
+            .with_new_file("b/bar.txt", "x")
+            .with_new_file("b/data.json", "x")
+            .with_new_file("a1/f", "x")
+            .with_new_file("a2/f", "x")
+            .with_new_file("keep", "x")
+        )
+        assert await many.without_files(["b/*.txt", "z*"]).entries(path="b") == ["data.json"]
+        assert await many.without_directory("a*").glob("**") == [
+            "b", "b/bar.txt", "b/data.json", "b/foo.txt", "keep",
+        ]
+        assert await many.without_files(["**"]).entries() == []
         print("withoutFiles: ok")
 
         # withFiles: each file under its own name, permissions if given.

@@ -382,6 +382,12 @@ fn every_covered_field_changes_the_layer_key() {
                 seconds: 1,
             }),
         ),
+        (
+            "removal of matches",
+            layer(ChangeData::RemoveMatching {
+                path: "/src".into(),
+            }),
+        ),
         ("replace", layer(replacing(|_| {}))),
         ("replace search", layer(replacing(|r| r.0 = "b".into()))),
         (

@@ -155,8 +155,14 @@ impl Directory {
         self.without(path, "withoutDirectory")
     }
 
+    /// Removes `path`, or what it matches when it has a `*` (as Dagger's
+    /// without* fields do); nothing there is no error.
     pub(super) fn without(&self, path: &str, operation: &str) -> Directory {
         match self.inside(path, operation) {
+            Ok(dest) if path.contains('*') => self.with_change(
+                Change::RemoveMatching { path: dest },
+                format!("{operation} {path}"),
+            ),
             Ok(dest) => {
                 self.with_change(Change::Remove { path: dest }, format!("{operation} {path}"))
             }
