@@ -29,6 +29,8 @@ pub(crate) enum Object {
     Stat(engine::Stat),
     SearchResult(engine::SearchResult),
     SearchSubmatch(engine::Submatch),
+    /// A `JSONValue`'s text.
+    JsonValue(String),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -50,6 +52,7 @@ impl Object {
             Object::Stat(_) => "Stat",
             Object::SearchResult(_) => "SearchResult",
             Object::SearchSubmatch(_) => "SearchSubmatch",
+            Object::JsonValue(_) => "JSONValue",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

@@ -329,6 +329,13 @@ impl FileObj {
         Ok(results(self.0.search(&options).await.map_err(fail)?))
     }
 
+    #[graphql(name = "asJSON")]
+    async fn as_json(&self) -> Result<super::json_value::JsonValueObj> {
+        let contents = self.0.contents().await.map_err(fail)?;
+        let what = format!("the file {}", self.0.name());
+        super::json_value::JsonValueObj::parsed(contents, &what)
+    }
+
     async fn stat(&self) -> Result<Option<StatObj>> {
         Ok(Some(StatObj(self.0.stat().await.map_err(fail)?)))
     }

@@ -5,6 +5,7 @@
 mod container;
 mod engine_cache;
 mod files;
+mod json_value;
 mod search;
 mod stat;
 
@@ -40,6 +41,19 @@ macro_rules! lookup {
     };
 }
 pub(crate) use lookup;
+
+/// A `JSONValue` ID argument, insisting on its type.
+pub(crate) fn lookup_json(ctx: &Context<'_>, id: &ID) -> Result<json_value::JsonValueObj> {
+    match state(ctx).ids.get(id)? {
+        Value::JsonValue(text) => Ok(json_value::JsonValueObj(text)),
+        other => Err(crate::Error::WrongIdType {
+            id: id.to_string(),
+            expected: "JSONValue",
+            actual: other.type_name(),
+        }
+        .into()),
+    }
+}
 
 pub(crate) struct Query;
 
@@ -102,6 +116,7 @@ impl Query {
             Value::Stat(s) => Node::Stat(stat::StatObj(s)),
             Value::SearchResult(r) => Node::SearchResult(search::SearchResultObj(r)),
             Value::SearchSubmatch(m) => Node::SearchSubmatch(search::SearchSubmatchObj(m)),
+            Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -238,6 +253,7 @@ pub(crate) enum Node {
     Stat(stat::StatObj),
     SearchResult(search::SearchResultObj),
     SearchSubmatch(search::SearchSubmatchObj),
+    JsonValue(json_value::JsonValueObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

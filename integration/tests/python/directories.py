@@ -264,5 +264,31 @@ async def main(image: str) -> None:
         assert await in_file[0].file_path() == "readme.md"
         print("search: ok")
 
+        # File.asJSON: the document read, its fields and arrays, edited.
+        doc = dag.file("pkg.json", '{"name": "app", "version": 3, "ok": true, "deps": ["a", "b"]}').as_json()
+        assert await doc.contents() == '{"name": "app", "version": 3, "ok": true, "deps": ["a", "b"]}'
+        assert await doc.field(["name"]).as_string() == "app"
+        assert await doc.field(["version"]).as_integer() == 3
+        assert await doc.field(["ok"]).as_boolean() is True
+        assert sorted(await doc.fields()) == ["deps", "name", "ok", "version"]
+        assert [await d.as_string() for d in await doc.field(["deps"]).as_array()] == ["a", "b"]
+        edited = doc.with_field(["scripts", "test"], doc.new_string("pytest"))
+        assert await edited.field(["scripts", "test"]).as_string() == "pytest"
+        assert await doc.new_integer(7).contents() == "7"
+        assert await doc.with_contents(dagger.JSON('{"b":1,"a":[true]}')).contents(pretty=True) == (
+            '{\n  "a": [\n    true\n  ],\n  "b": 1\n}'
+        )
+        try:
+            await doc.field(["missing"]).as_string()
+            raise AssertionError("a missing field was found")
+        except dagger.QueryError as error:
+            assert "no such field: 'missing'" in str(error), error
+        try:
+            await dag.file("bad.json", "{not json").as_json().contents()
+            raise AssertionError("invalid JSON was accepted")
+        except dagger.QueryError as error:
+            assert "bad.json" in str(error) and "not valid JSON" in str(error), error
+        print("asJSON: ok")
+
 
 anyio.run(main, *sys.argv[1:2])
