@@ -31,6 +31,7 @@ pub(crate) enum Object {
     SearchSubmatch(engine::Submatch),
     /// A `JSONValue`'s text.
     JsonValue(String),
+    EnvFile(crate::schema::EnvFileData),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -53,6 +54,7 @@ impl Object {
             Object::SearchResult(_) => "SearchResult",
             Object::SearchSubmatch(_) => "SearchSubmatch",
             Object::JsonValue(_) => "JSONValue",
+            Object::EnvFile(_) => "EnvFile",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

@@ -79,6 +79,7 @@ fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk()
         "withReplaced",
         "search",
         "asJSON",
+        "asEnvFile",
     ] {
         assert!(
             run.stdout.contains(&format!("{field}: ok\n")),

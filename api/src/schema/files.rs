@@ -329,6 +329,18 @@ impl FileObj {
         Ok(results(self.0.search(&options).await.map_err(fail)?))
     }
 
+    /// `expand` is deprecated in Dagger and changes nothing there either.
+    async fn as_env_file(
+        &self,
+        #[graphql(deprecation = "Variables are expanded when read")] expand: Option<bool>,
+    ) -> Result<super::env_file::EnvFileObj> {
+        let _ = expand;
+        let contents = self.0.contents().await.map_err(fail)?;
+        Ok(super::env_file::EnvFileObj(
+            super::env_file::EnvFileData::parse(&contents),
+        ))
+    }
+
     #[graphql(name = "asJSON")]
     async fn as_json(&self) -> Result<super::json_value::JsonValueObj> {
         let contents = self.0.contents().await.map_err(fail)?;

@@ -4,6 +4,7 @@
 
 mod container;
 mod engine_cache;
+mod env_file;
 mod files;
 mod json_value;
 mod search;
@@ -15,6 +16,7 @@ use async_graphql::{Context, Enum, Interface, Object, Result, ID};
 
 pub(crate) use container::ContainerObj;
 use engine_cache::{EngineCacheEntryObj, EngineCacheObj, EngineObj};
+pub(crate) use env_file::EnvFileData;
 pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
 
 use crate::ids::Object as Value;
@@ -117,6 +119,7 @@ impl Query {
             Value::SearchResult(r) => Node::SearchResult(search::SearchResultObj(r)),
             Value::SearchSubmatch(m) => Node::SearchSubmatch(search::SearchSubmatchObj(m)),
             Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
+            Value::EnvFile(file) => Node::EnvFile(env_file::EnvFileObj(file)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -254,6 +257,7 @@ pub(crate) enum Node {
     SearchResult(search::SearchResultObj),
     SearchSubmatch(search::SearchSubmatchObj),
     JsonValue(json_value::JsonValueObj),
+    EnvFile(env_file::EnvFileObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -290,5 +290,37 @@ async def main(image: str) -> None:
             assert "bad.json" in str(error) and "not valid JSON" in str(error), error
         print("asJSON: ok")
 
+        # File.asEnvFile: quotes removed, names expanded, later lines win.
+        env = dag.file(
+            ".env",
+            "# settings\nexport NAME='the world'\nGREETING=\"hello ${NAME}\"\n"
+            "PRICE=$5 off\nAPP_TOKEN=t1\nAPP_URL=http://x\nNAME=you\n",
+        ).as_env_file()
+        assert await env.get("GREETING") == "hello you"
+        assert await env.get("GREETING", raw=True) == '"hello ${NAME}"'
+        assert await env.get("PRICE") == "$5 off"
+        assert await env.get("MISSING") == ""
+        assert await env.exists("APP_TOKEN") and not await env.exists("settings")
+        pairs = [(await v.name(), await v.value()) for v in await env.variables()]
+        assert pairs == [
+            ("APP_TOKEN", "t1"), ("APP_URL", "http://x"), ("GREETING", "hello you"),
+            ("NAME", "you"), ("PRICE", "$5 off"),
+        ], pairs
+        app = env.namespace("app")
+        assert [await v.name() for v in await app.variables()] == ["TOKEN", "URL"]
+        edited = env.with_variable("EXTRA", "1").without_variable("PRICE")
+        assert await edited.exists("EXTRA") and not await edited.exists("PRICE")
+        written = await edited.as_file().contents()
+        # A name set again keeps its place; a new one goes last.
+        assert written == (
+            'NAME=you\nGREETING="hello ${NAME}"\nAPP_TOKEN=t1\nAPP_URL=http://x\nEXTRA=1\n'
+        ), written
+        try:
+            await dag.file(".env", "A=$UNSET_0d41\n").as_env_file().get("A")
+            raise AssertionError("an unbound variable expanded")
+        except dagger.QueryError as error:
+            assert "UNSET_0d41: unbound variable" in str(error), error
+        print("asEnvFile: ok")
+
 
 anyio.run(main, *sys.argv[1:2])
