@@ -9,6 +9,7 @@
 //! target are the same: mtimes are not compared, so a tree diffed against
 //! a copy of itself is empty.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -46,12 +47,15 @@ pub fn diff_into_layer(
         }
     }
     // A directory is kept when anything below it is: it leads there.
+    let index: HashMap<&Path, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| (item.rel.as_path(), i))
+        .collect();
     for i in (1..items.len()).rev() {
         if changed[i] {
-            if let Some(parent) = items[i].rel.parent() {
-                if let Some(at) = items[..i].iter().rposition(|it| it.rel == parent) {
-                    changed[at] = true;
-                }
+            if let Some(&at) = items[i].rel.parent().and_then(|p| index.get(p)) {
+                changed[at] = true;
             }
         }
     }
