@@ -124,6 +124,9 @@ pub enum Error {
     #[error("search: invalid pattern {pattern:?}: {reason}; patterns are Rust regexes (escape . [ ] {{ }} | with \\), or pass literal: true")]
     InvalidSearch { pattern: String, reason: String },
 
+    #[error("withPatch: {detail}; make the patch against this directory (git diff, or diff -u with a/ and b/ paths)")]
+    BadPatch { detail: String },
+
     #[error("{operation}: {argument} is empty; give one")]
     EmptyArgument {
         operation: &'static str,

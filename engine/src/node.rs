@@ -138,6 +138,11 @@ pub(crate) enum Change {
         path: ContainerPath,
         owner: String,
     },
+    /// A unified diff applied to the directory at `root` (`withPatch`).
+    Patch {
+        root: ContainerPath,
+        patch: String,
+    },
     /// The file at `path` with literal text replaced (`File.withReplaced`).
     Replace {
         path: ContainerPath,

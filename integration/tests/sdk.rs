@@ -80,6 +80,7 @@ fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk()
         "search",
         "asJSON",
         "asEnvFile",
+        "withPatch",
     ] {
         assert!(
             run.stdout.contains(&format!("{field}: ok\n")),

@@ -185,6 +185,17 @@ impl DirectoryObj {
         ))
     }
 
+    async fn with_patch(&self, patch: String) -> DirectoryObj {
+        DirectoryObj(self.0.with_patch(&patch))
+    }
+
+    /// The patch file is read when this field resolves.
+    async fn with_patch_file(&self, ctx: &Context<'_>, patch: ID) -> Result<DirectoryObj> {
+        let file = lookup!(ctx, patch, File, "File")?;
+        let patch = file.contents().await.map_err(fail)?;
+        Ok(DirectoryObj(self.0.with_patch(&patch)))
+    }
+
     async fn diff(&self, ctx: &Context<'_>, other: ID) -> Result<DirectoryObj> {
         let other = lookup!(ctx, other, Directory, "Directory")?;
         Ok(DirectoryObj(self.0.diff(&other)))

@@ -129,6 +129,10 @@ pub(super) fn layer_key(
             .str("change", "timestamps")
             .str("path", path)
             .u64("seconds", *seconds as u64),
+        ChangeData::Patch { root, patch } => builder
+            .str("change", "patch")
+            .str("root", root)
+            .str("patch", patch),
         ChangeData::Replace {
             path,
             search,

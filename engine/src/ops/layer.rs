@@ -97,6 +97,10 @@ pub(super) enum ChangeData {
         path: String,
         seconds: i64,
     },
+    Patch {
+        root: String,
+        patch: String,
+    },
     Replace {
         path: String,
         search: String,
@@ -152,6 +156,10 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
         Change::Timestamps { path, seconds } => ChangeData::Timestamps {
             path: resolve_path(ctx, path).await?,
             seconds: *seconds,
+        },
+        Change::Patch { root, patch } => ChangeData::Patch {
+            root: resolve_path(ctx, root).await?,
+            patch: patch.clone(),
         },
         Change::Replace {
             path,
@@ -240,6 +248,7 @@ fn build_layer(
             snapshotter::rewrite_tree(&target, layer, path, None, Some(*seconds))
                 .map_err(fs_error(path))?
         }
+        ChangeData::Patch { root, patch } => apply_patch(&target, layer, root, patch)?,
         ChangeData::Replace {
             path,
             search,
@@ -314,4 +323,70 @@ fn matching(target: &snapshotter::ChainView, pattern: &str) -> Result<Vec<String
         .into_iter()
         .map(|rel| format!("{base}/{rel}"))
         .collect())
+}
+
+/// Applies every file of `patch` below `root`, or nothing: each result is
+/// worked out before the first is written.
+fn apply_patch(
+    target: &snapshotter::ChainView,
+    layer: &std::path::Path,
+    root: &str,
+    patch: &str,
+) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let under = |rel: &str| {
+        crate::node::in_directory(&crate::node::ContainerPath::known(root), rel, "withPatch")
+            .map(|p| p.raw().to_owned())
+    };
+    let fs_error = |path: &str| {
+        let path = path.to_owned();
+        move |source| Error::FileOp {
+            path,
+            source: Box::new(source),
+        }
+    };
+    let mut writes = Vec::new();
+    let mut removals = Vec::new();
+    for file in super::patch::parse(patch)? {
+        let old = match &file.old {
+            Some(rel) => {
+                let path = under(rel)?;
+                let entry = target
+                    .lookup(&path, true)
+                    .map_err(fs_error(&path))?
+                    .ok_or_else(|| Error::NotFound { path: rel.clone() })?;
+                let bytes = target
+                    .read_file(&path, MAX_REPLACED)
+                    .map_err(fs_error(&path))?;
+                Some((
+                    path,
+                    entry.metadata,
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ))
+            }
+            None => None,
+        };
+        let contents = super::patch::apply(&file, old.as_ref().map_or("", |(_, _, text)| text))?;
+        let new = file.new.as_deref().map(under).transpose()?;
+        if let Some((path, _, _)) = &old {
+            if new.as_ref() != Some(path) {
+                removals.push(path.clone());
+            }
+        }
+        if let Some(path) = new {
+            let (mode, owner) = match &old {
+                Some((_, meta, _)) => (meta.mode(), (meta.uid(), meta.gid())),
+                None => (0o644, (0, 0)),
+            };
+            writes.push((path, contents, file.mode.unwrap_or(mode), owner));
+        }
+    }
+    for path in removals {
+        snapshotter::make_whiteout(target, layer, &path).map_err(fs_error(&path))?;
+    }
+    for (path, contents, mode, owner) in writes {
+        snapshotter::write_new_file(target, layer, &path, contents.as_bytes(), mode, owner)
+            .map_err(fs_error(&path))?;
+    }
+    Ok(())
 }

@@ -20,6 +20,7 @@ mod import;
 mod keys;
 mod layer;
 mod owner;
+mod patch;
 mod replace;
 mod tarball;
 

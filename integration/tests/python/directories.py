@@ -322,5 +322,36 @@ async def main(image: str) -> None:
             assert "UNSET_0d41: unbound variable" in str(error), error
         print("asEnvFile: ok")
 
+        # withPatch, withPatchFile: git's unified diffs, all or nothing.
+        project = (
+            dag.directory()
+            .with_new_file("sub/hello.txt", "Hello, World!\n")
+            .with_new_file("sub/delete-me.txt", "bye\n")
+            .with_new_file("sub/run.sh", "echo a\n", permissions=0o755)
+            .directory("sub")
+        )
+        patch = (
+            "diff --git a/hello.txt b/hello.txt\n--- a/hello.txt\n+++ b/hello.txt\n"
+            "@@ -1 +1 @@\n-Hello, World!\n+Hello, Dagger!\n"
+            "--- a/delete-me.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
+            "--- /dev/null\n+++ b/new/file.txt\n@@ -0,0 +1,2 @@\n+one\n+two\n"
+            "--- a/run.sh\n+++ b/run.sh\n@@ -1 +1 @@\n-echo a\n+echo b\n"
+        )
+        patched = project.with_patch(patch)
+        assert await patched.file("hello.txt").contents() == "Hello, Dagger!\n"
+        assert await patched.file("new/file.txt").contents() == "one\ntwo\n"
+        assert not await patched.exists("delete-me.txt")
+        assert await patched.stat("run.sh").permissions() == 0o755
+        from_file = project.with_patch_file(dag.file("p.diff", patch))
+        assert await from_file.file("hello.txt").contents() == "Hello, Dagger!\n"
+        assert await project.with_patch("").entries() == await project.entries()
+        try:
+            stale = "--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-Goodbye\n+x\n"
+            await project.with_patch(stale).sync()
+            raise AssertionError("a stale patch applied")
+        except dagger.QueryError as error:
+            assert "hello.txt: the hunk at line 1 does not apply" in str(error), error
+        print("withPatch: ok")
+
 
 anyio.run(main, *sys.argv[1:2])

@@ -388,6 +388,20 @@ fn every_covered_field_changes_the_layer_key() {
                 path: "/src".into(),
             }),
         ),
+        (
+            "patch",
+            layer(ChangeData::Patch {
+                root: "/src".into(),
+                patch: "--- a/x\n".into(),
+            }),
+        ),
+        (
+            "patch root",
+            layer(ChangeData::Patch {
+                root: "/".into(),
+                patch: "--- a/x\n".into(),
+            }),
+        ),
         ("replace", layer(replacing(|_| {}))),
         ("replace search", layer(replacing(|r| r.0 = "b".into()))),
         (

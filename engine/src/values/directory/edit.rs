@@ -63,6 +63,18 @@ impl Directory {
         }
     }
 
+    /// `patch`, a unified diff (`git diff`), applied; a hunk whose
+    /// context is not found fails when the directory is used.
+    pub fn with_patch(&self, patch: &str) -> Directory {
+        self.with_change(
+            Change::Patch {
+                root: self.subpath.clone(),
+                patch: patch.to_owned(),
+            },
+            "withPatch".to_owned(),
+        )
+    }
+
     /// Only what the patterns take, copied into a new directory.
     pub fn filter(&self, include: &[&str], exclude: &[&str]) -> Directory {
         Directory::new(
