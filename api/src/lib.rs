@@ -22,6 +22,7 @@
 mod answer;
 mod dagger_schema;
 mod deep;
+mod dotenv;
 mod error;
 mod function_cache;
 mod handler;

@@ -22,6 +22,11 @@ pub fn to_kebab(s: &str) -> String {
     delimited(s, b'-')
 }
 
+/// `my-app` → `my_app` (`EnvFile.namespace`).
+pub fn to_snake(s: &str) -> String {
+    delimited(s, b'_')
+}
+
 fn camel(s: &str, upper_first: bool) -> String {
     let s = s.trim().as_bytes();
     let mut out = Vec::with_capacity(s.len());

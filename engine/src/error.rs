@@ -115,6 +115,31 @@ pub enum Error {
     #[error("{path}: no such file or directory")]
     NotFound { path: String },
 
+    #[error("withReplaced {path}: search string not found: {search:?}; check the text, or pass all: true to accept no match")]
+    SearchNotFound { path: String, search: String },
+
+    #[error("withReplaced {path}: search string found multiple times: {locations}; pass all: true, or firstFrom: a line number")]
+    SearchFoundMany { path: String, locations: String },
+
+    #[error("search: invalid pattern {pattern:?}: {reason}; patterns are Rust regexes (escape . [ ] {{ }} | with \\), or pass literal: true")]
+    InvalidSearch { pattern: String, reason: String },
+
+    #[error("withPatch: {detail}; make the patch against this directory (git diff, or diff -u with a/ and b/ paths)")]
+    BadPatch { detail: String },
+
+    #[error("{operation}: {argument} is empty; give one")]
+    EmptyArgument {
+        operation: &'static str,
+        argument: &'static str,
+    },
+
+    #[error("owner {owner:?}: no {name:?} in the directory's {database}; give a numeric id or a name listed there")]
+    UnknownOwner {
+        owner: String,
+        name: String,
+        database: &'static str,
+    },
+
     #[error("{operation}: the path {path:?} leaves the directory (a `..` too many); use a path inside it")]
     PathEscapes { operation: String, path: String },
 

@@ -71,6 +71,15 @@ pub(crate) enum Op {
         source: ImportSource,
         tag: Option<String>,
     },
+    /// What the subtree `upper_path` of `upper` has that `lower_path` of
+    /// `lower` lacks or has otherwise, as a chain of one layer
+    /// (`Directory.diff`).
+    Diff {
+        lower: Arc<Node>,
+        lower_path: ContainerPath,
+        upper: Arc<Node>,
+        upper_path: ContainerPath,
+    },
     /// A value built from bad input; using it fails with this error.
     Failed(Arc<Error>),
 }
@@ -112,6 +121,40 @@ pub(crate) enum Change {
     },
     Remove {
         path: ContainerPath,
+    },
+    /// Every path matching `path`, a pattern with `*` (Dagger's
+    /// `withoutFile("b/*.txt")`): none matching is no error.
+    RemoveMatching {
+        path: ContainerPath,
+    },
+    /// A symlink at `link` pointing to `target`, as given (withSymlink).
+    Symlink {
+        target: String,
+        link: ContainerPath,
+    },
+    /// Every entry of the subtree at `path` owned by `owner`, `user[:group]`
+    /// as ids or names of the chain's `/etc/passwd` and `/etc/group`.
+    Chown {
+        path: ContainerPath,
+        owner: String,
+    },
+    /// A unified diff applied to the directory at `root` (`withPatch`).
+    Patch {
+        root: ContainerPath,
+        patch: String,
+    },
+    /// The file at `path` with literal text replaced (`File.withReplaced`).
+    Replace {
+        path: ContainerPath,
+        search: String,
+        replacement: String,
+        all: bool,
+        first_from: Option<u32>,
+    },
+    /// Every entry of the subtree at `path` with this mtime (withTimestamps).
+    Timestamps {
+        path: ContainerPath,
+        seconds: i64,
     },
 }
 

@@ -15,14 +15,7 @@ fn a_python_pipeline_runs_unmodified_under_tanto_run() {
     let tanto = Tanto::new();
     let script = tanto.copy_test_program("python/chain.py");
 
-    let run = tanto.run(&[
-        "run",
-        "--",
-        python.to_str().unwrap(),
-        script.to_str().unwrap(),
-        &image,
-    ]);
-    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    let run = python_program(&tanto, &python, &script, &[&image]);
     assert!(run.stdout.contains("stdout: b|root|"), "{}", run.stdout);
     assert!(run.stdout.contains("exit code: 3"), "{}", run.stdout);
     assert!(
@@ -59,6 +52,62 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
         &[python.to_str().unwrap(), script.to_str().unwrap()],
         &image,
     );
+}
+
+#[test]
+fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk() {
+    let python = fixtures::python_sdk();
+    let registry = Registry::start();
+    let image = fixtures::serve_debian(&registry);
+    let tanto = Tanto::new();
+    let script = tanto.copy_test_program("python/directories.py");
+    let run = python_program(&tanto, &python, &script, &[&image]);
+    // Each group of fields prints once its asserts held.
+    for field in [
+        "exists",
+        "name",
+        "withSymlink",
+        "withoutFiles",
+        "withFiles",
+        "withTimestamps",
+        "chown",
+        "stat",
+        "filter",
+        "diff",
+        "findUp",
+        "withError",
+        "withReplaced",
+        "search",
+        "asJSON",
+        "asEnvFile",
+        "withPatch",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("{field}: ok\n")),
+            "{field}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+/// `tanto run -- PYTHON SCRIPT ARGS…` as the test user, which must succeed.
+fn python_program(
+    tanto: &Tanto,
+    python: &std::path::Path,
+    script: &std::path::Path,
+    args: &[&str],
+) -> support::tanto::Run {
+    let mut words = vec![
+        "run",
+        "--",
+        python.to_str().unwrap(),
+        script.to_str().unwrap(),
+    ];
+    words.extend(args);
+    let run = tanto.run(&words);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    run
 }
 
 /// Runs a program of the features (`features.py` or the Go program's

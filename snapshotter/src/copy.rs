@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::filter::Filter;
-use crate::view::{ChainView, FileKind, Found};
+use crate::view::{ChainView, FileKind, Found, Item};
 use crate::{overlay, sys, Error};
 
 /// What one copy wrote.
@@ -30,6 +30,30 @@ pub struct CopyStats {
     pub bytes: u64,
     /// Device nodes the kernel did not let us create (rootless), by path.
     pub skipped: Vec<String>,
+}
+
+/// What a copy sets on every entry instead of the source's own: `chown`
+/// (owner), `withTimestamps` (mtime), `withFile(permissions:)` (the mode
+/// of the one file copied).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Overrides {
+    pub(crate) owner: Option<(u32, u32)>,
+    pub(crate) file_mode: Option<u32>,
+    /// Seconds since the epoch.
+    pub(crate) mtime: Option<i64>,
+}
+
+impl Overrides {
+    fn dir_attrs(&self, meta: &std::fs::Metadata) -> DirAttrs {
+        let mut attrs = attrs_of(meta);
+        if let Some((uid, gid)) = self.owner {
+            (attrs.uid, attrs.gid) = (uid, gid);
+        }
+        if let Some(seconds) = self.mtime {
+            attrs.mtime = Some((seconds, 0));
+        }
+        attrs
+    }
 }
 
 /// Attributes given to a directory we create.
@@ -58,7 +82,7 @@ fn attrs_of(meta: &std::fs::Metadata) -> DirAttrs {
 }
 
 /// An open diff directory being written.
-struct LayerWriter<'t> {
+pub(crate) struct LayerWriter<'t> {
     root: OwnedFd,
     layer: PathBuf,
     target: &'t ChainView,
@@ -67,7 +91,7 @@ struct LayerWriter<'t> {
 }
 
 impl<'t> LayerWriter<'t> {
-    fn open(target: &'t ChainView, dest_layer: &Path) -> Result<LayerWriter<'t>, Error> {
+    pub(crate) fn open(target: &'t ChainView, dest_layer: &Path) -> Result<LayerWriter<'t>, Error> {
         let root = sys::open_dir(dest_layer).map_err(|source| Error::LayerWrite {
             layer: dest_layer.to_owned(),
             path: "/".into(),
@@ -94,7 +118,7 @@ impl<'t> LayerWriter<'t> {
         Ok(writer)
     }
 
-    fn error(&self, rel: &Path, source: io::Error) -> Error {
+    pub(crate) fn error(&self, rel: &Path, source: io::Error) -> Error {
         Error::LayerWrite {
             layer: self.layer.clone(),
             path: format!("/{}", rel.display()),
@@ -109,7 +133,7 @@ impl<'t> LayerWriter<'t> {
 
     /// Opens `rel` in the layer, creating what is missing of it with the
     /// attributes of the same directories in the target.
-    fn ensure_dirs(&mut self, rel: &Path) -> Result<OwnedFd, Error> {
+    pub(crate) fn ensure_dirs(&mut self, rel: &Path) -> Result<OwnedFd, Error> {
         let mut dir = self
             .root
             .try_clone()
@@ -180,7 +204,7 @@ impl<'t> LayerWriter<'t> {
     }
 
     /// Sets the recorded directory mtimes, deepest first.
-    fn finish(mut self) -> Result<(), Error> {
+    pub(crate) fn finish(mut self) -> Result<(), Error> {
         let times = std::mem::take(&mut self.dir_times);
         for (rel, mtime) in times.into_iter().rev() {
             let result = match (rel.parent(), rel.file_name()) {
@@ -206,15 +230,16 @@ impl<'t> LayerWriter<'t> {
         dir: BorrowedFd,
         name: &CStr,
         rel: &Path,
-        owner: Option<(u32, u32)>,
-        mode_override: Option<u32>,
+        overrides: &Overrides,
         stats: &mut CopyStats,
     ) -> Result<(), Error> {
         let at = |e| self.error(rel, e);
         let meta = &found.meta;
-        let (uid, gid) = owner.unwrap_or((meta.uid(), meta.gid()));
-        let mtime = (meta.mtime(), meta.mtime_nsec());
-        let mode = mode_override.unwrap_or(meta.mode()) & 0o7777;
+        let (uid, gid) = overrides.owner.unwrap_or((meta.uid(), meta.gid()));
+        let mtime = overrides
+            .mtime
+            .map_or((meta.mtime(), meta.mtime_nsec()), |seconds| (seconds, 0));
+        let mode = overrides.file_mode.unwrap_or(meta.mode()) & 0o7777;
         let read_error = |e| source.read_error(found.layer, &found.host, e);
         sys::remove_at(dir, name).map_err(at)?;
         match found.kind {
@@ -283,12 +308,15 @@ fn cname(name: &OsStr) -> io::Result<CString> {
 
 /// `dest_path` resolved in `target` as `mkdir -p` in a chroot would resolve
 /// it, except its last component: relative to the layer root, symlink-free.
-fn resolve_dest(target: &ChainView, dest_path: &str) -> Result<PathBuf, Error> {
+pub(crate) fn resolve_dest(target: &ChainView, dest_path: &str) -> Result<PathBuf, Error> {
     let resolved = target.resolve_for_create(dest_path, false)?;
     Ok(PathBuf::from(resolved.trim_start_matches('/')))
 }
 
-fn split_name<'p>(writer: &LayerWriter, rel: &'p Path) -> Result<(&'p Path, CString), Error> {
+pub(crate) fn split_name<'p>(
+    writer: &LayerWriter,
+    rel: &'p Path,
+) -> Result<(&'p Path, CString), Error> {
     match (rel.parent(), rel.file_name()) {
         (Some(parent), Some(name)) => Ok((parent, cname(name).map_err(|e| writer.error(rel, e))?)),
         _ => Err(writer.error(
@@ -318,6 +346,30 @@ pub fn copy_into_layer(
     owner: Option<(u32, u32)>,
     mode_override: Option<u32>,
 ) -> Result<CopyStats, Error> {
+    let overrides = Overrides {
+        owner,
+        file_mode: mode_override,
+        mtime: None,
+    };
+    copy_tree(
+        source, src_path, filter, target, dest_layer, dest_path, &overrides, true,
+    )
+}
+
+/// [`copy_into_layer`] with every override; `merge` keeps the attributes
+/// of a directory `target` already has at `dest_path` (COPY), where a
+/// rewrite in place (`chown`, `withTimestamps`) gives it the overrides too.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn copy_tree(
+    source: &ChainView,
+    src_path: &str,
+    filter: &Filter,
+    target: &ChainView,
+    dest_layer: &Path,
+    dest_path: &str,
+    overrides: &Overrides,
+    merge: bool,
+) -> Result<CopyStats, Error> {
     let items = source
         .walk(src_path, filter)?
         .ok_or_else(|| Error::NotFound {
@@ -336,8 +388,7 @@ pub fn copy_into_layer(
             dir.as_fd(),
             &name,
             &dest,
-            owner,
-            mode_override,
+            overrides,
             &mut stats,
         )?;
         writer.finish()?;
@@ -347,48 +398,94 @@ pub fn copy_into_layer(
     // Into an existing directory, or one a symlink there points to.
     let existing = target.lookup(&format!("/{}", dest.display()), true)?;
     match existing {
-        Some(node) if node.metadata.is_dir() => {
+        Some(node) if merge && node.metadata.is_dir() => {
             dest = PathBuf::from(node.container_path.trim_start_matches('/'));
             writer.ensure_dirs(&dest)?;
+        }
+        _ if dest.as_os_str().is_empty() => {
+            // The chain's root: the layer's own root takes the attributes.
+            let attrs = overrides.dir_attrs(&root.meta);
+            writer
+                .dir_times
+                .retain(|(rel, _)| !rel.as_os_str().is_empty());
+            let fd = writer
+                .root
+                .try_clone()
+                .map_err(|e| writer.error(Path::new(""), e))?;
+            writer.set_dir_attrs(fd.as_fd(), Path::new(""), attrs)?;
         }
         _ => {
             let (parent, name) = split_name(&writer, &dest)?;
             let dir = writer.ensure_dirs(parent)?;
-            let mut attrs = attrs_of(&root.meta);
-            if let Some((uid, gid)) = owner {
-                (attrs.uid, attrs.gid) = (uid, gid);
-            }
+            let attrs = overrides.dir_attrs(&root.meta);
             writer.make_dir_entry(dir.as_fd(), &name, &dest, attrs, true)?;
         }
     }
     stats.dirs += 1;
-    for item in &items[1..] {
-        let rel = dest.join(&item.rel);
-        let (parent, name) = split_name(&writer, &rel)?;
-        let dir = writer.dir(parent)?;
-        if item.found.kind == FileKind::Dir {
-            let mut attrs = attrs_of(&item.found.meta);
-            if let Some((uid, gid)) = owner {
-                (attrs.uid, attrs.gid) = (uid, gid);
+    let children = Overrides {
+        file_mode: None,
+        ..*overrides
+    };
+    writer.write_items(source, &items[1..], &dest, &children, &mut stats)?;
+    writer.finish()?;
+    Ok(stats)
+}
+
+impl LayerWriter<'_> {
+    /// Writes walked `items` (parents before children) under `dest`.
+    fn write_items<'i>(
+        &mut self,
+        source: &ChainView,
+        items: impl IntoIterator<Item = &'i Item>,
+        dest: &Path,
+        overrides: &Overrides,
+        stats: &mut CopyStats,
+    ) -> Result<(), Error> {
+        for item in items {
+            let rel = dest.join(&item.rel);
+            let (parent, name) = split_name(self, &rel)?;
+            let dir = self.dir(parent)?;
+            if item.found.kind == FileKind::Dir {
+                let attrs = overrides.dir_attrs(&item.found.meta);
+                let sub = self.make_dir_entry(dir.as_fd(), &name, &rel, attrs, true)?;
+                let src_dir = sys::open_dir(&item.found.host)
+                    .map_err(|e| source.read_error(item.found.layer, &item.found.host, e))?;
+                copy_xattrs(src_dir.as_fd(), sub.as_fd()).map_err(|e| self.error(&rel, e))?;
+                stats.dirs += 1;
+            } else {
+                self.copy_entry(
+                    source,
+                    &item.found,
+                    dir.as_fd(),
+                    &name,
+                    &rel,
+                    overrides,
+                    stats,
+                )?;
             }
-            let sub = writer.make_dir_entry(dir.as_fd(), &name, &rel, attrs, true)?;
-            let src_dir = sys::open_dir(&item.found.host)
-                .map_err(|e| source.read_error(item.found.layer, &item.found.host, e))?;
-            copy_xattrs(src_dir.as_fd(), sub.as_fd()).map_err(|e| writer.error(&rel, e))?;
-            stats.dirs += 1;
-        } else {
-            writer.copy_entry(
-                source,
-                &item.found,
-                dir.as_fd(),
-                &name,
-                &rel,
-                owner,
-                None,
-                &mut stats,
-            )?;
         }
+        Ok(())
     }
+}
+
+/// Writes walked `items` of `source` (a subtree's entries, parents before
+/// children, the subtree's root left out) into the fresh layer `dest_layer`
+/// at its root, with their own attributes: `Directory.diff`.
+pub(crate) fn copy_items(
+    source: &ChainView,
+    items: &[&Item],
+    dest_layer: &Path,
+) -> Result<CopyStats, Error> {
+    let empty = ChainView::new(Vec::new());
+    let mut writer = LayerWriter::open(&empty, dest_layer)?;
+    let mut stats = CopyStats::default();
+    writer.write_items(
+        source,
+        items.iter().copied(),
+        Path::new(""),
+        &Overrides::default(),
+        &mut stats,
+    )?;
     writer.finish()?;
     Ok(stats)
 }

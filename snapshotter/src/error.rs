@@ -118,6 +118,9 @@ pub enum Error {
     #[error("{path} is not a directory")]
     NotADirectory { path: String },
 
+    #[error("{path}: file exists; remove it first (withoutFile) to put something else there")]
+    AlreadyExists { path: String },
+
     #[error("{path} is not a regular file")]
     NotAFile { path: String },
 

@@ -10,14 +10,9 @@ use std::path::Path;
 use snapshotter::{
     copy_into_layer, make_dir, make_whiteout, write_new_file, ChainView, Error, FileKind, Filter,
 };
-use support::{filter, get_xattr, is_root, names, read, set_mtime, set_xattr, skip, DiffDir};
-
-/// The merged view with the new layer on top of the target.
-fn stacked(dest: &DiffDir, target: &ChainView) -> ChainView {
-    let mut layers = vec![dest.path()];
-    layers.extend(target.layers().iter().cloned());
-    ChainView::new(layers)
-}
+use support::{
+    filter, get_xattr, is_root, names, read, set_mtime, set_xattr, skip, stacked, DiffDir,
+};
 
 #[test]
 fn copies_keep_attributes_and_take_parents_from_the_target() {

@@ -3,6 +3,8 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
+use super::search::{options, results, SearchResultObj};
+use super::stat::{is_of, ExistsType, StatObj};
 use super::{fail, lookup, state, strs};
 use crate::ids::Object as Value;
 
@@ -108,6 +110,140 @@ impl DirectoryObj {
         DirectoryObj(self.0.without_directory(&path))
     }
 
+    async fn without_files(&self, paths: Vec<String>) -> DirectoryObj {
+        DirectoryObj(self.0.without_files(&strs(&paths)))
+    }
+
+    async fn with_files(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        sources: Vec<ID>,
+        permissions: Option<i32>,
+    ) -> Result<DirectoryObj> {
+        let mut files = Vec::with_capacity(sources.len());
+        for source in sources {
+            files.push(lookup!(ctx, source, File, "File")?);
+        }
+        Ok(DirectoryObj(self.0.with_files(
+            &path,
+            &files,
+            permissions.map(|p| p as u32),
+        )))
+    }
+
+    async fn with_symlink(&self, target: String, link_name: String) -> DirectoryObj {
+        DirectoryObj(self.0.with_symlink(&target, &link_name))
+    }
+
+    async fn with_timestamps(&self, timestamp: i32) -> DirectoryObj {
+        DirectoryObj(self.0.with_timestamps(i64::from(timestamp)))
+    }
+
+    async fn chown(&self, path: String, owner: String) -> DirectoryObj {
+        DirectoryObj(self.0.chown(&path, &owner))
+    }
+
+    async fn exists(
+        &self,
+        path: String,
+        expected_type: Option<ExistsType>,
+        #[graphql(default = false)] do_not_follow_symlinks: bool,
+    ) -> Result<bool> {
+        // Like test(1): only -h/-L look at the link itself.
+        let no_follow = do_not_follow_symlinks || expected_type == Some(ExistsType::Symlink);
+        let stat = self.0.lookup(&path, no_follow).await.map_err(fail)?;
+        Ok(is_of(stat.as_ref(), expected_type))
+    }
+
+    async fn stat(
+        &self,
+        path: String,
+        #[graphql(default = false)] do_not_follow_symlinks: bool,
+    ) -> Result<Option<StatObj>> {
+        let stat = self.0.stat(&path, do_not_follow_symlinks).await;
+        Ok(Some(StatObj(stat.map_err(fail)?)))
+    }
+
+    async fn name(&self) -> Result<String> {
+        self.0.name().await.map_err(fail)
+    }
+
+    async fn filter(
+        &self,
+        #[graphql(default)] exclude: Vec<String>,
+        #[graphql(default)] include: Vec<String>,
+        #[graphql(default = false)] gitignore: bool,
+    ) -> Result<DirectoryObj> {
+        if gitignore {
+            return Err(async_graphql::Error::new(
+                "filter: tanto does not apply .gitignore rules yet; leave gitignore out and list the patterns in exclude",
+            ));
+        }
+        Ok(DirectoryObj(
+            self.0.filter(&strs(&include), &strs(&exclude)),
+        ))
+    }
+
+    async fn with_patch(&self, patch: String) -> DirectoryObj {
+        DirectoryObj(self.0.with_patch(&patch))
+    }
+
+    /// The patch file is read when this field resolves.
+    async fn with_patch_file(&self, ctx: &Context<'_>, patch: ID) -> Result<DirectoryObj> {
+        let file = lookup!(ctx, patch, File, "File")?;
+        let patch = file.contents().await.map_err(fail)?;
+        Ok(DirectoryObj(self.0.with_patch(&patch)))
+    }
+
+    async fn diff(&self, ctx: &Context<'_>, other: ID) -> Result<DirectoryObj> {
+        let other = lookup!(ctx, other, Directory, "Directory")?;
+        Ok(DirectoryObj(self.0.diff(&other)))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        #[graphql(default)] paths: Vec<String>,
+        #[graphql(default)] globs: Vec<String>,
+        pattern: String,
+        #[graphql(default = false)] literal: bool,
+        #[graphql(default = false)] multiline: bool,
+        #[graphql(default = false)] dotall: bool,
+        #[graphql(default = false)] insensitive: bool,
+        #[graphql(default = false)] skip_ignored: bool,
+        #[graphql(default = false)] skip_hidden: bool,
+        #[graphql(default = false)] files_only: bool,
+        limit: Option<i32>,
+    ) -> Result<Vec<SearchResultObj>> {
+        let options = options(
+            paths,
+            globs,
+            pattern,
+            literal,
+            multiline,
+            dotall,
+            insensitive,
+            skip_ignored,
+            skip_hidden,
+            files_only,
+            limit,
+        )?;
+        Ok(results(self.0.search(&options).await.map_err(fail)?))
+    }
+
+    async fn find_up(&self, name: String, start: String) -> Result<Option<String>> {
+        self.0.find_up(&name, &start).await.map_err(fail)
+    }
+
+    /// Fails with `err`, or passes the directory on when it is empty.
+    async fn with_error(&self, err: String) -> Result<DirectoryObj> {
+        if err.is_empty() {
+            return Ok(DirectoryObj(self.0.clone()));
+        }
+        Err(async_graphql::Error::new(err))
+    }
+
     /// Writes the directory to the host; returns the absolute path written.
     async fn export(&self, path: String, #[graphql(default = false)] wipe: bool) -> Result<String> {
         let written = self.0.export(&path, wipe).await.map_err(fail)?;
@@ -149,6 +285,82 @@ impl FileObj {
 
     async fn with_name(&self, name: String) -> FileObj {
         FileObj(self.0.with_name(&name))
+    }
+
+    async fn with_timestamps(&self, timestamp: i32) -> FileObj {
+        FileObj(self.0.with_timestamps(i64::from(timestamp)))
+    }
+
+    async fn chown(&self, owner: String) -> FileObj {
+        FileObj(self.0.chown(&owner))
+    }
+
+    async fn with_replaced(
+        &self,
+        search: String,
+        replacement: String,
+        #[graphql(default = false)] all: bool,
+        first_from: Option<i32>,
+    ) -> FileObj {
+        // A line before the first is the first.
+        let first_from = first_from.map(|line| line.max(1) as u32);
+        FileObj(self.0.with_replaced(&search, &replacement, all, first_from))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn search(
+        &self,
+        pattern: String,
+        #[graphql(default = false)] literal: bool,
+        #[graphql(default = false)] multiline: bool,
+        #[graphql(default = false)] dotall: bool,
+        #[graphql(default = false)] insensitive: bool,
+        #[graphql(default = false)] skip_ignored: bool,
+        #[graphql(default = false)] skip_hidden: bool,
+        #[graphql(default = false)] files_only: bool,
+        limit: Option<i32>,
+        #[graphql(default)] paths: Vec<String>,
+        #[graphql(default)] globs: Vec<String>,
+    ) -> Result<Vec<SearchResultObj>> {
+        // One file is searched whatever the paths and globs say, as in
+        // Dagger, where ripgrep is handed the file alone.
+        let options = options(
+            paths,
+            globs,
+            pattern,
+            literal,
+            multiline,
+            dotall,
+            insensitive,
+            skip_ignored,
+            skip_hidden,
+            files_only,
+            limit,
+        )?;
+        Ok(results(self.0.search(&options).await.map_err(fail)?))
+    }
+
+    /// `expand` is deprecated in Dagger and changes nothing there either.
+    async fn as_env_file(
+        &self,
+        #[graphql(deprecation = "Variables are expanded when read")] expand: Option<bool>,
+    ) -> Result<super::env_file::EnvFileObj> {
+        let _ = expand;
+        let contents = self.0.contents().await.map_err(fail)?;
+        Ok(super::env_file::EnvFileObj(
+            super::env_file::EnvFileData::parse(&contents),
+        ))
+    }
+
+    #[graphql(name = "asJSON")]
+    async fn as_json(&self) -> Result<super::json_value::JsonValueObj> {
+        let contents = self.0.contents().await.map_err(fail)?;
+        let what = format!("the file {}", self.0.name());
+        super::json_value::JsonValueObj::parsed(contents, &what)
+    }
+
+    async fn stat(&self) -> Result<Option<StatObj>> {
+        Ok(Some(StatObj(self.0.stat().await.map_err(fail)?)))
     }
 
     /// Writes the file to the host; returns the absolute path written.

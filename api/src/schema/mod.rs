@@ -4,7 +4,11 @@
 
 mod container;
 mod engine_cache;
+mod env_file;
 mod files;
+mod json_value;
+mod search;
+mod stat;
 
 use std::sync::Arc;
 
@@ -12,6 +16,7 @@ use async_graphql::{Context, Enum, Interface, Object, Result, ID};
 
 pub(crate) use container::ContainerObj;
 use engine_cache::{EngineCacheEntryObj, EngineCacheObj, EngineObj};
+pub(crate) use env_file::EnvFileData;
 pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
 
 use crate::ids::Object as Value;
@@ -38,6 +43,19 @@ macro_rules! lookup {
     };
 }
 pub(crate) use lookup;
+
+/// A `JSONValue` ID argument, insisting on its type.
+pub(crate) fn lookup_json(ctx: &Context<'_>, id: &ID) -> Result<json_value::JsonValueObj> {
+    match state(ctx).ids.get(id)? {
+        Value::JsonValue(text) => Ok(json_value::JsonValueObj(text)),
+        other => Err(crate::Error::WrongIdType {
+            id: id.to_string(),
+            expected: "JSONValue",
+            actual: other.type_name(),
+        }
+        .into()),
+    }
+}
 
 pub(crate) struct Query;
 
@@ -97,6 +115,11 @@ impl Query {
             Value::Secret(s) => Node::Secret(SecretObj(s)),
             Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
             Value::EnvVariable(name, value) => Node::EnvVariable(EnvVariableObj { name, value }),
+            Value::Stat(s) => Node::Stat(stat::StatObj(s)),
+            Value::SearchResult(r) => Node::SearchResult(search::SearchResultObj(r)),
+            Value::SearchSubmatch(m) => Node::SearchSubmatch(search::SearchSubmatchObj(m)),
+            Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
+            Value::EnvFile(file) => Node::EnvFile(env_file::EnvFileObj(file)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -230,6 +253,11 @@ pub(crate) enum Node {
     Secret(SecretObj),
     CacheVolume(CacheVolumeObj),
     EnvVariable(EnvVariableObj),
+    Stat(stat::StatObj),
+    SearchResult(search::SearchResultObj),
+    SearchSubmatch(search::SearchSubmatchObj),
+    JsonValue(json_value::JsonValueObj),
+    EnvFile(env_file::EnvFileObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

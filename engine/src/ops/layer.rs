@@ -1,5 +1,5 @@
 //! The layer op: one file-system change (copy, new file, new directory,
-//! removal) on top of a base chain, committed as a layer of its own and
+//! removal, symlink, chown, timestamps) on top of a base chain, committed as a layer of its own and
 //! keyed by content: the base's key, the source's key and the change.
 
 use std::sync::Arc;
@@ -11,6 +11,11 @@ use crate::node::{Change, Node};
 use crate::solved::{blocking, Solved};
 
 use super::keys::layer_key;
+use super::owner::resolve_owner;
+use super::replace::{replace, Replace};
+
+/// Largest file `withReplaced` reads into memory.
+const MAX_REPLACED: u64 = 256 << 20;
 use super::{memo_outcome, resolve_path, solve, solve_optional};
 
 pub(super) async fn solve_layer(
@@ -77,6 +82,32 @@ pub(super) enum ChangeData {
     Remove {
         path: String,
     },
+    RemoveMatching {
+        path: String,
+    },
+    Symlink {
+        target: String,
+        link: String,
+    },
+    Chown {
+        path: String,
+        owner: String,
+    },
+    Timestamps {
+        path: String,
+        seconds: i64,
+    },
+    Patch {
+        root: String,
+        patch: String,
+    },
+    Replace {
+        path: String,
+        search: String,
+        replacement: String,
+        all: bool,
+        first_from: Option<u32>,
+    },
 }
 
 async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, Error> {
@@ -110,6 +141,38 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
         },
         Change::Remove { path } => ChangeData::Remove {
             path: resolve_path(ctx, path).await?,
+        },
+        Change::RemoveMatching { path } => ChangeData::RemoveMatching {
+            path: resolve_path(ctx, path).await?,
+        },
+        Change::Symlink { target, link } => ChangeData::Symlink {
+            target: target.clone(),
+            link: resolve_path(ctx, link).await?,
+        },
+        Change::Chown { path, owner } => ChangeData::Chown {
+            path: resolve_path(ctx, path).await?,
+            owner: owner.clone(),
+        },
+        Change::Timestamps { path, seconds } => ChangeData::Timestamps {
+            path: resolve_path(ctx, path).await?,
+            seconds: *seconds,
+        },
+        Change::Patch { root, patch } => ChangeData::Patch {
+            root: resolve_path(ctx, root).await?,
+            patch: patch.clone(),
+        },
+        Change::Replace {
+            path,
+            search,
+            replacement,
+            all,
+            first_from,
+        } => ChangeData::Replace {
+            path: resolve_path(ctx, path).await?,
+            search: search.clone(),
+            replacement: replacement.clone(),
+            all: *all,
+            first_from: *first_from,
         },
     })
 }
@@ -168,6 +231,162 @@ fn build_layer(
         ChangeData::Remove { path } => {
             snapshotter::make_whiteout(&target, layer, path).map_err(fs_error(path))?
         }
+        ChangeData::RemoveMatching { path } => {
+            for found in matching(&target, path)? {
+                snapshotter::make_whiteout(&target, layer, &found).map_err(fs_error(&found))?;
+            }
+        }
+        ChangeData::Symlink { target: to, link } => {
+            snapshotter::make_symlink(&target, layer, link, to).map_err(fs_error(link))?
+        }
+        ChangeData::Chown { path, owner } => {
+            let ids = resolve_owner(&target, owner)?;
+            snapshotter::rewrite_tree(&target, layer, path, Some(ids), None)
+                .map_err(fs_error(path))?
+        }
+        ChangeData::Timestamps { path, seconds } => {
+            snapshotter::rewrite_tree(&target, layer, path, None, Some(*seconds))
+                .map_err(fs_error(path))?
+        }
+        ChangeData::Patch { root, patch } => apply_patch(&target, layer, root, patch)?,
+        ChangeData::Replace {
+            path,
+            search,
+            replacement,
+            all,
+            first_from,
+        } => {
+            use std::os::unix::fs::MetadataExt;
+            let old = target
+                .lookup(path, true)
+                .map_err(fs_error(path))?
+                .ok_or_else(|| Error::NotFound { path: path.clone() })?;
+            let contents = target
+                .read_file(path, MAX_REPLACED)
+                .map_err(fs_error(path))?;
+            let how = Replace {
+                search,
+                replacement,
+                all: *all,
+                first_from: *first_from,
+            };
+            let new = replace(path, &contents, &how)?;
+            // As Dagger rewrites the file in place: its mode and owner kept.
+            let (mode, owner) = (
+                old.metadata.mode(),
+                (old.metadata.uid(), old.metadata.gid()),
+            );
+            snapshotter::write_new_file(&target, layer, &old.container_path, &new, mode, owner)
+                .map_err(fs_error(path))?
+        }
+    }
+    Ok(())
+}
+
+/// The paths of `target` that `pattern` (absolute, with `*` in some
+/// component) matches: the components before the first with a wildcard
+/// name where to look, the rest is globbed there.
+fn matching(target: &snapshotter::ChainView, pattern: &str) -> Result<Vec<String>, Error> {
+    let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+    let wild = parts
+        .iter()
+        .position(|p| p.contains(['*', '?', '[']))
+        .unwrap_or(parts.len());
+    let dir = format!("/{}", parts[..wild].join("/"));
+    let rest = parts[wild..].join("/");
+    if rest.is_empty() {
+        return Ok(vec![dir]);
+    }
+    let found = match target.glob(&dir, &rest) {
+        Ok(found) => found,
+        // Nothing there to match.
+        Err(snapshotter::Error::NotFound { .. } | snapshotter::Error::NotADirectory { .. }) => {
+            Vec::new()
+        }
+        Err(source) => {
+            return Err(Error::FileOp {
+                path: pattern.to_owned(),
+                source: Box::new(source),
+            })
+        }
+    };
+    // Sorted, parents come first: what is below a removed match goes with
+    // it, and a whiteout below one would bring its directory back.
+    let base = dir.trim_end_matches('/');
+    let mut kept: Vec<String> = Vec::new();
+    for rel in found {
+        if !kept.iter().any(|k| rel.starts_with(&format!("{k}/"))) {
+            kept.push(rel);
+        }
+    }
+    Ok(kept
+        .into_iter()
+        .map(|rel| format!("{base}/{rel}"))
+        .collect())
+}
+
+/// Applies every file of `patch` below `root`, or nothing: each result is
+/// worked out before the first is written.
+fn apply_patch(
+    target: &snapshotter::ChainView,
+    layer: &std::path::Path,
+    root: &str,
+    patch: &str,
+) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt;
+    let under = |rel: &str| {
+        crate::node::in_directory(&crate::node::ContainerPath::known(root), rel, "withPatch")
+            .map(|p| p.raw().to_owned())
+    };
+    let fs_error = |path: &str| {
+        let path = path.to_owned();
+        move |source| Error::FileOp {
+            path,
+            source: Box::new(source),
+        }
+    };
+    let mut writes = Vec::new();
+    let mut removals = Vec::new();
+    for file in super::patch::parse(patch)? {
+        let old = match &file.old {
+            Some(rel) => {
+                let path = under(rel)?;
+                let entry = target
+                    .lookup(&path, true)
+                    .map_err(fs_error(&path))?
+                    .ok_or_else(|| Error::NotFound { path: rel.clone() })?;
+                let bytes = target
+                    .read_file(&path, MAX_REPLACED)
+                    .map_err(fs_error(&path))?;
+                Some((
+                    path,
+                    entry.metadata,
+                    String::from_utf8_lossy(&bytes).into_owned(),
+                ))
+            }
+            None => None,
+        };
+        let contents = super::patch::apply(&file, old.as_ref().map_or("", |(_, _, text)| text))?;
+        let new = file.new.as_deref().map(under).transpose()?;
+        if let Some((path, _, _)) = &old {
+            if new.as_ref() != Some(path) {
+                removals.push(path.clone());
+            }
+        }
+        if let Some(path) = new {
+            let (mode, owner) = match &old {
+                Some((_, meta, _)) => (meta.mode(), (meta.uid(), meta.gid())),
+                None => (0o644, (0, 0)),
+            };
+            writes.push((path, contents, file.mode.unwrap_or(mode), owner));
+        }
+    }
+    for path in removals {
+        snapshotter::make_whiteout(target, layer, &path).map_err(fs_error(&path))?;
+    }
+    for (path, contents, mode, owner) in writes {
+        snapshotter::write_new_file(target, layer, &path, contents.as_bytes(), mode, owner)
+            .map_err(fs_error(&path))?;
     }
     Ok(())
 }

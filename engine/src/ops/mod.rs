@@ -12,12 +12,16 @@
 //! op files is the one import cycle the engine keeps.
 
 mod config;
+mod diff;
 mod exec;
 mod host;
 mod image;
 mod import;
 mod keys;
 mod layer;
+mod owner;
+mod patch;
+mod replace;
 mod tarball;
 
 use std::path::PathBuf;
@@ -58,6 +62,12 @@ pub(crate) fn solve(
                 index,
                 source,
             } => solve_exec_mount(&ctx, exec, *index, source).await,
+            Op::Diff {
+                lower,
+                lower_path,
+                upper,
+                upper_path,
+            } => diff::solve_diff(&ctx, &node, (lower, lower_path), (upper, upper_path)).await,
             Op::Tarball(spec) => tarball::solve_tarball(&ctx, &node, spec).await,
             Op::Import { source, tag } => {
                 import::solve_import(&ctx, &node, source, tag.as_deref()).await

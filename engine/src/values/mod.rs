@@ -7,4 +7,6 @@ mod directory;
 
 pub use command_line::shell_words;
 pub use container::{Container, ExecOptions, OutputFiles};
-pub use directory::{CacheVolume, Directory, File, Host};
+pub use directory::{
+    CacheVolume, Directory, File, Host, SearchOptions, SearchResult, Stat, Submatch,
+};

@@ -159,3 +159,10 @@ pub fn filter(include: &[&str], exclude: &[&str]) -> Filter {
     let own = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     Filter::new(&own(include), &own(exclude)).unwrap()
 }
+
+/// The merged view with the new layer on top of the target.
+pub fn stacked(dest: &DiffDir, target: &ChainView) -> ChainView {
+    let mut layers = vec![dest.path()];
+    layers.extend(target.layers().iter().cloned());
+    ChainView::new(layers)
+}

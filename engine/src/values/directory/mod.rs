@@ -3,6 +3,13 @@
 //! A directory is a node's layer chain seen from `subpath`; every change
 //! (`with_new_file`, `without_file`…) stacks one more layer.
 
+mod edit;
+mod inspect;
+mod search;
+
+pub use inspect::Stat;
+pub use search::{SearchOptions, SearchResult, Submatch};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -148,8 +155,14 @@ impl Directory {
         self.without(path, "withoutDirectory")
     }
 
-    fn without(&self, path: &str, operation: &str) -> Directory {
+    /// Removes `path`, or what it matches when it has a `*` (as Dagger's
+    /// without* fields do); nothing there is no error.
+    pub(super) fn without(&self, path: &str, operation: &str) -> Directory {
         match self.inside(path, operation) {
+            Ok(dest) if path.contains('*') => self.with_change(
+                Change::RemoveMatching { path: dest },
+                format!("{operation} {path}"),
+            ),
             Ok(dest) => {
                 self.with_change(Change::Remove { path: dest }, format!("{operation} {path}"))
             }

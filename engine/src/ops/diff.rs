@@ -1,0 +1,66 @@
+//! The diff op (`Directory.diff`): what one tree has that another lacks or
+//! has otherwise, as a chain of one layer (`snapshotter::diff_into_layer`
+//! says what counts as changed), keyed by both trees.
+
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::memo::Kind;
+use crate::node::{ContainerPath, Node};
+use crate::solved::{blocking, Solved};
+
+use super::keys::diff_key;
+use super::{memo_outcome, resolve_path, solve};
+
+pub(super) async fn solve_diff(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+    (lower, lower_path): (&Arc<Node>, &ContainerPath),
+    (upper, upper_path): (&Arc<Node>, &ContainerPath),
+) -> Result<Solved, Error> {
+    let (lower, upper) = futures::future::join(solve(ctx, lower), solve(ctx, upper)).await;
+    let (lower, upper) = (lower?, upper?);
+    let lower_path = resolve_path(ctx, lower_path).await?;
+    let upper_path = resolve_path(ctx, upper_path).await?;
+    let key = diff_key(&lower.key, &lower_path, &upper.key, &upper_path);
+    let step_ctx = Arc::clone(ctx);
+    let name = node.name.clone();
+    ctx.scheduler
+        .solve(key, node.name.clone(), move |_| {
+            blocking(move || {
+                let parents: Vec<_> = lower
+                    .layers
+                    .iter()
+                    .chain(upper.layers.iter())
+                    .cloned()
+                    .collect();
+                let entry =
+                    step_ctx
+                        .memo
+                        .get_or_build(Kind::Layer, &key, &name, &parents, |temp| {
+                            let layer = temp.join("fs");
+                            std::fs::create_dir(&layer).map_err(|source| Error::Memo {
+                                path: layer.clone(),
+                                source,
+                            })?;
+                            snapshotter::diff_into_layer(
+                                &lower.view(),
+                                &lower_path,
+                                &upper.view(),
+                                &upper_path,
+                                &layer,
+                            )
+                            .map_err(|source| Error::FileOp {
+                                path: upper_path.clone(),
+                                source: Box::new(source),
+                            })
+                        })?;
+                let layer = entry.dir.join("fs");
+                step_ctx.name_layer(layer.clone(), &name);
+                Ok(memo_outcome(&entry, Solved::chain(key, vec![layer])))
+            })
+        })
+        .await
+        .map_err(Error::Shared)
+}
