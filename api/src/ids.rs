@@ -32,6 +32,9 @@ pub(crate) enum Object {
     /// A `JSONValue`'s text.
     JsonValue(String),
     EnvFile(crate::schema::EnvFileData),
+    Socket(engine::Socket),
+    /// An `Address`'s value.
+    Address(String),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -55,6 +58,8 @@ impl Object {
             Object::SearchSubmatch(_) => "SearchSubmatch",
             Object::JsonValue(_) => "JSONValue",
             Object::EnvFile(_) => "EnvFile",
+            Object::Socket(_) => "Socket",
+            Object::Address(_) => "Address",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

@@ -34,6 +34,8 @@ string_scalar!(FileId, "FileID");
 string_scalar!(SecretId, "SecretID");
 string_scalar!(CacheVolumeId, "CacheVolumeID");
 string_scalar!(EnvVariableId, "EnvVariableID");
+string_scalar!(SocketId, "SocketID");
+string_scalar!(AddressId, "AddressID");
 
 /// Dagger's `Void`: what a field that returns nothing returns (always null).
 #[derive(Clone, Debug)]

@@ -13,7 +13,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::image::ArchiveSource;
 use crate::memo::Memo;
-use crate::node::{ContainerPath, ImportSource, Node, Op};
+use crate::node::{ContainerPath, HttpSpec, ImportSource, Node, Op};
 use crate::random::random_bytes;
 use crate::scheduler::{Observer, Scheduler, Stats};
 use crate::secret::Secret;
@@ -162,11 +162,73 @@ impl Engine {
     /// Its value is masked (`***`) in every step's output from then on.
     pub fn set_secret(&self, name: &str, plaintext: impl AsRef<[u8]>) -> Secret {
         let plaintext = plaintext.as_ref();
+        self.mask(plaintext);
+        Secret::new(name, plaintext, &self.ctx.secret_key)
+    }
+
+    /// A secret read from `uri` (Dagger's `secret`): `env://NAME`,
+    /// `file://PATH` or `cmd://COMMAND`, read now, where tanto runs. Keyed
+    /// and masked as `set_secret`'s are; with `cache_key`, keyed by it.
+    pub async fn secret(&self, uri: &str, cache_key: Option<&str>) -> Result<Secret, Error> {
+        let (owned_uri, workdir) = (uri.to_owned(), self.ctx.workdir.clone());
+        let plaintext =
+            tokio::task::spawn_blocking(move || crate::secret_uri::read(&owned_uri, &workdir))
+                .await
+                .map_err(|source| Error::StepPanicked { source })??;
+        self.mask(&plaintext);
+        Ok(Secret::from_uri(
+            uri,
+            &plaintext,
+            cache_key,
+            &self.ctx.secret_key,
+        ))
+    }
+
+    /// The file at `url` (Dagger's `http`), downloaded by tanto when first
+    /// used, once per process, and keyed by its content. `name` defaults to
+    /// the URL's last part; `permissions` to 0o600, as BuildKit's; with
+    /// `checksum` (`sha256:…`) other content fails; `auth` is the
+    /// `Authorization` header's value.
+    pub fn http(
+        &self,
+        url: &str,
+        name: Option<&str>,
+        permissions: Option<u32>,
+        checksum: Option<&str>,
+        auth: Option<&Secret>,
+    ) -> File {
+        let name = name.map_or_else(|| crate::download::default_name(url), str::to_owned);
+        let shown = crate::download::shown_url(url);
+        let node = if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            Node::new(
+                Op::Failed(Arc::new(Error::HttpName { name: name.clone() })),
+                format!("http {shown}"),
+            )
+        } else {
+            Node::new(
+                Op::Http(Box::new(HttpSpec {
+                    url: url.to_owned(),
+                    name: name.clone(),
+                    mode: permissions.unwrap_or(0o600),
+                    checksum: checksum.map(str::to_owned),
+                    auth: auth.cloned(),
+                })),
+                format!("http {shown}"),
+            )
+        };
+        File::new(
+            Arc::clone(&self.ctx),
+            node,
+            ContainerPath::known(&format!("/{name}")),
+        )
+    }
+
+    /// Masks `plaintext` in every step's output from now on.
+    fn mask(&self, plaintext: &[u8]) {
         let mut secrets = self.ctx.secrets.lock().unwrap();
         if !secrets.iter().any(|s| s == plaintext) {
             secrets.push(plaintext.to_vec());
         }
-        Secret::new(name, plaintext, &self.ctx.secret_key)
     }
 
     /// Pulls an image into the store as a step of its own, named `pull

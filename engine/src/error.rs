@@ -279,6 +279,65 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error(
+        "secret: not a secret URI; give one of: {}",
+        crate::secret_uri::SUPPORTED
+    )]
+    SecretUri,
+
+    #[error("secret: tanto does not read {scheme}:// secrets; the schemes it reads are {}; or read the value yourself and pass it to setSecret", crate::secret_uri::SUPPORTED)]
+    SecretScheme { scheme: String },
+
+    #[error("secret env://{name}: the environment variable {name} is not set; set it where tanto runs (`tanto run` passes its environment on)")]
+    SecretEnvUnset { name: String },
+
+    #[error("secret file://{}: cannot read the file", path.display())]
+    SecretFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("secret cmd://{command}: {detail}")]
+    SecretCommand { command: String, detail: String },
+
+    #[error("withUnixSocket: {} is no Unix socket on the host ({detail}); start the server that listens there, or give its socket's path", path.display())]
+    NotASocket {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+
+    #[error("http: cannot download {url}: the server answered HTTP {status} {reason}")]
+    HttpStatus {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+
+    #[error("http: cannot download {url}: {detail}")]
+    HttpTransport { url: String, detail: String },
+
+    #[error("http: cannot store what {url} sent")]
+    HttpWrite {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "http: {url} sent content with digest {actual}, not the checksum {expected} asked for"
+    )]
+    HttpChecksum {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "http: {name:?} is no file name; give a name without `/`, or none (the URL's last part)"
+    )]
+    HttpName { name: String },
+
     #[error("cannot write the image tarball {}; nothing was left there", path.display())]
     WriteArchive {
         path: std::path::PathBuf,

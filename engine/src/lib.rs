@@ -68,8 +68,8 @@
 //!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
 //!   solved.rs, scheduler/             a node's output; single flight
-//!   config.rs, cache_volume.rs, secret.rs, base_image.rs, pull.rs
-//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs,
+//!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
+//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
 //!   terminal.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
@@ -85,6 +85,7 @@ mod config;
 mod config_file;
 mod context;
 mod disk_full;
+mod download;
 mod engine;
 mod error;
 mod gc;
@@ -101,6 +102,7 @@ mod random;
 mod records;
 mod scheduler;
 mod secret;
+mod secret_uri;
 pub mod single_id;
 mod solved;
 mod store_admin;
@@ -132,7 +134,7 @@ pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
     shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,
-    SearchOptions, SearchResult, Stat, Submatch,
+    SearchOptions, SearchResult, Socket, Stat, Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

@@ -49,6 +49,8 @@ pub(crate) enum Op {
         exclude: Vec<String>,
         file: bool,
     },
+    /// A URL downloaded into a chain of one layer holding one file.
+    Http(Box<HttpSpec>),
     /// A process run on top of `rootfs`; its output is the rootfs plus the
     /// changes the process made.
     Exec(Box<ExecOp>),
@@ -82,6 +84,19 @@ pub(crate) enum Op {
     },
     /// A value built from bad input; using it fails with this error.
     Failed(Arc<Error>),
+}
+
+/// What `Query.http` downloads, and the file it makes.
+#[derive(Clone)]
+pub(crate) struct HttpSpec {
+    pub url: String,
+    /// The file's name in the layer.
+    pub name: String,
+    pub mode: u32,
+    /// `sha256:…` the content must have.
+    pub checksum: Option<String>,
+    /// The `Authorization` header's value.
+    pub auth: Option<Secret>,
 }
 
 /// What building a container's image needs.
@@ -225,6 +240,10 @@ pub(crate) enum MountSource {
     Secret {
         secret: Secret,
         mode: u32,
+    },
+    /// A host Unix socket, bound in as it is (`withUnixSocket`).
+    Socket {
+        host_path: PathBuf,
     },
 }
 

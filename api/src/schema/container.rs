@@ -333,6 +333,34 @@ impl ContainerObj {
         )))
     }
 
+    /// The host socket `source` bound at `path` for the steps from now on.
+    async fn with_unix_socket(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        source: ID,
+        #[graphql(default)] owner: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        if !owner.is_empty() {
+            return Err(async_graphql::Error::new(
+                "withUnixSocket: tanto binds the host's socket as it is and cannot give it an owner; leave owner out",
+            ));
+        }
+        refuse_expand("withUnixSocket", expand)?;
+        let socket = lookup!(ctx, source, Socket, "Socket")?;
+        Ok(ContainerObj(self.0.with_unix_socket(&path, &socket)))
+    }
+
+    async fn without_unix_socket(
+        &self,
+        path: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withoutUnixSocket", expand)?;
+        Ok(ContainerObj(self.0.without_unix_socket(&path)))
+    }
+
     async fn with_rootfs(&self, ctx: &Context<'_>, directory: ID) -> Result<ContainerObj> {
         let directory = lookup!(ctx, directory, Directory, "Directory")?;
         Ok(ContainerObj(self.0.with_rootfs(&directory)))
@@ -430,4 +458,13 @@ fn port_number(port: i32) -> Result<u16> {
         .ok()
         .filter(|p| *p != 0)
         .ok_or_else(|| async_graphql::Error::new(format!("{port} is not a port number (1–65535)")))
+}
+
+fn refuse_expand(field: &str, expand: bool) -> Result<()> {
+    if expand {
+        return Err(async_graphql::Error::new(format!(
+            "{field}: tanto does not support expand yet; give the path with its variables written out"
+        )));
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! `Directory`, `File`, `Host`, `CacheVolume`, `Secret` and `EnvVariable` in
+//! `Directory`, `File`, `CacheVolume`, `Secret` and `EnvVariable` in
 //! Dagger's schema.
 
 use async_graphql::{Context, Object, Result, ID};
@@ -10,7 +10,6 @@ use crate::ids::Object as Value;
 
 pub(crate) struct DirectoryObj(pub engine::Directory);
 pub(crate) struct FileObj(pub engine::File);
-pub(crate) struct HostObj;
 pub(crate) struct CacheVolumeObj(pub engine::CacheVolume);
 pub(crate) struct SecretObj(pub engine::Secret);
 pub(crate) struct EnvVariableObj {
@@ -370,30 +369,6 @@ impl FileObj {
     }
 }
 
-#[Object(name = "Host")]
-impl HostObj {
-    async fn directory(
-        &self,
-        ctx: &Context<'_>,
-        path: String,
-        #[graphql(default)] exclude: Vec<String>,
-        #[graphql(default)] include: Vec<String>,
-        #[graphql(default = false)] no_cache: bool,
-    ) -> DirectoryObj {
-        let _ = no_cache;
-        DirectoryObj(
-            state(ctx)
-                .engine
-                .host()
-                .directory(&path, &strs(&include), &strs(&exclude)),
-        )
-    }
-
-    async fn file(&self, ctx: &Context<'_>, path: String) -> FileObj {
-        FileObj(state(ctx).engine.host().file(&path))
-    }
-}
-
 #[Object(name = "CacheVolume")]
 impl CacheVolumeObj {
     pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
@@ -413,6 +388,11 @@ impl SecretObj {
 
     async fn plaintext(&self) -> String {
         String::from_utf8_lossy(self.0.plaintext()).into_owned()
+    }
+
+    /// Where the value was read from; empty for `setSecret`'s.
+    async fn uri(&self) -> String {
+        self.0.uri().unwrap_or_default().to_owned()
     }
 }
 

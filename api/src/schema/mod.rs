@@ -2,10 +2,12 @@
 //! Names, argument names and defaults are Dagger's: the SDKs build their
 //! queries from this schema's introspection and omit default arguments.
 
+mod address;
 mod container;
 mod engine_cache;
 mod env_file;
 mod files;
+mod host;
 mod json_value;
 mod search;
 mod stat;
@@ -17,7 +19,8 @@ use async_graphql::{Context, Enum, Interface, Object, Result, ID};
 pub(crate) use container::ContainerObj;
 use engine_cache::{EngineCacheEntryObj, EngineCacheObj, EngineObj};
 pub(crate) use env_file::EnvFileData;
-pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, HostObj, SecretObj};
+pub(crate) use files::{CacheVolumeObj, DirectoryObj, EnvVariableObj, FileObj, SecretObj};
+pub(crate) use host::{HostObj, SocketObj};
 
 use crate::ids::Object as Value;
 use crate::module;
@@ -106,6 +109,74 @@ impl Query {
         SecretObj(state(ctx).engine.set_secret(&name, plaintext))
     }
 
+    /// A secret read now from `uri`: `env://NAME`, `file://PATH` or
+    /// `cmd://COMMAND`, where tanto runs; keyed by `cacheKey` when given,
+    /// else by its value. Masked in every step's output.
+    async fn secret(
+        &self,
+        ctx: &Context<'_>,
+        uri: String,
+        cache_key: Option<String>,
+    ) -> Result<SecretObj> {
+        let secret = state(ctx).engine.secret(&uri, cache_key.as_deref()).await;
+        Ok(SecretObj(secret.map_err(fail)?))
+    }
+
+    /// The platform steps run on: this machine's.
+    async fn default_platform(&self) -> Platform {
+        Platform(engine::Platform::host().to_string())
+    }
+
+    /// The file at `url`, downloaded by tanto and keyed by its content.
+    #[allow(clippy::too_many_arguments)]
+    async fn http(
+        &self,
+        ctx: &Context<'_>,
+        url: String,
+        name: Option<String>,
+        permissions: Option<i32>,
+        checksum: Option<String>,
+        auth_header: Option<ID>,
+        experimental_service_host: Option<ID>,
+    ) -> Result<FileObj> {
+        if experimental_service_host.is_some() {
+            return Err(async_graphql::Error::new(
+                "http: tanto does not run services yet, so experimentalServiceHost is not supported; download from a host tanto can reach",
+            ));
+        }
+        let auth = match auth_header {
+            Some(id) => Some(lookup!(ctx, id, Secret, "Secret")?),
+            None => None,
+        };
+        Ok(FileObj(state(ctx).engine.http(
+            &url,
+            name.as_deref(),
+            permissions.map(|p| p as u32),
+            checksum.as_deref(),
+            auth.as_ref(),
+        )))
+    }
+
+    /// One string to load as a container, directory, file, secret or
+    /// socket (see `address.rs`).
+    async fn address(&self, value: String) -> Result<address::AddressObj> {
+        address::AddressObj::new(value)
+    }
+
+    /// A JSON value: `null`, to build on (`withContents`, `withField`…).
+    async fn json(&self) -> json_value::JsonValueObj {
+        json_value::JsonValueObj("null".to_owned())
+    }
+
+    /// An empty env file, to build on (`withVariable`).
+    async fn env_file(
+        &self,
+        #[graphql(deprecation = "Variables are expanded when read")] expand: Option<bool>,
+    ) -> env_file::EnvFileObj {
+        let _ = expand;
+        env_file::EnvFileObj(EnvFileData::parse(""))
+    }
+
     /// The object an ID names, as its own type.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         Ok(Some(match state(ctx).ids.get(&id)? {
@@ -120,6 +191,8 @@ impl Query {
             Value::SearchSubmatch(m) => Node::SearchSubmatch(search::SearchSubmatchObj(m)),
             Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
             Value::EnvFile(file) => Node::EnvFile(env_file::EnvFileObj(file)),
+            Value::Socket(socket) => Node::Socket(SocketObj(socket)),
+            Value::Address(value) => Node::Address(address::AddressObj(value)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -177,6 +250,22 @@ impl Query {
     ) -> Result<CacheVolumeObj> {
         let id = ID(id.0);
         lookup!(ctx, id, CacheVolume, "CacheVolume").map(CacheVolumeObj)
+    }
+
+    #[graphql(name = "loadSocketFromID")]
+    async fn load_socket_from_id(&self, ctx: &Context<'_>, id: SocketId) -> Result<SocketObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Socket, "Socket").map(SocketObj)
+    }
+
+    #[graphql(name = "loadAddressFromID")]
+    async fn load_address_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: AddressId,
+    ) -> Result<address::AddressObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Address, "Address").map(address::AddressObj)
     }
 
     #[graphql(name = "loadEnvVariableFromID")]
@@ -258,6 +347,8 @@ pub(crate) enum Node {
     SearchSubmatch(search::SearchSubmatchObj),
     JsonValue(json_value::JsonValueObj),
     EnvFile(env_file::EnvFileObj),
+    Socket(SocketObj),
+    Address(address::AddressObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -56,6 +56,10 @@ pub(super) enum ReadyMount {
         secret: Secret,
         mode: u32,
     },
+    /// A host Unix socket, checked to be one.
+    Socket {
+        host_path: PathBuf,
+    },
 }
 
 pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<Solved, Error> {
@@ -231,6 +235,24 @@ async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, Re
             secret: secret.clone(),
             mode: *mode,
         },
+        MountSource::Socket { host_path } => {
+            use std::os::unix::fs::FileTypeExt;
+            // Checked here, so the step fails with what is wrong rather
+            // than with a bind mount's errno.
+            let is_socket = std::fs::metadata(host_path).map(|m| m.file_type().is_socket());
+            if !matches!(is_socket, Ok(true)) {
+                return Err(Error::NotASocket {
+                    path: host_path.clone(),
+                    detail: match is_socket {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "it is not a socket".to_owned(),
+                    },
+                });
+            }
+            ReadyMount::Socket {
+                host_path: host_path.clone(),
+            }
+        }
     };
     Ok((target, mount))
 }
@@ -423,6 +445,10 @@ fn request(
                 }
             }
             ReadyMount::Temp => MountKind::Tmpfs,
+            ReadyMount::Socket { host_path } => MountKind::Bind {
+                source: host_path.clone(),
+                read_only: false,
+            },
             ReadyMount::Secret { secret, mode } => MountKind::Secret {
                 contents: executor::Secret::new(secret.plaintext().to_vec()),
                 mode: *mode,

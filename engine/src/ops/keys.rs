@@ -54,6 +54,17 @@ pub(super) fn host_key(content_digest: &str) -> CacheKey {
         .finish()
 }
 
+/// A download (`Query.http`): the content's digest, and the name and mode
+/// of the one file the layer holds. The URL stays out: the same bytes are
+/// the same layer wherever they came from.
+pub(super) fn http_key(content_digest: &str, name: &str, mode: u32) -> CacheKey {
+    KeyBuilder::new("tanto.http.v1")
+        .str("digest", content_digest)
+        .str("name", name)
+        .u64("mode", u64::from(mode))
+        .finish()
+}
+
 /// The directory at `path` of a chain, as a mounted input.
 pub(super) fn subdir_key(chain: &CacheKey, path: &str) -> CacheKey {
     KeyBuilder::new("tanto.subdir.v1")
@@ -212,6 +223,9 @@ pub(super) fn exec_key(
             ReadyMount::Secret { secret, mode } => key
                 .str("secret", secret.keyed_hash())
                 .u64("mode", u64::from(*mode)),
+            // The socket's path: what its server answers is the host's
+            // business, as a network's is.
+            ReadyMount::Socket { host_path } => key.str("socket", &host_path.to_string_lossy()),
         };
     }
     for (name, secret) in &exec.secret_env {

@@ -15,6 +15,7 @@ mod config;
 mod diff;
 mod exec;
 mod host;
+mod http;
 mod image;
 mod import;
 mod keys;
@@ -55,6 +56,7 @@ pub(crate) fn solve(
                 image::solve_image(&ctx, &node, address, platform).await
             }
             Op::Host { .. } => host::solve_host(&ctx, &node).await,
+            Op::Http(spec) => http::solve_http(&ctx, &node, spec).await,
             Op::Layer { base, change } => layer::solve_layer(&ctx, &node, base, change).await,
             Op::Exec(_) => exec::solve_exec(&ctx, &node).await,
             Op::ExecMount {

@@ -4,9 +4,11 @@
 mod command_line;
 mod container;
 mod directory;
+mod host;
 
 pub use command_line::shell_words;
 pub use container::{Container, ExecOptions, OutputFiles};
 pub use directory::{
     CacheVolume, Directory, File, Host, SearchOptions, SearchResult, Stat, Submatch,
 };
+pub use host::Socket;

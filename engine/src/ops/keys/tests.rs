@@ -436,6 +436,7 @@ fn each_op_keys_as_it_always_has() {
             exec_mount_key(&chain("e"), 1, &chain("f")),
         ),
         ("tanto.tarball.v1", tarball_key("sha256:cc")),
+        ("tanto.http.v1", http_key("sha256:dd", "f.tgz", 0o600)),
         ("tanto.layer.v1", layer(copy())),
         ("tanto.exec.v1", exec().key()),
     ];
@@ -467,6 +468,10 @@ fn each_op_keys_as_it_always_has() {
         (
             "tanto.tarball.v1",
             "08821266d7438dcf999d2f587db435c9f6302ded090ac4ed1e6dfac297e58edd",
+        ),
+        (
+            "tanto.http.v1",
+            "38cffc676d7da53404653b90a754a9f57d1b5369fa90527e754e7f0c9644c1f8",
         ),
         (
             "tanto.layer.v1",

@@ -17,7 +17,7 @@ use crate::node::{
 use crate::paths::in_container;
 use crate::secret::Secret;
 use crate::values::command_line;
-use crate::values::{CacheVolume, Directory, File};
+use crate::values::{CacheVolume, Directory, File, Socket};
 
 mod image;
 mod read;
@@ -461,6 +461,27 @@ impl Container {
         let target = self.abs(path);
         let mut next = self.clone();
         next.mounts.retain(|m| !m.target.same_as(&target));
+        next
+    }
+
+    /// The host socket `socket` at `path` in the steps from now on: bound
+    /// in, so the step talks to the host's server (an SSH agent, Docker).
+    pub fn with_unix_socket(&self, path: &str, socket: &Socket) -> Container {
+        self.with_mount(
+            path,
+            MountSource::Socket {
+                host_path: socket.host_path().to_owned(),
+            },
+        )
+    }
+
+    /// No socket at `path` any more; other mounts there stay.
+    pub fn without_unix_socket(&self, path: &str) -> Container {
+        let target = self.abs(path);
+        let mut next = self.clone();
+        next.mounts.retain(|m| {
+            !(m.target.same_as(&target) && matches!(m.source, MountSource::Socket { .. }))
+        });
         next
     }
 

@@ -362,7 +362,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// The machine tanto runs on.
 #[derive(Clone)]
 pub struct Host {
-    ctx: Arc<Context>,
+    pub(in crate::values) ctx: Arc<Context>,
 }
 
 impl Host {

@@ -1,0 +1,60 @@
+//! `Host` and `Socket` in Dagger's schema: the machine tanto runs on, its
+//! directories, files and Unix sockets, relative paths starting at the
+//! session's working directory.
+
+use async_graphql::{Context, Object, ID};
+
+use super::{state, strs, DirectoryObj, FileObj};
+use crate::ids::Object as Value;
+
+pub(crate) struct HostObj;
+pub(crate) struct SocketObj(pub engine::Socket);
+
+#[Object(name = "Host")]
+impl HostObj {
+    async fn directory(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        #[graphql(default)] exclude: Vec<String>,
+        #[graphql(default)] include: Vec<String>,
+        #[graphql(default = false)] no_cache: bool,
+    ) -> DirectoryObj {
+        let _ = no_cache;
+        DirectoryObj(
+            state(ctx)
+                .engine
+                .host()
+                .directory(&path, &strs(&include), &strs(&exclude)),
+        )
+    }
+
+    async fn file(&self, ctx: &Context<'_>, path: String) -> FileObj {
+        FileObj(state(ctx).engine.host().file(&path))
+    }
+
+    /// `name` in the working directory or above, relative to it
+    /// (`../go.mod`); null when no directory up to `/` has it. Always
+    /// looked up afresh, so `noCache` changes nothing.
+    async fn find_up(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        #[graphql(default = false)] no_cache: bool,
+    ) -> Option<String> {
+        let _ = no_cache;
+        state(ctx).engine.host().find_up(&name)
+    }
+
+    /// The host's Unix socket at `path`, for `Container.withUnixSocket`.
+    async fn unix_socket(&self, ctx: &Context<'_>, path: String) -> SocketObj {
+        SocketObj(state(ctx).engine.host().unix_socket(&path))
+    }
+}
+
+#[Object(name = "Socket")]
+impl SocketObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Socket(self.0.clone())))
+    }
+}

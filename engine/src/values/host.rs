@@ -1,0 +1,67 @@
+//! What `Host` answers besides its directories and files: `findUp` and
+//! Unix sockets (`Socket`), which steps reach through a bind mount.
+
+use std::path::{Path, PathBuf};
+
+use crate::values::Host;
+
+/// A Unix socket on the host (Dagger's `Socket`), named by its absolute
+/// path. Nothing is checked until a step binds it.
+#[derive(Clone, Debug)]
+pub struct Socket {
+    host_path: PathBuf,
+}
+
+impl Socket {
+    pub fn host_path(&self) -> &Path {
+        &self.host_path
+    }
+}
+
+impl Host {
+    /// The socket at `path`; relative paths start at the engine's working
+    /// directory.
+    pub fn unix_socket(&self, path: impl AsRef<Path>) -> Socket {
+        Socket {
+            host_path: self.ctx.workdir.join(path),
+        }
+    }
+
+    /// `name` in the working directory or the nearest directory above it,
+    /// as a path relative to the working directory (`go.mod`,
+    /// `../../go.mod`); `None` when no directory up to `/` has it.
+    pub fn find_up(&self, name: &str) -> Option<String> {
+        find_up(&self.ctx.workdir, name)
+    }
+}
+
+fn find_up(start: &Path, name: &str) -> Option<String> {
+    let mut up = String::new();
+    for dir in start.ancestors() {
+        if std::fs::symlink_metadata(dir.join(name)).is_ok() {
+            return Some(format!("{up}{name}"));
+        }
+        up.push_str("../");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_up_answers_relative_to_where_it_starts() {
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(root.path().join("marker.toml"), "").unwrap();
+        std::fs::write(deep.join("here"), "").unwrap();
+        assert_eq!(find_up(&deep, "here").as_deref(), Some("here"));
+        assert_eq!(
+            find_up(&deep, "marker.toml").as_deref(),
+            Some("../../marker.toml")
+        );
+        assert_eq!(find_up(&deep, "tanto-no-such-name-anywhere"), None);
+    }
+}
