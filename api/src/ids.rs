@@ -35,6 +35,10 @@ pub(crate) enum Object {
     Socket(engine::Socket),
     /// An `Address`'s value.
     Address(String),
+    /// A `Label`'s name and value.
+    Label(String, String),
+    /// A `Port` as image configs key it: `8080/tcp`.
+    Port(String),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -60,6 +64,8 @@ impl Object {
             Object::EnvFile(_) => "EnvFile",
             Object::Socket(_) => "Socket",
             Object::Address(_) => "Address",
+            Object::Label(..) => "Label",
+            Object::Port(_) => "Port",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

@@ -22,6 +22,8 @@ pub(crate) enum ConfigEdit {
     },
     UnsetEnv(String),
     Workdir(String),
+    /// No working directory (`withoutWorkdir`): `/`.
+    ClearWorkdir,
     User(String),
     Entrypoint {
         args: Vec<String>,
@@ -120,6 +122,7 @@ impl Settings {
                 ConfigEdit::Workdir(path) => {
                     self.workdir = in_container(&self.workdir_or_root(), path)
                 }
+                ConfigEdit::ClearWorkdir => self.workdir.clear(),
                 ConfigEdit::User(user) => self.user = user.clone(),
                 ConfigEdit::Entrypoint {
                     args,

@@ -14,43 +14,29 @@ const TOKEN: &str = "tok-3f9a61c2-from-env";
 
 #[test]
 fn host_and_query_fields_behave_as_dagger_documents_through_the_python_sdk() {
-    let python = fixtures::python_sdk();
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let mut tanto = Tanto::new();
     tanto.env("TANTO_TEST_TOKEN", TOKEN);
-    let script = tanto.copy_test_program("python/host_and_query.py");
     tanto.write_home_file("token.txt", "from a file\n");
     tanto.write_home_file("marker.toml", "");
-
-    let run = tanto.run(&[
-        "run",
-        "--",
-        python.to_str().unwrap(),
-        script.to_str().unwrap(),
+    let run = support::sdk::python_groups(
+        &tanto,
+        "python/host_and_query.py",
         &image,
-    ]);
-    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    // Each group of fields prints once its asserts held.
-    for field in [
-        "defaultPlatform",
-        "secret",
-        "secret errors",
-        "http",
-        "http errors",
-        "findUp",
-        "unixSocket",
-        "address",
-        "json, envFile, error",
-        "masked in errors",
-    ] {
-        assert!(
-            run.stdout.contains(&format!("{field}: ok\n")),
-            "{field}:\n{}\n{}",
-            run.stdout,
-            run.stderr
-        );
-    }
+        &[
+            "defaultPlatform",
+            "secret",
+            "secret errors",
+            "http",
+            "http errors",
+            "findUp",
+            "unixSocket",
+            "address",
+            "json, envFile, error",
+            "masked in errors",
+        ],
+    );
     // Secrets read by URI, and the auth header's, reach neither the output
     // nor the store.
     for secret in [TOKEN, "hdr-5b0c7e2a"] {

@@ -56,39 +56,33 @@ fn host_directories_cache_volumes_secrets_and_concurrent_branches_through_the_py
 
 #[test]
 fn directory_and_file_fields_behave_as_dagger_documents_through_the_python_sdk() {
-    let python = fixtures::python_sdk();
     let registry = Registry::start();
     let image = fixtures::serve_debian(&registry);
     let tanto = Tanto::new();
-    let script = tanto.copy_test_program("python/directories.py");
-    let run = python_program(&tanto, &python, &script, &[&image]);
-    // Each group of fields prints once its asserts held.
-    for field in [
-        "exists",
-        "name",
-        "withSymlink",
-        "withoutFiles",
-        "withFiles",
-        "withTimestamps",
-        "chown",
-        "stat",
-        "filter",
-        "diff",
-        "findUp",
-        "withError",
-        "withReplaced",
-        "search",
-        "asJSON",
-        "asEnvFile",
-        "withPatch",
-    ] {
-        assert!(
-            run.stdout.contains(&format!("{field}: ok\n")),
-            "{field}:\n{}\n{}",
-            run.stdout,
-            run.stderr
-        );
-    }
+    support::sdk::python_groups(
+        &tanto,
+        "python/directories.py",
+        &image,
+        &[
+            "exists",
+            "name",
+            "withSymlink",
+            "withoutFiles",
+            "withFiles",
+            "withTimestamps",
+            "chown",
+            "stat",
+            "filter",
+            "diff",
+            "findUp",
+            "withError",
+            "withReplaced",
+            "search",
+            "asJSON",
+            "asEnvFile",
+            "withPatch",
+        ],
+    );
 }
 
 /// `tanto run -- PYTHON SCRIPT ARGS…` as the test user, which must succeed.

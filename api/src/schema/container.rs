@@ -2,6 +2,9 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
+use super::container_args::{port_number, refuse_expand, refuse_owner};
+use super::container_info::{LabelObj, PortObj};
+use super::stat::{is_of, no_follow, ExistsType, StatObj};
 use super::{
     fail, image_options, lookup, state, strs, CacheSharingMode, DirectoryObj, EnvVariableObj,
     FileObj, ImageLayerCompression, ImageMediaTypes, NetworkProtocol, ReturnType,
@@ -333,6 +336,174 @@ impl ContainerObj {
         )))
     }
 
+    async fn without_file(
+        &self,
+        path: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withoutFile", expand)?;
+        Ok(ContainerObj(self.0.without_file(&path)))
+    }
+
+    async fn without_directory(
+        &self,
+        path: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withoutDirectory", expand)?;
+        Ok(ContainerObj(self.0.without_directory(&path)))
+    }
+
+    async fn without_files(
+        &self,
+        paths: Vec<String>,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withoutFiles", expand)?;
+        Ok(ContainerObj(self.0.without_files(&strs(&paths))))
+    }
+
+    async fn with_files(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        sources: Vec<ID>,
+        permissions: Option<i32>,
+        #[graphql(default)] owner: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_owner("withFiles", &owner)?;
+        refuse_expand("withFiles", expand)?;
+        let mut files = Vec::with_capacity(sources.len());
+        for source in sources {
+            files.push(lookup!(ctx, source, File, "File")?);
+        }
+        Ok(ContainerObj(self.0.with_files(
+            &path,
+            &files,
+            permissions.map(|p| p as u32),
+        )))
+    }
+
+    async fn with_symlink(
+        &self,
+        target: String,
+        link_name: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withSymlink", expand)?;
+        Ok(ContainerObj(self.0.with_symlink(&target, &link_name)))
+    }
+
+    async fn without_entrypoint(
+        &self,
+        #[graphql(default = false)] keep_default_args: bool,
+    ) -> ContainerObj {
+        ContainerObj(self.0.without_entrypoint(keep_default_args))
+    }
+
+    async fn without_default_args(&self) -> ContainerObj {
+        ContainerObj(self.0.without_default_args())
+    }
+
+    async fn without_user(&self) -> ContainerObj {
+        ContainerObj(self.0.without_user())
+    }
+
+    async fn without_workdir(&self) -> ContainerObj {
+        ContainerObj(self.0.without_workdir())
+    }
+
+    async fn without_mount(
+        &self,
+        path: String,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<ContainerObj> {
+        refuse_expand("withoutMount", expand)?;
+        Ok(ContainerObj(self.0.without_mount(&path)))
+    }
+
+    async fn without_secret_variable(&self, name: String) -> ContainerObj {
+        ContainerObj(self.0.without_secret_variable(&name))
+    }
+
+    /// Every variable of the env file, expanded as `EnvFile.variables`
+    /// expands them, set as `withEnvVariable` sets one.
+    async fn with_env_file_variables(&self, ctx: &Context<'_>, source: ID) -> Result<ContainerObj> {
+        let file = lookup!(ctx, source, EnvFile, "EnvFile")?;
+        let mut next = self.0.clone();
+        for (name, value) in file.variables(false)? {
+            next = next.with_env_variable(&name, &value, false);
+        }
+        Ok(ContainerObj(next))
+    }
+
+    /// Fails with `err`, or passes the container on when it is empty.
+    async fn with_error(&self, err: String) -> Result<ContainerObj> {
+        if err.is_empty() {
+            return Ok(ContainerObj(self.0.clone()));
+        }
+        Err(async_graphql::Error::new(err))
+    }
+
+    async fn label(&self, name: String) -> Result<Option<String>> {
+        Ok(self
+            .0
+            .settings()
+            .await
+            .map_err(fail)?
+            .labels
+            .get(&name)
+            .cloned())
+    }
+
+    async fn labels(&self) -> Result<Vec<LabelObj>> {
+        let settings = self.0.settings().await.map_err(fail)?;
+        Ok(settings
+            .labels
+            .into_iter()
+            .map(|(name, value)| LabelObj { name, value })
+            .collect())
+    }
+
+    async fn exposed_ports(&self) -> Result<Vec<PortObj>> {
+        let settings = self.0.settings().await.map_err(fail)?;
+        Ok(settings.exposed_ports.into_iter().map(PortObj).collect())
+    }
+
+    async fn mounts(&self) -> Result<Vec<String>> {
+        self.0.mount_targets().await.map_err(fail)
+    }
+
+    async fn exists(
+        &self,
+        path: String,
+        expected_type: Option<ExistsType>,
+        #[graphql(default = false)] do_not_follow_symlinks: bool,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<bool> {
+        refuse_expand("exists", expand)?;
+        let no_follow = no_follow(do_not_follow_symlinks, expected_type);
+        let stat = self.0.lookup(&path, no_follow).await.map_err(fail)?;
+        Ok(is_of(stat.as_ref(), expected_type))
+    }
+
+    async fn stat(
+        &self,
+        path: String,
+        #[graphql(default = false)] do_not_follow_symlinks: bool,
+    ) -> Result<Option<StatObj>> {
+        match self
+            .0
+            .lookup(&path, do_not_follow_symlinks)
+            .await
+            .map_err(fail)?
+        {
+            Some(stat) => Ok(Some(StatObj(stat))),
+            None => Err(fail(engine::Error::NotFound { path })),
+        }
+    }
+
     /// The host socket `source` bound at `path` for the steps from now on.
     async fn with_unix_socket(
         &self,
@@ -451,20 +622,4 @@ fn output(ctx: &Context<'_>, files: &[&std::path::PathBuf]) -> Result<String> {
     ctx.data_unchecked::<std::sync::Arc<crate::answer::Outputs>>()
         .answer(opened)
         .map_err(|e| cannot_read(files[0], e))
-}
-
-fn port_number(port: i32) -> Result<u16> {
-    u16::try_from(port)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| async_graphql::Error::new(format!("{port} is not a port number (1–65535)")))
-}
-
-fn refuse_expand(field: &str, expand: bool) -> Result<()> {
-    if expand {
-        return Err(async_graphql::Error::new(format!(
-            "{field}: tanto does not support expand yet; give the path with its variables written out"
-        )));
-    }
-    Ok(())
 }

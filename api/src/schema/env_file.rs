@@ -55,7 +55,7 @@ impl EnvFileData {
     }
 
     /// Name and value of every variable, sorted by name.
-    fn variables(&self, raw: bool) -> Result<Vec<(String, String)>> {
+    pub(crate) fn variables(&self, raw: bool) -> Result<Vec<(String, String)>> {
         let mut vars: Vec<(String, String)> = dotenv::raw(&self.environ).into_iter().collect();
         if !raw {
             let mut evaluator = self.evaluator(&host_env)?;

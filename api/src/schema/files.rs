@@ -4,7 +4,7 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::search::{options, results, SearchResultObj};
-use super::stat::{is_of, ExistsType, StatObj};
+use super::stat::{is_of, no_follow, ExistsType, StatObj};
 use super::{fail, lookup, state, strs};
 use crate::ids::Object as Value;
 
@@ -149,8 +149,7 @@ impl DirectoryObj {
         expected_type: Option<ExistsType>,
         #[graphql(default = false)] do_not_follow_symlinks: bool,
     ) -> Result<bool> {
-        // Like test(1): only -h/-L look at the link itself.
-        let no_follow = do_not_follow_symlinks || expected_type == Some(ExistsType::Symlink);
+        let no_follow = no_follow(do_not_follow_symlinks, expected_type);
         let stat = self.0.lookup(&path, no_follow).await.map_err(fail)?;
         Ok(is_of(stat.as_ref(), expected_type))
     }

@@ -4,6 +4,8 @@
 
 mod address;
 mod container;
+mod container_args;
+mod container_info;
 mod engine_cache;
 mod env_file;
 mod files;
@@ -192,6 +194,8 @@ impl Query {
             Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
             Value::EnvFile(file) => Node::EnvFile(env_file::EnvFileObj(file)),
             Value::Socket(socket) => Node::Socket(SocketObj(socket)),
+            Value::Label(name, value) => Node::Label(container_info::LabelObj { name, value }),
+            Value::Port(port) => Node::Port(container_info::PortObj(port)),
             Value::Address(value) => Node::Address(address::AddressObj(value)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
@@ -349,6 +353,8 @@ pub(crate) enum Node {
     EnvFile(env_file::EnvFileObj),
     Socket(SocketObj),
     Address(address::AddressObj),
+    Label(container_info::LabelObj),
+    Port(container_info::PortObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

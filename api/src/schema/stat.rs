@@ -84,3 +84,9 @@ pub(crate) fn is_of(stat: Option<&engine::Stat>, expected: Option<ExistsType>) -
         }
     }
 }
+
+/// Whether `exists` looks at a symlink itself: when told to, or when
+/// asked whether it is one, like test(1)'s -h/-L.
+pub(crate) fn no_follow(do_not_follow_symlinks: bool, expected: Option<ExistsType>) -> bool {
+    do_not_follow_symlinks || expected == Some(ExistsType::Symlink)
+}

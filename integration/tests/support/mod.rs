@@ -8,6 +8,7 @@ pub mod interrupt;
 pub mod modules;
 pub mod podman;
 pub mod registry;
+pub mod sdk;
 pub mod session;
 pub mod tanto;
 pub mod terminal;

@@ -19,6 +19,7 @@ use crate::secret::Secret;
 use crate::values::command_line;
 use crate::values::{CacheVolume, Directory, File, Socket};
 
+mod files;
 mod image;
 mod read;
 mod terminal;
@@ -286,12 +287,16 @@ impl Container {
         // The workdir as far as this container's own edits settle it.
         let mut workdir = self.config.image.is_none().then(|| "/".to_owned());
         for edit in &self.config.edits {
-            if let ConfigEdit::Workdir(dir) = edit {
-                workdir = if dir.starts_with('/') {
-                    Some(in_container("/", dir))
-                } else {
-                    workdir.map(|base| in_container(&base, dir))
-                };
+            match edit {
+                ConfigEdit::Workdir(dir) => {
+                    workdir = if dir.starts_with('/') {
+                        Some(in_container("/", dir))
+                    } else {
+                        workdir.map(|base| in_container(&base, dir))
+                    };
+                }
+                ConfigEdit::ClearWorkdir => workdir = Some("/".to_owned()),
+                _ => {}
             }
         }
         match workdir {
@@ -483,6 +488,31 @@ impl Container {
             !(m.target.same_as(&target) && matches!(m.source, MountSource::Socket { .. }))
         });
         next
+    }
+
+    pub fn without_secret_variable(&self, name: &str) -> Container {
+        let mut next = self.clone();
+        next.secret_env.retain(|(n, _)| n != name);
+        next
+    }
+
+    /// No entrypoint; the default args go too unless `keep_default_args`.
+    pub fn without_entrypoint(&self, keep_default_args: bool) -> Container {
+        self.with_entrypoint(Vec::<String>::new(), keep_default_args)
+    }
+
+    pub fn without_default_args(&self) -> Container {
+        self.with_default_args(Vec::<String>::new())
+    }
+
+    /// The image's default user again: root.
+    pub fn without_user(&self) -> Container {
+        self.with_user("")
+    }
+
+    /// No working directory: steps start in `/`.
+    pub fn without_workdir(&self) -> Container {
+        self.edit(ConfigEdit::ClearWorkdir)
     }
 
     pub fn with_secret_variable(&self, name: &str, secret: &Secret) -> Container {

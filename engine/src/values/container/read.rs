@@ -8,9 +8,9 @@ use super::Container;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::node::{ContainerPath, MountSource, Node};
-use crate::ops::{resolve_config, solve};
+use crate::ops::{resolve_config, resolve_path, solve};
 use crate::solved::Solved;
-use crate::values::{Directory, File};
+use crate::values::{Directory, File, Stat};
 
 impl Container {
     /// Runs everything this container needs.
@@ -116,6 +116,35 @@ impl Container {
             }
         }
         None
+    }
+
+    /// What is at `path` (relative to the working directory), in a mount
+    /// or the rootfs; `None` when nothing is (`exists`, `stat`).
+    pub async fn lookup(&self, path: &str, no_follow: bool) -> Result<Option<Stat>, Error> {
+        let path = self.abs(path);
+        let (node, inner) = self
+            .mounted_at(&path, true)
+            .or_else(|| self.mounted_at(&path, false))
+            .unwrap_or_else(|| (Arc::clone(&self.rootfs), path));
+        let inner = resolve_path(&self.ctx, &inner).await?;
+        Directory::new(Arc::clone(&self.ctx), node, ContainerPath::known("/"))
+            .lookup(&inner, no_follow)
+            .await
+    }
+
+    /// Where directories, files, caches and temps are mounted, as Dagger's
+    /// `mounts` lists them (secrets and sockets are not).
+    pub async fn mount_targets(&self) -> Result<Vec<String>, Error> {
+        let mut targets = Vec::new();
+        for mount in &self.mounts {
+            if !matches!(
+                mount.source,
+                MountSource::Secret { .. } | MountSource::Socket { .. }
+            ) {
+                targets.push(resolve_path(&self.ctx, &mount.target).await?);
+            }
+        }
+        Ok(targets)
     }
 
     pub fn rootfs(&self) -> Directory {

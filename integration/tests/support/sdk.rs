@@ -1,0 +1,29 @@
+//! Programs of the Dagger SDKs that check groups of fields: each prints
+//! `GROUP: ok` once its asserts held, so a failure names the group.
+
+use super::fixtures;
+use super::tanto::{Run, Tanto};
+
+/// `tanto run -- PYTHON SCRIPT IMAGE` as the test user, with the Python
+/// SDK's virtualenv: it must succeed and report every group ok.
+pub fn python_groups(tanto: &Tanto, program: &str, image: &str, groups: &[&str]) -> Run {
+    let python = fixtures::python_sdk();
+    let script = tanto.copy_test_program(program);
+    let run = tanto.run(&[
+        "run",
+        "--",
+        python.to_str().unwrap(),
+        script.to_str().unwrap(),
+        image,
+    ]);
+    assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+    for group in groups {
+        assert!(
+            run.stdout.contains(&format!("{group}: ok\n")),
+            "{group}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    run
+}
