@@ -226,8 +226,10 @@ impl Engine {
     /// Masks `plaintext` in every step's output from now on.
     fn mask(&self, plaintext: &[u8]) {
         let mut secrets = self.ctx.secrets.lock().unwrap();
-        if !secrets.iter().any(|s| s == plaintext) {
-            secrets.push(plaintext.to_vec());
+        for form in crate::secret::masked_forms(plaintext) {
+            if !secrets.iter().any(|s| s == form) {
+                secrets.push(form.to_vec());
+            }
         }
     }
 

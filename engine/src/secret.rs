@@ -69,6 +69,19 @@ impl Secret {
     }
 }
 
+/// What output masks for a secret value: the value, and the value without
+/// its trailing line break or spaces, since a file's or a command's value
+/// ends in one that a step rarely prints (`echo "token=$T!"` after
+/// `T=$(cat …)`).
+pub(crate) fn masked_forms(value: &[u8]) -> Vec<&[u8]> {
+    let trimmed = value.trim_ascii_end();
+    if trimmed.len() == value.len() || trimmed.is_empty() {
+        vec![value]
+    } else {
+        vec![value, trimmed]
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Secret({:?}, ***)", self.name)
@@ -91,6 +104,13 @@ mod tests {
         assert_ne!(secret.keyed_hash(), other_store.keyed_hash());
         let changed = Secret::new("token", b"hunter3", &[7; 32]);
         assert_ne!(secret.keyed_hash(), changed.keyed_hash());
+    }
+
+    #[test]
+    fn values_ending_in_a_line_break_are_masked_without_it_too() {
+        assert_eq!(masked_forms(b"tok\n"), [&b"tok\n"[..], b"tok"]);
+        assert_eq!(masked_forms(b"tok"), [&b"tok"[..]]);
+        assert_eq!(masked_forms(b"\n"), [&b"\n"[..]]);
     }
 
     #[test]

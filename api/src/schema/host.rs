@@ -2,7 +2,7 @@
 //! directories, files and Unix sockets, relative paths starting at the
 //! session's working directory.
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{Context, Object, Result, ID};
 
 use super::{state, strs, DirectoryObj, FileObj};
 use crate::ids::Object as Value;
@@ -19,17 +19,29 @@ impl HostObj {
         #[graphql(default)] exclude: Vec<String>,
         #[graphql(default)] include: Vec<String>,
         #[graphql(default = false)] no_cache: bool,
-    ) -> DirectoryObj {
+        #[graphql(default = false)] gitignore: bool,
+    ) -> Result<DirectoryObj> {
+        // Host directories are always read afresh (by content).
         let _ = no_cache;
-        DirectoryObj(
-            state(ctx)
-                .engine
-                .host()
-                .directory(&path, &strs(&include), &strs(&exclude)),
-        )
+        if gitignore {
+            return Err(async_graphql::Error::new(
+                "Host.directory: tanto does not apply .gitignore rules yet; leave gitignore out and list the patterns in exclude",
+            ));
+        }
+        Ok(DirectoryObj(state(ctx).engine.host().directory(
+            &path,
+            &strs(&include),
+            &strs(&exclude),
+        )))
     }
 
-    async fn file(&self, ctx: &Context<'_>, path: String) -> FileObj {
+    async fn file(
+        &self,
+        ctx: &Context<'_>,
+        path: String,
+        #[graphql(default = false)] no_cache: bool,
+    ) -> FileObj {
+        let _ = no_cache;
         FileObj(state(ctx).engine.host().file(&path))
     }
 

@@ -88,7 +88,15 @@ async def main(image: str) -> None:
             .stdout()
         )
         assert echoed == f"token=***\n{len(TOKEN)}\n", echoed
-        assert await dag.secret("file://token.txt").plaintext() == "from a file\n"
+        from_file = dag.secret("file://token.txt")
+        assert await from_file.plaintext() == "from a file\n"
+        # Masked without its line break too, as a step rarely prints it.
+        shown = await (
+            base.with_secret_variable("F", from_file)
+            .with_exec(["sh", "-c", 'F=$(printf %s "$F"); echo "[$F]"'])
+            .stdout()
+        )
+        assert shown == "[***]\n", shown
         assert await dag.secret("cmd://echo from-cmd").plaintext() == "from-cmd\n"
         print("secret: ok")
 
