@@ -312,3 +312,30 @@ fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize>
     }
     Ok(filled)
 }
+
+/// The file at the store's root that says its layers may hold whiteout
+/// files: once the copying snapshotter has written one, overlay cannot
+/// mount the store's layers (it would show the markers as files).
+const WHITEOUT_FILES_MARK: &str = "whiteout-files";
+
+impl crate::Store {
+    /// Whether the copying snapshotter has written layers here.
+    pub fn holds_whiteout_files(&self) -> bool {
+        self.root().join(WHITEOUT_FILES_MARK).exists()
+    }
+
+    /// Records that the copying snapshotter writes layers here, before it
+    /// writes any.
+    pub fn record_whiteout_files(&self) -> Result<(), Error> {
+        let path = self.root().join(WHITEOUT_FILES_MARK);
+        if path.exists() {
+            return Ok(());
+        }
+        let text = "Layers here may hold whiteout files (.wh.NAME): the copying \
+                    snapshotter made them, and overlay cannot mount them.\n";
+        let temp = crate::temp::temp_name(self.snapshots_tmp_dir(), "whiteout-files");
+        std::fs::write(&temp, text)
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .map_err(|source| Error::Store { path, source })
+    }
+}
