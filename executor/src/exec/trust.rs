@@ -495,6 +495,33 @@ mod tests {
         }
     }
 
+    /// In a copy of the whole root, a bundle the step left alone gets the
+    /// image's text and mtime back: nothing the changes would count.
+    #[test]
+    fn restore_in_a_copy_puts_the_images_bundle_back() {
+        let (image_ca, extra) = (fake(1), fake(2));
+        let dirs = debian_like(&image_ca.pem());
+        let bundle = dirs.root.join("etc/ssl/certs/ca-certificates.crt");
+        let image_mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        std::fs::File::options()
+            .write(true)
+            .open(&bundle)
+            .unwrap()
+            .set_modified(image_mtime)
+            .unwrap();
+        let root = Root::open(&dirs.root).unwrap();
+        let installed = plan(&root, &[extra.clone()])
+            .unwrap()
+            .apply(&root, &dirs.root)
+            .unwrap();
+        assert_ne!(std::fs::read_to_string(&bundle).unwrap(), image_ca.pem());
+        let removed = restore(&dirs.root, Restore::InCopy, &installed, &[extra]);
+        assert_eq!(std::fs::read_to_string(&bundle).unwrap(), image_ca.pem());
+        assert_eq!(bundle.metadata().unwrap().modified().unwrap(), image_mtime);
+        assert!(!removed.contains(&PathBuf::from("etc/ssl/certs/ca-certificates.crt")));
+        assert!(removed.contains(&installed.files[0]));
+    }
+
     #[test]
     fn restore_follows_no_link_the_step_made() {
         let extra = fake(2);
