@@ -43,6 +43,9 @@ pub(crate) struct Context {
     pub ca_certificates: Vec<executor::Certificate>,
     /// The user's terminal, when the embedder lent it.
     pub terminal: crate::terminal::Terminal,
+    /// How steps get their root file system: overlay, or copies where
+    /// overlay cannot be mounted (`snapshotter_choice.rs`).
+    pub snapshotter: crate::snapshotter_choice::Snapshotter,
 }
 
 impl Context {

@@ -72,6 +72,16 @@ impl Engine {
                 source: Box::new(source),
             })?
             .with_owners(owners);
+        let setting =
+            crate::snapshotter_choice::Setting::load().map_err(|source| Error::Snapshotter {
+                source: Box::new(source),
+            })?;
+        let snapshotter = crate::snapshotter_choice::choose(&store, setting, || {
+            crate::isolation::probe_store(&store)
+        })
+        .map_err(|source| Error::Snapshotter {
+            source: Box::new(source),
+        })?;
         let client = Client::new(ClientConfig {
             credentials: Credentials::from_environment().map_err(|source| Error::Credentials {
                 source: Box::new(source),
@@ -123,6 +133,7 @@ impl Engine {
                 gc_last_run: Mutex::new(None),
                 ca_certificates: ca_certificates.certificates,
                 terminal: crate::terminal::Terminal::new(config.terminal),
+                snapshotter: snapshotter.snapshotter,
             }),
         })
     }

@@ -212,6 +212,12 @@ pub enum Error {
         source: Box<crate::gc_policy::GcPolicyError>,
     },
 
+    #[error("cannot choose how steps get their root file system")]
+    Snapshotter {
+        #[source]
+        source: Box<crate::snapshotter_choice::SnapshotterError>,
+    },
+
     #[error("the single-id setting is not valid")]
     SingleId {
         #[source]

@@ -55,6 +55,30 @@ pub fn probe_overlay(scratch: &Path) -> Result<(), Error> {
     result
 }
 
+/// [`probe_overlay`] in `store`'s own temp directory, as steps mount
+/// overlay there; the reason it fails, causes and all.
+/// Without `CAP_SYS_ADMIN` this process is not where steps run (outside
+/// tanto's namespace, a library user who skipped `bootstrap`): it cannot
+/// tell, and says yes rather than turn a store to copying for good.
+pub(crate) fn probe_store(store: &snapshotter::Store) -> Result<(), String> {
+    if !has_sys_admin() {
+        return Ok(());
+    }
+    let scratch = store.throwaway("overlay-probe").map_err(|e| chain(&e))?;
+    probe_overlay(&scratch.dir().join("probe")).map_err(|e| chain(&e))
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn probe_overlay_in(scratch: &Path) -> Result<(), Error> {
     let [lower, upper, work, merged] =
         ["lower", "upper", "work", "merged"].map(|d| scratch.join(d));

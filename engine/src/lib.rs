@@ -71,7 +71,7 @@
 //!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
-//!   terminal.rs,
+//!   terminal.rs, snapshotter_choice.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
@@ -104,6 +104,7 @@ mod scheduler;
 mod secret;
 mod secret_uri;
 pub mod single_id;
+pub mod snapshotter_choice;
 mod solved;
 mod store_admin;
 mod store_root;

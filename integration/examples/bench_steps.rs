@@ -3,6 +3,9 @@
 //! 20-step pipeline. Release builds, run rootless as the unprivileged test
 //! user against the Debian fixture in a loopback registry. Prints medians.
 //!
+//! Each is also measured with the copying snapshotter
+//! (`TANTO_SNAPSHOTTER=copy`), the fallback where overlay cannot mount.
+//!
 //! With `BENCH_BASELINE_STEPS=PATH` (a `steps` example built from another
 //! commit), both are measured alternately in every round, each with a store
 //! of its own, and printed side by side: how a change moved the numbers.
@@ -30,7 +33,11 @@ fn main() {
     let reference = format!("{}/bench/debian:bookworm", registry.host());
     Image::new(vec![debian.layer.clone()]).push(&registry, "bench/debian", "bookworm");
     let steps = bench::release_binary(&["-p", "engine", "--example", "steps"], "examples/steps");
-    let mut contenders = vec![Contender::new("this tree", steps)];
+    let mut contenders = vec![Contender::new("this tree", steps.clone())];
+    // The copying snapshotter (issue 21), on the same binary.
+    let mut copying = Contender::new("this tree, copying (TANTO_SNAPSHOTTER=copy)", steps);
+    copying.store.env("TANTO_SNAPSHOTTER", "copy");
+    contenders.push(copying);
     if let Ok(baseline) = std::env::var("BENCH_BASELINE_STEPS") {
         let copy = bench::readable_copy_named(Path::new(&baseline), "baseline-steps");
         contenders.push(Contender::new("baseline", copy));

@@ -157,12 +157,25 @@ fn as_a_user_without_subordinate_ids_squash_mode_runs_the_pipeline() {
     assert!(ran.stderr.contains("squash"), "the warning says so: {ran}");
 }
 
+/// A chain of steps that removes, changes and adds files, each step
+/// reading what the one before left: whiteouts and changes as the
+/// copying snapshotter writes them.
+const CHANGES_DOCUMENT: &str = r#"{
+  container { from(address: "DEBIAN") {
+    withExec(args: ["sh", "-c", "rm /etc/debian_version && rm -r /var/mail && echo changed >> /etc/issue && mkdir -p /new/dir && echo new > /new/dir/file"]) {
+      withExec(args: ["sh", "-c", "test ! -e /etc/debian_version && test ! -e /var/mail && tail -n1 /etc/issue && cat /new/dir/file && ls /etc/.wh.* 2>/dev/null; echo ok"]) {
+        stdout } } } }
+}"#;
+
 #[test]
-fn with_the_store_on_the_containers_own_root_file_system_tanto_says_to_use_a_volume() {
+fn with_the_store_on_the_containers_own_root_file_system_steps_run_on_copies() {
     let container = podman::Run::new(tanto_image());
     let said = doctor(&container);
     assert!(
-        said.contains("FAIL overlay") && said.contains("put the store on a volume"),
+        said.contains("WARN snapshotter")
+            && said.contains("copies of their layers")
+            && said.contains("put the store on a volume")
+            && said.contains("tanto can run here"),
         "{said}"
     );
     let documents = empty_dir();
@@ -171,11 +184,57 @@ fn with_the_store_on_the_containers_own_root_file_system_tanto_says_to_use_a_vol
         pipeline_document(),
     )
     .unwrap();
+    std::fs::write(
+        documents.path().join("changes.graphql"),
+        CHANGES_DOCUMENT.replace("DEBIAN", fixtures::served_debian()),
+    )
+    .unwrap();
+    // One container, so the store stays: the pipeline, again, and a chain.
+    let script = "tanto --progress plain query /pipeline/pipeline.graphql >/tmp/first.json \
+        && tanto --progress plain query /pipeline/pipeline.graphql 2>/tmp/again.log >/dev/null \
+        && grep '0 ran' /tmp/again.log >&2 && cat /tmp/first.json && echo \
+        && tanto --progress plain query /pipeline/changes.graphql";
     let ran = container
         .volume(documents.path(), "/pipeline")
-        .run(&["query", "/pipeline/pipeline.graphql"]);
+        .option("--entrypoint", "sh")
+        .run(&["-c", script]);
+    assert!(ran.success, "{ran}");
+    assert!(
+        ran.stderr.contains("copies of their layers"),
+        "one warning says so: {ran}"
+    );
+    assert!(
+        ran.stderr.contains("0 ran"),
+        "the second run is cached: {ran}"
+    );
+    let mut answers = ran.stdout.lines().filter(|l| !l.trim().is_empty());
+    let first: serde_json::Value = serde_json::from_str(answers.next().unwrap()).unwrap();
+    let debian = first["data"]["debian"]["from"]["withNewFile"]["withExec"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ran}"));
+    assert!(
+        debian.starts_with("hello from the pipeline\nroot\n12."),
+        "{debian}"
+    );
+    let rest: String = answers.collect();
+    let changes: serde_json::Value = serde_json::from_str(&rest).unwrap();
+    let stdout = changes["data"]["container"]["from"]["withExec"]["withExec"]["stdout"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{ran}"));
+    assert_eq!(stdout, "changed\nnew\nok\n", "{ran}");
+}
+
+#[test]
+fn overlay_asked_for_where_it_cannot_mount_is_refused_with_what_to_do() {
+    let ran = podman::Run::new(tanto_image())
+        .option("--env", "TANTO_SNAPSHOTTER=overlay")
+        .run(&["pull", fixtures::served_busybox().1.as_str()]);
     assert!(!ran.success, "{ran}");
-    assert!(ran.stdout.contains("put the store on a volume"), "{ran}");
+    let said = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(
+        said.contains("TANTO_SNAPSHOTTER is overlay") && said.contains("put TANTO_ROOT on"),
+        "{said}"
+    );
 }
 
 fn owner(path: &Path) -> u32 {

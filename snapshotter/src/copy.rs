@@ -183,7 +183,8 @@ impl<'t> LayerWriter<'t> {
         }
         let was_whiteout = existing
             .as_ref()
-            .is_some_and(|st| overlay::is_whiteout(st.st_mode, st.st_rdev));
+            .is_some_and(|st| overlay::is_whiteout(st.st_mode, st.st_rdev))
+            || self.has_whiteout_file(rel);
         sys::mkdir_at(dir, name, 0o700).map_err(at)?;
         let sub = sys::open_subdir(dir, name).map_err(at)?;
         if was_whiteout {
@@ -191,6 +192,84 @@ impl<'t> LayerWriter<'t> {
         }
         self.set_dir_attrs(sub.as_fd(), rel, attrs)?;
         Ok(sub)
+    }
+
+    /// Opens the layer's directory `name` in `dir` (`rel`), made with the
+    /// target's attributes if missing.
+    pub(crate) fn open_subdir(
+        &mut self,
+        dir: BorrowedFd,
+        name: &CStr,
+        rel: &Path,
+    ) -> Result<OwnedFd, Error> {
+        let attrs = match self.target.lookup(&format!("/{}", rel.display()), false)? {
+            Some(node) if node.metadata.is_dir() => attrs_of(&node.metadata),
+            _ => DEFAULT_DIR,
+        };
+        self.make_dir_entry(dir, name, rel, attrs, false)
+    }
+
+    /// Gives the directory `fd` (the layer's `rel`) the attributes of `meta`.
+    pub(crate) fn set_attrs_of(
+        &mut self,
+        fd: BorrowedFd,
+        rel: &Path,
+        meta: &std::fs::Metadata,
+    ) -> Result<(), Error> {
+        self.set_dir_attrs(fd, rel, attrs_of(meta))
+    }
+
+    /// Copies `src_path` of `source` to `dest` in the layer as it is: a
+    /// link not followed, `dest` taken literally (the copying
+    /// snapshotter's changes, where what the chain has at `dest` may be a
+    /// link the step replaced), whatever the layer had there replaced.
+    pub(crate) fn write_copy_of(
+        &mut self,
+        source: &ChainView,
+        src_path: &str,
+        dest: &Path,
+    ) -> Result<CopyStats, Error> {
+        let mut stats = CopyStats::default();
+        let not_found = || Error::NotFound {
+            path: src_path.to_owned(),
+        };
+        let (root, _) = source.resolve(src_path, false)?.ok_or_else(not_found)?;
+        let (parent, name) = split_name(self, dest)?;
+        let dir = self.ensure_dirs(parent)?;
+        let overrides = Overrides::default();
+        if root.kind != FileKind::Dir {
+            self.copy_entry(
+                source,
+                &root,
+                dir.as_fd(),
+                &name,
+                dest,
+                &overrides,
+                &mut stats,
+            )?;
+            return Ok(stats);
+        }
+        let items = source
+            .walk(src_path, &Filter::everything())?
+            .ok_or_else(not_found)?;
+        let sub = self.make_dir_entry(dir.as_fd(), &name, dest, attrs_of(&root.meta), true)?;
+        let src_dir =
+            sys::open_dir(&root.host).map_err(|e| source.read_error(root.layer, &root.host, e))?;
+        copy_xattrs(src_dir.as_fd(), sub.as_fd()).map_err(|e| self.error(dest, e))?;
+        stats.dirs += 1;
+        self.write_items(source, &items[1..], dest, &overrides, &mut stats)?;
+        Ok(stats)
+    }
+
+    /// Whether the layer has a whiteout file for `rel` (the copying
+    /// snapshotter's form of a whiteout).
+    fn has_whiteout_file(&self, rel: &Path) -> bool {
+        match (rel.parent(), rel.file_name()) {
+            (Some(parent), Some(name)) => {
+                overlay::has_whiteout_file(&self.layer.join(parent), name)
+            }
+            _ => false,
+        }
     }
 
     fn set_dir_attrs(&mut self, fd: BorrowedFd, rel: &Path, attrs: DirAttrs) -> Result<(), Error> {

@@ -15,11 +15,23 @@
 //!
 //! The path-based functions are public so that a check of the kernel's
 //! overlay can build its layers in exactly the store's format.
+//!
+//! Where overlay cannot be mounted (the store on overlay itself, as on a
+//! container's root file system), the same markers cannot be made either:
+//! the kernel refuses a 0/0 device there. The copying snapshotter
+//! (`copied_root.rs`) then writes the OCI layer format's markers instead,
+//! as plain files — **whiteout files**: `.wh.NAME` hides NAME, and
+//! `.wh..wh..opq` makes its directory opaque. Only steps that run on a
+//! copy read such layers, never the kernel, so the process chooses one
+//! form for all it writes ([`use_whiteout_files`]) and, in that form,
+//! reads both (a store may hold layers from before).
 
-use std::ffi::CStr;
+use std::ffi::{CStr, OsStr};
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sys;
 
@@ -33,9 +45,53 @@ pub const OPAQUE_VALUE: &[u8] = b"y";
 /// The namespaces of overlay's own xattrs.
 const XATTR_PREFIXES: [&[u8]; 2] = [b"user.overlay.", b"trusted.overlay."];
 
-/// Whether a file with this `st_mode` and `st_rdev` is a whiteout.
+/// A whiteout file's name is this and the name it hides.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+
+/// The whiteout file that makes its directory opaque.
+pub const OPAQUE_FILE: &str = ".wh..wh..opq";
+
+static WHITEOUT_FILES: AtomicBool = AtomicBool::new(false);
+
+/// Writes whiteouts and opaque markers as files from now on, for the whole
+/// process: the copying snapshotter's choice, made once before anything is
+/// written.
+pub fn use_whiteout_files() {
+    WHITEOUT_FILES.store(true, Ordering::Relaxed);
+}
+
+/// Whether this process writes (and so also reads) whiteout files.
+pub fn whiteout_files() -> bool {
+    WHITEOUT_FILES.load(Ordering::Relaxed)
+}
+
+/// The name a whiteout file `name` hides, when whiteout files are in use;
+/// `Some("")` for the opaque marker.
+pub(crate) fn hidden_by(name: &OsStr) -> Option<&OsStr> {
+    if !whiteout_files() {
+        return None;
+    }
+    if name == OPAQUE_FILE {
+        return Some(OsStr::new(""));
+    }
+    name.as_bytes()
+        .strip_prefix(WHITEOUT_PREFIX.as_bytes())
+        .map(OsStr::from_bytes)
+}
+
+/// Whether a file with this `st_mode` and `st_rdev` is a whiteout device.
 pub fn is_whiteout(mode: u32, rdev: u64) -> bool {
     mode & libc::S_IFMT == libc::S_IFCHR && rdev == 0
+}
+
+/// Whether `dir` (a layer's directory) has a whiteout file for `name`.
+pub(crate) fn has_whiteout_file(dir: &Path, name: &OsStr) -> bool {
+    if !whiteout_files() {
+        return false;
+    }
+    let mut file = std::ffi::OsString::from(WHITEOUT_PREFIX);
+    file.push(name);
+    dir.join(file).symlink_metadata().is_ok()
 }
 
 /// Makes a whiteout at `path` (which must not exist).
@@ -45,7 +101,21 @@ pub fn make_whiteout(path: &Path) -> io::Result<()> {
 
 /// Makes a whiteout `name` in `dir` (which must not have it).
 pub(crate) fn make_whiteout_at(dir: BorrowedFd, name: &CStr) -> io::Result<()> {
+    if whiteout_files() {
+        let mut file = WHITEOUT_PREFIX.as_bytes().to_vec();
+        file.extend_from_slice(name.to_bytes());
+        return make_marker_file(dir, &file);
+    }
     sys::mknod_at(dir, name, libc::S_IFCHR, 0, 0)
+}
+
+/// An empty, read-only whiteout file `name` in `dir` (kept if there).
+fn make_marker_file(dir: BorrowedFd, name: &[u8]) -> io::Result<()> {
+    let name = sys::cstring(name)?;
+    match sys::lstat_at(dir, &name)? {
+        Some(_) => Ok(()),
+        None => sys::create_file_at_mode(dir, &name, 0o444).map(drop),
+    }
 }
 
 /// Marks the directory at `path` opaque.
@@ -55,12 +125,18 @@ pub fn mark_opaque(path: &Path) -> io::Result<()> {
 
 /// Marks the open directory `dir` opaque.
 pub(crate) fn mark_opaque_fd(dir: BorrowedFd) -> io::Result<()> {
+    if whiteout_files() {
+        return make_marker_file(dir, OPAQUE_FILE.as_bytes());
+    }
     sys::set_xattr_fd(dir, OPAQUE_XATTR_C, OPAQUE_VALUE)
 }
 
 /// Whether the directory at `path` is opaque; `false` on a file system
 /// without xattrs.
 pub fn is_opaque(path: &Path) -> io::Result<bool> {
+    if whiteout_files() && path.join(OPAQUE_FILE).symlink_metadata().is_ok() {
+        return Ok(true);
+    }
     Ok(sys::lget_xattr(path, OPAQUE_XATTR_C)?.is_some_and(|v| v == OPAQUE_VALUE))
 }
 

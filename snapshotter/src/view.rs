@@ -163,12 +163,21 @@ impl ChainView {
 
     /// The merged entry `name` of the merged directory `dir`.
     fn child(&self, dir: &Found, name: &OsStr) -> Result<Option<Found>, Error> {
+        if overlay::hidden_by(name).is_some() {
+            // A whiteout file is a marker, never an entry.
+            return Ok(None);
+        }
         let mut found: Option<Found> = None;
         for (layer, host_dir) in &dir.dirs {
             let host = host_dir.join(name);
             let meta = match std::fs::symlink_metadata(&host) {
                 Ok(meta) => meta,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if overlay::has_whiteout_file(host_dir, name) {
+                        break;
+                    }
+                    continue;
+                }
                 Err(e) => return Err(self.read_error(*layer, &host, e)),
             };
             if is_whiteout(&meta) {
@@ -223,6 +232,15 @@ impl ChainView {
             for entry in entries {
                 let entry = entry.map_err(|e| self.read_error(*layer, host_dir, e))?;
                 let name = entry.file_name();
+                if let Some(hidden) = overlay::hidden_by(&name) {
+                    // The opaque marker hides nothing by name; a whiteout
+                    // file hides its name below this layer.
+                    let replaced = host_dir.join(hidden).symlink_metadata().is_ok();
+                    if !hidden.is_empty() && !replaced {
+                        names.entry(hidden.to_owned()).or_insert(None);
+                    }
+                    continue;
+                }
                 if names.contains_key(&name) {
                     continue;
                 }

@@ -26,8 +26,10 @@ use crate::node::{ExecOp, Expect, MountSource, MountSpec, Node, Op};
 use crate::paths::in_container;
 use crate::scheduler::{Job, Outcome};
 use crate::secret::Secret;
+use crate::snapshotter_choice::Snapshotter;
 use crate::solved::{blocking, mount_dir, ExecResult, Solved};
 
+use super::copied::Copies;
 use super::keys::{exec_key, subdir_key};
 use super::{memo_outcome, resolve_config, resolve_path, solve};
 
@@ -104,7 +106,8 @@ pub(crate) async fn open_terminal(ctx: &Arc<Context>, node: &Arc<Node>) -> Resul
             .map_err(|source| Error::Store {
                 source: Box::new(source),
             })?;
-        let (request, _volumes_in_use) = request(&ctx, &prepared, &key, scratch.dir(), None)?;
+        let (request, _volumes_in_use, _copies) =
+            request(&ctx, &prepared, &key, scratch.dir(), None)?;
         let why = format!("terminal: {}", prepared.args.join(" "));
         ctx.terminal.open(request, &why)
     })
@@ -309,7 +312,7 @@ fn run_in(
     temp: &Path,
     job: &Job,
 ) -> Result<(), Error> {
-    let (mut request, volumes_in_use) = request(ctx, step, key, temp, None)?;
+    let (mut request, volumes_in_use, copies) = request(ctx, step, key, temp, None)?;
     let capture = Capture::start(temp, &ctx.masker(), job)?;
     request.stdout_path = capture.pipe(0);
     request.stderr_path = capture.pipe(1);
@@ -329,6 +332,8 @@ fn run_in(
     ctx.cancels.lock().unwrap().remove(&id);
     drop(volumes_in_use);
     capture.finish()?;
+    // Before a failed step's shell, which looks at its changes.
+    copies.write_changes()?;
     let outcome = outcome.map_err(|source| Error::Exec {
         step: step.name.clone(),
         source: Box::new(source),
@@ -378,7 +383,8 @@ fn debug_shell(ctx: &Context, step: &Prepared, key: &CacheKey, temp: &Path, exit
     let shell = || -> Result<i32, Error> {
         let dir = temp.join("shell");
         std::fs::create_dir(&dir).map_err(memo_error(&dir))?;
-        let (mut request, _volumes_in_use) = request(ctx, step, key, &dir, Some(temp.join("fs")))?;
+        let (mut request, _volumes_in_use, _copies) =
+            request(ctx, step, key, &dir, Some(temp.join("fs")))?;
         request.args = vec!["sh".into()];
         let why = format!(
             "{} failed with exit code {exit_code}: a shell in its container (exit it to go on)",
@@ -395,14 +401,19 @@ fn debug_shell(ctx: &Context, step: &Prepared, key: &CacheKey, temp: &Path, exit
 /// scratch directories and its mounts' changes go there, and `on_top` (a
 /// failed run's changes) lies above its root file system. The cache
 /// volumes it holds while it runs come with it. Its output goes to
-/// `dir/stdout` and `dir/stderr` unless the caller says otherwise.
+/// `dir/stdout` and `dir/stderr` unless the caller says otherwise. Where
+/// overlay cannot be mounted, the root and the directory mounts are
+/// copies, whose changes are written once the step is gone
+/// ([`Copies::write_changes`]).
 fn request(
     ctx: &Context,
     step: &Prepared,
     key: &CacheKey,
     dir: &Path,
     on_top: Option<PathBuf>,
-) -> Result<(ExecRequest, Vec<snapshotter::VolumeInUse>), Error> {
+) -> Result<(ExecRequest, Vec<snapshotter::VolumeInUse>, Copies), Error> {
+    let copying = ctx.snapshotter == Snapshotter::Copy;
+    let mut copies = Copies::default();
     for sub in ["fs", "work", "scratch"] {
         std::fs::create_dir(dir.join(sub)).map_err(memo_error(&dir.join(sub)))?;
     }
@@ -424,7 +435,20 @@ fn request(
                 read_only,
                 subpath,
                 ..
-            } => directory_mount(layers, *read_only, subpath, &mount_dir(dir, index))?,
+            } => {
+                let dir = mount_dir(dir, index);
+                match copying {
+                    true => {
+                        let upper = (!*read_only)
+                            .then(|| dir.join("fs").join(subpath.trim_start_matches('/')));
+                        if let Some(upper) = &upper {
+                            std::fs::create_dir_all(upper).map_err(memo_error(upper))?;
+                        }
+                        copies.mount(layers, &dir, upper)?
+                    }
+                    false => directory_mount(layers, *read_only, subpath, &dir)?,
+                }
+            }
             ReadyMount::File { host_path, .. } => MountKind::Bind {
                 source: host_path.clone(),
                 read_only: true,
@@ -466,8 +490,13 @@ fn request(
             String::from_utf8_lossy(secret.plaintext())
         ));
     }
+    let copied_root = match copying {
+        true => Some(copies.root(&lower_dirs, dir, &dir.join("fs"))?),
+        false => None,
+    };
     let request = ExecRequest {
         lower_dirs,
+        copied_root,
         upper_dir: dir.join("fs"),
         work_dir: dir.join("work"),
         scratch_dir: dir.join("scratch"),
@@ -486,7 +515,7 @@ fn request(
         terminal: false,
         unmapped_user_as_root: ctx.store.owners() == Owners::Squashed,
     };
-    Ok((request, volumes_in_use))
+    Ok((request, volumes_in_use, copies))
 }
 
 /// A Directory value mounted: bound directly when it is one read-only

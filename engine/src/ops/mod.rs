@@ -12,6 +12,7 @@
 //! op files is the one import cycle the engine keeps.
 
 mod config;
+mod copied;
 mod diff;
 mod exec;
 mod host;

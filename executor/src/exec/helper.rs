@@ -254,12 +254,21 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
     }
     // pid 1 and with it the whole step are gone, and so is their mount
     // namespace: the upper dir can be tidied directly.
+    let restore = match request.copied_root {
+        Some(_) => trust::Restore::InCopy,
+        None => trust::Restore::InUpper,
+    };
     created.extend(trust::restore(
-        &request.upper_dir,
+        request.changes_dir(),
+        restore,
         &trusted,
         &request.ca_certificates,
     ));
-    rootfs::remove_mount_points(&request.upper_dir, &request.lower_dirs, &created);
+    rootfs::remove_mount_points(
+        request.changes_dir(),
+        request.layers_below_changes(),
+        &created,
+    );
     for dir in ["rootfs", "run"] {
         let _ = std::fs::remove_dir(request.scratch_dir.join(dir));
     }
@@ -395,14 +404,26 @@ fn step(
         Some("mode=0700"),
     )
     .map_err(mount_error("the helper's tmpfs"))?;
-    let lowers = with_empty_lower(&request.lower_dirs, &run)?;
-    overlay_mount::mount_overlay(
-        &rootfs_dir,
-        &lowers,
-        Some((&request.upper_dir, &request.work_dir)),
-        "the step's root file system (overlay)",
-        &run,
-    )?;
+    match &request.copied_root {
+        Some(copy) => mount(
+            Some(copy.as_path()),
+            &rootfs_dir,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(mount_error("the step's root file system (a copy)"))?,
+        None => {
+            let lowers = with_empty_lower(&request.lower_dirs, &run)?;
+            overlay_mount::mount_overlay(
+                &rootfs_dir,
+                &lowers,
+                Some((&request.upper_dir, &request.work_dir)),
+                "the step's root file system (overlay)",
+                &run,
+            )?;
+        }
+    }
     let root = Root::open(&rootfs_dir)?;
     let unmapped = match request.unmapped_user_as_root {
         true => user::Unmapped::RunAsRoot,
@@ -528,7 +549,8 @@ fn step(
     }
     // Told before the step starts; a failure before that fails the step,
     // whose upper dir is then thrown away.
-    let trusted = trust::plan(&root, &request.ca_certificates)?.apply(&root, &request.upper_dir)?;
+    let trusted =
+        trust::plan(&root, &request.ca_certificates)?.apply(&root, request.changes_dir())?;
     send(reports, &Report::Trusted(trusted));
 
     let bundle = run.join("bundle");

@@ -16,6 +16,13 @@ pub struct ExecRequest {
     pub lower_dirs: Vec<PathBuf>,
     /// Empty directory that receives the step's changes (overlay upperdir).
     pub upper_dir: PathBuf,
+    /// The copying snapshotter's root file system, where overlay cannot be
+    /// mounted: a copy of the chain (`snapshotter::copy_chain`), bound as
+    /// the root instead of an overlay of `lower_dirs`. The step changes it
+    /// in place; the engine writes the changes to `upper_dir` afterwards,
+    /// and `work_dir` is unused.
+    #[serde(default)]
+    pub copied_root: Option<PathBuf>,
     /// Empty overlay work dir on the same file system as `upper_dir`.
     pub work_dir: PathBuf,
     /// Empty private directory for the helper (rootfs mount point, tmpfs for bundle/state/secrets).
@@ -130,6 +137,23 @@ impl<'de> Deserialize<'de> for Secret {
             .decode(text)
             .map(Secret)
             .map_err(|_| serde::de::Error::custom("a secret must be base64"))
+    }
+}
+
+impl ExecRequest {
+    /// Where the step's changes land as the helper sees them: the copied
+    /// root, else the overlay's upper dir.
+    pub fn changes_dir(&self) -> &std::path::Path {
+        self.copied_root.as_deref().unwrap_or(&self.upper_dir)
+    }
+
+    /// The layers whose content the changes dir hides: none for a copy,
+    /// which holds everything itself.
+    pub fn layers_below_changes(&self) -> &[PathBuf] {
+        match self.copied_root {
+            Some(_) => &[],
+            None => &self.lower_dirs,
+        }
     }
 }
 

@@ -210,7 +210,12 @@ fn prepare(path: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
 /// removed and the ones still to remove (the certificate files), for
 /// `remove_mount_points` to remove with the parents overlay copied up.
 /// Nothing here follows a link the step may have made.
-pub fn restore(upper: &Path, installed: &Installed, certificates: &[Certificate]) -> Vec<PathBuf> {
+pub fn restore(
+    upper: &Path,
+    how: Restore,
+    installed: &Installed,
+    certificates: &[Certificate],
+) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     for bundle in &installed.bundles {
         let ours: Vec<Certificate> = bundle
@@ -218,7 +223,7 @@ pub fn restore(upper: &Path, installed: &Installed, certificates: &[Certificate]
             .iter()
             .filter_map(|&i| certificates.get(i).cloned())
             .collect();
-        if restore_bundle(upper, bundle, &ours) {
+        if restore_bundle(upper, how, bundle, &ours) {
             removed.push(bundle.path.clone());
         }
     }
@@ -233,8 +238,25 @@ pub fn restore(upper: &Path, installed: &Installed, certificates: &[Certificate]
     removed
 }
 
+/// Where [`restore`] takes the certificates out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restore {
+    /// The overlay's upper dir: a bundle the step left alone is removed
+    /// from it, so the image's own shows again.
+    InUpper,
+    /// A copy of the whole root (the copying snapshotter): such a bundle
+    /// gets the image's text and mtime back, which its changes then do not
+    /// count as a change.
+    InCopy,
+}
+
 /// Puts one bundle back; true when it was removed from the upper dir.
-fn restore_bundle(upper: &Path, bundle: &ChangedBundle, ours: &[Certificate]) -> bool {
+fn restore_bundle(
+    upper: &Path,
+    how: Restore,
+    bundle: &ChangedBundle,
+    ours: &[Certificate],
+) -> bool {
     let Some(path) = beneath(upper, &bundle.path) else {
         return false;
     };
@@ -257,7 +279,7 @@ fn restore_bundle(upper: &Path, bundle: &ChangedBundle, ours: &[Certificate]) ->
             .skip(1)
             .filter(|p| !p.as_os_str().is_empty())
             .any(|p| xattr_present(&upper.join(p), OPAQUE_XATTR));
-    if untouched {
+    if untouched && how == Restore::InUpper {
         return std::fs::remove_file(&path).is_ok();
     }
     // The step wrote the bundle (update-ca-certificates regenerates it
@@ -440,7 +462,7 @@ mod tests {
                 _ => {}
             }
             let before = bundle.symlink_metadata().ok();
-            let removed = restore(upper, &installed, &certificates);
+            let removed = restore(upper, Restore::InUpper, &installed, &certificates);
             match case {
                 "untouched" => {
                     assert!(!bundle.exists(), "{case}");
@@ -473,6 +495,33 @@ mod tests {
         }
     }
 
+    /// In a copy of the whole root, a bundle the step left alone gets the
+    /// image's text and mtime back: nothing the changes would count.
+    #[test]
+    fn restore_in_a_copy_puts_the_images_bundle_back() {
+        let (image_ca, extra) = (fake(1), fake(2));
+        let dirs = debian_like(&image_ca.pem());
+        let bundle = dirs.root.join("etc/ssl/certs/ca-certificates.crt");
+        let image_mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        std::fs::File::options()
+            .write(true)
+            .open(&bundle)
+            .unwrap()
+            .set_modified(image_mtime)
+            .unwrap();
+        let root = Root::open(&dirs.root).unwrap();
+        let installed = plan(&root, &[extra.clone()])
+            .unwrap()
+            .apply(&root, &dirs.root)
+            .unwrap();
+        assert_ne!(std::fs::read_to_string(&bundle).unwrap(), image_ca.pem());
+        let removed = restore(&dirs.root, Restore::InCopy, &installed, &[extra]);
+        assert_eq!(std::fs::read_to_string(&bundle).unwrap(), image_ca.pem());
+        assert_eq!(bundle.metadata().unwrap().modified().unwrap(), image_mtime);
+        assert!(!removed.contains(&PathBuf::from("etc/ssl/certs/ca-certificates.crt")));
+        assert!(removed.contains(&installed.files[0]));
+    }
+
     #[test]
     fn restore_follows_no_link_the_step_made() {
         let extra = fake(2);
@@ -485,7 +534,7 @@ mod tests {
         std::fs::rename(dirs.root.join("etc/ssl"), &elsewhere).unwrap();
         std::os::unix::fs::symlink(&elsewhere, dirs.root.join("etc/ssl")).unwrap();
         let text = std::fs::read(elsewhere.join("certs/ca-certificates.crt")).unwrap();
-        restore(&dirs.root, &installed, &[extra]);
+        restore(&dirs.root, Restore::InUpper, &installed, &[extra]);
         assert_eq!(
             std::fs::read(elsewhere.join("certs/ca-certificates.crt")).unwrap(),
             text
