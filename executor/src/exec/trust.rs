@@ -510,7 +510,7 @@ mod tests {
             .set_modified(image_mtime)
             .unwrap();
         let root = Root::open(&dirs.root).unwrap();
-        let installed = plan(&root, &[extra.clone()])
+        let installed = plan(&root, std::slice::from_ref(&extra))
             .unwrap()
             .apply(&root, &dirs.root)
             .unwrap();
