@@ -207,8 +207,13 @@ fn with_the_store_on_the_containers_own_root_file_system_steps_run_on_copies() {
         ran.stderr.contains("0 ran"),
         "the second run is cached: {ran}"
     );
-    let mut answers = ran.stdout.lines().filter(|l| !l.trim().is_empty());
-    let first: serde_json::Value = serde_json::from_str(answers.next().unwrap()).unwrap();
+    // Two indented answers, one after the other.
+    let answers: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&ran.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("not two JSON answers ({e}): {ran}"));
+    assert_eq!(answers.len(), 2, "{ran}");
+    let first = &answers[0];
     let debian = first["data"]["debian"]["from"]["withNewFile"]["withExec"]["stdout"]
         .as_str()
         .unwrap_or_else(|| panic!("{ran}"));
@@ -216,8 +221,7 @@ fn with_the_store_on_the_containers_own_root_file_system_steps_run_on_copies() {
         debian.starts_with("hello from the pipeline\nroot\n12."),
         "{debian}"
     );
-    let rest: String = answers.collect();
-    let changes: serde_json::Value = serde_json::from_str(&rest).unwrap();
+    let changes = &answers[1];
     let stdout = changes["data"]["container"]["from"]["withExec"]["withExec"]["stdout"]
         .as_str()
         .unwrap_or_else(|| panic!("{ran}"));
