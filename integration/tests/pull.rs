@@ -386,7 +386,7 @@ fn doctor_reports_a_working_rootless_setup() {
         "subordinate ids",
         "newuidmap",
         "user namespaces",
-        "overlay (userxattr)",
+        "snapshotter",
     ] {
         let reported = run
             .stdout
@@ -395,6 +395,11 @@ fn doctor_reports_a_working_rootless_setup() {
             .unwrap_or_else(|| panic!("{line} missing:\n{}", run.stdout));
         assert!(reported.starts_with("ok"), "{reported}\n{}", run.stdout);
     }
+    assert!(
+        run.stdout.contains("overlay: mounts in tanto's namespace"),
+        "steps get overlay here:\n{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("tanto can run here"), "{}", run.stdout);
 }
 
