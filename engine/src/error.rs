@@ -1,6 +1,10 @@
 //! The engine's error: what failed (the step, the image, the path) and,
 //! where it helps, what to do; causes chained as `source`.
 
+/// The schemes `Query.secret` reads (`secret_uri.rs`), as its errors list
+/// them: here, so that the errors need nothing of that module.
+pub const SECRET_URI_SCHEMES: &str = "env://NAME, file://PATH, cmd://COMMAND";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot open the store")]
@@ -285,13 +289,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error(
-        "secret: not a secret URI; give one of: {}",
-        crate::secret_uri::SUPPORTED
-    )]
+    #[error("secret: not a secret URI; give one of: {SECRET_URI_SCHEMES}")]
     SecretUri,
 
-    #[error("secret: tanto does not read {scheme}:// secrets; the schemes it reads are {}; or read the value yourself and pass it to setSecret", crate::secret_uri::SUPPORTED)]
+    #[error("secret: tanto does not read {scheme}:// secrets; the schemes it reads are {SECRET_URI_SCHEMES}; or read the value yourself and pass it to setSecret")]
     SecretScheme { scheme: String },
 
     #[error("secret env://{name}: the environment variable {name} is not set; set it where tanto runs (`tanto run` passes its environment on)")]

@@ -12,9 +12,6 @@ use std::process::{Command, Stdio};
 
 use crate::error::Error;
 
-/// The schemes tanto reads, as error messages list them.
-pub const SUPPORTED: &str = "env://NAME, file://PATH, cmd://COMMAND";
-
 /// The value `uri` names. Relative `file://` paths and `cmd://` commands
 /// start in `workdir`; `~/` is the user's home.
 pub(crate) fn read(uri: &str, workdir: &Path) -> Result<Vec<u8>, Error> {
@@ -114,12 +111,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            vault.contains("vault://") && vault.contains(SUPPORTED),
+            vault.contains("vault://") && vault.contains(crate::error::SECRET_URI_SCHEMES),
             "{vault}"
         );
         let bare = read("hunter2", dir.path()).unwrap_err().to_string();
         assert!(
-            !bare.contains("hunter2") && bare.contains(SUPPORTED),
+            !bare.contains("hunter2") && bare.contains(crate::error::SECRET_URI_SCHEMES),
             "{bare}"
         );
     }
