@@ -29,7 +29,6 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::Metadata;
-use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -289,28 +288,7 @@ fn xattrs_of(path: &Path, is_dir: bool) -> Vec<(std::ffi::CString, Vec<u8>)> {
 
 fn same_bytes(a: &Path, b: &Path) -> std::io::Result<bool> {
     let (mut a, mut b) = (sys::open_nofollow(a)?, sys::open_nofollow(b)?);
-    let (mut x, mut y) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-    loop {
-        let n = read_full(&mut a, &mut x)?;
-        let m = read_full(&mut b, &mut y)?;
-        if n != m || x[..n] != y[..m] {
-            return Ok(false);
-        }
-        if n == 0 {
-            return Ok(true);
-        }
-    }
-}
-
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
+    crate::diff::same_bytes(&mut a, &mut b)
 }
 
 /// The file at the store's root that says its layers may hold whiteout

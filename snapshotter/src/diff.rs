@@ -111,12 +111,15 @@ fn same_contents(
         sys::open_nofollow(&found.host).map_err(|e| view.read_error(found.layer, &found.host, e))
     };
     let (mut x, mut y) = (open(lower, before)?, open(upper, after)?);
+    same_bytes(&mut x, &mut y).map_err(|e| upper.read_error(after.layer, &after.host, e))
+}
+
+/// Whether two open files hold the same bytes, read side by side.
+pub(crate) fn same_bytes(x: &mut std::fs::File, y: &mut std::fs::File) -> std::io::Result<bool> {
     let (mut bx, mut by) = (vec![0u8; 64 << 10], vec![0u8; 64 << 10]);
     loop {
-        let n = read_full(&mut x, &mut bx)
-            .map_err(|e| lower.read_error(before.layer, &before.host, e))?;
-        let m = read_full(&mut y, &mut by)
-            .map_err(|e| upper.read_error(after.layer, &after.host, e))?;
+        let n = read_full(x, &mut bx)?;
+        let m = read_full(y, &mut by)?;
         if n != m || bx[..n] != by[..m] {
             return Ok(false);
         }
