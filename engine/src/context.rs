@@ -46,6 +46,8 @@ pub(crate) struct Context {
     /// How steps get their root file system: overlay, or copies where
     /// overlay cannot be mounted (`snapshotter_choice.rs`).
     pub snapshotter: crate::snapshotter_choice::Snapshotter,
+    /// Copies steps ran on, kept for the next step on their result.
+    pub spare_copies: crate::spare_copies::SpareCopies,
 }
 
 impl Context {

@@ -134,6 +134,7 @@ impl Engine {
                 ca_certificates: ca_certificates.certificates,
                 terminal: crate::terminal::Terminal::new(config.terminal),
                 snapshotter: snapshotter.snapshotter,
+                spare_copies: Default::default(),
             }),
         })
     }

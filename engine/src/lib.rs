@@ -71,7 +71,7 @@
 //!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
-//!   terminal.rs, snapshotter_choice.rs,
+//!   terminal.rs, snapshotter_choice.rs, spare_copies.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
@@ -106,6 +106,7 @@ mod secret_uri;
 pub mod single_id;
 pub mod snapshotter_choice;
 mod solved;
+mod spare_copies;
 mod store_admin;
 mod store_root;
 mod terminal;

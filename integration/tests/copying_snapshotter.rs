@@ -2,7 +2,8 @@
 //! this host (`TANTO_SNAPSHOTTER=copy`; in a container whose root file
 //! system holds the store it is chosen by itself, `containers.rs`): steps
 //! on copies of their layers, each reading what the one before removed,
-//! changed and added; results cached, and the same as overlay's.
+//! changed and added (the copy the step before left, taken over); results
+//! cached, and the same as overlay's.
 
 mod support;
 
@@ -19,17 +20,21 @@ fn query(tanto: &Tanto, document: &str) -> (Run, serde_json::Value) {
 }
 
 /// Steps that remove a file and a directory, append to a file and add a
-/// tree, then read it all back; the root file system's listing of /etc
-/// and the new tree as answers.
+/// tree, then read it all back and change it again, and a last one that
+/// reads that; the root file system's listing of /etc and the new tree as
+/// answers.
 fn chain_document() -> String {
     let debian = fixtures::served_debian();
     format!(
         r#"{{ container {{ from(address: "{debian}") {{
   withExec(args: ["sh", "-c", "rm /etc/debian_version && rm -r /var/mail && echo changed >> /etc/issue && mkdir -p /new/dir && echo new > /new/dir/file && chmod 700 /new"]) {{
-    withExec(args: ["sh", "-c", "test ! -e /etc/debian_version && test ! -e /var/mail && tail -n1 /etc/issue && cat /new/dir/file && stat -c %a /new"]) {{
+    withExec(args: ["sh", "-c", "test ! -e /etc/debian_version && test ! -e /var/mail && tail -n1 /etc/issue && cat /new/dir/file && stat -c %a /new && rm /new/dir/file && echo second > /new/dir/second && echo again >> /etc/issue"]) {{
+      withExec(args: ["sh", "-c", "cat /new/dir/second && tail -n2 /etc/issue && test ! -e /new/dir/file"]) {{
+        stdout
+        rootfs {{ entries(path: "/etc") }}
+        directory(path: "/new") {{ entries(path: "dir") }}
+      }}
       stdout
-      rootfs {{ entries(path: "/etc") }}
-      directory(path: "/new") {{ entries(path: "dir") }}
     }} }} }} }} }}"#
     )
 }
@@ -47,17 +52,24 @@ fn steps_on_copies_see_what_the_steps_before_changed_and_match_overlay() {
     assert!(run.success, "{answer:#}\n{}", run.stderr);
     let copied = answer_of(&answer);
     assert_eq!(copied["stdout"], "changed\nnew\n700\n", "{answer:#}");
-    let etc = copied["rootfs"]["entries"].as_array().unwrap();
+    let last = &copied["withExec"];
+    assert_eq!(last["stdout"], "second\nchanged\nagain\n", "{answer:#}");
+    let etc = last["rootfs"]["entries"].as_array().unwrap();
     assert!(
         etc.iter()
             .all(|e| !e.as_str().unwrap().starts_with(".wh.") && e != "debian_version"),
         "no marker shows, the removed file is gone: {etc:?}"
     );
-    assert_eq!(copied["directory"]["entries"], serde_json::json!(["file"]));
+    assert_eq!(last["directory"]["entries"], serde_json::json!(["second"]));
     assert!(
         copying.store().join("whiteout-files").exists(),
         "the store says it holds whiteout files"
     );
+    let left: Vec<_> = std::fs::read_dir(copying.store().join("snapshots/tmp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "no copy outlives the run: {left:?}");
 
     // Again: nothing runs.
     let (again, _) = query(&copying, &document);

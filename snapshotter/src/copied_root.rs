@@ -9,6 +9,9 @@
 //! 1. [`copy_chain`] copies the merged chain into a fresh directory
 //!    (`copy_file_range`, so extents are shared where the file system
 //!    reflinks) and notes the change time of a marker made right after.
+//!    Or [`take_over_copy`] takes over the copy an earlier step left, once
+//!    that step's changes are committed on top of its chain: it reads as
+//!    the new chain, and only needs a new marker.
 //! 2. The step runs on that directory, bound as its root.
 //! 3. [`write_changes`] writes what the step changed into an empty layer
 //!    directory, in the store's diff format (whiteout files here, see
@@ -78,6 +81,30 @@ pub fn copy_chain(chain: &ChainView, dest: &Path) -> Result<CopiedRoot, Error> {
         &overrides,
         false,
     )?;
+    marked(dest)
+}
+
+/// Takes over `from`, a copy left by an earlier step that reads exactly as
+/// the chain the next step runs on (its changes written and committed on
+/// top of its own chain), as that step's copy in `dest`: a rename, and a
+/// new marker, so only what the next step changes counts as changed.
+pub fn take_over_copy(from: &Path, dest: &Path) -> Result<CopiedRoot, Error> {
+    std::fs::rename(from, dest).map_err(|source| Error::LayerWrite {
+        layer: dest.to_owned(),
+        path: "/".into(),
+        source,
+    })?;
+    marked(dest)
+}
+
+/// `dest` as a [`CopiedRoot`] whose entries, as they are now, count as
+/// unchanged.
+fn marked(dest: &Path) -> Result<CopiedRoot, Error> {
+    let write_error = |source| Error::LayerWrite {
+        layer: dest.to_owned(),
+        path: "/".into(),
+        source,
+    };
     // The kernel's clock as it stamps inodes (coarse, so an entry written in
     // the same tick counts as changed: a copy too many, never one lost).
     let marker = dest.with_extension("copied-at");

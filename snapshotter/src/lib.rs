@@ -45,7 +45,7 @@ mod view;
 
 pub use cache_volume::{VolumeInUse, VolumeSharing};
 pub use compression::Compression;
-pub use copied_root::{copy_chain, write_changes, Changes, CopiedRoot};
+pub use copied_root::{copy_chain, take_over_copy, write_changes, Changes, CopiedRoot};
 pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopyStats};
 pub use diff::diff_into_layer;
 pub use error::Error;

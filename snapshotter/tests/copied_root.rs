@@ -124,3 +124,44 @@ fn an_untouched_copy_has_no_changes() {
     assert_eq!(changes.written + changes.removed, 0, "{changes:?}");
     assert_eq!(std::fs::read_dir(&upper).unwrap().count(), 0);
 }
+
+#[test]
+fn a_copy_taken_over_by_the_next_step_counts_only_that_step_s_changes() {
+    overlay::use_whiteout_files();
+    let base = tempfile::tempdir().unwrap();
+    let chain = chain(base.path());
+    let copied = copy_chain(&chain, &base.path().join("root")).unwrap();
+    write(&copied.dir().join("first/file"), "the first step's");
+    std::fs::remove_file(copied.dir().join("m")).unwrap();
+    let first = base.path().join("first");
+    std::fs::create_dir(&first).unwrap();
+    write_changes(&chain, &copied, &first).unwrap();
+
+    // The next step, on the first one's result, takes its copy over.
+    let mut layers = vec![first];
+    layers.extend(chain.layers().iter().cloned());
+    let next_chain = ChainView::new(layers);
+    let next = snapshotter::take_over_copy(copied.dir(), &base.path().join("next")).unwrap();
+    assert!(!copied.dir().exists(), "moved, not copied");
+    write(&next.dir().join("second"), "the second step's");
+    let second = base.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    let changes = write_changes(&next_chain, &next, &second).unwrap();
+    assert_eq!((changes.written, changes.removed), (1, 0), "{changes:?}");
+    assert_eq!(
+        std::fs::read_dir(&second).unwrap().count(),
+        1,
+        "the first step's changes are not the second's"
+    );
+
+    let mut layers = vec![second];
+    layers.extend(next_chain.layers().iter().cloned());
+    let everything = Filter::everything();
+    assert_eq!(
+        ChainView::new(layers).digest("/", &everything).unwrap(),
+        ChainView::new(vec![next.dir().to_owned()])
+            .digest("/", &everything)
+            .unwrap(),
+        "both steps' layers on the chain read as the copy"
+    );
+}

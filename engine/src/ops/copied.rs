@@ -11,11 +11,14 @@ use snapshotter::{ChainView, CopiedRoot};
 
 use crate::error::Error;
 use crate::memo::remove_tree;
+use crate::spare_copies::{Spare, SpareCopies};
 
 /// The copies made for one run of a step.
 #[derive(Default)]
 pub(super) struct Copies {
     copies: Vec<Copy>,
+    /// Which of them is the step's root.
+    root: Option<usize>,
 }
 
 struct Copy {
@@ -33,14 +36,31 @@ fn store_error(source: snapshotter::Error) -> Error {
 
 impl Copies {
     /// A copy of `layers` in `dir/root` for the step's root, its changes to
-    /// go to `upper`.
+    /// go to `upper`: a spare one an earlier step left on that chain, or a
+    /// new one.
     pub(super) fn root(
         &mut self,
         layers: &[PathBuf],
         dir: &Path,
         upper: &Path,
+        spares: &SpareCopies,
     ) -> Result<PathBuf, Error> {
-        self.copy(layers, &dir.join("root"), Some(upper.to_owned()))
+        let dest = dir.join("root");
+        let chain = ChainView::new(layers.to_vec());
+        let copied = match spares.take(layers, &dest) {
+            Some(copied) => {
+                tracing::debug!("{}: a spare copy taken over", dest.display());
+                copied
+            }
+            None => snapshotter::copy_chain(&chain, &dest).map_err(store_error)?,
+        };
+        self.root = Some(self.copies.len());
+        self.copies.push(Copy {
+            chain,
+            copied,
+            changes_to: Some(upper.to_owned()),
+        });
+        Ok(dest)
     }
 
     /// A directory mount of `layers` as a copy in `dir/root`, bound
@@ -56,30 +76,37 @@ impl Copies {
             source,
         })?;
         let read_only = upper.is_none();
-        let source = self.copy(layers, &dir.join("root"), upper)?;
-        Ok(MountKind::Bind { source, read_only })
-    }
-
-    fn copy(
-        &mut self,
-        layers: &[PathBuf],
-        dest: &Path,
-        changes_to: Option<PathBuf>,
-    ) -> Result<PathBuf, Error> {
+        let dest = dir.join("root");
         let chain = ChainView::new(layers.to_vec());
-        let copied = snapshotter::copy_chain(&chain, dest).map_err(store_error)?;
+        let copied = snapshotter::copy_chain(&chain, &dest).map_err(store_error)?;
         self.copies.push(Copy {
             chain,
             copied,
-            changes_to,
+            changes_to: upper,
         });
-        Ok(dest.to_owned())
+        Ok(MountKind::Bind {
+            source: dest,
+            read_only,
+        })
     }
 
     /// Writes what the step changed in each writable copy to its layer,
-    /// then removes the copies. Call once the step is gone.
-    pub(super) fn write_changes(mut self) -> Result<(), Error> {
-        for copy in std::mem::take(&mut self.copies) {
+    /// then removes the mounts' copies. Call once the step is gone. The
+    /// root's copy, which now reads as the step's result on its chain, is
+    /// the caller's, to keep as a spare or drop.
+    pub(super) fn write_changes(mut self) -> Result<Option<UsedRoot>, Error> {
+        let copies = std::mem::take(&mut self.copies);
+        // Each copy removed on drop from here on, whatever fails.
+        let mut used: Vec<Option<UsedRoot>> = copies
+            .iter()
+            .map(|copy| {
+                Some(UsedRoot {
+                    dir: copy.copied.dir().to_owned(),
+                    parked: false,
+                })
+            })
+            .collect();
+        for copy in &copies {
             if let Some(upper) = &copy.changes_to {
                 let changes = snapshotter::write_changes(&copy.chain, &copy.copied, upper)
                     .map_err(store_error)?;
@@ -90,9 +117,8 @@ impl Copies {
                     changes.removed
                 );
             }
-            remove_tree(copy.copied.dir());
         }
-        Ok(())
+        Ok(self.root.and_then(|index| used[index].take()))
     }
 }
 
@@ -101,6 +127,31 @@ impl Drop for Copies {
     fn drop(&mut self) {
         for copy in &self.copies {
             remove_tree(copy.copied.dir());
+        }
+    }
+}
+
+/// The copy a step ran as its root, its changes written: removed on drop,
+/// unless parked as a spare for the next step on its result.
+pub(super) struct UsedRoot {
+    dir: PathBuf,
+    parked: bool,
+}
+
+impl UsedRoot {
+    /// Moves the copy out of the step's result directory (before that is
+    /// committed) into a spare.
+    pub(super) fn park(mut self, store: &snapshotter::Store) -> Option<Spare> {
+        let spare = Spare::park(store, &self.dir)?;
+        self.parked = true;
+        Some(spare)
+    }
+}
+
+impl Drop for UsedRoot {
+    fn drop(&mut self) {
+        if !self.parked {
+            remove_tree(&self.dir);
         }
     }
 }

@@ -32,6 +32,7 @@ use crate::solved::{blocking, mount_dir, ExecResult, Solved};
 use super::copied::Copies;
 use super::keys::{exec_key, subdir_key};
 use super::{memo_outcome, resolve_config, resolve_path, solve};
+use crate::spare_copies::Spare;
 
 /// Bytes of each stream a failed step's error keeps (its end): enough for
 /// any log a person reads, bounded so a runaway step cannot flood memory.
@@ -77,12 +78,18 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
             let _permit = job.acquire().await;
             blocking(move || {
                 let parents = prepared.inputs();
+                let mut spare = None;
                 let entry =
                     ctx.memo
                         .get_or_build(Kind::Exec, &key, &prepared.name, &parents, |temp| {
-                            run_in(&ctx, &prepared, &key, temp, &job)
+                            spare = run_in(&ctx, &prepared, &key, temp, &job)?;
+                            Ok(())
                         })?;
                 let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
+                if let Some(spare) = spare {
+                    // Committed by this process, so it reads as this chain.
+                    ctx.spare_copies.offer(spare, solved.layers.to_vec());
+                }
                 if entry.built {
                     crate::collect::collect_if_disk_low(&ctx);
                 }
@@ -305,13 +312,15 @@ fn committed(ctx: &Context, step: &Prepared, key: &CacheKey, dir: &Path) -> Resu
     Ok(solved)
 }
 
+/// Runs `step` into `temp`; on copies, the root's copy comes back as a
+/// spare for the next step on its result.
 fn run_in(
     ctx: &Arc<Context>,
     step: &Prepared,
     key: &CacheKey,
     temp: &Path,
     job: &Job,
-) -> Result<(), Error> {
+) -> Result<Option<Spare>, Error> {
     let (mut request, volumes_in_use, copies) = request(ctx, step, key, temp, None)?;
     let capture = Capture::start(temp, &ctx.masker(), job)?;
     request.stdout_path = capture.pipe(0);
@@ -333,7 +342,7 @@ fn run_in(
     drop(volumes_in_use);
     capture.finish()?;
     // Before a failed step's shell, which looks at its changes.
-    copies.write_changes()?;
+    let used_root = copies.write_changes()?;
     let outcome = outcome.map_err(|source| Error::Exec {
         step: step.name.clone(),
         source: Box::new(source),
@@ -368,7 +377,8 @@ fn run_in(
         &path,
         serde_json::to_vec(&record).expect("a record serializes"),
     )
-    .map_err(memo_error(&path))
+    .map_err(memo_error(&path))?;
+    Ok(used_root.and_then(|root| root.park(&ctx.store)))
 }
 
 fn memo_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
@@ -491,7 +501,7 @@ fn request(
         ));
     }
     let copied_root = match copying {
-        true => Some(copies.root(&lower_dirs, dir, &dir.join("fs"))?),
+        true => Some(copies.root(&lower_dirs, dir, &dir.join("fs"), &ctx.spare_copies)?),
         false => None,
     };
     let request = ExecRequest {
