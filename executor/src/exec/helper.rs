@@ -28,7 +28,6 @@ use std::time::Instant;
 
 use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::syscall::syscall::SyscallType;
-use nix::mount::{mount, MsFlags};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -36,13 +35,12 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use super::failure::{describe, Failure};
-use super::overlay_mount;
-use super::request::{ExecRequest, MountKind};
+use super::request::ExecRequest;
 use super::rootfs::{self, Root};
 use super::sandbox::{self, Sandbox};
-use super::spec::{self, SpecMount, StepSpec};
+use super::spec::{self, StepSpec};
 use super::user_terminal::TERMINAL_FD;
-use super::{console, hosts, process, signals, trust, user};
+use super::{console, hosts, process, signals, step_mounts, trust, user};
 
 /// What pid 1 tells the outer helper, one JSON line each.
 #[derive(Serialize, Deserialize, Debug)]
@@ -311,14 +309,14 @@ fn send(reports: &mut File, report: &Report) {
     let _ = reports.write_all(&line);
 }
 
-fn mount_error(what: &str) -> impl Fn(nix::errno::Errno) -> Failure + '_ {
+pub(super) fn mount_error(what: &str) -> impl Fn(nix::errno::Errno) -> Failure + '_ {
     move |e| Failure::Mount {
         what: what.to_owned(),
         detail: describe(e),
     }
 }
 
-fn io_error(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
+pub(super) fn io_error(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
     move |e| Failure::Prepare {
         what: what.to_owned(),
         detail: describe(e),
@@ -326,12 +324,6 @@ fn io_error(what: &str) -> impl Fn(std::io::Error) -> Failure + '_ {
 }
 
 /// True when `path` is the root of a cgroup2 file system.
-fn is_cgroup2(path: &str) -> bool {
-    nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
-        .unwrap_or(false)
-}
-
 /// pid 1 of the step: sets up the private mounts, runs the container,
 /// returns its exit code.
 fn step(
@@ -341,89 +333,14 @@ fn step(
     stderr: &File,
     reports: &mut File,
 ) -> Result<i32, Failure> {
-    unshare(CloneFlags::CLONE_NEWNS).map_err(mount_error("a private mount namespace"))?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(mount_error("/ as private"))?;
-    // libcontainer reads /proc/<pid> of the processes it starts: it needs the
-    // proc of this pid namespace (with shared pids, the one there is).
-    if sandbox.pids {
-        mount(
-            Some("proc"),
-            "/proc",
-            Some("proc"),
-            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            None::<&str>,
-        )
-        .map_err(mount_error("/proc for the step's pid namespace"))?;
-    }
-    // On a hybrid cgroup host, show libcontainer the v2 hierarchy: its
-    // rootless v2 manager tolerates the cgroups it may not create.
-    if !is_cgroup2("/sys/fs/cgroup") && is_cgroup2("/sys/fs/cgroup/unified") {
-        mount(
-            Some("/sys/fs/cgroup/unified"),
-            "/sys/fs/cgroup",
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(mount_error("the cgroup2 hierarchy over /sys/fs/cgroup"))?;
-    } else if !is_cgroup2("/sys/fs/cgroup") {
-        // A container on a cgroup v1 host shows only read-only v1
-        // hierarchies, where libcontainer cannot make the step's cgroup:
-        // in a cgroup namespace of our own, the v2 hierarchy can be
-        // mounted, with the container's cgroup as its root. Where even
-        // that is refused, libcontainer says what failed.
-        if unshare(CloneFlags::CLONE_NEWCGROUP).is_ok() {
-            let _ = mount(
-                Some("cgroup2"),
-                "/sys/fs/cgroup",
-                Some("cgroup2"),
-                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-                None::<&str>,
-            );
-        }
-    }
+    step_mounts::private_namespace(&sandbox)?;
 
     let scratch = &request.scratch_dir;
     let (rootfs_dir, run) = (scratch.join("rootfs"), scratch.join("run"));
     for dir in [&rootfs_dir, &run] {
         std::fs::create_dir_all(dir).map_err(io_error("the helper's scratch directories"))?;
     }
-    // config.json holds the environment and secrets sit here: memory only.
-    mount(
-        Some("tmpfs"),
-        &run,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=0700"),
-    )
-    .map_err(mount_error("the helper's tmpfs"))?;
-    match &request.copied_root {
-        Some(copy) => mount(
-            Some(copy.as_path()),
-            &rootfs_dir,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(mount_error("the step's root file system (a copy)"))?,
-        None => {
-            let lowers = with_empty_lower(&request.lower_dirs, &run)?;
-            overlay_mount::mount_overlay(
-                &rootfs_dir,
-                &lowers,
-                Some((&request.upper_dir, &request.work_dir)),
-                "the step's root file system (overlay)",
-                &run,
-            )?;
-        }
-    }
+    step_mounts::root_file_system(request, &rootfs_dir, &run)?;
     let root = Root::open(&rootfs_dir)?;
     let unmapped = match request.unmapped_user_as_root {
         true => user::Unmapped::RunAsRoot,
@@ -441,49 +358,10 @@ fn step(
     }
     let identity = resolved.identity;
 
-    // What the request mounts, as host paths in this namespace.
-    let mut extra = Vec::new();
-    let mut wants_file = Vec::new();
-    for (i, m) in request.mounts.iter().enumerate() {
-        let (mount, file) = match &m.kind {
-            MountKind::Bind { source, read_only } => (
-                SpecMount::bind(&m.target, source.clone(), *read_only),
-                !source.is_dir(),
-            ),
-            MountKind::Tmpfs => (SpecMount::tmpfs(&m.target), false),
-            MountKind::Overlay { lower_dirs, upper } => {
-                let dir = run.join(format!("mount-{i}"));
-                std::fs::create_dir(&dir).map_err(io_error("an overlay mount point"))?;
-                let read_only = upper.is_none();
-                match (lower_dirs.as_slice(), upper) {
-                    // An overlay without upper needs two lowers.
-                    ([single], None) => (SpecMount::bind(&m.target, single.clone(), true), false),
-                    _ => {
-                        let lowers = with_empty_lower(lower_dirs, &run)?;
-                        let upper = upper.as_ref().map(|(u, w)| (u.as_path(), w.as_path()));
-                        overlay_mount::mount_overlay(&dir, &lowers, upper, &m.target, &run)?;
-                        (SpecMount::bind(&m.target, dir, read_only), false)
-                    }
-                }
-            }
-            MountKind::Secret {
-                contents,
-                mode,
-                uid,
-                gid,
-            } => {
-                let path = run.join(format!("secret-{i}"));
-                std::fs::write(&path, contents.expose()).map_err(io_error("a secret file"))?;
-                std::os::unix::fs::chown(&path, Some(*uid), Some(*gid))
-                    .map_err(io_error("a secret file's owner"))?;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode))
-                    .map_err(io_error("a secret file's mode"))?;
-                (SpecMount::bind(&m.target, path, true), true)
-            }
-        };
-        wants_file.push((mount.destination.clone(), file));
-        extra.push(mount);
-    }
+    let step_mounts::Requested {
+        mounts: extra,
+        wants_file,
+    } = step_mounts::requested(request, &run)?;
 
     let hosts_file = run.join("hosts");
     std::fs::write(
@@ -569,18 +447,6 @@ fn step(
         false => None,
     };
     run_container(request, &bundle, &state, stdout, stderr, console.as_ref())
-}
-
-/// An overlay without upper needs two lowers; with one, any lower list works.
-fn with_empty_lower(lowers: &[PathBuf], run: &Path) -> Result<Vec<PathBuf>, Failure> {
-    if !lowers.is_empty() {
-        return Ok(lowers.to_vec());
-    }
-    let empty = run.join("empty");
-    if !empty.exists() {
-        std::fs::create_dir(&empty).map_err(io_error("an empty layer"))?;
-    }
-    Ok(vec![empty])
 }
 
 fn stdin_fd(request: &ExecRequest) -> Result<OwnedFd, Failure> {

@@ -14,6 +14,7 @@ mod rootfs;
 mod sandbox;
 mod signals;
 mod spec;
+mod step_mounts;
 mod trust;
 mod user;
 mod user_terminal;

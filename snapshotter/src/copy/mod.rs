@@ -9,17 +9,29 @@
 //! so nothing the layer or the source contains can lead a write outside it.
 //! Directories created only to hold the destination copy their attributes
 //! from `target`, so the merged view does not change above the destination.
+//!
+//! Here: the writer and its one-entry copies; `tree.rs` copies subtrees
+//! (`withDirectory`, `chown`, `Directory.diff`), `edit.rs` makes new files,
+//! directories and whiteouts, `changes.rs` writes what the copying
+//! snapshotter found a step changed.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use crate::filter::Filter;
-use crate::view::{ChainView, FileKind, Found, Item};
+use crate::view::{ChainView, FileKind, Found};
 use crate::{overlay, sys, Error};
+
+mod changes;
+mod edit;
+mod tree;
+
+pub use edit::{make_dir, make_whiteout, write_new_file};
+pub use tree::copy_into_layer;
+pub(crate) use tree::{copy_items, copy_tree};
 
 /// What one copy wrote.
 #[derive(Debug, Default, Clone)]
@@ -194,73 +206,6 @@ impl<'t> LayerWriter<'t> {
         Ok(sub)
     }
 
-    /// Opens the layer's directory `name` in `dir` (`rel`), made with the
-    /// target's attributes if missing.
-    pub(crate) fn open_subdir(
-        &mut self,
-        dir: BorrowedFd,
-        name: &CStr,
-        rel: &Path,
-    ) -> Result<OwnedFd, Error> {
-        let attrs = match self.target.lookup(&format!("/{}", rel.display()), false)? {
-            Some(node) if node.metadata.is_dir() => attrs_of(&node.metadata),
-            _ => DEFAULT_DIR,
-        };
-        self.make_dir_entry(dir, name, rel, attrs, false)
-    }
-
-    /// Gives the directory `fd` (the layer's `rel`) the attributes of `meta`.
-    pub(crate) fn set_attrs_of(
-        &mut self,
-        fd: BorrowedFd,
-        rel: &Path,
-        meta: &std::fs::Metadata,
-    ) -> Result<(), Error> {
-        self.set_dir_attrs(fd, rel, attrs_of(meta))
-    }
-
-    /// Copies `src_path` of `source` to `dest` in the layer as it is: a
-    /// link not followed, `dest` taken literally (the copying
-    /// snapshotter's changes, where what the chain has at `dest` may be a
-    /// link the step replaced), whatever the layer had there replaced.
-    pub(crate) fn write_copy_of(
-        &mut self,
-        source: &ChainView,
-        src_path: &str,
-        dest: &Path,
-    ) -> Result<CopyStats, Error> {
-        let mut stats = CopyStats::default();
-        let not_found = || Error::NotFound {
-            path: src_path.to_owned(),
-        };
-        let (root, _) = source.resolve(src_path, false)?.ok_or_else(not_found)?;
-        let (parent, name) = split_name(self, dest)?;
-        let dir = self.ensure_dirs(parent)?;
-        let overrides = Overrides::default();
-        if root.kind != FileKind::Dir {
-            self.copy_entry(
-                source,
-                &root,
-                dir.as_fd(),
-                &name,
-                dest,
-                &overrides,
-                &mut stats,
-            )?;
-            return Ok(stats);
-        }
-        let items = source
-            .walk(src_path, &Filter::everything())?
-            .ok_or_else(not_found)?;
-        let sub = self.make_dir_entry(dir.as_fd(), &name, dest, attrs_of(&root.meta), true)?;
-        let src_dir =
-            sys::open_dir(&root.host).map_err(|e| source.read_error(root.layer, &root.host, e))?;
-        copy_xattrs(src_dir.as_fd(), sub.as_fd()).map_err(|e| self.error(dest, e))?;
-        stats.dirs += 1;
-        self.write_items(source, &items[1..], dest, &overrides, &mut stats)?;
-        Ok(stats)
-    }
-
     /// Whether the layer has a whiteout file for `rel` (the copying
     /// snapshotter's form of a whiteout).
     fn has_whiteout_file(&self, rel: &Path) -> bool {
@@ -406,251 +351,6 @@ pub(crate) fn split_name<'p>(
             ),
         )),
     }
-}
-
-/// Materializes the merged subtree `src_path` of `source` (a file or a
-/// directory), filtered, into the diff directory `dest_layer` at `dest_path`,
-/// as a layer to stack on `target`. A directory merges into a directory that
-/// `target` has at `dest_path` (Docker's COPY); anything else there is
-/// replaced. `owner` overrides every entry's owner, `mode_override` the
-/// permissions of a copied file (not of directories).
-#[allow(clippy::too_many_arguments)]
-pub fn copy_into_layer(
-    source: &ChainView,
-    src_path: &str,
-    filter: &Filter,
-    target: &ChainView,
-    dest_layer: &Path,
-    dest_path: &str,
-    owner: Option<(u32, u32)>,
-    mode_override: Option<u32>,
-) -> Result<CopyStats, Error> {
-    let overrides = Overrides {
-        owner,
-        file_mode: mode_override,
-        mtime: None,
-    };
-    copy_tree(
-        source, src_path, filter, target, dest_layer, dest_path, &overrides, true,
-    )
-}
-
-/// [`copy_into_layer`] with every override; `merge` keeps the attributes
-/// of a directory `target` already has at `dest_path` (COPY), where a
-/// rewrite in place (`chown`, `withTimestamps`) gives it the overrides too.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn copy_tree(
-    source: &ChainView,
-    src_path: &str,
-    filter: &Filter,
-    target: &ChainView,
-    dest_layer: &Path,
-    dest_path: &str,
-    overrides: &Overrides,
-    merge: bool,
-) -> Result<CopyStats, Error> {
-    let items = source
-        .walk(src_path, filter)?
-        .ok_or_else(|| Error::NotFound {
-            path: src_path.to_owned(),
-        })?;
-    let mut writer = LayerWriter::open(target, dest_layer)?;
-    let mut stats = CopyStats::default();
-    let mut dest = resolve_dest(target, dest_path)?;
-    let root = &items[0].found;
-    if root.kind != FileKind::Dir {
-        let (parent, name) = split_name(&writer, &dest)?;
-        let dir = writer.ensure_dirs(parent)?;
-        writer.copy_entry(
-            source,
-            root,
-            dir.as_fd(),
-            &name,
-            &dest,
-            overrides,
-            &mut stats,
-        )?;
-        writer.finish()?;
-        return Ok(stats);
-    }
-
-    // Into an existing directory, or one a symlink there points to.
-    let existing = target.lookup(&format!("/{}", dest.display()), true)?;
-    match existing {
-        Some(node) if merge && node.metadata.is_dir() => {
-            dest = PathBuf::from(node.container_path.trim_start_matches('/'));
-            writer.ensure_dirs(&dest)?;
-        }
-        _ if dest.as_os_str().is_empty() => {
-            // The chain's root: the layer's own root takes the attributes.
-            let attrs = overrides.dir_attrs(&root.meta);
-            writer
-                .dir_times
-                .retain(|(rel, _)| !rel.as_os_str().is_empty());
-            let fd = writer
-                .root
-                .try_clone()
-                .map_err(|e| writer.error(Path::new(""), e))?;
-            writer.set_dir_attrs(fd.as_fd(), Path::new(""), attrs)?;
-        }
-        _ => {
-            let (parent, name) = split_name(&writer, &dest)?;
-            let dir = writer.ensure_dirs(parent)?;
-            let attrs = overrides.dir_attrs(&root.meta);
-            writer.make_dir_entry(dir.as_fd(), &name, &dest, attrs, true)?;
-        }
-    }
-    stats.dirs += 1;
-    let children = Overrides {
-        file_mode: None,
-        ..*overrides
-    };
-    writer.write_items(source, &items[1..], &dest, &children, &mut stats)?;
-    writer.finish()?;
-    Ok(stats)
-}
-
-impl LayerWriter<'_> {
-    /// Writes walked `items` (parents before children) under `dest`.
-    fn write_items<'i>(
-        &mut self,
-        source: &ChainView,
-        items: impl IntoIterator<Item = &'i Item>,
-        dest: &Path,
-        overrides: &Overrides,
-        stats: &mut CopyStats,
-    ) -> Result<(), Error> {
-        for item in items {
-            let rel = dest.join(&item.rel);
-            let (parent, name) = split_name(self, &rel)?;
-            let dir = self.dir(parent)?;
-            if item.found.kind == FileKind::Dir {
-                let attrs = overrides.dir_attrs(&item.found.meta);
-                let sub = self.make_dir_entry(dir.as_fd(), &name, &rel, attrs, true)?;
-                let src_dir = sys::open_dir(&item.found.host)
-                    .map_err(|e| source.read_error(item.found.layer, &item.found.host, e))?;
-                copy_xattrs(src_dir.as_fd(), sub.as_fd()).map_err(|e| self.error(&rel, e))?;
-                stats.dirs += 1;
-            } else {
-                self.copy_entry(
-                    source,
-                    &item.found,
-                    dir.as_fd(),
-                    &name,
-                    &rel,
-                    overrides,
-                    stats,
-                )?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Writes walked `items` of `source` (a subtree's entries, parents before
-/// children, the subtree's root left out) into the fresh layer `dest_layer`
-/// at its root, with their own attributes: `Directory.diff`.
-pub(crate) fn copy_items(
-    source: &ChainView,
-    items: &[&Item],
-    dest_layer: &Path,
-) -> Result<CopyStats, Error> {
-    let empty = ChainView::new(Vec::new());
-    let mut writer = LayerWriter::open(&empty, dest_layer)?;
-    let mut stats = CopyStats::default();
-    writer.write_items(
-        source,
-        items.iter().copied(),
-        Path::new(""),
-        &Overrides::default(),
-        &mut stats,
-    )?;
-    writer.finish()?;
-    Ok(stats)
-}
-
-/// Writes a new regular file (`withNewFile`) at `dest_path`.
-pub fn write_new_file(
-    target: &ChainView,
-    dest_layer: &Path,
-    dest_path: &str,
-    contents: &[u8],
-    mode: u32,
-    owner: (u32, u32),
-) -> Result<(), Error> {
-    let mut writer = LayerWriter::open(target, dest_layer)?;
-    let dest = resolve_dest(target, dest_path)?;
-    let (parent, name) = split_name(&writer, &dest)?;
-    let dir = writer.ensure_dirs(parent)?;
-    let at = |e| writer.error(&dest, e);
-    sys::remove_at(dir.as_fd(), &name).map_err(at)?;
-    let mut file = sys::create_file_at(dir.as_fd(), &name).map_err(at)?;
-    file.write_all(contents).map_err(at)?;
-    sys::chown_fd(file.as_fd(), owner.0, owner.1).map_err(at)?;
-    sys::chmod_fd(file.as_fd(), mode & 0o7777).map_err(at)?;
-    writer.finish()
-}
-
-/// Creates a directory (`withNewDirectory`) at `dest_path`, with its parents.
-/// One that exists in `target` keeps its contents and takes `mode`.
-pub fn make_dir(
-    target: &ChainView,
-    dest_layer: &Path,
-    dest_path: &str,
-    mode: u32,
-) -> Result<(), Error> {
-    let mut writer = LayerWriter::open(target, dest_layer)?;
-    let dest = resolve_dest(target, dest_path)?;
-    if dest.as_os_str().is_empty() {
-        return writer.finish();
-    }
-    let (parent, name) = split_name(&writer, &dest)?;
-    let dir = writer.ensure_dirs(parent)?;
-    let mut attrs = DirAttrs {
-        mode: mode & 0o7777,
-        ..DEFAULT_DIR
-    };
-    if let Some(node) = target.lookup(&format!("/{}", dest.display()), false)? {
-        if node.metadata.is_dir() {
-            attrs = DirAttrs {
-                mode: mode & 0o7777,
-                ..attrs_of(&node.metadata)
-            };
-        }
-    }
-    writer.make_dir_entry(dir.as_fd(), &name, &dest, attrs, true)?;
-    writer.finish()
-}
-
-/// Removes `dest_path` from the merged view (`withoutFile`,
-/// `withoutDirectory`): a whiteout where `target` has something, nothing
-/// where it has not. Removing a missing path is not an error.
-pub fn make_whiteout(target: &ChainView, dest_layer: &Path, dest_path: &str) -> Result<(), Error> {
-    let mut writer = LayerWriter::open(target, dest_layer)?;
-    let dest = match resolve_dest(target, dest_path) {
-        Ok(dest) => dest,
-        // A path through a file cannot exist: nothing to remove.
-        Err(Error::NotADirectory { .. }) => return writer.finish(),
-        Err(e) => return Err(e),
-    };
-    let (parent, name) = split_name(&writer, &dest)?;
-    let in_target = target
-        .lookup(&format!("/{}", dest.display()), false)?
-        .is_some();
-    if in_target {
-        let dir = writer.ensure_dirs(parent)?;
-        let at = |e| writer.error(&dest, e);
-        sys::remove_at(dir.as_fd(), &name).map_err(at)?;
-        overlay::make_whiteout_at(dir.as_fd(), &name).map_err(at)?;
-    } else {
-        // Only what this layer itself added may be there.
-        match sys::open_dir_beneath(writer.root.as_fd(), parent, true) {
-            Ok(dir) => sys::remove_at(dir.as_fd(), &name).map_err(|e| writer.error(&dest, e))?,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {}
-            Err(e) => return Err(writer.error(parent, e)),
-        }
-    }
-    writer.finish()
 }
 
 #[cfg(test)]
