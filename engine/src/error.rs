@@ -166,7 +166,7 @@ pub enum Error {
         step: String,
         command: Vec<String>,
         exit_code: i32,
-        /// The end of each stream (up to 1 MiB).
+        /// The end of each stream, as Dagger keeps it (100 KiB, trimmed).
         stdout: String,
         stderr: String,
     },

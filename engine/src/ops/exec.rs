@@ -34,9 +34,10 @@ use super::keys::{exec_key, subdir_key};
 use super::{memo_outcome, resolve_config, resolve_path, solve};
 use crate::spare_copies::Spare;
 
-/// Bytes of each stream a failed step's error keeps (its end): enough for
-/// any log a person reads, bounded so a runaway step cannot flood memory.
-const KEPT_BYTES: u64 = 1 << 20;
+/// Bytes of each stream a failed step's error keeps (its end), as Dagger's
+/// `MaxExecErrorOutputBytes`: enough for any log a person reads, bounded
+/// so a runaway step cannot flood memory.
+const KEPT_BYTES: u64 = 100 * 1024;
 
 /// A mount with its input solved.
 pub(super) enum ReadyMount {
@@ -355,8 +356,8 @@ fn run_in(
             step: step.name.clone(),
             command: step.args.clone(),
             exit_code: outcome.exit_code,
-            stdout: tail(&temp.join("stdout"), KEPT_BYTES),
-            stderr: tail(&temp.join("stderr"), KEPT_BYTES),
+            stdout: error_output(&temp.join("stdout"), KEPT_BYTES),
+            stderr: error_output(&temp.join("stderr"), KEPT_BYTES),
         });
     }
     redirect(step, temp)?;
@@ -610,8 +611,11 @@ fn redirect(step: &Prepared, temp: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The last bytes of a captured stream, from a line start when possible.
-pub(crate) fn tail(path: &Path, limit: u64) -> String {
+/// A failed step's stream as Dagger's `EXEC_ERROR` carries it: its last
+/// `limit` bytes, the first of them overwritten by `[omitting N bytes]...`
+/// when that is all of them, and surrounding whitespace trimmed (Go's
+/// `strings.TrimSpace`).
+pub(crate) fn error_output(path: &Path, limit: u64) -> String {
     let Ok(mut file) = File::open(path) else {
         return String::new();
     };
@@ -622,9 +626,45 @@ pub(crate) fn tail(path: &Path, limit: u64) -> String {
     }
     let mut bytes = Vec::new();
     let _ = file.take(limit).read_to_end(&mut bytes);
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    match (start > 0, text.find('\n')) {
-        (true, Some(newline)) => text[newline + 1..].to_owned(),
-        _ => text,
+    // Dagger's test is `len(contents) >= limit`: a stream of exactly
+    // `limit` bytes gets the note too ("omitting 0 bytes").
+    if bytes.len() as u64 >= limit {
+        let note = format!("[omitting {start} bytes]...");
+        let n = note.len().min(bytes.len());
+        bytes[..n].copy_from_slice(&note.as_bytes()[..n]);
+    }
+    String::from_utf8_lossy(&bytes).trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output_of(bytes: &[u8], limit: u64) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stdout");
+        std::fs::write(&path, bytes).unwrap();
+        error_output(&path, limit)
+    }
+
+    #[test]
+    fn a_failed_step_s_output_is_trimmed_as_dagger_trims_it() {
+        assert_eq!(
+            output_of(b"\n  THIS GOES TO STDOUT\n\n", 100),
+            "THIS GOES TO STDOUT"
+        );
+        assert_eq!(output_of(b"", 100), "");
+    }
+
+    #[test]
+    fn a_long_output_keeps_its_end_behind_dagger_s_note() {
+        let text: String = (0..150)
+            .map(|i| if i % 10 == 9 { '\n' } else { 'a' })
+            .collect();
+        let kept = output_of(text.as_bytes(), 100);
+        let note = "[omitting 50 bytes]...";
+        assert!(kept.starts_with(note), "{kept}");
+        assert_eq!(kept.len(), 100 - 1, "the last newline trimmed");
+        assert_eq!(&kept[note.len()..], text[50 + note.len()..].trim_end());
     }
 }
