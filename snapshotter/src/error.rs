@@ -112,7 +112,7 @@ pub enum Error {
         reason: &'static str,
     },
 
-    #[error("{path} does not exist; check the path (it is resolved inside the directory or container, symlinks included)")]
+    #[error("{path}: no such file or directory; check the path (it is resolved inside the directory or container, symlinks included)")]
     NotFound { path: String },
 
     #[error("{path} is not a directory")]
