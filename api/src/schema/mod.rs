@@ -5,6 +5,7 @@
 mod address;
 mod container;
 mod container_info;
+mod duration;
 mod engine_cache;
 mod env_file;
 mod files;
@@ -195,6 +196,9 @@ impl Query {
             Value::Socket(socket) => Node::Socket(SocketObj(socket)),
             Value::Label(name, value) => Node::Label(container_info::LabelObj { name, value }),
             Value::Port(port) => Node::Port(container_info::PortObj(port)),
+            Value::Healthcheck(check) => {
+                Node::HealthcheckConfig(container_info::HealthcheckConfigObj(check))
+            }
             Value::Address(value) => Node::Address(address::AddressObj(value)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
@@ -355,6 +359,7 @@ pub(crate) enum Node {
     Address(address::AddressObj),
     Label(container_info::LabelObj),
     Port(container_info::PortObj),
+    HealthcheckConfig(container_info::HealthcheckConfigObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -1,11 +1,11 @@
 //! `Container`'s edits of its image config: environment, user, working
-//! directory, entrypoint and arguments, labels, exposed ports, secret
-//! variables.
+//! directory, entrypoint and arguments, labels, exposed ports, secret and
+//! volatile variables, the health check, the terminal's command.
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::super::{lookup, NetworkProtocol};
-use super::args::port_number;
+use super::super::{duration, lookup, NetworkProtocol};
+use super::args::{port_number, refuse_nesting};
 use super::ContainerObj;
 
 pub(crate) struct ContainerConfig(pub(super) engine::Container);
@@ -132,5 +132,78 @@ impl ContainerConfig {
             return Ok(ContainerObj::new(self.0.clone()));
         }
         Err(async_graphql::Error::new(err))
+    }
+
+    /// A variable the next steps see but whose value is in no cache key
+    /// (a step that differs by it alone is cached) and not in the image.
+    async fn with_volatile_variable(&self, name: String, value: String) -> ContainerObj {
+        ContainerObj::new(self.0.with_volatile_variable(&name, &value))
+    }
+
+    async fn without_volatile_variable(&self, name: String) -> ContainerObj {
+        ContainerObj::new(self.0.without_volatile_variable(&name))
+    }
+
+    /// What `terminal` runs when it is given no `cmd`.
+    async fn with_default_terminal_cmd(
+        &self,
+        args: Vec<String>,
+        #[graphql(default = false)] experimental_privileged_nesting: bool,
+        #[graphql(default = false)] insecure_root_capabilities: bool,
+    ) -> Result<ContainerObj> {
+        refuse_nesting(
+            "withDefaultTerminalCmd",
+            experimental_privileged_nesting,
+            insecure_root_capabilities,
+        )?;
+        Ok(ContainerObj::new(self.0.with_default_terminal_cmd(args)))
+    }
+
+    /// The image config's `Healthcheck` (Docker's): `args` run as they are,
+    /// or, with `shell`, one command for the image's shell. Durations as
+    /// Go writes them: `30s`, `1m30s`.
+    #[allow(clippy::too_many_arguments)]
+    async fn with_docker_healthcheck(
+        &self,
+        args: Vec<String>,
+        shell: Option<bool>,
+        interval: Option<String>,
+        timeout: Option<String>,
+        start_period: Option<String>,
+        start_interval: Option<String>,
+        retries: Option<i32>,
+    ) -> Result<ContainerObj> {
+        let refuse =
+            |why: String| async_graphql::Error::new(format!("withDockerHealthcheck: {why}"));
+        let test = match shell.unwrap_or(false) {
+            true if args.len() != 1 => {
+                return Err(refuse(format!(
+                    "with shell, args is one command for the shell, not {} strings",
+                    args.len()
+                )))
+            }
+            true => ["CMD-SHELL".to_owned()].into_iter().chain(args).collect(),
+            false if args.is_empty() => {
+                return Err(refuse("args is empty: give the command to run".into()))
+            }
+            false => ["CMD".to_owned()].into_iter().chain(args).collect(),
+        };
+        let nanos = |name: &str, value: Option<String>| match value {
+            Some(value) => duration::parse(&value).map_err(|e| refuse(format!("{name}: {e}"))),
+            None => Ok(0),
+        };
+        let check = engine::Healthcheck {
+            test,
+            interval: nanos("interval", interval)?,
+            timeout: nanos("timeout", timeout)?,
+            start_period: nanos("startPeriod", start_period)?,
+            start_interval: nanos("startInterval", start_interval)?,
+            retries: i64::from(retries.unwrap_or(0)),
+        };
+        Ok(ContainerObj::new(self.0.with_healthcheck(Some(check))))
+    }
+
+    async fn without_docker_healthcheck(&self) -> ContainerObj {
+        ContainerObj::new(self.0.with_healthcheck(None))
     }
 }

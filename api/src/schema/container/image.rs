@@ -101,6 +101,33 @@ impl ContainerImage {
         Ok(FileObj(self.0.as_tarball(options)))
     }
 
+    /// An annotation of the image's manifest, written when it is
+    /// published or exported.
+    async fn with_annotation(&self, name: String, value: String) -> ContainerObj {
+        ContainerObj::new(self.0.with_annotation(&name, &value))
+    }
+
+    async fn without_annotation(&self, name: String) -> ContainerObj {
+        ContainerObj::new(self.0.without_annotation(&name))
+    }
+
+    /// Refused: Dagger loads the image into the host's image store (its
+    /// Docker daemon or containerd); tanto has no daemon to load into.
+    async fn export_image(
+        &self,
+        name: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<Void> {
+        let _ = (platform_variants, forced_compression, media_types);
+        Err(async_graphql::Error::new(format!(
+            "exportImage: tanto has no host container image store to load {name:?} into (it runs no daemon); \
+             write a tarball with export(path: \"image.tar\") and load it with `podman load -i image.tar` or `docker load -i image.tar`"
+        )))
+    }
+
+    /// This machine's: tanto runs steps and builds images for it alone.
     async fn platform(&self) -> Platform {
         Platform(engine::Platform::host().to_string())
     }

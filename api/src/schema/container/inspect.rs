@@ -4,7 +4,7 @@
 
 use async_graphql::{Object, Result};
 
-use super::super::container_info::{LabelObj, PortObj};
+use super::super::container_info::{HealthcheckConfigObj, LabelObj, PortObj};
 use super::super::stat::{is_of, no_follow, ExistsType, StatObj};
 use super::super::{fail, DirectoryObj, EnvVariableObj, FileObj};
 use super::args::refuse_expand;
@@ -110,5 +110,10 @@ impl ContainerInspect {
             Some(stat) => Ok(Some(StatObj(stat))),
             None => Err(fail(engine::Error::NotFound { path })),
         }
+    }
+
+    /// The image config's `Healthcheck`, if it has one.
+    async fn docker_healthcheck(&self) -> Result<Option<HealthcheckConfigObj>> {
+        HealthcheckConfigObj::of(self.0.settings().await.map_err(fail)?.healthcheck)
     }
 }

@@ -10,6 +10,8 @@ mod files;
 mod image;
 mod inspect;
 mod run;
+#[cfg(test)]
+mod tests;
 
 use async_graphql::{Context, MergedObject, Result, ID};
 

@@ -4,6 +4,7 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::super::{fail, ReturnType};
+use super::args::refuse_nesting;
 use super::{register, ContainerObj};
 
 pub(crate) struct ContainerRun(pub(super) engine::Container);
@@ -29,11 +30,11 @@ impl ContainerRun {
         #[graphql(default = false)] experimental_privileged_nesting: bool,
         #[graphql(default = false)] insecure_root_capabilities: bool,
     ) -> Result<ContainerObj> {
-        if experimental_privileged_nesting || insecure_root_capabilities {
-            return Err(async_graphql::Error::new(
-                "terminal: experimentalPrivilegedNesting and insecureRootCapabilities are not supported: tanto's steps run rootless, without nesting",
-            ));
-        }
+        refuse_nesting(
+            "terminal",
+            experimental_privileged_nesting,
+            insecure_root_capabilities,
+        )?;
         self.0.terminal(&cmd).await.map_err(fail)?;
         Ok(ContainerObj::new(self.0.clone()))
     }
