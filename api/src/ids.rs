@@ -39,6 +39,8 @@ pub(crate) enum Object {
     Label(String, String),
     /// A `Port` as image configs key it: `8080/tcp`.
     Port(String),
+    /// A `HealthcheckConfig`: the image config's `Healthcheck`.
+    Healthcheck(engine::Healthcheck),
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -66,6 +68,7 @@ impl Object {
             Object::Address(_) => "Address",
             Object::Label(..) => "Label",
             Object::Port(_) => "Port",
+            Object::Healthcheck(_) => "HealthcheckConfig",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

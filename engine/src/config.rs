@@ -6,6 +6,10 @@ use oci_spec::image::ImageConfiguration;
 
 use crate::paths::in_container;
 
+mod healthcheck;
+
+pub use healthcheck::Healthcheck;
+
 /// Docker's default, for images (and scratch) that set no PATH.
 pub(crate) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -35,6 +39,35 @@ pub(crate) enum ConfigEdit {
     /// `8080/tcp`.
     ExposedPort(String),
     WithoutExposedPort(String),
+    /// A variable steps see whose value is in no cache key and no image
+    /// (`withVolatileVariable`).
+    SetVolatile {
+        name: String,
+        value: String,
+    },
+    UnsetVolatile(String),
+    /// An annotation of the image's manifest.
+    Annotation(String, String),
+    WithoutAnnotation(String),
+    /// What `terminal` runs when it is given no command.
+    TerminalCmd(Vec<String>),
+    /// The image's `Healthcheck`; `None` takes it out.
+    Healthcheck(Option<Healthcheck>),
+}
+
+impl ConfigEdit {
+    /// Whether the edit belongs to the container rather than to its
+    /// image's config, so that `from` keeps it, as Dagger's does.
+    pub(crate) fn outlives_from(&self) -> bool {
+        matches!(
+            self,
+            ConfigEdit::SetVolatile { .. }
+                | ConfigEdit::UnsetVolatile(_)
+                | ConfigEdit::Annotation(..)
+                | ConfigEdit::WithoutAnnotation(_)
+                | ConfigEdit::TerminalCmd(_)
+        )
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +81,15 @@ pub struct Settings {
     pub labels: BTreeMap<String, String>,
     /// `8080/tcp`, as image configs key them.
     pub exposed_ports: BTreeSet<String>,
+    /// Variables steps see over `env`, in order; their values are in no
+    /// cache key and not in the image (`withVolatileVariable`).
+    pub volatile_env: Vec<(String, String)>,
+    /// The manifest's annotations (`withAnnotation`).
+    pub annotations: BTreeMap<String, String>,
+    /// What `terminal` runs when it is given no command; empty: `sh`.
+    pub terminal_cmd: Vec<String>,
+    /// The image config's `Healthcheck`, Docker's extension.
+    pub healthcheck: Option<Healthcheck>,
 }
 
 impl Settings {
@@ -81,6 +123,7 @@ impl Settings {
                 .clone()
                 .map(|l| l.into_iter().collect())
                 .unwrap_or_default(),
+            ..Settings::default()
         }
     }
 
@@ -146,6 +189,21 @@ impl Settings {
                 ConfigEdit::WithoutExposedPort(port) => {
                     self.exposed_ports.remove(port);
                 }
+                ConfigEdit::SetVolatile { name, value } => {
+                    match self.volatile_env.iter_mut().find(|(k, _)| k == name) {
+                        Some(entry) => entry.1 = value.clone(),
+                        None => self.volatile_env.push((name.clone(), value.clone())),
+                    }
+                }
+                ConfigEdit::UnsetVolatile(name) => self.volatile_env.retain(|(k, _)| k != name),
+                ConfigEdit::Annotation(name, value) => {
+                    self.annotations.insert(name.clone(), value.clone());
+                }
+                ConfigEdit::WithoutAnnotation(name) => {
+                    self.annotations.remove(name);
+                }
+                ConfigEdit::TerminalCmd(args) => self.terminal_cmd = args.clone(),
+                ConfigEdit::Healthcheck(healthcheck) => self.healthcheck = healthcheck.clone(),
             }
         }
         self
@@ -158,6 +216,22 @@ impl Settings {
             env.insert(0, format!("PATH={DEFAULT_PATH}"));
         }
         env
+    }
+
+    /// The environment a step runs with: [`Settings::process_env`] with
+    /// the volatile variables over it.
+    pub(crate) fn step_env(&self) -> Vec<String> {
+        let mut env = self.process_env();
+        for (name, value) in &self.volatile_env {
+            env.retain(|kv| kv.split_once('=').map_or(kv.as_str(), |(k, _)| k) != name);
+            env.push(format!("{name}={value}"));
+        }
+        env
+    }
+
+    /// The volatile variables' names: what of them a step's key covers.
+    pub(crate) fn volatile_names(&self) -> Vec<String> {
+        self.volatile_env.iter().map(|(k, _)| k.clone()).collect()
     }
 }
 
@@ -236,5 +310,24 @@ mod tests {
         assert_eq!(settings.workdir, "/lib");
         assert!(settings.default_args.is_empty());
         assert_eq!(settings.process_env()[0], format!("PATH={DEFAULT_PATH}"));
+    }
+
+    #[test]
+    fn volatile_variables_are_seen_by_steps_only() {
+        let image = Settings {
+            env: vec![("FOO".into(), "persist".into())],
+            ..Settings::default()
+        };
+        let volatile = |name: &str, value: &str| ConfigEdit::SetVolatile {
+            name: name.into(),
+            value: value.into(),
+        };
+        let settings = image.apply(&[volatile("FOO", "first"), volatile("FOO", "second")]);
+        assert_eq!(settings.env_var("FOO"), Some("persist"));
+        assert!(settings.step_env().contains(&"FOO=second".to_owned()));
+        assert!(!settings.step_env().contains(&"FOO=persist".to_owned()));
+        assert!(settings.process_env().contains(&"FOO=persist".to_owned()));
+        let removed = settings.apply(&[ConfigEdit::UnsetVolatile("FOO".into())]);
+        assert!(removed.step_env().contains(&"FOO=persist".to_owned()));
     }
 }

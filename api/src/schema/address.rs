@@ -99,7 +99,7 @@ impl AddressObj {
 
     /// The image the address names, as `container().from(address)`.
     async fn container(&self, ctx: &Context<'_>) -> ContainerObj {
-        ContainerObj(state(ctx).engine.container().from(&self.0))
+        ContainerObj::new(state(ctx).engine.container().from(&self.0))
     }
 
     async fn directory(

@@ -4,8 +4,8 @@
 
 mod address;
 mod container;
-mod container_args;
 mod container_info;
+mod duration;
 mod engine_cache;
 mod env_file;
 mod files;
@@ -74,7 +74,7 @@ impl Query {
     /// A new, empty container.
     async fn container(&self, ctx: &Context<'_>, platform: Option<Platform>) -> ContainerObj {
         let _ = platform;
-        ContainerObj(state(ctx).engine.container())
+        ContainerObj::new(state(ctx).engine.container())
     }
 
     /// A new, empty directory.
@@ -182,7 +182,7 @@ impl Query {
     /// The object an ID names, as its own type.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         Ok(Some(match state(ctx).ids.get(&id)? {
-            Value::Container(c) => Node::Container(ContainerObj(c)),
+            Value::Container(c) => Node::Container(Box::new(ContainerObj::new(c))),
             Value::Directory(d) => Node::Directory(DirectoryObj(d)),
             Value::File(f) => Node::File(FileObj(f)),
             Value::Secret(s) => Node::Secret(SecretObj(s)),
@@ -196,6 +196,9 @@ impl Query {
             Value::Socket(socket) => Node::Socket(SocketObj(socket)),
             Value::Label(name, value) => Node::Label(container_info::LabelObj { name, value }),
             Value::Port(port) => Node::Port(container_info::PortObj(port)),
+            Value::Healthcheck(check) => {
+                Node::HealthcheckConfig(container_info::HealthcheckConfigObj(check))
+            }
             Value::Address(value) => Node::Address(address::AddressObj(value)),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
@@ -221,7 +224,7 @@ impl Query {
         id: ContainerId,
     ) -> Result<ContainerObj> {
         let id = ID(id.0);
-        lookup!(ctx, id, Container, "Container").map(ContainerObj)
+        lookup!(ctx, id, Container, "Container").map(ContainerObj::new)
     }
 
     #[graphql(name = "loadDirectoryFromID")]
@@ -340,7 +343,8 @@ impl Query {
 #[derive(Interface)]
 #[graphql(name = "Node", field(name = "id", ty = "ID"))]
 pub(crate) enum Node {
-    Container(ContainerObj),
+    // Boxed: a container is one engine value per part of its type.
+    Container(Box<ContainerObj>),
     Directory(DirectoryObj),
     File(FileObj),
     Secret(SecretObj),
@@ -355,6 +359,7 @@ pub(crate) enum Node {
     Address(address::AddressObj),
     Label(container_info::LabelObj),
     Port(container_info::PortObj),
+    HealthcheckConfig(container_info::HealthcheckConfigObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

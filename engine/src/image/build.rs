@@ -120,12 +120,15 @@ pub(crate) fn build(
     let config_bytes = serde_json::to_vec(&config_json(base, settings, diff_ids, history, epoch))
         .expect("a JSON value serializes");
     let config = store_blob(ctx, &config_bytes, media::config(options.media_types))?;
-    let manifest_json = json!({
+    let mut manifest_json = json!({
         "schemaVersion": 2,
         "mediaType": media::manifest(options.media_types),
         "config": config.descriptor(),
         "layers": layers.iter().map(Blob::descriptor).collect::<Vec<_>>(),
     });
+    if !settings.annotations.is_empty() {
+        manifest_json["annotations"] = json!(settings.annotations);
+    }
     let manifest_bytes = serde_json::to_vec(&manifest_json).expect("a JSON value serializes");
     let manifest = store_blob(ctx, &manifest_bytes, media::manifest(options.media_types))?;
     Ok(Built {
@@ -238,6 +241,10 @@ fn config_json(
         "ExposedPorts",
         (!ports.is_empty()).then_some(Value::Object(ports)),
     );
+    set(
+        "Healthcheck",
+        settings.healthcheck.as_ref().map(|h| h.to_json()),
+    );
     config.insert("config".into(), Value::Object(run));
     config.insert(
         "rootfs".into(),
@@ -327,6 +334,13 @@ mod tests {
             .into_iter()
             .collect(),
             exposed_ports: ["8080/tcp".to_owned()].into_iter().collect(),
+            volatile_env: vec![("RUN_ID".into(), "1".into())],
+            healthcheck: Some(crate::config::Healthcheck {
+                test: vec!["CMD-SHELL".into(), "true".into()],
+                retries: 2,
+                ..Default::default()
+            }),
+            ..Settings::default()
         };
         let config = config_json(None, &settings, vec!["sha256:a".into()], vec![], None);
         let run = &config["config"];
@@ -337,6 +351,11 @@ mod tests {
         assert_eq!(run["Cmd"], json!(["serve"]));
         assert_eq!(run["Labels"]["org.opencontainers.image.title"], "app");
         assert_eq!(run["ExposedPorts"], json!({"8080/tcp": {}}));
+        assert_eq!(run["Env"], json!(["PATH=/bin"]), "no volatile variable");
+        assert_eq!(
+            run["Healthcheck"],
+            json!({"Test": ["CMD-SHELL", "true"], "Retries": 2})
+        );
         assert_eq!(config["rootfs"]["diff_ids"], json!(["sha256:a"]));
         assert_eq!(config["os"], "linux");
         assert!(config.get("created").is_none(), "no clock in the config");

@@ -3,8 +3,9 @@
 //!
 //! The key covers what can change the output: the rootfs key, the command,
 //! env, workdir, user, stdin, redirects, the expected exit codes, every
-//! mounted input's key, cache volume *names* (not contents), and secrets'
-//! keyed hashes (never values).
+//! mounted input's key, cache volume *names* (not contents), secrets'
+//! keyed hashes (never values), and volatile variables' names (their
+//! values, by Dagger's design, not: `withVolatileVariable`).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -493,7 +494,7 @@ fn request(
         };
         mounts.push(Mount { target, kind });
     }
-    let mut env = step.settings.process_env();
+    let mut env = step.settings.step_env();
     for (name, secret) in &step.secret_env {
         env.retain(|kv| !kv.starts_with(&format!("{name}=")));
         env.push(format!(

@@ -8,7 +8,7 @@ use registry::{Platform, Reference};
 
 use crate::base_image::BaseImage;
 use crate::cache_key::KeyBuilder;
-use crate::config::Settings;
+use crate::config::{Healthcheck, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::Node;
@@ -103,7 +103,10 @@ pub(crate) fn image_outcome(
         .all(|l| matches!(l.outcome, LayerOutcome::Reused));
     let key = image_key(manifest_digest, store.owners());
     let mut solved = Solved::chain(key, dirs.into_iter().rev().collect());
-    solved.settings = Some(Arc::new(Settings::from_image(&config)));
+    let mut settings = Settings::from_image(&config);
+    // Docker's extension, which the OCI config type does not model.
+    settings.healthcheck = base.config.get("config").and_then(Healthcheck::from_config);
+    solved.settings = Some(Arc::new(settings));
     solved.base = Some(Arc::new(base));
     solved.pulled = Some(Arc::new(PullReport { pinned, layers }));
     Ok(if all_present {

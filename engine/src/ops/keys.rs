@@ -189,6 +189,11 @@ pub(super) fn diff_key(
 ///
 /// Squashed owners go in even where the rootfs key says so already: a step
 /// on a host directory that asks for user 1000 runs as root when squashed.
+///
+/// Volatile variables (`withVolatileVariable`) go in by name only, as in
+/// Dagger: a new value alone reuses the result. Like squashed owners, the
+/// field is there only when there are some, so every other key stays the
+/// one it always was.
 pub(super) fn exec_key(
     exec: &ExecOp,
     rootfs: &CacheKey,
@@ -232,6 +237,9 @@ pub(super) fn exec_key(
         key = key
             .str("secret-env", name)
             .str("secret", secret.keyed_hash());
+    }
+    if !settings.volatile_env.is_empty() {
+        key = key.strs("volatile-env", &settings.volatile_names());
     }
     with_owners(key, owners).finish()
 }

@@ -7,15 +7,21 @@ use super::tanto::{Run, Tanto};
 /// `tanto run -- PYTHON SCRIPT IMAGE` as the test user, with the Python
 /// SDK's virtualenv: it must succeed and report every group ok.
 pub fn python_groups(tanto: &Tanto, program: &str, image: &str, groups: &[&str]) -> Run {
+    python_groups_with(tanto, program, &[image], groups)
+}
+
+/// [`python_groups`] with the program's arguments given whole.
+pub fn python_groups_with(tanto: &Tanto, program: &str, args: &[&str], groups: &[&str]) -> Run {
     let python = fixtures::python_sdk();
     let script = tanto.copy_test_program(program);
-    let run = tanto.run(&[
+    let mut command = vec![
         "run",
         "--",
         python.to_str().unwrap(),
         script.to_str().unwrap(),
-        image,
-    ]);
+    ];
+    command.extend_from_slice(args);
+    let run = tanto.run(&command);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
     for group in groups {
         assert!(

@@ -529,3 +529,15 @@ fn replacing(f: fn(&mut (String, String, bool, Option<u32>))) -> ChangeData {
         first_from: r.3,
     }
 }
+
+#[test]
+fn volatile_variables_enter_the_key_by_name_only() {
+    let with_volatile = |name: &str, value: &str| {
+        let mut e = exec();
+        e.settings.volatile_env = vec![(name.into(), value.into())];
+        e.key()
+    };
+    assert_eq!(with_volatile("RUN_ID", "1"), with_volatile("RUN_ID", "2"));
+    assert_ne!(with_volatile("RUN_ID", "1"), with_volatile("BUILD_ID", "1"));
+    assert_ne!(with_volatile("RUN_ID", "1"), exec().key());
+}

@@ -201,6 +201,39 @@ impl Container {
         self.edit(ConfigEdit::WithoutLabel(name.into()))
     }
 
+    /// A variable the next steps see, whose value is in no cache key: a
+    /// step that differs only by it is a cache hit (Dagger's
+    /// `withVolatileVariable`). Not in `envVariables`, nor in the image.
+    pub fn with_volatile_variable(&self, name: &str, value: &str) -> Container {
+        self.edit(ConfigEdit::SetVolatile {
+            name: name.into(),
+            value: value.into(),
+        })
+    }
+
+    pub fn without_volatile_variable(&self, name: &str) -> Container {
+        self.edit(ConfigEdit::UnsetVolatile(name.into()))
+    }
+
+    /// An annotation of the image's manifest, published and exported.
+    pub fn with_annotation(&self, name: &str, value: &str) -> Container {
+        self.edit(ConfigEdit::Annotation(name.into(), value.into()))
+    }
+
+    pub fn without_annotation(&self, name: &str) -> Container {
+        self.edit(ConfigEdit::WithoutAnnotation(name.into()))
+    }
+
+    /// What [`Container::terminal`] runs when it is given no command.
+    pub fn with_default_terminal_cmd(&self, args: Vec<String>) -> Container {
+        self.edit(ConfigEdit::TerminalCmd(args))
+    }
+
+    /// The image config's `Healthcheck`, or none (`withoutDockerHealthcheck`).
+    pub fn with_healthcheck(&self, healthcheck: Option<crate::config::Healthcheck>) -> Container {
+        self.edit(ConfigEdit::Healthcheck(healthcheck))
+    }
+
     /// Records a port the image listens on (`protocol`: `tcp` or `udp`), as
     /// the published image's `ExposedPorts`.
     pub fn with_exposed_port(&self, port: u16, protocol: &str) -> Container {
@@ -269,9 +302,15 @@ impl Container {
     }
 
     fn on_image(&self, image: Arc<Node>, image_ref: Option<String>) -> Container {
+        // The container's own edits (volatile variables, annotations, the
+        // terminal's command) outlive the image's config.
+        let mut config = LazyConfig::new(Some(image.clone()));
+        for edit in self.config.edits.iter().filter(|e| e.outlives_from()) {
+            config = config.with(edit.clone());
+        }
         Container {
             rootfs: Arc::clone(&image),
-            config: LazyConfig::new(Some(image)),
+            config,
             image_ref,
             last_exec: None,
             ..self.clone()

@@ -11,13 +11,16 @@ use super::Container;
 const DEFAULT_COMMAND: &str = "sh";
 
 impl Container {
-    /// Opens `command` (default `sh`) in this container — its file system,
+    /// Opens `command` (default: `withDefaultTerminalCmd`'s, else `sh`) in this container — its file system,
     /// mounts, env, workdir and user — on the user's terminal, and waits
     /// until it ends; its exit code. Fails with [`Error::NoTerminal`] when
     /// the engine was given no terminal.
     pub async fn terminal(&self, command: &[String]) -> Result<i32, Error> {
         let command = match command {
-            [] => vec![DEFAULT_COMMAND.to_owned()],
+            [] => match self.settings().await?.terminal_cmd.clone() {
+                set if !set.is_empty() => set,
+                _ => vec![DEFAULT_COMMAND.to_owned()],
+            },
             given => given.to_vec(),
         };
         let shell = self.with_exec(command);

@@ -1,5 +1,6 @@
 //! Argument checks `Container`'s resolvers share: port numbers, and the
-//! arguments tanto refuses by name rather than ignores (`expand`, `owner`).
+//! arguments tanto refuses by name rather than ignores (`expand`, `owner`,
+//! nesting).
 
 use async_graphql::Result;
 
@@ -23,6 +24,20 @@ pub(super) fn refuse_owner(field: &str, owner: &str) -> Result<()> {
     if !owner.is_empty() {
         return Err(async_graphql::Error::new(format!(
             "{field}: tanto does not support owner here yet; leave it out and chown in a step"
+        )));
+    }
+    Ok(())
+}
+
+/// Nesting and root capabilities, which rootless steps cannot have.
+pub(super) fn refuse_nesting(
+    field: &str,
+    experimental_privileged_nesting: bool,
+    insecure_root_capabilities: bool,
+) -> Result<()> {
+    if experimental_privileged_nesting || insecure_root_capabilities {
+        return Err(async_graphql::Error::new(format!(
+            "{field}: experimentalPrivilegedNesting and insecureRootCapabilities are not supported: tanto's steps run rootless, without nesting"
         )));
     }
     Ok(())

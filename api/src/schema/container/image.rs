@@ -1,0 +1,138 @@
+//! `Container`'s image: where it comes from (`from`, `import`), where it
+//! goes (`publish`, `export`, `asTarball`) with which credentials, and what
+//! it is (`imageRef`, `platform`).
+
+use async_graphql::{Context, Object, Result, ID};
+
+use super::super::{fail, image_options, lookup, FileObj, ImageLayerCompression, ImageMediaTypes};
+use super::ContainerObj;
+use crate::scalars::*;
+
+pub(crate) struct ContainerImage(pub(super) engine::Container);
+
+#[Object]
+impl ContainerImage {
+    async fn from(&self, address: String) -> ContainerObj {
+        ContainerObj::new(self.0.from(&address))
+    }
+
+    /// The image in an OCI or `docker save` tarball.
+    async fn import(
+        &self,
+        ctx: &Context<'_>,
+        source: ID,
+        #[graphql(default)] tag: String,
+    ) -> Result<ContainerObj> {
+        let source = lookup!(ctx, source, File, "File")?;
+        let tag = (!tag.is_empty()).then_some(tag.as_str());
+        Ok(ContainerObj::new(self.0.import(&source, tag)))
+    }
+
+    async fn with_registry_auth(
+        &self,
+        ctx: &Context<'_>,
+        address: String,
+        username: String,
+        secret: ID,
+    ) -> Result<ContainerObj> {
+        let secret = lookup!(ctx, secret, Secret, "Secret")?;
+        Ok(ContainerObj::new(
+            self.0.with_registry_auth(&address, &username, &secret),
+        ))
+    }
+
+    async fn without_registry_auth(&self, address: String) -> ContainerObj {
+        ContainerObj::new(self.0.without_registry_auth(&address))
+    }
+
+    /// Pushes the container as an image; returns `address@sha256:…`.
+    async fn publish(
+        &self,
+        address: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<String> {
+        let options = image_options(
+            "publish",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        self.0.publish(&address, options).await.map_err(fail)
+    }
+
+    /// Writes the image as an OCI tarball on the host; returns its path.
+    async fn export(
+        &self,
+        path: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+        #[graphql(default = false)] expand: bool,
+    ) -> Result<String> {
+        if expand {
+            return Err(async_graphql::Error::new(
+                "export: tanto does not support expand yet",
+            ));
+        }
+        let options = image_options(
+            "export",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        let written = self.0.export(&path, options).await.map_err(fail)?;
+        Ok(written.display().to_string())
+    }
+
+    async fn as_tarball(
+        &self,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<FileObj> {
+        let options = image_options(
+            "asTarball",
+            &platform_variants,
+            forced_compression,
+            media_types,
+        )?;
+        Ok(FileObj(self.0.as_tarball(options)))
+    }
+
+    /// An annotation of the image's manifest, written when it is
+    /// published or exported.
+    async fn with_annotation(&self, name: String, value: String) -> ContainerObj {
+        ContainerObj::new(self.0.with_annotation(&name, &value))
+    }
+
+    async fn without_annotation(&self, name: String) -> ContainerObj {
+        ContainerObj::new(self.0.without_annotation(&name))
+    }
+
+    /// Refused: Dagger loads the image into the host's image store (its
+    /// Docker daemon or containerd); tanto has no daemon to load into.
+    async fn export_image(
+        &self,
+        name: String,
+        #[graphql(default)] platform_variants: Vec<ID>,
+        forced_compression: Option<ImageLayerCompression>,
+        #[graphql(default)] media_types: ImageMediaTypes,
+    ) -> Result<Void> {
+        let _ = (platform_variants, forced_compression, media_types);
+        Err(async_graphql::Error::new(format!(
+            "exportImage: tanto has no host container image store to load {name:?} into (it runs no daemon); \
+             write a tarball with export(path: \"image.tar\") and load it with `podman load -i image.tar` or `docker load -i image.tar`"
+        )))
+    }
+
+    /// This machine's: tanto runs steps and builds images for it alone.
+    async fn platform(&self) -> Platform {
+        Platform(engine::Platform::host().to_string())
+    }
+
+    async fn image_ref(&self) -> String {
+        self.0.image_ref().unwrap_or_default().to_owned()
+    }
+}

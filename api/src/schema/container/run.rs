@@ -1,0 +1,101 @@
+//! `Container`'s steps: running them (`withExec`, `sync`, `terminal`) and
+//! what they printed and returned.
+
+use async_graphql::{Context, Object, Result, ID};
+
+use super::super::{fail, ReturnType};
+use super::args::refuse_nesting;
+use super::{register, ContainerObj};
+
+pub(crate) struct ContainerRun(pub(super) engine::Container);
+
+#[Object]
+impl ContainerRun {
+    /// This container's ID: cheap, runs nothing.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        register(ctx, &self.0)
+    }
+
+    /// Runs everything this container needs; returns its ID.
+    async fn sync(&self, ctx: &Context<'_>) -> Result<ID> {
+        let synced = self.0.sync().await.map_err(fail)?;
+        Ok(register(ctx, &synced))
+    }
+
+    /// Opens an interactive shell (`cmd`, default `sh`) in this container
+    /// on the user's terminal; returns the container unchanged.
+    async fn terminal(
+        &self,
+        #[graphql(default)] cmd: Vec<String>,
+        #[graphql(default = false)] experimental_privileged_nesting: bool,
+        #[graphql(default = false)] insecure_root_capabilities: bool,
+    ) -> Result<ContainerObj> {
+        refuse_nesting(
+            "terminal",
+            experimental_privileged_nesting,
+            insecure_root_capabilities,
+        )?;
+        self.0.terminal(&cmd).await.map_err(fail)?;
+        Ok(ContainerObj::new(self.0.clone()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn with_exec(
+        &self,
+        args: Vec<String>,
+        #[graphql(default = false)] use_entrypoint: bool,
+        #[graphql(default)] stdin: String,
+        #[graphql(default)] redirect_stdout: String,
+        #[graphql(default)] redirect_stderr: String,
+        #[graphql(default)] expect: ReturnType,
+    ) -> ContainerObj {
+        ContainerObj::new(self.0.with_exec_opts(
+            args,
+            engine::ExecOptions {
+                use_entrypoint,
+                stdin,
+                redirect_stdout,
+                redirect_stderr,
+                expect: expect.into(),
+                name: None,
+            },
+        ))
+    }
+
+    async fn stdout(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(ctx, &[&files.stdout])
+    }
+
+    async fn stderr(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(ctx, &[&files.stderr])
+    }
+
+    async fn combined_output(&self, ctx: &Context<'_>) -> Result<String> {
+        let files = self.0.output_files().await.map_err(fail)?;
+        output(ctx, &[&files.stdout, &files.stderr])
+    }
+
+    async fn exit_code(&self) -> Result<i32> {
+        self.0.exit_code().await.map_err(fail)
+    }
+}
+
+/// A step's output as answered: inline when small, else a placeholder the
+/// answer's writer streams the files into (answer.rs).
+fn output(ctx: &Context<'_>, files: &[&std::path::PathBuf]) -> Result<String> {
+    let cannot_read = |path: &std::path::Path, e: std::io::Error| {
+        async_graphql::Error::new(format!(
+            "cannot read the step's stored output {}: {e}",
+            path.display()
+        ))
+    };
+    let mut opened = Vec::with_capacity(files.len());
+    for path in files {
+        opened.push(std::fs::File::open(path).map_err(|e| cannot_read(path, e))?);
+    }
+    ctx.data_unchecked::<std::sync::Arc<crate::answer::Outputs>>()
+        .answer(opened)
+        .map_err(|e| cannot_read(files[0], e))
+}
