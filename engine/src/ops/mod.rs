@@ -11,6 +11,7 @@
 //! inputs solve concurrently; that recursion between this dispatcher and the
 //! op files is the one import cycle the engine keeps.
 
+mod changes;
 mod config;
 mod copied;
 mod diff;
@@ -71,6 +72,7 @@ pub(crate) fn solve(
                 upper,
                 upper_path,
             } => diff::solve_diff(&ctx, &node, (lower, lower_path), (upper, upper_path)).await,
+            Op::WithChanges(spec) => changes::solve_with_changes(&ctx, &node, spec).await,
             Op::Tarball(spec) => tarball::solve_tarball(&ctx, &node, spec).await,
             Op::Import { source, tag } => {
                 import::solve_import(&ctx, &node, source, tag.as_deref()).await

@@ -439,6 +439,10 @@ fn each_op_keys_as_it_always_has() {
         ("tanto.http.v1", http_key("sha256:dd", "f.tgz", 0o600)),
         ("tanto.layer.v1", layer(copy())),
         ("tanto.exec.v1", exec().key()),
+        (
+            "tanto.with-changes.v1",
+            with_changes_key((&chain("g"), "/"), (&chain("h"), "/"), (&chain("i"), "/")),
+        ),
     ];
     let printed: Vec<String> = golden
         .iter()
@@ -510,6 +514,25 @@ fn diffs_key_by_both_trees_and_where_each_is_seen_from() {
         diff_key(&chain("a"), "/sub", &chain("b"), "/"),
         diff_key(&chain("a"), "/", &chain("b"), "/sub"),
         diff_key(&chain("c"), "/", &chain("b"), "/"),
+    ];
+    for (i, key) in others.iter().enumerate() {
+        assert_ne!(*key, base, "variant {i}");
+    }
+}
+
+#[test]
+fn applied_changes_key_by_every_tree_and_path() {
+    let key = |b: &str, bp: &str, x: &str, xp: &str, y: &str, yp: &str| {
+        with_changes_key((&chain(b), bp), (&chain(x), xp), (&chain(y), yp))
+    };
+    let base = key("base", "/", "old", "/", "new", "/");
+    let others = [
+        key("other", "/", "old", "/", "new", "/"),
+        key("base", "/sub", "old", "/", "new", "/"),
+        key("base", "/", "new", "/", "old", "/"),
+        key("base", "/", "old", "/sub", "new", "/"),
+        key("base", "/", "old", "/", "new", "/sub"),
+        key("base", "/", "old", "/", "newer", "/"),
     ];
     for (i, key) in others.iter().enumerate() {
         assert_ne!(*key, base, "variant {i}");

@@ -24,7 +24,7 @@ const MAX_CONTENTS: u64 = 256 << 20;
 
 #[derive(Clone)]
 pub struct Directory {
-    ctx: Arc<Context>,
+    pub(in crate::values) ctx: Arc<Context>,
     pub(crate) node: Arc<Node>,
     /// Container path of this directory's root within the node's chain.
     pub(crate) subpath: ContainerPath,
@@ -201,7 +201,7 @@ impl Directory {
         }
     }
 
-    async fn solved(&self) -> Result<Solved, Error> {
+    pub(in crate::values) async fn solved(&self) -> Result<Solved, Error> {
         solve(&self.ctx, &self.node).await
     }
 
