@@ -96,7 +96,8 @@ impl Comparison<'_> {
         };
         let (old, new) = (by_rel(&old_items), by_rel(&new_items));
         // The same path with a directory on one side only is another entry.
-        let same_kind = |a: &Found, b: &Found| (a.kind == FileKind::Dir) == (b.kind == FileKind::Dir);
+        let same_kind =
+            |a: &Found, b: &Found| (a.kind == FileKind::Dir) == (b.kind == FileKind::Dir);
 
         let mut paths = ChangedPaths::default();
         for item in &new_items[1..] {
@@ -218,7 +219,12 @@ pub fn export_changes(
             };
             let dir = match sys::open_dir_beneath(root.as_fd(), parent, true) {
                 Ok(dir) => dir,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
                     continue
                 }
                 Err(e) => return Err(export_error(e)),

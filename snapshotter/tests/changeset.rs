@@ -170,5 +170,9 @@ fn exports_remove_what_was_removed_and_merge_the_rest() {
     assert_eq!(read_host("dir-then-file"), "now a file");
     assert_eq!(read_host("file-then-dir/y"), "y");
     assert_eq!(read_host("new-dir/sub/n"), "n");
-    assert_eq!(read_host("untracked"), "u", "what the changeset does not name stays");
+    assert_eq!(
+        read_host("untracked"),
+        "u",
+        "what the changeset does not name stays"
+    );
 }

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::memo::Kind;
 use crate::node::{ChangesOp, Node};
 use crate::solved::{blocking, Solved};
 
 use super::keys::with_changes_key;
-use super::{memo_outcome, resolve_path, solve};
+use super::{memo_layer, resolve_path, solve};
 
 pub(super) async fn solve_with_changes(
     ctx: &Arc<Context>,
@@ -43,35 +42,22 @@ pub(super) async fn solve_with_changes(
                     .iter()
                     .flat_map(|s| s.layers.iter().cloned())
                     .collect();
-                let entry =
-                    step_ctx
-                        .memo
-                        .get_or_build(Kind::Layer, &key, &name, &parents, |temp| {
-                            let layer = temp.join("fs");
-                            std::fs::create_dir(&layer).map_err(|source| Error::Memo {
-                                path: layer.clone(),
-                                source,
-                            })?;
-                            let (before_view, after_view) = (before.view(), after.view());
-                            let comparison = snapshotter::Comparison {
-                                before: &before_view,
-                                before_path: &before_path,
-                                after: &after_view,
-                                after_path: &after_path,
-                            };
-                            comparison
-                                .apply_into_layer(&base.view(), &base_path, &layer)
-                                .map(|_| ())
-                                .map_err(|source| Error::FileOp {
-                                    path: base_path.clone(),
-                                    source: Box::new(source),
-                                })
-                        })?;
-                let layer = entry.dir.join("fs");
-                step_ctx.name_layer(layer.clone(), &name);
-                let mut layers = vec![layer];
-                layers.extend(base.layers.iter().cloned());
-                Ok(memo_outcome(&entry, Solved::chain(key, layers)))
+                memo_layer(&step_ctx, key, &name, &parents, &base.layers, |layer| {
+                    let (before_view, after_view) = (before.view(), after.view());
+                    let comparison = snapshotter::Comparison {
+                        before: &before_view,
+                        before_path: &before_path,
+                        after: &after_view,
+                        after_path: &after_path,
+                    };
+                    comparison
+                        .apply_into_layer(&base.view(), &base_path, layer)
+                        .map(|_| ())
+                        .map_err(|source| Error::FileOp {
+                            path: base_path.clone(),
+                            source: Box::new(source),
+                        })
+                })
             })
         })
         .await

@@ -127,6 +127,33 @@ pub(crate) async fn resolve_path(
     }
 }
 
+/// A file operation's layer, on top of `below`: made by `fill` in a fresh
+/// directory unless the memo has it under `key`, and named for progress.
+fn memo_layer(
+    ctx: &Context,
+    key: crate::cache_key::CacheKey,
+    name: &str,
+    parents: &[PathBuf],
+    below: &[PathBuf],
+    fill: impl FnOnce(&std::path::Path) -> Result<(), Error>,
+) -> Result<crate::scheduler::Outcome<Solved>, Error> {
+    let entry = ctx
+        .memo
+        .get_or_build(crate::memo::Kind::Layer, &key, name, parents, |temp| {
+            let layer = temp.join("fs");
+            std::fs::create_dir(&layer).map_err(|source| Error::Memo {
+                path: layer.clone(),
+                source,
+            })?;
+            fill(&layer)
+        })?;
+    let layer = entry.dir.join("fs");
+    ctx.name_layer(layer.clone(), name);
+    let mut layers = vec![layer];
+    layers.extend(below.iter().cloned());
+    Ok(memo_outcome(&entry, Solved::chain(key, layers)))
+}
+
 /// A memo entry as the scheduler reports it: ran now, or found cached.
 fn memo_outcome(entry: &crate::memo::Entry, solved: Solved) -> crate::scheduler::Outcome<Solved> {
     if entry.built {

@@ -148,7 +148,7 @@ async def main(image: str) -> None:
         # IDs: sync, node and loadChangesetFromID give the same changeset.
         synced = await changes.sync()
         assert await synced.removed_paths() == ["gone", "old-dir/"]
-        loaded = dag.load_changeset_from_id(await changes.id())
+        loaded = dag.load_changeset_from_id(dagger.ChangesetID(await changes.id()))
         assert await loaded.modified_paths() == ["edited", "mode"]
         again = before.with_changes(loaded)
         assert await again.file("new-dir/sub/n").contents() == "n\n"

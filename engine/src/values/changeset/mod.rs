@@ -141,7 +141,9 @@ impl Changeset {
             Node::scratch(),
             ContainerPath::known("/"),
         );
-        Ok(scratch.with_new_file(PATCH_NAME, text, 0o644).file(PATCH_NAME))
+        Ok(scratch
+            .with_new_file(PATCH_NAME, text, 0o644)
+            .file(PATCH_NAME))
     }
 
     /// Writes the changes into the host directory `path` (relative to the

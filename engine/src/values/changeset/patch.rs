@@ -227,7 +227,10 @@ mod tests {
         let mut out = String::new();
         let (old, new) = (file("x", 0o100644), file("x", 0o100755));
         file_section(&mut out, "m", Some(&old), Some(&new));
-        assert_eq!(out, "diff --git a/m b/m\nold mode 100644\nnew mode 100755\n");
+        assert_eq!(
+            out,
+            "diff --git a/m b/m\nold mode 100644\nnew mode 100755\n"
+        );
         let mut out = String::new();
         let (old, new) = (file("\0a", 0o100644), file("\0b", 0o100644));
         file_section(&mut out, "bin", Some(&old), Some(&new));
