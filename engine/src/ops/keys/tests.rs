@@ -485,6 +485,10 @@ fn each_op_keys_as_it_always_has() {
             "tanto.exec.v1",
             "b31fe78eb3141f2861f0eee3b325c7f9c1066f39b57a8b4841695987cca9b6a0",
         ),
+        (
+            "tanto.with-changes.v1",
+            "0e6e8d56e7580ce21bb68833f265f32ad37c97d1c76f17430b2e79f0a8dd22a4",
+        ),
     ];
     assert_eq!(
         golden.len(),
