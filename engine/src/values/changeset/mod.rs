@@ -12,6 +12,7 @@ use std::sync::Arc;
 use snapshotter::{ChangedPaths, Comparison};
 use tokio::sync::OnceCell;
 
+use super::directory::fs_error;
 use super::{Directory, File};
 use crate::error::Error;
 use crate::node::{ChangesOp, ContainerPath, Node, Op};
@@ -58,15 +59,6 @@ impl Directory {
     }
 }
 
-/// A failure comparing or reading the two trees.
-fn compare_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::FileOp {
-        path,
-        source: Box::new(source),
-    }
-}
-
 impl Changeset {
     /// The older directory.
     pub fn before(&self) -> Directory {
@@ -105,7 +97,7 @@ impl Changeset {
                     trees
                         .comparison()
                         .paths()
-                        .map_err(compare_error(&trees.after_path))
+                        .map_err(fs_error(&trees.after_path))
                 })
                 .await?;
                 Ok(Arc::new(paths))
@@ -133,7 +125,7 @@ impl Changeset {
         let paths = self.paths().await?;
         let trees = self.trees().await?;
         let text = blocking(move || {
-            patch::write(&trees.comparison(), &paths).map_err(compare_error(&trees.after_path))
+            patch::write(&trees.comparison(), &paths).map_err(fs_error(&trees.after_path))
         })
         .await?;
         let scratch = Directory::new(

@@ -37,7 +37,8 @@ pub struct File {
     pub(crate) path: ContainerPath,
 }
 
-fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
+/// A snapshotter failure at `path`, as the engine's error.
+pub(in crate::values) fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
     let path = path.to_owned();
     move |source| Error::FileOp {
         path,
