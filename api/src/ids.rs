@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use std::sync::Arc;
 
-use engine::{CacheVolume, Container, Directory, EntryInfo, File, Secret};
+use engine::{CacheVolume, Changeset, Container, Directory, EntryInfo, File, Secret};
 
 use crate::random::random_bytes;
 use crate::Error;
@@ -22,6 +22,7 @@ use crate::Error;
 pub(crate) enum Object {
     Container(Container),
     Directory(Directory),
+    Changeset(Changeset),
     File(File),
     Secret(Secret),
     CacheVolume(CacheVolume),
@@ -55,6 +56,7 @@ impl Object {
         match self {
             Object::Container(_) => "Container",
             Object::Directory(_) => "Directory",
+            Object::Changeset(_) => "Changeset",
             Object::File(_) => "File",
             Object::Secret(_) => "Secret",
             Object::CacheVolume(_) => "CacheVolume",

@@ -30,6 +30,7 @@ string_scalar!(Platform, "Platform");
 // takes the built-in `ID`.
 string_scalar!(ContainerId, "ContainerID");
 string_scalar!(DirectoryId, "DirectoryID");
+string_scalar!(ChangesetId, "ChangesetID");
 string_scalar!(FileId, "FileID");
 string_scalar!(SecretId, "SecretID");
 string_scalar!(CacheVolumeId, "CacheVolumeID");

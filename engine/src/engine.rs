@@ -18,7 +18,7 @@ use crate::random::random_bytes;
 use crate::scheduler::{Observer, Scheduler, Stats};
 use crate::secret::Secret;
 use crate::solved::PullReport;
-use crate::values::{CacheVolume, Container, Directory, File, Host};
+use crate::values::{CacheVolume, Changeset, Container, Directory, File, Host};
 
 /// The variable that bounds how many bytes one image layer may expand to.
 pub const MAX_LAYER_BYTES_ENV: &str = "TANTO_MAX_LAYER_BYTES";
@@ -151,6 +151,11 @@ impl Engine {
             Node::scratch(),
             ContainerPath::known("/"),
         )
+    }
+
+    /// A changeset with no changes (Dagger's `Query.changeset`).
+    pub fn changeset(&self) -> Changeset {
+        self.directory().changes(&self.directory())
     }
 
     /// A new file named `name` (Dagger's `Query.file`).

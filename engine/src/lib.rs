@@ -127,7 +127,7 @@ pub use random::random_bytes;
 pub use registry::{Platform, Reference};
 pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
-pub use snapshotter::FileKind;
+pub use snapshotter::{ChangedPaths, FileKind};
 pub use solved::PullReport;
 pub use store_admin::{
     EntryInfo, EntryKind, KindUsage, PruneOptions, PruneReport, StoreAdmin, StoreUsage,
@@ -135,8 +135,8 @@ pub use store_admin::{
 pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
-    shell_words, CacheVolume, Container, Directory, ExecOptions, File, Host, OutputFiles,
-    SearchOptions, SearchResult, Socket, Stat, Submatch,
+    shell_words, CacheVolume, Changeset, Container, Directory, ExecOptions, File, Host,
+    OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

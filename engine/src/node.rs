@@ -82,8 +82,23 @@ pub(crate) enum Op {
         upper: Arc<Node>,
         upper_path: ContainerPath,
     },
+    /// A changeset applied: what changed from `before` to `after` (two
+    /// subtrees), removals included, as one more layer on `base`
+    /// (`Directory.withChanges`).
+    WithChanges(Box<ChangesOp>),
     /// A value built from bad input; using it fails with this error.
     Failed(Arc<Error>),
+}
+
+/// `Directory.withChanges`: the directory at `base_path` of `base`, and
+/// the two trees whose differences it takes.
+pub(crate) struct ChangesOp {
+    pub base: Arc<Node>,
+    pub base_path: ContainerPath,
+    pub before: Arc<Node>,
+    pub before_path: ContainerPath,
+    pub after: Arc<Node>,
+    pub after_path: ContainerPath,
 }
 
 /// What `Query.http` downloads, and the file it makes.

@@ -29,6 +29,22 @@ pub fn diff_into_layer(
     upper_path: &str,
     dest_layer: &Path,
 ) -> Result<(), Error> {
+    let items = changed_items(lower, lower_path, upper, upper_path)?;
+    let kept: Vec<&Item> = items.iter().collect();
+    copy_items(upper, &kept, dest_layer)?;
+    Ok(())
+}
+
+/// The entries of the subtree `upper_path` of `upper` that are new or
+/// changed against `lower_path` of `lower`, with the directories that lead
+/// to them, parents first; the subtree's root is left out. A missing
+/// `lower_path` counts as empty.
+pub(crate) fn changed_items(
+    lower: &ChainView,
+    lower_path: &str,
+    upper: &ChainView,
+    upper_path: &str,
+) -> Result<Vec<Item>, Error> {
     let items = upper
         .walk(upper_path, &Filter::everything())?
         .ok_or_else(|| Error::NotFound {
@@ -59,15 +75,12 @@ pub fn diff_into_layer(
             }
         }
     }
-    // The subtree's root is the layer's root, written by the copy itself.
-    let kept: Vec<&Item> = items
-        .iter()
-        .zip(&changed)
+    Ok(items
+        .into_iter()
+        .zip(changed)
         .skip(1)
         .filter_map(|(item, keep)| keep.then_some(item))
-        .collect();
-    copy_items(upper, &kept, dest_layer)?;
-    Ok(())
+        .collect())
 }
 
 fn same(
@@ -101,7 +114,7 @@ fn same(
     }
 }
 
-fn same_contents(
+pub(crate) fn same_contents(
     lower: &ChainView,
     before: &Found,
     upper: &ChainView,

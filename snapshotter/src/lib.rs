@@ -17,6 +17,7 @@
 //! snapshots' directories; `overlay` defines the format both rely on.
 
 mod cache_volume;
+mod changeset;
 mod compression;
 mod content;
 mod copied_root;
@@ -44,6 +45,7 @@ mod unpack;
 mod view;
 
 pub use cache_volume::{VolumeInUse, VolumeSharing};
+pub use changeset::{export_changes, ChangedPaths, Comparison};
 pub use compression::Compression;
 pub use copied_root::{copy_chain, take_over_copy, write_changes, Changes, CopiedRoot};
 pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopyStats};

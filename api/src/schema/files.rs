@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
+use super::changeset::ChangesetObj;
 use super::search::{options, results, SearchResultObj};
 use super::stat::{is_of, no_follow, ExistsType, StatObj};
 use super::{fail, lookup, state, strs};
@@ -197,6 +198,17 @@ impl DirectoryObj {
     async fn diff(&self, ctx: &Context<'_>, other: ID) -> Result<DirectoryObj> {
         let other = lookup!(ctx, other, Directory, "Directory")?;
         Ok(DirectoryObj(self.0.diff(&other)))
+    }
+
+    /// What changed from `from` (the older directory) to this one.
+    async fn changes(&self, ctx: &Context<'_>, from: ID) -> Result<ChangesetObj> {
+        let from = lookup!(ctx, from, Directory, "Directory")?;
+        Ok(ChangesetObj(self.0.changes(&from)))
+    }
+
+    async fn with_changes(&self, ctx: &Context<'_>, changes: ID) -> Result<DirectoryObj> {
+        let changes = lookup!(ctx, changes, Changeset, "Changeset")?;
+        Ok(DirectoryObj(self.0.with_changes(&changes)))
     }
 
     #[allow(clippy::too_many_arguments)]

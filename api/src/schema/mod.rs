@@ -3,6 +3,7 @@
 //! queries from this schema's introspection and omit default arguments.
 
 mod address;
+mod changeset;
 mod container;
 mod container_info;
 mod duration;
@@ -91,6 +92,11 @@ impl Query {
         #[graphql(default = 420)] permissions: i32,
     ) -> FileObj {
         FileObj(state(ctx).engine.file(&name, contents, permissions as u32))
+    }
+
+    /// A changeset with no changes, to build on.
+    async fn changeset(&self, ctx: &Context<'_>) -> changeset::ChangesetObj {
+        changeset::ChangesetObj(state(ctx).engine.changeset())
     }
 
     /// The engine: tanto itself, and its local cache (the store).
@@ -184,6 +190,7 @@ impl Query {
         Ok(Some(match state(ctx).ids.get(&id)? {
             Value::Container(c) => Node::Container(Box::new(ContainerObj::new(c))),
             Value::Directory(d) => Node::Directory(DirectoryObj(d)),
+            Value::Changeset(c) => Node::Changeset(changeset::ChangesetObj(c)),
             Value::File(f) => Node::File(FileObj(f)),
             Value::Secret(s) => Node::Secret(SecretObj(s)),
             Value::CacheVolume(c) => Node::CacheVolume(CacheVolumeObj(c)),
@@ -235,6 +242,16 @@ impl Query {
     ) -> Result<DirectoryObj> {
         let id = ID(id.0);
         lookup!(ctx, id, Directory, "Directory").map(DirectoryObj)
+    }
+
+    #[graphql(name = "loadChangesetFromID")]
+    async fn load_changeset_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ChangesetId,
+    ) -> Result<changeset::ChangesetObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Changeset, "Changeset").map(changeset::ChangesetObj)
     }
 
     #[graphql(name = "loadFileFromID")]
@@ -346,6 +363,7 @@ pub(crate) enum Node {
     // Boxed: a container is one engine value per part of its type.
     Container(Box<ContainerObj>),
     Directory(DirectoryObj),
+    Changeset(changeset::ChangesetObj),
     File(FileObj),
     Secret(SecretObj),
     CacheVolume(CacheVolumeObj),

@@ -6,12 +6,11 @@ use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::memo::Kind;
 use crate::node::{ContainerPath, Node};
 use crate::solved::{blocking, Solved};
 
 use super::keys::diff_key;
-use super::{memo_outcome, resolve_path, solve};
+use super::{memo_layer, resolve_path, solve};
 
 pub(super) async fn solve_diff(
     ctx: &Arc<Context>,
@@ -35,30 +34,19 @@ pub(super) async fn solve_diff(
                     .chain(upper.layers.iter())
                     .cloned()
                     .collect();
-                let entry =
-                    step_ctx
-                        .memo
-                        .get_or_build(Kind::Layer, &key, &name, &parents, |temp| {
-                            let layer = temp.join("fs");
-                            std::fs::create_dir(&layer).map_err(|source| Error::Memo {
-                                path: layer.clone(),
-                                source,
-                            })?;
-                            snapshotter::diff_into_layer(
-                                &lower.view(),
-                                &lower_path,
-                                &upper.view(),
-                                &upper_path,
-                                &layer,
-                            )
-                            .map_err(|source| Error::FileOp {
-                                path: upper_path.clone(),
-                                source: Box::new(source),
-                            })
-                        })?;
-                let layer = entry.dir.join("fs");
-                step_ctx.name_layer(layer.clone(), &name);
-                Ok(memo_outcome(&entry, Solved::chain(key, vec![layer])))
+                memo_layer(&step_ctx, key, &name, &parents, &[], |layer| {
+                    snapshotter::diff_into_layer(
+                        &lower.view(),
+                        &lower_path,
+                        &upper.view(),
+                        &upper_path,
+                        layer,
+                    )
+                    .map_err(|source| Error::FileOp {
+                        path: upper_path.clone(),
+                        source: Box::new(source),
+                    })
+                })
             })
         })
         .await

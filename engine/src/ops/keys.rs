@@ -176,6 +176,23 @@ pub(super) fn diff_key(
         .finish()
 }
 
+/// `Directory.withChanges`: the directory changed, where, and both trees
+/// of the changeset with where each is seen from.
+pub(super) fn with_changes_key(
+    (base, base_path): (&CacheKey, &str),
+    (before, before_path): (&CacheKey, &str),
+    (after, after_path): (&CacheKey, &str),
+) -> CacheKey {
+    KeyBuilder::new("tanto.with-changes.v1")
+        .key("base", base)
+        .str("base-path", base_path)
+        .key("before", before)
+        .str("before-path", before_path)
+        .key("after", after)
+        .str("after-path", after_path)
+        .finish()
+}
+
 /// An exec: see `ops/exec.rs` for what it covers.
 ///
 /// The extra CA certificates steps trust (`ca_certs.rs`) stay out, as in

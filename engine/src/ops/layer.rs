@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::memo::Kind;
 use crate::node::{Change, Node};
 use crate::solved::{blocking, Solved};
 
@@ -16,7 +15,7 @@ use super::replace::{replace, Replace};
 
 /// Largest file `withReplaced` reads into memory.
 const MAX_REPLACED: u64 = 256 << 20;
-use super::{memo_outcome, resolve_path, solve, solve_optional};
+use super::{memo_layer, resolve_path, solve, solve_optional};
 
 pub(super) async fn solve_layer(
     ctx: &Arc<Context>,
@@ -43,17 +42,9 @@ pub(super) async fn solve_layer(
             blocking(move || {
                 let mut parents = base.layers.to_vec();
                 parents.extend(source.iter().flat_map(|s| s.layers.iter().cloned()));
-                let entry =
-                    step_ctx
-                        .memo
-                        .get_or_build(Kind::Layer, &key, &name, &parents, |temp| {
-                            build_layer(&temp.join("fs"), &base, source.as_ref(), &change)
-                        })?;
-                let layer = entry.dir.join("fs");
-                step_ctx.name_layer(layer.clone(), &name);
-                let mut layers = vec![layer];
-                layers.extend(base.layers.iter().cloned());
-                Ok(memo_outcome(&entry, Solved::chain(key, layers)))
+                memo_layer(&step_ctx, key, &name, &parents, &base.layers, |layer| {
+                    build_layer(layer, &base, source.as_ref(), &change)
+                })
             })
         })
         .await
@@ -183,10 +174,6 @@ fn build_layer(
     source: Option<&Solved>,
     change: &ChangeData,
 ) -> Result<(), Error> {
-    std::fs::create_dir(layer).map_err(|source| Error::Memo {
-        path: layer.to_owned(),
-        source,
-    })?;
     let target = base.view();
     let fs_error = |path: &str| {
         let path = path.to_owned();

@@ -11,6 +11,7 @@
 //! inputs solve concurrently; that recursion between this dispatcher and the
 //! op files is the one import cycle the engine keeps.
 
+mod changes;
 mod config;
 mod copied;
 mod diff;
@@ -71,6 +72,7 @@ pub(crate) fn solve(
                 upper,
                 upper_path,
             } => diff::solve_diff(&ctx, &node, (lower, lower_path), (upper, upper_path)).await,
+            Op::WithChanges(spec) => changes::solve_with_changes(&ctx, &node, spec).await,
             Op::Tarball(spec) => tarball::solve_tarball(&ctx, &node, spec).await,
             Op::Import { source, tag } => {
                 import::solve_import(&ctx, &node, source, tag.as_deref()).await
@@ -123,6 +125,33 @@ pub(crate) async fn resolve_path(
             Ok(in_container(&settings.workdir_or_root(), path))
         }
     }
+}
+
+/// A file operation's layer, on top of `below`: made by `fill` in a fresh
+/// directory unless the memo has it under `key`, and named for progress.
+fn memo_layer(
+    ctx: &Context,
+    key: crate::cache_key::CacheKey,
+    name: &str,
+    parents: &[PathBuf],
+    below: &[PathBuf],
+    fill: impl FnOnce(&std::path::Path) -> Result<(), Error>,
+) -> Result<crate::scheduler::Outcome<Solved>, Error> {
+    let entry = ctx
+        .memo
+        .get_or_build(crate::memo::Kind::Layer, &key, name, parents, |temp| {
+            let layer = temp.join("fs");
+            std::fs::create_dir(&layer).map_err(|source| Error::Memo {
+                path: layer.clone(),
+                source,
+            })?;
+            fill(&layer)
+        })?;
+    let layer = entry.dir.join("fs");
+    ctx.name_layer(layer.clone(), name);
+    let mut layers = vec![layer];
+    layers.extend(below.iter().cloned());
+    Ok(memo_outcome(&entry, Solved::chain(key, layers)))
 }
 
 /// A memo entry as the scheduler reports it: ran now, or found cached.

@@ -1,11 +1,13 @@
 //! The lazy values of the public API. Building one runs nothing; reading
 //! one (`stdout`, `contents`, `export`, `sync`…) solves what it needs.
 
+mod changeset;
 mod command_line;
 mod container;
 mod directory;
 mod host;
 
+pub use changeset::Changeset;
 pub use command_line::shell_words;
 pub use container::{Container, ExecOptions, OutputFiles};
 pub use directory::{

@@ -114,7 +114,7 @@ pub(crate) fn copy_tree(
 
 impl LayerWriter<'_> {
     /// Writes walked `items` (parents before children) under `dest`.
-    pub(super) fn write_items<'i>(
+    pub(crate) fn write_items<'i>(
         &mut self,
         source: &ChainView,
         items: impl IntoIterator<Item = &'i Item>,

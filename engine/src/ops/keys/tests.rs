@@ -439,6 +439,10 @@ fn each_op_keys_as_it_always_has() {
         ("tanto.http.v1", http_key("sha256:dd", "f.tgz", 0o600)),
         ("tanto.layer.v1", layer(copy())),
         ("tanto.exec.v1", exec().key()),
+        (
+            "tanto.with-changes.v1",
+            with_changes_key((&chain("g"), "/"), (&chain("h"), "/"), (&chain("i"), "/")),
+        ),
     ];
     let printed: Vec<String> = golden
         .iter()
@@ -481,6 +485,10 @@ fn each_op_keys_as_it_always_has() {
             "tanto.exec.v1",
             "b31fe78eb3141f2861f0eee3b325c7f9c1066f39b57a8b4841695987cca9b6a0",
         ),
+        (
+            "tanto.with-changes.v1",
+            "0e6e8d56e7580ce21bb68833f265f32ad37c97d1c76f17430b2e79f0a8dd22a4",
+        ),
     ];
     assert_eq!(
         golden.len(),
@@ -510,6 +518,25 @@ fn diffs_key_by_both_trees_and_where_each_is_seen_from() {
         diff_key(&chain("a"), "/sub", &chain("b"), "/"),
         diff_key(&chain("a"), "/", &chain("b"), "/sub"),
         diff_key(&chain("c"), "/", &chain("b"), "/"),
+    ];
+    for (i, key) in others.iter().enumerate() {
+        assert_ne!(*key, base, "variant {i}");
+    }
+}
+
+#[test]
+fn applied_changes_key_by_every_tree_and_path() {
+    let key = |b: &str, bp: &str, x: &str, xp: &str, y: &str, yp: &str| {
+        with_changes_key((&chain(b), bp), (&chain(x), xp), (&chain(y), yp))
+    };
+    let base = key("base", "/", "old", "/", "new", "/");
+    let others = [
+        key("other", "/", "old", "/", "new", "/"),
+        key("base", "/sub", "old", "/", "new", "/"),
+        key("base", "/", "new", "/", "old", "/"),
+        key("base", "/", "old", "/sub", "new", "/"),
+        key("base", "/", "old", "/", "new", "/sub"),
+        key("base", "/", "old", "/", "newer", "/"),
     ];
     for (i, key) in others.iter().enumerate() {
         assert_ne!(*key, base, "variant {i}");

@@ -24,7 +24,7 @@ const MAX_CONTENTS: u64 = 256 << 20;
 
 #[derive(Clone)]
 pub struct Directory {
-    ctx: Arc<Context>,
+    pub(in crate::values) ctx: Arc<Context>,
     pub(crate) node: Arc<Node>,
     /// Container path of this directory's root within the node's chain.
     pub(crate) subpath: ContainerPath,
@@ -37,7 +37,8 @@ pub struct File {
     pub(crate) path: ContainerPath,
 }
 
-fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
+/// A snapshotter failure at `path`, as the engine's error.
+pub(in crate::values) fn fs_error(path: &str) -> impl FnOnce(snapshotter::Error) -> Error {
     let path = path.to_owned();
     move |source| Error::FileOp {
         path,
@@ -201,7 +202,7 @@ impl Directory {
         }
     }
 
-    async fn solved(&self) -> Result<Solved, Error> {
+    pub(in crate::values) async fn solved(&self) -> Result<Solved, Error> {
         solve(&self.ctx, &self.node).await
     }
 
