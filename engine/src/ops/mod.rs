@@ -16,6 +16,7 @@ mod config;
 mod copied;
 mod diff;
 mod exec;
+mod exec_request;
 mod host;
 mod http;
 mod image;
