@@ -11,7 +11,7 @@ use std::sync::Arc;
 use api::{CoreValue, FunctionCall, ModuleError, Session};
 use serde_json::json;
 
-/// The venv that integration/tests/support/fixtures.rs `python_sdk()`
+/// The venv that integration/tests/end_to_end/support/fixtures.rs `python_sdk()`
 /// builds, shared with it (same directory, same lock).
 const SDK_VENV: &str = "/var/tmp/tanto-fixtures/python-dagger-io-0.21.11";
 const SDK: &str = "dagger-io==0.21.11";

@@ -15,7 +15,7 @@
 #[allow(dead_code)]
 #[path = "common/bench.rs"]
 mod bench;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/end_to_end/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! examples/modules/typescript) with `tanto call`.
 #![allow(clippy::print_stdout)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/end_to_end/support/mod.rs"]
 mod support;
 
 use support::image::Image;

@@ -1,7 +1,7 @@
 //! Pushing against an in-process registry that misbehaves on cue: server
 //! errors mid-upload, connections cut mid-chunk, blobs it already has,
 //! relative and absolute upload locations. (Pushing a whole image to the
-//! real registry server is tested in `integration/tests/publish.rs`.)
+//! real registry server is tested in `integration/tests/end_to_end/publish.rs`.)
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

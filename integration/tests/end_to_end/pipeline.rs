@@ -2,7 +2,7 @@
 //! from a real registry, steps run by libcontainer, rootless, as an
 //! unprivileged user; memoized across runs (separate processes).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

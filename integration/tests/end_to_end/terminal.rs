@@ -3,7 +3,7 @@
 //! where a step failed, in what it left. Run rootless as the unprivileged
 //! test user.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::tanto::Tanto;

@@ -4,7 +4,7 @@
 //! `json`, `envFile` and `error`. The program serves its own HTTP files on
 //! 127.0.0.1 and its own Unix socket.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

@@ -1,7 +1,7 @@
 //! `tanto query`: Dagger's GraphQL core schema over the engine, run once as
 //! a command, rootless as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

@@ -3,7 +3,7 @@
 //! `asTarball` as OCI tarballs that `podman load` and `import` take; and
 //! the bad inputs. All run rootless as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

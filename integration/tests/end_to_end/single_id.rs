@@ -6,7 +6,7 @@
 
 #![allow(clippy::print_stderr)] // tests report skips on stderr
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::tanto::{Run, Tanto};

@@ -1,7 +1,7 @@
 //! Functions called from the command line as `dagger call` calls them, as
 //! the unprivileged test user: `tanto core` chains Dagger's core API.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::tanto::Tanto;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::print_stderr)] // tests report skips on stderr
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 
@@ -332,7 +332,9 @@ fn concurrent_pulls_share_one_download_and_killed_pulls_leave_nothing_trusted() 
     // process, and through PR_SET_PDEATHSIG its namespaced copy.
     let _ = child.kill();
     child.wait().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The next pull sweeps what dead processes left, and only theirs: a
+    // namespaced copy still dying would keep its temp dirs.
+    tanto.wait_until_gone(std::time::Duration::from_secs(10));
     assert!(
         !snapshot_dir(&tanto, &debian.layer.diff_id).exists(),
         "the pull finished within 700 ms; the kill tested nothing"

@@ -441,6 +441,42 @@ impl Tanto {
     }
 
     /// Nothing half-done is left in the store's temp directories.
+    /// The command lines of this tanto's processes still running: those
+    /// whose environment holds its HOME (its namespaced copies too, which
+    /// name the home nowhere in their arguments).
+    pub fn processes(&self) -> Vec<String> {
+        let home = format!("HOME={}", self.home().display());
+        let mut found = Vec::new();
+        for proc_dir in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(environ) = std::fs::read(proc_dir.path().join("environ")) else {
+                continue;
+            };
+            if environ.split(|b| *b == 0).any(|v| v == home.as_bytes()) {
+                let cmdline = std::fs::read(proc_dir.path().join("cmdline")).unwrap_or_default();
+                found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+        found
+    }
+
+    /// Waits until a killed tanto's processes are all gone (a namespaced
+    /// copy dies by PR_SET_PDEATHSIG, a moment after its parent); fails the
+    /// test if they outlive `within`.
+    pub fn wait_until_gone(&self, within: std::time::Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = self.processes();
+            if left.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left running: {left:?}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     pub fn assert_no_temp_leftovers(&self) {
         for tmp in ["content/tmp", "snapshots/tmp"] {
             let dir = self.store().join(tmp);

@@ -5,7 +5,7 @@
 //! registry through this machine's TLS proxy, trusted the way the host
 //! trusts it.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

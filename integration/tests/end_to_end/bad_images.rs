@@ -3,7 +3,7 @@
 //! media types. Each is refused with an error that names it, and nothing is
 //! left in the store that a later run would trust.
 
-mod support;
+use crate::support;
 
 use support::image::{push_blob, push_manifest, tar_directory, tiny_layer, Codec, Image, Layer};
 use support::registry::Registry;

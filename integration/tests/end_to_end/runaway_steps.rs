@@ -3,7 +3,7 @@
 //! must cost the session bounded memory and time, and must not outlive
 //! whoever wanted them. Run rootless as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! another process uses, and after `prune --all` the owner can `rm -rf`
 //! the store without root.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! step trusts the CA while it runs; its result, and the exported root file
 //! system, hold none of it, even when the step rewrote the trust store.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

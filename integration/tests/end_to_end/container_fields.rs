@@ -1,7 +1,7 @@
 //! Container fields of issue 17, point 1, through the official Python SDK,
 //! run by `tanto run` as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

@@ -3,7 +3,7 @@
 //! with, users the namespace does not map, strings execve cannot take,
 //! links that dangle in the image, and `tanto run` killed outright.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

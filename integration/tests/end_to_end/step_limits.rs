@@ -10,7 +10,7 @@
 
 #![allow(clippy::print_stderr)] // skips are reported
 
-mod support;
+use crate::support;
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! test user, steps run by `tanto __run-step` as that user, over the layer
 //! snapshots of the store, checking what the process saw and what it left.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! changed and added (the copy the step before left, taken over); results
 //! cached, and the same as overlay's.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::tanto::{Run, Tanto};

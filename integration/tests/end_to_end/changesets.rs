@@ -4,7 +4,7 @@
 //! result), written as a patch that `withPatch` applies back, and exported
 //! to a host directory.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

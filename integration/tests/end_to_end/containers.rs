@@ -9,7 +9,7 @@
 //! Debian and busybox fixtures from the test registry and runs steps on
 //! them.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::sync::OnceLock;

@@ -3,7 +3,7 @@
 //! `exportImage` refused; through the official Python SDK, run by
 //! `tanto run` as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;

@@ -4,7 +4,7 @@
 //! dependencies from PyPI (through this machine's TLS proxy, trusted the
 //! way the host trusts it).
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;
@@ -104,7 +104,7 @@ class Tiny:
     @function
     async def hang(self) -> str:
         """Never ends"""
-        return await dag.container().from_(BUSYBOX).with_exec(["sleep", "1000"]).stdout()
+        return await dag.container().from_(BUSYBOX).with_exec(["sleep", "1004"]).stdout()
 
     @function
     async def failing_exec(self) -> str:
@@ -270,6 +270,6 @@ fn ctrl_c_during_a_function_leaves_no_process_or_mount() {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let child = command.spawn().unwrap();
-    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1000", 1);
+    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1004", 1);
     assert!(!status.success());
 }

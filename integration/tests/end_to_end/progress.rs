@@ -3,7 +3,7 @@
 //! `--timings`, pull progress, and secrets masked even when split across a
 //! step's writes. Run rootless as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -4,7 +4,7 @@
 
 #![allow(clippy::print_stderr)] // errors shown with --nocapture
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -1,7 +1,7 @@
 //! Programs written with the official Dagger SDKs (Python, TypeScript, Go),
 //! unmodified, run by `tanto run` as the unprivileged test user.
 
-mod support;
+use crate::support;
 
 use support::fixtures;
 use support::registry::Registry;
@@ -320,7 +320,7 @@ fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
     let tanto = Tanto::new();
     let script = tanto.write_home_file(
         "hang.py",
-        "import sys, anyio, dagger\nfrom dagger import dag\n\nasync def main(image):\n    async with dagger.connection():\n        await dag.container().from_(image).with_exec(['sh', '-c', 'sleep 1000 & sleep 1000']).sync()\n\nanyio.run(main, sys.argv[1])\n",
+        "import sys, anyio, dagger\nfrom dagger import dag\n\nasync def main(image):\n    async with dagger.connection():\n        await dag.container().from_(image).with_exec(['sh', '-c', 'sleep 1005 & sleep 1005']).sync()\n\nanyio.run(main, sys.argv[1])\n",
     );
     let mut command = tanto.command(&[
         "run",
@@ -333,7 +333,7 @@ fn ctrl_c_under_tanto_run_reaches_the_program_and_leaves_nothing_behind() {
     // The interrupted program's traceback is expected noise.
     command.stderr(std::process::Stdio::null());
     let child = command.spawn().unwrap();
-    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1000", 2);
+    let status = support::interrupt::ctrl_c_leaves_nothing(&tanto, child, "sleep 1005", 2);
     assert!(
         !status.success(),
         "the interrupted program's failure is tanto run's"

@@ -8,7 +8,7 @@
 
 #![allow(clippy::print_stderr)] // the seed of the kill instants, for a rerun
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -71,16 +71,7 @@ fn kill_after(tanto: &Tanto, args: &[&str], after: Duration) {
 /// the metadata lists is on disk and whole, and nothing half-made is left
 /// once a new tanto has opened it.
 fn assert_sound(tanto: &Tanto) {
-    let home = format!("HOME={}", tanto.home().display());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left = processes_with(&home);
-        if left.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "left running: {left:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tanto.wait_until_gone(Duration::from_secs(10));
     let du: serde_json::Value =
         serde_json::from_str(&tanto.ok(&["du", "--json", "--verbose"]).stdout).unwrap();
     let store = tanto.store();
@@ -103,21 +94,6 @@ fn assert_sound(tanto: &Tanto) {
             .unwrap_or_default();
         assert!(left.is_empty(), "{tmp} still holds {left:?}");
     }
-}
-
-/// Processes whose environment holds `entry` (a test user's HOME).
-fn processes_with(entry: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for proc_dir in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(environ) = std::fs::read(proc_dir.path().join("environ")) else {
-            continue;
-        };
-        if environ.split(|b| *b == 0).any(|v| v == entry.as_bytes()) {
-            let cmdline = std::fs::read(proc_dir.path().join("cmdline")).unwrap_or_default();
-            found.push(String::from_utf8_lossy(&cmdline).replace('\0', " "));
-        }
-    }
-    found
 }
 
 fn query_ok(tanto: &Tanto, document: &str) -> serde_json::Value {

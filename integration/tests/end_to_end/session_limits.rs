@@ -3,7 +3,7 @@
 //! 10,000 deep, contents of many MB each way, oversized requests, and
 //! thousands of idle connections from a local process without the token.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
