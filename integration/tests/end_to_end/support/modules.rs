@@ -6,7 +6,7 @@
 //! tea", `failing-exec` whose step exits 7), driven through `tanto functions` and `tanto call`, and
 //! in a terminal (tmux) for `terminal` and `-i`.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use super::registry::Registry;
 use super::tanto::Tanto;
@@ -14,15 +14,24 @@ use super::terminal::Tmux;
 
 /// A registry serving the runtime image that `serve` pushes, and the
 /// busybox image the functions use: (registry, runtime image, busybox
-/// image), made once per test binary (each serves one SDK's image).
+/// image), made once per run for each `serve` (each SDK's tests serve
+/// their own runtime image).
 pub fn images(serve: fn(&Registry) -> String) -> &'static (Registry, String, String) {
-    static IMAGES: OnceLock<(Registry, String, String)> = OnceLock::new();
-    IMAGES.get_or_init(|| {
-        let registry = Registry::start();
-        let runtime = serve(&registry);
-        let busybox = super::fixtures::served_busybox().1.clone();
-        (registry, runtime, busybox)
-    })
+    type Served = &'static (Registry, String, String);
+    static IMAGES: Mutex<Vec<(usize, Served)>> = Mutex::new(Vec::new());
+    // Held while an image is made: one SDK's image at a time, the other
+    // SDK's tests waiting rather than building beside it.
+    let mut images = IMAGES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let key = serve as usize;
+    if let Some((_, served)) = images.iter().find(|(made_by, _)| *made_by == key) {
+        return served;
+    }
+    let registry = Registry::start();
+    let runtime = serve(&registry);
+    let busybox = super::fixtures::served_busybox().1.clone();
+    let served: Served = Box::leak(Box::new((registry, runtime, busybox)));
+    images.push((key, served));
+    served
 }
 
 /// `~/tiny/dagger.json` for the module `tiny` written with `sdk`.
