@@ -42,6 +42,9 @@ pub(crate) enum Object {
     Port(String),
     /// A `HealthcheckConfig`: the image config's `Healthcheck`.
     Healthcheck(engine::Healthcheck),
+    /// The root: `Query.id`, for `node(id:)` to give back.
+    Query,
+    Host,
     Engine,
     EngineCache,
     /// The entries of the cache whose id contains this key.
@@ -71,6 +74,8 @@ impl Object {
             Object::Label(..) => "Label",
             Object::Port(_) => "Port",
             Object::Healthcheck(_) => "HealthcheckConfig",
+            Object::Query => "Query",
+            Object::Host => "Host",
             Object::Engine => "Engine",
             Object::EngineCache => "EngineCache",
             Object::EngineCacheEntrySet(_) => "EngineCacheEntrySet",

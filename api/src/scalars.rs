@@ -37,6 +37,7 @@ string_scalar!(CacheVolumeId, "CacheVolumeID");
 string_scalar!(EnvVariableId, "EnvVariableID");
 string_scalar!(SocketId, "SocketID");
 string_scalar!(AddressId, "AddressID");
+string_scalar!(HostId, "HostID");
 
 /// Dagger's `Void`: what a field that returns nothing returns (always null).
 #[derive(Clone, Debug)]

@@ -238,12 +238,26 @@ impl Settings {
 /// `$NAME` and `${NAME}` replaced by their values (unset: empty), as Dagger's
 /// `expand: true` does.
 fn expand_vars(value: &str, env: &[(String, String)]) -> String {
-    let lookup = |name: &str| {
+    expand_with(value, |name| {
         env.iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
-    };
+    })
+}
+
+/// The variables `value` names as `$NAME` or `${NAME}`: what expanding it
+/// would read.
+pub(crate) fn referenced_variables(value: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    expand_with(value, |name| {
+        names.push(name.to_owned());
+        String::new()
+    });
+    names
+}
+
+fn expand_with(value: &str, mut lookup: impl FnMut(&str) -> String) -> String {
     let mut out = String::new();
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
@@ -273,6 +287,22 @@ fn expand_vars(value: &str, env: &[(String, String)]) -> String {
         }
     }
     out
+}
+
+/// The volatile variables `edits` leave set: known without the image,
+/// since only the container's own edits set them.
+pub(crate) fn volatile_names_after(edits: &[ConfigEdit]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for edit in edits {
+        match edit {
+            ConfigEdit::SetVolatile { name, .. } if !names.contains(name) => {
+                names.push(name.clone())
+            }
+            ConfigEdit::UnsetVolatile(name) => names.retain(|n| n != name),
+            _ => {}
+        }
+    }
+    names
 }
 
 #[cfg(test)]

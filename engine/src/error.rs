@@ -13,6 +13,10 @@ pub enum Error {
         source: Box<snapshotter::Error>,
     },
 
+    // Dagger's words, which its SDK tests match.
+    #[error("expand cannot be used with {kind} env variable \"{name}\"")]
+    Unexpandable { kind: &'static str, name: String },
+
     #[error("cannot pull {image}")]
     Registry {
         image: String,
@@ -311,6 +315,24 @@ pub enum Error {
     #[error("withUnixSocket: {} is no Unix socket on the host ({detail}); start the server that listens there, or give its socket's path", path.display())]
     NotASocket {
         path: std::path::PathBuf,
+        detail: String,
+    },
+
+    #[error("host container image {name}: neither podman nor docker is on PATH; Host.containerImage reads images from the host's own container engine (import an archive with Container.import, or pull from a registry)")]
+    HostImageNoEngine { name: String },
+
+    #[error("host container image {name}: cannot run {engine}")]
+    HostImageRun {
+        name: String,
+        engine: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("host container image {name}: {engine} could not save it: {detail}")]
+    HostImageSave {
+        name: String,
+        engine: &'static str,
         detail: String,
     },
 

@@ -70,6 +70,7 @@
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
+//!   host_image.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
 //!   terminal.rs, snapshotter_choice.rs, spare_copies.rs,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
@@ -90,6 +91,7 @@ mod engine;
 mod error;
 mod gc;
 pub mod gc_policy;
+mod host_image;
 mod image;
 pub mod isolation;
 mod mask;

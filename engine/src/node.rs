@@ -127,6 +127,8 @@ pub(crate) enum ImportSource {
         path: ContainerPath,
     },
     Host(crate::image::ArchiveSource),
+    /// An image in the host's own container engine (`Host.containerImage`).
+    HostEngine(String),
 }
 
 /// A file-system change that becomes one layer.

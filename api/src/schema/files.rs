@@ -254,6 +254,33 @@ impl DirectoryObj {
         Err(async_graphql::Error::new(err))
     }
 
+    /// Opens an interactive shell (`cmd`, default `sh`) in `container`
+    /// (default: Dagger's Alpine image) with this directory at `/src`, on
+    /// the user's terminal; returns the directory unchanged.
+    async fn terminal(
+        &self,
+        ctx: &Context<'_>,
+        container: Option<ID>,
+        #[graphql(default)] cmd: Vec<String>,
+        #[graphql(default = false)] experimental_privileged_nesting: bool,
+        #[graphql(default = false)] insecure_root_capabilities: bool,
+    ) -> Result<DirectoryObj> {
+        super::container::refuse_nesting(
+            "terminal",
+            experimental_privileged_nesting,
+            insecure_root_capabilities,
+        )?;
+        let container = match container {
+            Some(id) => Some(lookup!(ctx, id, Container, "Container")?),
+            None => None,
+        };
+        self.0
+            .terminal(container.as_ref(), &cmd)
+            .await
+            .map_err(fail)?;
+        Ok(DirectoryObj(self.0.clone()))
+    }
+
     /// Writes the directory to the host; returns the absolute path written.
     async fn export(&self, path: String, #[graphql(default = false)] wipe: bool) -> Result<String> {
         let written = self.0.export(&path, wipe).await.map_err(fail)?;

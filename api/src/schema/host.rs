@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::{state, strs, DirectoryObj, FileObj};
+use super::{state, strs, ContainerObj, DirectoryObj, FileObj};
 use crate::ids::Object as Value;
 
 pub(crate) struct HostObj;
@@ -12,6 +12,11 @@ pub(crate) struct SocketObj(pub engine::Socket);
 
 #[Object(name = "Host")]
 impl HostObj {
+    /// The host's ID: every one names the same host, this machine.
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Host))
+    }
+
     async fn directory(
         &self,
         ctx: &Context<'_>,
@@ -56,6 +61,12 @@ impl HostObj {
     ) -> Option<String> {
         let _ = no_cache;
         state(ctx).engine.host().find_up(&name)
+    }
+
+    /// The image `name` in the host's own container engine (podman, else
+    /// docker), as a container.
+    async fn container_image(&self, ctx: &Context<'_>, name: String) -> ContainerObj {
+        ContainerObj::new(state(ctx).engine.host().container_image(&name))
     }
 
     /// The host's Unix socket at `path`, for `Container.withUnixSocket`.

@@ -67,6 +67,11 @@ pub(crate) struct Query;
 
 #[Object(name = "Query")]
 impl Query {
+    /// The root's ID: `node(id:)` gives the root back.
+    async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::Query))
+    }
+
     /// tanto's version.
     async fn version(&self) -> String {
         format!("tanto {}", env!("CARGO_PKG_VERSION"))
@@ -207,6 +212,8 @@ impl Query {
                 Node::HealthcheckConfig(container_info::HealthcheckConfigObj(check))
             }
             Value::Address(value) => Node::Address(address::AddressObj(value)),
+            Value::Query => Node::Query(Query),
+            Value::Host => Node::Host(HostObj),
             Value::Engine => Node::Engine(EngineObj),
             Value::EngineCache => Node::EngineCache(EngineCacheObj),
             Value::EngineCacheEntrySet(key) => {
@@ -280,6 +287,19 @@ impl Query {
     async fn load_socket_from_id(&self, ctx: &Context<'_>, id: SocketId) -> Result<SocketObj> {
         let id = ID(id.0);
         lookup!(ctx, id, Socket, "Socket").map(SocketObj)
+    }
+
+    #[graphql(name = "loadHostFromID")]
+    async fn load_host_from_id(&self, ctx: &Context<'_>, id: HostId) -> Result<HostObj> {
+        match state(ctx).ids.get(&id.0)? {
+            Value::Host => Ok(HostObj),
+            other => Err(crate::Error::WrongIdType {
+                id: id.0,
+                expected: "Host",
+                actual: other.type_name(),
+            }
+            .into()),
+        }
     }
 
     #[graphql(name = "loadAddressFromID")]
@@ -378,6 +398,8 @@ pub(crate) enum Node {
     Label(container_info::LabelObj),
     Port(container_info::PortObj),
     HealthcheckConfig(container_info::HealthcheckConfigObj),
+    Query(Query),
+    Host(HostObj),
     Engine(EngineObj),
     EngineCache(EngineCacheObj),
     EngineCacheEntrySet(engine_cache::EngineCacheEntrySetObj),

@@ -231,7 +231,7 @@ fn id_argument_type(type_name: &str, field: &str, arg: &str) -> Option<&'static 
         (_, _, "secret" | "secrets") => "Secret",
         (_, _, "cache") => "CacheVolume",
         (_, _, "service" | "registryService") => "Service",
-        (_, _, "platformVariants") => "Container",
+        (_, _, "platformVariants") | ("Directory", "terminal", "container") => "Container",
         (_, "withRootfs" | "diff", _) | (_, "withDirectory" | "withMountedDirectory", "source") => {
             "Directory"
         }

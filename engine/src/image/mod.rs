@@ -14,9 +14,9 @@ mod archive;
 mod build;
 mod publish;
 
-pub(crate) use archive::import_archive;
 pub(crate) use archive::write_archive;
 pub use archive::ArchiveSource;
+pub(crate) use archive::{import_archive, Imported};
 pub(crate) use build::{build, Built};
 pub(crate) use publish::publish;
 

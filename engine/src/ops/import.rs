@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use snapshotter::Store;
+
 use crate::cache_key::KeyBuilder;
 use crate::context::Context;
 use crate::error::Error;
-use crate::image::{import_archive, ArchiveSource};
+use crate::host_image;
+use crate::image::{import_archive, ArchiveSource, Imported};
 use crate::node::{ImportSource, Node};
 use crate::solved::{blocking, Solved};
 
@@ -20,19 +23,23 @@ pub(super) async fn solve_import(
     tag: Option<&str>,
 ) -> Result<Solved, Error> {
     let request = KeyBuilder::new("tanto.import-request.v1").str("tag", tag.unwrap_or(""));
-    let (request, archive) = match source {
+    let (request, source) = match source {
         ImportSource::File { node: file, path } => {
             let (solved, path) =
                 futures::future::join(solve(ctx, file), resolve_path(ctx, path)).await;
             let (solved, path) = (solved?, path?);
             (
                 request.key("file", &solved.key).str("path", &path).finish(),
-                ArchiveSource::Tar(solved.host_file(&path)?),
+                Readable::Archive(ArchiveSource::Tar(solved.host_file(&path)?)),
             )
         }
         ImportSource::Host(archive) => (
             request.str("host", &archive.name()).finish(),
-            archive.clone(),
+            Readable::Archive(archive.clone()),
+        ),
+        ImportSource::HostEngine(name) => (
+            request.str("host-engine", name).finish(),
+            Readable::HostEngine(name.clone()),
         ),
     };
     let step_ctx = Arc::clone(ctx);
@@ -41,10 +48,10 @@ pub(super) async fn solve_import(
         .solve(request, node.name.clone(), move |_| {
             blocking(move || {
                 let store = &step_ctx.store;
-                let imported = import_archive(store, &archive, tag.as_deref())?;
+                let (imported, name) = source.import(store, tag.as_deref())?;
                 image_outcome(
                     store,
-                    &archive.name(),
+                    &name,
                     None,
                     &imported.manifest_digest,
                     imported.layers,
@@ -54,4 +61,34 @@ pub(super) async fn solve_import(
         })
         .await
         .map_err(Error::Shared)
+}
+
+/// Where an import reads its image from.
+enum Readable {
+    Archive(ArchiveSource),
+    /// `Host.containerImage`: saved by the host's container engine into a
+    /// throwaway archive first, gone again once imported.
+    HostEngine(String),
+}
+
+impl Readable {
+    /// The image imported into `store`, and the name progress shows.
+    fn import(&self, store: &Store, tag: Option<&str>) -> Result<(Imported, String), Error> {
+        match self {
+            Readable::Archive(archive) => {
+                Ok((import_archive(store, archive, tag)?, archive.name()))
+            }
+            Readable::HostEngine(name) => {
+                let scratch = store
+                    .throwaway("host-image")
+                    .map_err(|source| Error::Store {
+                        source: Box::new(source),
+                    })?;
+                let archive = scratch.dir().join("image.tar");
+                host_image::save(name, &archive)?;
+                let imported = import_archive(store, &ArchiveSource::Tar(archive), None)?;
+                Ok((imported, name.clone()))
+            }
+        }
+    }
 }

@@ -1,9 +1,11 @@
-//! What `Host` answers besides its directories and files: `findUp` and
-//! Unix sockets (`Socket`), which steps reach through a bind mount.
+//! What `Host` answers besides its directories and files: `findUp`, Unix
+//! sockets (`Socket`), which steps reach through a bind mount, and the
+//! images of the host's own container engine.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::values::Host;
+use crate::values::{Container, Host};
 
 /// A Unix socket on the host (Dagger's `Socket`), named by its absolute
 /// path. Nothing is checked until a step binds it.
@@ -25,6 +27,12 @@ impl Host {
         Socket {
             host_path: self.ctx.workdir.join(path),
         }
+    }
+
+    /// The image `name` in the host's own container engine (podman, else
+    /// docker: `Host.containerImage`), saved and imported when solved.
+    pub fn container_image(&self, name: &str) -> Container {
+        Container::new(Arc::clone(&self.ctx)).import_host_engine(name)
     }
 
     /// `name` in the working directory or the nearest directory above it,

@@ -1,7 +1,7 @@
 //! Host and Query fields (issue 17, point 4) through the official Python
 //! SDK, run by `tanto run` as the unprivileged test user: secrets by URI,
 //! HTTP downloads, addresses, host sockets, `findUp`, `defaultPlatform`,
-//! `json`, `envFile` and `error`. The program serves its own HTTP files on
+//! `json`, `envFile`, `error`, IDs and `expand`. The program serves its own HTTP files on
 //! 127.0.0.1 and its own Unix socket.
 
 use crate::support;
@@ -31,9 +31,11 @@ fn host_and_query_fields_behave_as_dagger_documents_through_the_python_sdk() {
             "http",
             "http errors",
             "findUp",
+            "ids",
             "unixSocket",
             "address",
             "json, envFile, error",
+            "expand",
             "masked in errors",
         ],
     );
@@ -49,4 +51,43 @@ fn host_and_query_fields_behave_as_dagger_documents_through_the_python_sdk() {
         let hits = support::tree::grep(&tanto.store(), secret.as_bytes());
         assert!(hits.is_empty(), "{secret} is in {hits:?}");
     }
+}
+
+#[test]
+fn host_container_image_reads_an_image_from_the_users_own_podman() {
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let podman = |args: &[&str]| {
+        let out = tanto
+            .command_for(std::path::Path::new("podman"), args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // The user's own rootless podman store, as `podman pull` fills it.
+    podman(&["pull", "--tls-verify=false", &format!("docker://{image}")]);
+    podman(&["tag", image.as_str(), "localhost/from-the-host:v1"]);
+    let (ok, answer) = tanto.query(
+        r#"{ host { containerImage(name: "localhost/from-the-host:v1") {
+            withExec(args: ["sh", "-c", "echo hello from the user podman; ls /bin/busybox"]) { stdout } } } }"#,
+    );
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["host"]["containerImage"]["withExec"]["stdout"],
+        "hello from the user podman\n/bin/busybox\n"
+    );
+
+    // An image podman does not have: named, with podman's reason.
+    let (ok, answer) = tanto
+        .query(r#"{ host { containerImage(name: "localhost/not-on-this-host:v1") { sync } } }"#);
+    assert!(!ok, "{answer:#}");
+    let message = answer["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("localhost/not-on-this-host:v1") && message.contains("podman"),
+        "{message}"
+    );
 }

@@ -69,6 +69,33 @@ fn terminal_opens_a_shell_in_the_container_with_a_controlling_terminal() {
 }
 
 #[test]
+fn a_directory_terminal_shows_the_directory_read_only_at_src_in_the_given_container() {
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let tmux = Tmux::tanto(
+        &tanto,
+        &[
+            "core",
+            "directory",
+            "with-new-file",
+            "--path=notes/todo.txt",
+            "--contents=write the tests",
+            "terminal",
+            &format!("--container={image}"),
+        ],
+    );
+    tmux.wait_for_shell("ready");
+    tmux.type_line("pwd; cat notes/todo.txt; echo; touch /src/new || echo read-only");
+    tmux.wait_for("the directory at /src", |s| {
+        s.contains("\n/src") && s.contains("\nwrite the tests") && s.contains("\nread-only")
+    });
+    tmux.type_line("exit");
+    let done = tmux.wait_for_exit();
+    assert!(done.contains("EXIT=0"), "{done}");
+    assert!(done.contains("Directory@xxh3:"), "{done}");
+}
+
+#[test]
 fn interactive_opens_a_shell_where_a_step_failed_then_reports_the_failure() {
     let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();

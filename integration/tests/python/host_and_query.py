@@ -136,6 +136,14 @@ async def main(image: str) -> None:
         assert await dag.host().find_up("tanto-no-such-file-anywhere") is None
         print("findUp: ok")
 
+        # id: the host and the root have IDs of their own; the host's loads
+        # back as the host, and node() gives either back.
+        host_id = await dag.host().id()
+        assert await dag.load_host_from_id(dagger.HostID(host_id)).find_up("marker.toml") == "marker.toml"
+        root_id = await dag.id()
+        assert root_id and root_id != host_id
+        print("ids: ok")
+
         # unixSocket and withUnixSocket: the step talks to the host's server.
         talk = (
             "use IO::Socket::UNIX; my $s = IO::Socket::UNIX->new(Peer => '/tmp/agent.sock')"
@@ -176,6 +184,29 @@ async def main(image: str) -> None:
         error = dag.error("it broke").with_value("code", dagger.JSON("42"))
         assert await error.message() == "it broke"
         print("json, envFile, error: ok")
+
+        # expand may not read a volatile or a secret variable, in Dagger's words.
+        await fails_with(
+            base.with_volatile_variable("RUN_ID", "123")
+            .with_env_variable("COPY", "$RUN_ID", expand=True)
+            .sync(),
+            'expand cannot be used with volatile env variable "RUN_ID"',
+        )
+        await fails_with(
+            base.with_secret_variable("T", from_env)
+            .with_env_variable("COPY", "${T}", expand=True)
+            .sync(),
+            'expand cannot be used with secret env variable "T"',
+        )
+        expanded = await (
+            base.with_env_variable("A", "one")
+            .with_volatile_variable("RUN_ID", "123")
+            .without_volatile_variable("RUN_ID")
+            .with_env_variable("B", "$A-${RUN_ID}", expand=True)
+            .env_variable("B")
+        )
+        assert expanded == "one-", expanded
+        print("expand: ok")
 
         # A failing step still never shows the token.
         await fails_with(

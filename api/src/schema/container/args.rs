@@ -30,7 +30,7 @@ pub(super) fn refuse_owner(field: &str, owner: &str) -> Result<()> {
 }
 
 /// Nesting and root capabilities, which rootless steps cannot have.
-pub(super) fn refuse_nesting(
+pub(crate) fn refuse_nesting(
     field: &str,
     experimental_privileged_nesting: bool,
     insecure_root_capabilities: bool,

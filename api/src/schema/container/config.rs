@@ -17,8 +17,15 @@ impl ContainerConfig {
         name: String,
         value: String,
         #[graphql(default = false)] expand: bool,
-    ) -> ContainerObj {
-        ContainerObj::new(self.0.with_env_variable(&name, &value, expand))
+    ) -> Result<ContainerObj> {
+        if expand {
+            self.0
+                .check_expandable(&value)
+                .map_err(super::super::fail)?;
+        }
+        Ok(ContainerObj::new(
+            self.0.with_env_variable(&name, &value, expand),
+        ))
     }
 
     async fn without_env_variable(&self, name: String) -> ContainerObj {

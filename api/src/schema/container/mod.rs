@@ -5,6 +5,7 @@
 //! config and the file system).
 
 mod args;
+pub(crate) use args::refuse_nesting;
 mod config;
 mod files;
 mod image;

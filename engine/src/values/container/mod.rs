@@ -9,6 +9,7 @@ use registry::{Platform, Reference};
 use crate::cache_volume::Sharing;
 use crate::config::ConfigEdit;
 use crate::context::Context;
+use crate::error::Error;
 use crate::image::ArchiveSource;
 use crate::node::{
     Change, ContainerPath, ExecOp, Expect, ImportSource, LazyConfig, MountSource, MountSpec, Node,
@@ -160,6 +161,23 @@ impl Container {
         })
     }
 
+    /// Refuses to `expand` a value that reads a secret or a volatile
+    /// variable, as Dagger does: neither may end up in the image's config.
+    pub fn check_expandable(&self, value: &str) -> Result<(), Error> {
+        let volatile = crate::config::volatile_names_after(&self.config.edits);
+        for name in crate::config::referenced_variables(value) {
+            let kind = if self.secret_env.iter().any(|(n, _)| *n == name) {
+                "secret"
+            } else if volatile.contains(&name) {
+                "volatile"
+            } else {
+                continue;
+            };
+            return Err(Error::Unexpandable { kind, name });
+        }
+        Ok(())
+    }
+
     pub fn without_env_variable(&self, name: &str) -> Container {
         self.edit(ConfigEdit::UnsetEnv(name.into()))
     }
@@ -297,6 +315,19 @@ impl Container {
                 tag: tag.map(str::to_owned),
             },
             name,
+        );
+        self.on_image(node, None)
+    }
+
+    /// A container on the image `name` of the host's own container engine
+    /// (`Host.containerImage`): saved by podman or docker when solved.
+    pub(crate) fn import_host_engine(&self, name: &str) -> Container {
+        let node = Node::new(
+            Op::Import {
+                source: ImportSource::HostEngine(name.to_owned()),
+                tag: None,
+            },
+            format!("host containerImage {name}"),
         );
         self.on_image(node, None)
     }

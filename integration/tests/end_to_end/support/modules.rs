@@ -21,7 +21,9 @@ pub fn images(serve: fn(&Registry) -> String) -> &'static (Registry, String, Str
     static IMAGES: Mutex<Vec<(usize, Served)>> = Mutex::new(Vec::new());
     // Held while an image is made: one SDK's image at a time, the other
     // SDK's tests waiting rather than building beside it.
-    let mut images = IMAGES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut images = IMAGES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let key = serve as usize;
     if let Some((_, served)) = images.iter().find(|(made_by, _)| *made_by == key) {
         return served;
