@@ -46,26 +46,90 @@ fn header_path(text: &str) -> Option<String> {
     Some(path.to_owned())
 }
 
+/// What a `diff --git` section's extended headers say: enough on their
+/// own for what git writes without `---`/`+++` lines (a mode change, a
+/// pure rename, an empty file added or deleted).
+#[derive(Default)]
+struct GitSection {
+    old: Option<String>,
+    new: Option<String>,
+    mode: Option<u32>,
+    /// Its `---`/`+++` lines were seen: the section is a patch of its own.
+    has_content: bool,
+}
+
+impl GitSection {
+    /// `diff --git a/OLD b/NEW`; paths with ` b/` in them are told by the
+    /// `rename`, `---` and `+++` lines instead.
+    fn start(line: &str) -> GitSection {
+        let paths = line.trim_start_matches("diff --git ");
+        let (old, new) = paths.split_once(" b/").unwrap_or((paths, paths));
+        GitSection {
+            old: header_path(old),
+            new: header_path(&format!("b/{new}")),
+            ..GitSection::default()
+        }
+    }
+
+    /// The file patch a section without `---`/`+++` lines stands for.
+    fn header_only(self) -> Option<FilePatch> {
+        (!self.has_content).then_some(FilePatch {
+            old: self.old,
+            new: self.new,
+            mode: self.mode,
+            hunks: Vec::new(),
+        })
+    }
+}
+
+fn octal_mode(text: &str) -> Option<u32> {
+    u32::from_str_radix(text.trim(), 8).ok().map(|m| m & 0o7777)
+}
+
 pub(super) fn parse(patch: &str) -> Result<Vec<FilePatch>, Error> {
     let lines: Vec<&str> = patch.lines().collect();
     let mut files = Vec::new();
-    let mut mode = None;
+    let mut section: Option<GitSection> = None;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
-        if let Some(rest) = line
-            .strip_prefix("new file mode ")
-            .or_else(|| line.strip_prefix("new mode "))
-        {
-            mode = u32::from_str_radix(rest.trim(), 8).ok().map(|m| m & 0o7777);
-        }
         if line.starts_with("diff --git ") {
-            mode = None;
+            files.extend(section.take().and_then(GitSection::header_only));
+            section = Some(GitSection::start(line));
+        } else if let Some(current) = section.as_mut().filter(|s| !s.has_content) {
+            if let Some(rest) = line.strip_prefix("new file mode ") {
+                current.old = None;
+                current.mode = octal_mode(rest);
+            } else if line.starts_with("deleted file mode ") {
+                current.new = None;
+            } else if let Some(rest) = line.strip_prefix("new mode ") {
+                current.mode = octal_mode(rest);
+            } else if let Some(rest) = line.strip_prefix("rename from ") {
+                current.old = Some(rest.to_owned());
+            } else if let Some(rest) = line.strip_prefix("rename to ") {
+                current.new = Some(rest.to_owned());
+            } else if line.starts_with("GIT binary patch") || line.starts_with("Binary files ") {
+                let path = current
+                    .new
+                    .clone()
+                    .or(current.old.clone())
+                    .unwrap_or_default();
+                return Err(bad(format!(
+                    "{path}: the patch changes a binary file, which withPatch cannot apply; copy the file in with withFile"
+                )));
+            }
         }
         if !(line.starts_with("--- ") && lines.get(i + 1).is_some_and(|l| l.starts_with("+++ "))) {
             i += 1;
             continue;
         }
+        let mode = match section.as_mut() {
+            Some(current) => {
+                current.has_content = true;
+                current.mode
+            }
+            None => None,
+        };
         let old = header_path(&line[4..]);
         let new = header_path(&lines[i + 1][4..]);
         i += 2;
@@ -115,10 +179,11 @@ pub(super) fn parse(patch: &str) -> Result<Vec<FilePatch>, Error> {
         files.push(FilePatch {
             old,
             new,
-            mode: mode.take(),
+            mode,
             hunks,
         });
     }
+    files.extend(section.and_then(GitSection::header_only));
     Ok(files)
 }
 
@@ -238,5 +303,37 @@ mod tests {
         assert_eq!(apply(&parse(patch).unwrap()[0], "a").unwrap(), "b\n");
         let git = "diff --git a/x b/x\nnew file mode 100755\n--- /dev/null\n+++ b/x\n@@ -0,0 +1 @@\n+run\n";
         assert_eq!(parse(git).unwrap()[0].mode, Some(0o755));
+    }
+
+    #[test]
+    fn git_sections_without_hunks_are_mode_changes_renames_and_empty_files() {
+        let git = "diff --git a/run.sh b/run.sh\nold mode 100644\nnew mode 100755\n\
+                   diff --git a/old name.txt b/new name.txt\nsimilarity index 100%\nrename from old name.txt\nrename to new name.txt\n\
+                   diff --git a/empty b/empty\nnew file mode 100644\nindex 0000000..e69de29\n\
+                   diff --git a/gone b/gone\ndeleted file mode 100644\nindex e69de29..0000000\n\
+                   diff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n";
+        let files = parse(git).unwrap();
+        let summary: Vec<_> = files
+            .iter()
+            .map(|f| (f.old.as_deref(), f.new.as_deref(), f.mode, f.hunks.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (Some("run.sh"), Some("run.sh"), Some(0o755), 0),
+                (Some("old name.txt"), Some("new name.txt"), None, 0),
+                (None, Some("empty"), Some(0o644), 0),
+                (Some("gone"), None, None, 0),
+                (Some("f"), Some("f"), None, 1),
+            ]
+        );
+        assert_eq!(apply(&files[0], "#!/bin/sh\n").unwrap(), "#!/bin/sh\n");
+
+        let binary = "diff --git a/logo.png b/logo.png\nindex 1..2 100644\nBinary files a/logo.png and b/logo.png differ\n";
+        let error = parse(binary).unwrap_err().to_string();
+        assert!(
+            error.contains("logo.png") && error.contains("binary"),
+            "{error}"
+        );
     }
 }

@@ -351,6 +351,19 @@ async def main(image: str) -> None:
             raise AssertionError("a stale patch applied")
         except dagger.QueryError as error:
             assert "hello.txt: the hunk at line 1 does not apply" in str(error), error
+        # What git writes without hunks: a mode change, a pure rename, an
+        # empty file added.
+        headers_only = (
+            "diff --git a/hello.txt b/hello.txt\nold mode 100644\nnew mode 100755\n"
+            "diff --git a/delete-me.txt b/kept.txt\nsimilarity index 100%\n"
+            "rename from delete-me.txt\nrename to kept.txt\n"
+            "diff --git a/empty b/empty\nnew file mode 100644\nindex 0000000..e69de29\n"
+        )
+        moved = project.with_patch(headers_only)
+        assert await moved.stat("hello.txt").permissions() == 0o755
+        assert await moved.file("kept.txt").contents() == "bye\n"
+        assert not await moved.exists("delete-me.txt")
+        assert await moved.file("empty").contents() == ""
         print("withPatch: ok")
 
 
