@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use std::sync::Arc;
 
-use engine::{CacheVolume, Changeset, Container, Directory, EntryInfo, File, Secret};
+use engine::{CacheVolume, Changeset, Container, DiffStat, Directory, EntryInfo, File, Secret};
 
 use crate::random::random_bytes;
 use crate::Error;
@@ -23,6 +23,7 @@ pub(crate) enum Object {
     Container(Container),
     Directory(Directory),
     Changeset(Changeset),
+    DiffStat(DiffStat),
     File(File),
     Secret(Secret),
     CacheVolume(CacheVolume),
@@ -60,6 +61,7 @@ impl Object {
             Object::Container(_) => "Container",
             Object::Directory(_) => "Directory",
             Object::Changeset(_) => "Changeset",
+            Object::DiffStat(_) => "DiffStat",
             Object::File(_) => "File",
             Object::Secret(_) => "Secret",
             Object::CacheVolume(_) => "CacheVolume",

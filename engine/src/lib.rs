@@ -137,8 +137,8 @@ pub use store_admin::{
 pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
-    shell_words, CacheVolume, Changeset, Container, Directory, ExecOptions, File, Host,
-    OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
+    shell_words, CacheVolume, Changeset, Container, DiffStat, DiffStatKind, Directory, ExecOptions,
+    File, Host, OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

@@ -43,6 +43,9 @@ pub struct ChangedPaths {
     /// Every non-directory removed, inside removed directories too: what a
     /// patch deletes.
     pub removed_files: Vec<String>,
+    /// Every entry removed, directories (ending with `/`) and what was in
+    /// them: what `diffStats` lists.
+    pub removed_all: Vec<String>,
 }
 
 impl ChangedPaths {
@@ -123,6 +126,7 @@ impl Comparison<'_> {
             if !is_dir {
                 paths.removed_files.push(listed(&item.rel, false));
             }
+            paths.removed_all.push(listed(&item.rel, is_dir));
             if gone.is_some_and(|dir| item.rel.starts_with(dir)) {
                 continue;
             }
@@ -135,6 +139,7 @@ impl Comparison<'_> {
         paths.modified.sort();
         paths.removed.sort();
         paths.removed_files.sort();
+        paths.removed_all.sort();
         Ok(paths)
     }
 

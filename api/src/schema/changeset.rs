@@ -2,7 +2,7 @@
 //! path by path (`Directory.changes`), and applied elsewhere
 //! (`Directory.withChanges`).
 
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, Enum, Object, Result, ID};
 
 use super::files::{DirectoryObj, FileObj};
 use super::{fail, state};
@@ -53,6 +53,13 @@ impl ChangesetObj {
         DirectoryObj(self.0.layer())
     }
 
+    /// Per path, what happened to it and how many lines were added and
+    /// removed, sorted by path.
+    async fn diff_stats(&self) -> Result<Vec<DiffStatObj>> {
+        let stats = self.0.diff_stats().await.map_err(fail)?;
+        Ok(stats.into_iter().map(DiffStatObj).collect())
+    }
+
     /// The changes as a git-style unified diff, `diff.patch`.
     async fn as_patch(&self) -> Result<FileObj> {
         Ok(FileObj(self.0.as_patch().await.map_err(fail)?))
@@ -69,4 +76,54 @@ impl ChangesetObj {
         let written = self.0.export(&path).await.map_err(fail)?;
         Ok(written.display().to_string())
     }
+}
+
+/// One path's line of `Changeset.diffStats`.
+pub(crate) struct DiffStatObj(pub engine::DiffStat);
+
+#[Object(name = "DiffStat")]
+impl DiffStatObj {
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> ID {
+        ID(state(ctx).ids.register(Value::DiffStat(self.0.clone())))
+    }
+
+    /// Path of the changed file or directory (a directory's ends with `/`).
+    async fn path(&self) -> &str {
+        &self.0.path
+    }
+
+    /// Where a renamed file was; null otherwise.
+    async fn old_path(&self) -> Option<&str> {
+        self.0.old_path.as_deref()
+    }
+
+    async fn kind(&self) -> DiffStatKind {
+        match self.0.kind {
+            engine::DiffStatKind::Added => DiffStatKind::Added,
+            engine::DiffStatKind::Modified => DiffStatKind::Modified,
+            engine::DiffStatKind::Removed => DiffStatKind::Removed,
+            engine::DiffStatKind::Renamed => DiffStatKind::Renamed,
+        }
+    }
+
+    async fn added_lines(&self) -> i32 {
+        i32::try_from(self.0.added_lines).unwrap_or(i32::MAX)
+    }
+
+    async fn removed_lines(&self) -> i32 {
+        i32::try_from(self.0.removed_lines).unwrap_or(i32::MAX)
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "DiffStatKind")]
+pub(crate) enum DiffStatKind {
+    #[graphql(name = "ADDED")]
+    Added,
+    #[graphql(name = "MODIFIED")]
+    Modified,
+    #[graphql(name = "REMOVED")]
+    Removed,
+    #[graphql(name = "RENAMED")]
+    Renamed,
 }

@@ -72,6 +72,42 @@ async def main(image: str) -> None:
         ], layer
         print("paths: ok")
 
+        # diffStats: every path, sorted, with numstat's line counts; removed
+        # directories' contents listed too.
+        async def stats(changeset):
+            out = []
+            for stat in await changeset.diff_stats():
+                out.append((
+                    await stat.path(),
+                    (await stat.kind()).name,
+                    await stat.added_lines(),
+                    await stat.removed_lines(),
+                    await stat.old_path(),
+                ))
+            return out
+
+        assert await stats(changes) == [
+            ("added", "ADDED", 1, 0, None),
+            ("edited", "MODIFIED", 1, 1, None),
+            ("gone", "REMOVED", 0, 1, None),
+            ("mode", "MODIFIED", 0, 0, None),
+            ("new-dir/", "ADDED", 0, 0, None),
+            ("new-dir/sub/", "ADDED", 0, 0, None),
+            ("new-dir/sub/n", "ADDED", 1, 0, None),
+            ("old-dir/", "REMOVED", 0, 0, None),
+            ("old-dir/a", "REMOVED", 0, 1, None),
+            ("old-dir/deep/", "REMOVED", 0, 0, None),
+            ("old-dir/deep/b", "REMOVED", 0, 1, None),
+        ], await stats(changes)
+        # A file moved unchanged is one rename.
+        moved = before.without_file("gone").with_new_file("moved/gone", "g\n").changes(before)
+        assert await stats(moved) == [
+            ("moved/", "ADDED", 0, 0, None),
+            ("moved/gone", "RENAMED", 0, 0, "gone"),
+        ], await stats(moved)
+        assert await stats(same) == []
+        print("diffStats: ok")
+
         # withChanges: the before directory becomes the after directory,
         # removals included; on another directory its own entries stay.
         applied = before.with_changes(changes)

@@ -1,10 +1,13 @@
 //! `Changeset`: a directory and an older one (Dagger's `after` and
 //! `before`), and what changed between them path by path: the lists
 //! (`snapshotter::Comparison` says what counts), the changes as a layer
-//! (`Directory.diff`), as a unified diff (`patch.rs`), applied to another
+//! (`Directory.diff`), as a unified diff (`patch.rs`), counted (`stats.rs`), applied to another
 //! directory (`withChanges`, an op of its own) or written to the host.
 
 mod patch;
+mod stats;
+
+pub use stats::{DiffStat, DiffStatKind};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -117,6 +120,17 @@ impl Changeset {
         before?;
         after?;
         Ok(self.clone())
+    }
+
+    /// Per path, what happened to it and how many lines were added and
+    /// removed (Dagger's `diffStats`; see `stats.rs`).
+    pub async fn diff_stats(&self) -> Result<Vec<DiffStat>, Error> {
+        let paths = self.paths().await?;
+        let trees = self.trees().await?;
+        blocking(move || {
+            stats::diff_stats(&trees.comparison(), &paths).map_err(fs_error(&trees.after_path))
+        })
+        .await
     }
 
     /// The changes as a unified diff, `diff.patch`, the way `git diff`

@@ -19,15 +19,15 @@ const MAX_PATCHED: u64 = 64 << 20;
 const BINARY_PROBE: usize = 8000;
 
 /// One side of a file's change: git's mode and the blob.
-struct Blob {
-    mode: u32,
-    bytes: Vec<u8>,
+pub(super) struct Blob {
+    pub mode: u32,
+    pub bytes: Vec<u8>,
 }
 
 impl Blob {
     /// The non-directory at `path` of `view`; `None` for what git cannot
     /// hold (devices, sockets).
-    fn read(view: &ChainView, path: &str) -> Result<Option<Blob>, snapshotter::Error> {
+    pub(super) fn read(view: &ChainView, path: &str) -> Result<Option<Blob>, snapshotter::Error> {
         use std::os::unix::ffi::OsStrExt;
         use std::os::unix::fs::MetadataExt;
         let Some(entry) = view.lookup(path, false)? else {
@@ -60,7 +60,7 @@ impl Blob {
     }
 
     /// The text, unless git would call it binary.
-    fn text(&self) -> Option<&str> {
+    pub(super) fn text(&self) -> Option<&str> {
         let probe = &self.bytes[..self.bytes.len().min(BINARY_PROBE)];
         if probe.contains(&0) {
             return None;
