@@ -13,6 +13,10 @@ pub enum Error {
         source: Box<snapshotter::Error>,
     },
 
+    /// Two changesets that cannot be merged as asked.
+    #[error("{detail}")]
+    ChangesetConflict { detail: String },
+
     // Dagger's words, which its SDK tests match.
     #[error("expand cannot be used with {kind} env variable \"{name}\"")]
     Unexpandable { kind: &'static str, name: String },

@@ -138,7 +138,7 @@ pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
     shell_words, CacheVolume, Changeset, Container, DiffStat, DiffStatKind, Directory, ExecOptions,
-    File, Host, OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
+    File, Host, MergeConflict, OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

@@ -5,7 +5,7 @@
 use async_graphql::{Context, Enum, Object, Result, ID};
 
 use super::files::{DirectoryObj, FileObj};
-use super::{fail, state};
+use super::{fail, lookup, state};
 use crate::ids::Object as Value;
 
 pub(crate) struct ChangesetObj(pub engine::Changeset);
@@ -70,6 +70,40 @@ impl ChangesetObj {
         self.0.is_empty().await.map_err(fail)
     }
 
+    /// This changeset and `changes` merged, as `git merge` merges them.
+    async fn with_changeset(
+        &self,
+        ctx: &Context<'_>,
+        changes: ID,
+        #[graphql(default_with = "ChangesetMergeConflict::Fail")]
+        on_conflict: ChangesetMergeConflict,
+    ) -> Result<ChangesetObj> {
+        let other = lookup!(ctx, changes, Changeset, "Changeset")?;
+        let merged = self.0.with_changeset(&other, on_conflict.into()).await;
+        Ok(ChangesetObj(merged.map_err(fail)?))
+    }
+
+    /// This changeset and every one of `changes` merged, as git's octopus
+    /// merge merges them: a conflict fails it.
+    async fn with_changesets(
+        &self,
+        ctx: &Context<'_>,
+        changes: Vec<ID>,
+        #[graphql(default_with = "ChangesetsMergeConflict::Fail")]
+        on_conflict: ChangesetsMergeConflict,
+    ) -> Result<ChangesetObj> {
+        let others = changes
+            .into_iter()
+            .map(|id| lookup!(ctx, id, Changeset, "Changeset"))
+            .collect::<Result<Vec<_>>>()?;
+        let on_conflict = match on_conflict {
+            ChangesetsMergeConflict::FailEarly => engine::MergeConflict::FailEarly,
+            ChangesetsMergeConflict::Fail => engine::MergeConflict::Fail,
+        };
+        let merged = self.0.with_changesets(&others, on_conflict).await;
+        Ok(ChangesetObj(merged.map_err(fail)?))
+    }
+
     /// Applies the changes to the host directory `path`; returns its
     /// absolute path.
     async fn export(&self, path: String) -> Result<String> {
@@ -126,4 +160,44 @@ pub(crate) enum DiffStatKind {
     Removed,
     #[graphql(name = "RENAMED")]
     Renamed,
+}
+
+/// What `withChangeset` does where both changesets changed the same path.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ChangesetMergeConflict")]
+pub(crate) enum ChangesetMergeConflict {
+    #[graphql(name = "FAIL_EARLY")]
+    FailEarly,
+    #[graphql(name = "FAIL")]
+    Fail,
+    #[graphql(name = "LEAVE_CONFLICT_MARKERS")]
+    LeaveConflictMarkers,
+    #[graphql(name = "PREFER_OURS")]
+    PreferOurs,
+    #[graphql(name = "PREFER_THEIRS")]
+    PreferTheirs,
+}
+
+impl From<ChangesetMergeConflict> for engine::MergeConflict {
+    fn from(choice: ChangesetMergeConflict) -> Self {
+        match choice {
+            ChangesetMergeConflict::FailEarly => engine::MergeConflict::FailEarly,
+            ChangesetMergeConflict::Fail => engine::MergeConflict::Fail,
+            ChangesetMergeConflict::LeaveConflictMarkers => {
+                engine::MergeConflict::LeaveConflictMarkers
+            }
+            ChangesetMergeConflict::PreferOurs => engine::MergeConflict::PreferOurs,
+            ChangesetMergeConflict::PreferTheirs => engine::MergeConflict::PreferTheirs,
+        }
+    }
+}
+
+/// What `withChangesets` does on a conflict: fail, before or while merging.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "ChangesetsMergeConflict")]
+pub(crate) enum ChangesetsMergeConflict {
+    #[graphql(name = "FAIL_EARLY")]
+    FailEarly,
+    #[graphql(name = "FAIL")]
+    Fail,
 }

@@ -7,7 +7,7 @@ mod container;
 mod directory;
 mod host;
 
-pub use changeset::{Changeset, DiffStat, DiffStatKind};
+pub use changeset::{Changeset, DiffStat, DiffStatKind, MergeConflict};
 pub use command_line::shell_words;
 pub use container::{Container, ExecOptions, OutputFiles};
 pub use directory::{

@@ -19,6 +19,14 @@ fn changesets_behave_as_dagger_documents_through_the_python_sdk() {
         &tanto,
         "python/changesets.py",
         &image,
-        &["empty", "paths", "diffStats", "withChanges", "asPatch", "export", "ids"],
+        &[
+            "empty",
+            "paths",
+            "diffStats",
+            "withChanges",
+            "asPatch",
+            "export",
+            "ids",
+        ],
     );
 }

@@ -21,6 +21,17 @@ async def tree(dir):
     return out
 
 
+async def fails_with(call, *words):
+    """`call` fails with a message holding every word."""
+    try:
+        await call
+    except dagger.QueryError as e:
+        for word in words:
+            assert word in str(e), f"{word!r} not in {str(e)!r}"
+        return
+    raise AssertionError(f"no error, expected one naming {words}")
+
+
 async def main(image: str) -> None:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         base = dag.container().from_(image)
@@ -189,6 +200,63 @@ async def main(image: str) -> None:
         again = before.with_changes(loaded)
         assert await again.file("new-dir/sub/n").contents() == "n\n"
         print("ids: ok")
+
+        # withChangeset: different paths and different lines merge; the same
+        # lines changed differently conflict, settled as asked.
+        Conflict = dagger.ChangesetMergeConflict
+        base_dir = (
+            dag.directory()
+            .with_new_file("f", "one\ntwo\nthree\nfour\nfive\n")
+            .with_new_file("g", "g\n")
+        )
+        ours = (
+            base_dir.with_new_file("f", "ONE\ntwo\nthree\nfour\nfive\n")
+            .with_new_file("mine", "m\n")
+            .changes(base_dir)
+        )
+        theirs = (
+            base_dir.with_new_file("f", "one\ntwo\nthree\nfour\nFIVE\n")
+            .without_file("g")
+            .changes(base_dir)
+        )
+        merged = ours.with_changeset(theirs)
+        assert await merged.after().file("f").contents() == "ONE\ntwo\nthree\nfour\nFIVE\n"
+        assert await merged.added_paths() == ["mine"]
+        assert await merged.modified_paths() == ["f"]
+        assert await merged.removed_paths() == ["g"]
+        await fails_with(
+            ours.with_changeset(theirs, on_conflict=Conflict.FAIL_EARLY).is_empty(),
+            'conflict between changesets at path "f": path modified in both changesets',
+        )
+        clash = base_dir.with_new_file("f", "ONE!\ntwo\nthree\nfour\nfive\n").changes(base_dir)
+        await fails_with(ours.with_changeset(clash).is_empty(), 'merge conflict in "f"')
+        marked = ours.with_changeset(clash, on_conflict=Conflict.LEAVE_CONFLICT_MARKERS)
+        assert await marked.after().file("f").contents() == (
+            "<<<<<<< HEAD\nONE\n=======\nONE!\n>>>>>>> theirs\ntwo\nthree\nfour\nfive\n"
+        )
+        preferred = ours.with_changeset(clash, on_conflict=Conflict.PREFER_OURS)
+        assert await preferred.after().file("f").contents() == "ONE\ntwo\nthree\nfour\nfive\n"
+        preferred = ours.with_changeset(clash, on_conflict=Conflict.PREFER_THEIRS)
+        assert await preferred.after().file("f").contents() == "ONE!\ntwo\nthree\nfour\nfive\n"
+        # Modified on one side, removed on the other.
+        removes = base_dir.without_file("f").changes(base_dir)
+        await fails_with(ours.with_changeset(removes).is_empty(), 'merge conflict in "f"')
+        kept = ours.with_changeset(removes, on_conflict=Conflict.LEAVE_CONFLICT_MARKERS)
+        assert await kept.after().file("f").contents() == "ONE\ntwo\nthree\nfour\nfive\n"
+        gone = ours.with_changeset(removes, on_conflict=Conflict.PREFER_THEIRS)
+        assert not await gone.after().exists("f")
+        # withChangesets: all at once; a conflict anywhere fails it.
+        third = base_dir.with_new_file("h", "h\n").changes(base_dir)
+        everything = ours.with_changesets([theirs, third])
+        assert await everything.added_paths() == ["h", "mine"], await everything.added_paths()
+        assert await everything.removed_paths() == ["g"]
+        await fails_with(
+            third.with_changesets(
+                [ours, clash], on_conflict=dagger.ChangesetsMergeConflict.FAIL_EARLY
+            ).is_empty(),
+            'conflict between changesets at path "f"',
+        )
+        print("merge: ok")
 
 
 anyio.run(main, sys.argv[1])

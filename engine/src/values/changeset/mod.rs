@@ -4,9 +4,12 @@
 //! (`Directory.diff`), as a unified diff (`patch.rs`), counted (`stats.rs`), applied to another
 //! directory (`withChanges`, an op of its own) or written to the host.
 
+mod merge;
 mod patch;
 mod stats;
+mod three_way;
 
+pub use merge::MergeConflict;
 pub use stats::{DiffStat, DiffStatKind};
 
 use std::path::{Path, PathBuf};
