@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use registry::Platform;
+
 use crate::cache_key::KeyBuilder;
 use crate::context::Context;
 use crate::error::Error;
@@ -18,8 +20,11 @@ pub(super) async fn solve_import(
     node: &Arc<Node>,
     source: &ImportSource,
     tag: Option<&str>,
+    platform: &Platform,
 ) -> Result<Solved, Error> {
-    let request = KeyBuilder::new("tanto.import-request.v1").str("tag", tag.unwrap_or(""));
+    let request = KeyBuilder::new("tanto.import-request.v1")
+        .str("tag", tag.unwrap_or(""))
+        .str("platform", &platform.to_string());
     let (request, archive) = match source {
         ImportSource::File { node: file, path } => {
             let (solved, path) =
@@ -37,11 +42,12 @@ pub(super) async fn solve_import(
     };
     let step_ctx = Arc::clone(ctx);
     let tag = tag.map(str::to_owned);
+    let platform = platform.clone();
     ctx.scheduler
         .solve(request, node.name.clone(), move |_| {
             blocking(move || {
                 let store = &step_ctx.store;
-                let imported = import_archive(store, &archive, tag.as_deref())?;
+                let imported = import_archive(store, &archive, tag.as_deref(), &platform)?;
                 image_outcome(
                     store,
                     &archive.name(),
