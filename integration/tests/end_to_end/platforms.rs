@@ -1,9 +1,11 @@
 //! Multi-platform images: `container(platform:)` and `tanto pull
 //! --platform` pick the variant from an index, and a linux/arm64 step runs
 //! through the host's qemu-user-static registration (CI registers it:
-//! `scripts/install-deps`). As the unprivileged test user. What a step says
-//! when no emulator is registered is tested on fake registrations in
-//! `engine/src/foreign_platform/tests.rs`: this machine has one.
+//! `scripts/install-deps`). As the unprivileged test user. A step no
+//! emulator runs is tried with riscv64, which CI does not register; the
+//! other ways a registration falls short (no F flag, disabled, binfmt_misc
+//! not mounted) on fake registrations in
+//! `engine/src/foreign_platform/tests.rs`.
 
 use crate::support;
 
@@ -130,4 +132,31 @@ fn doctor_lists_the_platforms_steps_can_run() {
         line.contains("linux/amd64") && line.contains("linux/arm64"),
         "{line}"
     );
+}
+
+#[test]
+fn a_step_no_emulator_runs_fails_naming_its_platform_and_what_to_install() {
+    // An image of one manifest is taken whatever the platform (as by
+    // docker); its step then needs a riscv64 emulator, which CI does not
+    // register.
+    assert!(
+        !std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-riscv64").exists(),
+        "this machine registers qemu-riscv64; the test needs an architecture it does not"
+    );
+    let (_registry, image) = support::fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container(platform: "linux/riscv64") {{ from(address: "{image}") {{ withExec(args: ["true"]) {{ stdout }} }} }} }}"#
+    ));
+    assert!(!ok);
+    let message = answer["errors"][0]["message"].as_str().unwrap().to_owned();
+    for part in [
+        "withExec true",
+        "linux/riscv64",
+        "no binfmt_misc handler for riscv64",
+        "apt-get install qemu-user-static",
+        "tanto doctor",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
 }
