@@ -63,6 +63,19 @@ fn an_arm64_container_runs_arm64_and_the_default_runs_the_hosts() {
         ("aarch64\n".to_owned(), "linux/arm64".to_owned())
     );
     assert_eq!(uname(&tanto, image, Some("linux/amd64")).0, "x86_64\n");
+
+    // Cross-compiling is the container's business, not its platform's: a
+    // linux/amd64 step that says GOARCH=arm64 runs natively.
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container {{ from(address: "{image}") {{ withEnvVariable(name: "GOARCH", value: "arm64") {{
+             withEnvVariable(name: "GOOS", value: "linux") {{ withExec(args: ["uname", "-m"]) {{ stdout }} }} }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["container"]["from"]["withEnvVariable"]["withEnvVariable"]["withExec"]
+            ["stdout"],
+        "x86_64\n"
+    );
 }
 
 #[test]
