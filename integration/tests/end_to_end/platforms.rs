@@ -9,7 +9,7 @@
 
 use crate::support;
 
-use support::multi_platform::served_multi_platform_busybox;
+use support::multi_platform::{served_multi_platform_busybox, write_layout};
 use support::tanto::Tanto;
 
 /// `uname -m` and `platform` of a container of `platform` (none: the
@@ -172,4 +172,34 @@ fn a_step_no_emulator_runs_fails_naming_its_platform_and_what_to_install() {
     ] {
         assert!(message.contains(part), "{part:?} not in {message}");
     }
+}
+
+#[test]
+fn an_oci_layout_gives_the_platform_asked_for() {
+    assert_emulator_registered();
+    let tanto = Tanto::new();
+    let layout = tanto.home().join("busybox-multi");
+    write_layout(&layout, "latest");
+    tanto.give(&layout);
+    let address = format!("oci:{}:latest", layout.display());
+
+    let (machine, platform) = uname(&tanto, &address, Some("linux/arm64"));
+    assert_eq!(
+        (machine.as_str(), platform.as_str()),
+        ("aarch64\n", "linux/arm64")
+    );
+    assert_eq!(uname(&tanto, &address, None).0, "x86_64\n");
+
+    let pulled = tanto.ok(&["pull", "--platform", "linux/arm64", &address]);
+    assert!(
+        pulled.stderr.contains("already present"),
+        "{}",
+        pulled.stderr
+    );
+    let none = tanto.fails(&["pull", "--platform", "linux/s390x", &address]);
+    assert!(
+        none.stderr.contains("linux/amd64, linux/arm64"),
+        "{}",
+        none.stderr
+    );
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::fixtures::{busybox_tree, busybox_tree_of, made_once, MIRROR};
-use super::image::{push_index, sha256, tar_directory, Codec, Image, Layer};
+use super::image::{index_of, push_index, sha256, tar_directory, Codec, Image, Layer};
 use super::registry::Registry;
 
 const SUITE: &str = "bookworm";
@@ -144,18 +144,51 @@ pub fn served_multi_platform_busybox() -> &'static (Registry, String) {
     static SERVED: std::sync::OnceLock<(Registry, String)> = std::sync::OnceLock::new();
     SERVED.get_or_init(|| {
         let registry = Registry::start();
-        let amd64 = Image::for_architecture(vec![busybox_layer(busybox_tree)], "amd64");
-        let arm64 = Image::for_architecture(
-            vec![busybox_layer(|dir| busybox_tree_of(dir, &arm64_busybox()))],
-            "arm64",
-        );
-        push_index(
-            &registry,
-            "fixtures/busybox-multi",
-            "latest",
-            &[amd64, arm64],
-        );
+        push_index(&registry, "fixtures/busybox-multi", "latest", &images());
         let image = format!("{}/fixtures/busybox-multi:latest", registry.host());
         (registry, image)
     })
+}
+
+/// The linux/amd64 and linux/arm64 busybox images.
+fn images() -> [Image; 2] {
+    [
+        Image::for_architecture(vec![busybox_layer(busybox_tree)], "amd64"),
+        Image::for_architecture(
+            vec![busybox_layer(|dir| busybox_tree_of(dir, &arm64_busybox()))],
+            "arm64",
+        ),
+    ]
+}
+
+/// The same index as an OCI layout directory `dir` (what `skopeo copy
+/// --all` writes), its index tagged `tag`.
+pub fn write_layout(dir: &Path, tag: &str) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        std::fs::write(blobs.join(digest.trim_start_matches("sha256:")), bytes).unwrap();
+        (digest, bytes.len())
+    };
+    let images = images();
+    for image in &images {
+        for layer in &image.layers {
+            put(&layer.blob);
+        }
+        put(&image.config);
+        put(&image.manifest());
+    }
+    let (digest, size) = put(&index_of(&images));
+    let layout_index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest,
+            "size": size,
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }],
+    });
+    std::fs::write(dir.join("index.json"), layout_index.to_string()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
 }
