@@ -5,9 +5,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use engine::isolation;
 use engine::single_id::{Mode, SingleId, SINGLE_ID_ENV};
 use engine::snapshotter_choice::{Setting, SNAPSHOTTER_ENV};
+use engine::{foreign_platform, isolation};
 use nix::unistd::{geteuid, User};
 
 use crate::output;
@@ -83,6 +83,7 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     checks.push(cgroups());
     checks.push(step_limits());
     checks.push(seccomp());
+    checks.push(platforms());
     checks.push(store(root));
 
     let mut failed = false;
@@ -504,6 +505,36 @@ fn step_limits() -> Check {
             why.fix(),
         ),
     }
+}
+
+/// The platforms steps can run: this machine's, and those an emulator
+/// registered with binfmt_misc's F flag takes (`container(platform:)`).
+fn platforms() -> Check {
+    let name = "platforms";
+    let (runnable, without_f) = foreign_platform::runnable_platforms();
+    let listed: Vec<String> = runnable.iter().map(ToString::to_string).collect();
+    let found = listed.join(", ");
+    if !without_f.is_empty() {
+        return bad(
+            name,
+            Verdict::Warn,
+            format!(
+                "{found}; {} registered without the F flag, unusable in steps",
+                without_f.join(", ")
+            ),
+            "register them again with F (apt-get install qemu-user-static does, as root)".into(),
+        );
+    }
+    if runnable.len() == 1 {
+        return bad(
+            name,
+            Verdict::Warn,
+            format!("{found} only: steps of other architectures fail"),
+            "apt-get install qemu-user-static binfmt-support (as root) to run them through qemu"
+                .into(),
+        );
+    }
+    ok(name, found)
 }
 
 fn seccomp() -> Check {

@@ -260,10 +260,12 @@ impl Engine {
         address: &str,
         platform: Option<Platform>,
     ) -> Result<Arc<PullReport>, Error> {
+        let platform = platform.unwrap_or_else(Platform::host);
         let op = match ArchiveSource::parse(address) {
             Some((archive, tag)) => Op::Import {
                 source: ImportSource::Host(archive.relative_to(&self.ctx.workdir)),
                 tag,
+                platform,
             },
             None => {
                 // Refused here, before a step starts, when it cannot parse.
@@ -275,7 +277,7 @@ impl Engine {
                     })?;
                 Op::Image {
                     address: address.to_owned(),
-                    platform: platform.unwrap_or_else(Platform::host),
+                    platform,
                 }
             }
         };

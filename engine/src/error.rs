@@ -182,6 +182,14 @@ pub enum Error {
     #[error("withExec has no command: give args, or set default args (withDefaultArgs) first")]
     NoCommand,
 
+    #[error("step `{step}` cannot run: its container is {platform} and this machine is {host}: {missing}")]
+    ForeignPlatform {
+        step: String,
+        platform: String,
+        host: String,
+        missing: crate::foreign_platform::Missing,
+    },
+
     #[error("cannot read registry credentials")]
     Credentials {
         #[source]

@@ -72,7 +72,7 @@
 //!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
 //!   host_image.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
-//!   terminal.rs, snapshotter_choice.rs, spare_copies.rs,
+//!   terminal.rs, snapshotter_choice.rs, spare_copies.rs, foreign_platform/,
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
@@ -89,6 +89,7 @@ mod disk_full;
 mod download;
 mod engine;
 mod error;
+pub mod foreign_platform;
 mod gc;
 pub mod gc_policy;
 mod host_image;

@@ -72,6 +72,8 @@ pub(crate) enum Op {
     Import {
         source: ImportSource,
         tag: Option<String>,
+        /// Which image of a multi-platform index.
+        platform: registry::Platform,
     },
     /// What the subtree `upper_path` of `upper` has that `lower_path` of
     /// `lower` lacks or has otherwise, as a chain of one layer
@@ -118,6 +120,8 @@ pub(crate) struct HttpSpec {
 pub(crate) struct ImageSpec {
     pub rootfs: Arc<Node>,
     pub config: Arc<LazyConfig>,
+    /// What the image's config says it is when it has no base image.
+    pub platform: registry::Platform,
     pub options: crate::image::ImageOptions,
 }
 
@@ -192,6 +196,9 @@ pub(crate) enum Change {
 
 pub(crate) struct ExecOp {
     pub rootfs: Arc<Node>,
+    /// The container's platform: another architecture than the host's
+    /// runs through an emulator (`foreign_platform/`).
+    pub platform: registry::Platform,
     pub config: Arc<LazyConfig>,
     /// The command as given; `use_entrypoint` prepends the entrypoint.
     pub args: Vec<String>,

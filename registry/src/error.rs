@@ -102,7 +102,7 @@ pub enum Error {
         media_type: String,
     },
 
-    #[error("{reference} has no image for platform {wanted}; it has: {available}. Pick one with --platform")]
+    #[error("{reference} has no image for platform {wanted}; it has: {available}; pick one of those (`tanto pull --platform`, `container(platform:)`)")]
     NoMatchingPlatform {
         reference: String,
         wanted: String,

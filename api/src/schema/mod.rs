@@ -77,10 +77,23 @@ impl Query {
         format!("tanto {}", env!("CARGO_PKG_VERSION"))
     }
 
-    /// A new, empty container.
-    async fn container(&self, ctx: &Context<'_>, platform: Option<Platform>) -> ContainerObj {
-        let _ = platform;
-        ContainerObj::new(state(ctx).engine.container())
+    /// A new, empty container; `platform` (default: this machine's) picks
+    /// its images from multi-platform indexes and the architecture its
+    /// steps run as, through an emulator where it is not this machine's.
+    async fn container(
+        &self,
+        ctx: &Context<'_>,
+        platform: Option<Platform>,
+    ) -> Result<ContainerObj> {
+        let container = state(ctx).engine.container();
+        Ok(ContainerObj::new(match platform {
+            Some(Platform(platform)) => container.for_platform(
+                platform
+                    .parse()
+                    .map_err(|e| async_graphql::Error::new(format!("container: {e}")))?,
+            ),
+            None => container,
+        }))
     }
 
     /// A new, empty directory.

@@ -145,6 +145,7 @@ pub fn import_archive(
     store: &Store,
     source: &ArchiveSource,
     tag: Option<&str>,
+    platform: &Platform,
 ) -> Result<Imported, Error> {
     let name = source.name();
     let malformed = |detail: String| Error::Malformed {
@@ -183,7 +184,7 @@ pub fn import_archive(
             .map_err(|_| malformed(format!("blob {digest} is missing from it")))
     };
     let (manifest_digest, manifest) = match (&contents.index, &contents.docker_manifest) {
-        (Some(index), _) => oci_manifest(index, tag, &name, &fetch)?,
+        (Some(index), _) => oci_manifest(index, tag, platform, &name, &fetch)?,
         (None, Some(docker)) => docker_manifest(store, docker, &contents.files, tag, &name)?,
         (None, None) => {
             return Err(malformed(
@@ -324,10 +325,11 @@ fn read_tar(store: &Store, path: &Path, name: &str) -> Result<Contents, Error> {
 type FetchBlob<'a> = dyn Fn(&str, u64) -> Result<Vec<u8>, Error> + 'a;
 
 /// The image manifest `index.json` names: by tag, else its only entry; an
-/// entry that is itself an index gives the host platform's image.
+/// entry that is itself an index gives `platform`'s image.
 fn oci_manifest(
     index: &[u8],
     tag: Option<&str>,
+    platform: &Platform,
     name: &str,
     fetch: &FetchBlob,
 ) -> Result<(String, ImageManifest), Error> {
@@ -379,9 +381,8 @@ fn oci_manifest(
         match parsed {
             Manifest::Image(manifest) => return Ok((digest, *manifest)),
             Manifest::Index(index) => {
-                let platform = Platform::host();
                 let child =
-                    manifest::select_platform(name, &index, &platform).map_err(|source| {
+                    manifest::select_platform(name, &index, platform).map_err(|source| {
                         Error::Registry {
                             image: name.to_owned(),
                             source: Box::new(source),

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use registry::Platform;
 use serde_json::{json, Map, Value};
 use snapshotter::{Compression, PackOptions};
 
@@ -48,6 +49,7 @@ pub(crate) fn build(
     rootfs: &Solved,
     base: Option<&BaseImage>,
     settings: &Settings,
+    platform: &Platform,
     options: ImageOptions,
     remote_registry: Option<&str>,
 ) -> Result<Built, Error> {
@@ -117,8 +119,10 @@ pub(crate) fn build(
         }
     }
 
-    let config_bytes = serde_json::to_vec(&config_json(base, settings, diff_ids, history, epoch))
-        .expect("a JSON value serializes");
+    let config_bytes = serde_json::to_vec(&config_json(
+        base, settings, platform, diff_ids, history, epoch,
+    ))
+    .expect("a JSON value serializes");
     let config = store_blob(ctx, &config_bytes, media::config(options.media_types))?;
     let mut manifest_json = json!({
         "schemaVersion": 2,
@@ -177,10 +181,12 @@ fn entry(created_by: impl Into<String>, epoch: Option<i64>, empty: bool) -> Valu
 
 /// The config: the base image's, with the container's settings, the new
 /// diff ids and history. No `created` unless `SOURCE_DATE_EPOCH` gives one:
-/// a clock in the config would make every publish a new image.
+/// a clock in the config would make every publish a new image. An image
+/// on no base is the container's platform's (`container(platform:)`).
 fn config_json(
     base: Option<&BaseImage>,
     settings: &Settings,
+    platform: &Platform,
     diff_ids: Vec<String>,
     history: Vec<Value>,
     epoch: Option<i64>,
@@ -189,14 +195,15 @@ fn config_json(
         Some(Value::Object(map)) => map.clone(),
         _ => Map::new(),
     };
-    let host = registry::Platform::host();
     if !config.contains_key("architecture") {
-        config.insert("architecture".into(), host.architecture.clone().into());
-        if let Some(variant) = host.variant {
-            config.insert("variant".into(), variant.into());
+        config.insert("architecture".into(), platform.architecture.clone().into());
+        if let Some(variant) = &platform.variant {
+            config.insert("variant".into(), variant.clone().into());
         }
     }
-    config.entry("os").or_insert_with(|| host.os.into());
+    config
+        .entry("os")
+        .or_insert_with(|| platform.os.clone().into());
     match epoch {
         Some(epoch) => config.insert("created".into(), rfc3339(epoch).into()),
         None => config.remove("created"),
@@ -342,7 +349,14 @@ mod tests {
             }),
             ..Settings::default()
         };
-        let config = config_json(None, &settings, vec!["sha256:a".into()], vec![], None);
+        let config = config_json(
+            None,
+            &settings,
+            &Platform::host(),
+            vec!["sha256:a".into()],
+            vec![],
+            None,
+        );
         let run = &config["config"];
         assert_eq!(run["Env"], json!(["PATH=/bin"]));
         assert_eq!(run["WorkingDir"], "/src");

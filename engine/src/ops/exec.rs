@@ -4,8 +4,9 @@
 //! The key covers what can change the output: the rootfs key, the command,
 //! env, workdir, user, stdin, redirects, the expected exit codes, every
 //! mounted input's key, cache volume *names* (not contents), secrets'
-//! keyed hashes (never values), and volatile variables' names (their
-//! values, by Dagger's design, not: `withVolatileVariable`).
+//! keyed hashes (never values), volatile variables' names (their
+//! values, by Dagger's design, not: `withVolatileVariable`), and the
+//! container's platform where it is not the host's.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -14,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use executor::Cancel;
+use registry::Platform;
 
 use crate::cache_key::CacheKey;
 use crate::cache_volume::Sharing;
@@ -21,6 +23,7 @@ use crate::capture::Capture;
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::Error;
+use crate::foreign_platform;
 use crate::memo::{remove_tree, ExecRecord, Kind};
 use crate::node::{ExecOp, Expect, MountSource, MountSpec, Node, Op};
 use crate::paths::in_container;
@@ -74,6 +77,7 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
             if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key)? {
                 return Ok(Outcome::Cached(committed(&ctx, &prepared, &key, &dir)?));
             }
+            prepared.runnable()?;
             // The permit only for real work: a cached step takes none.
             let _permit = job.acquire().await;
             blocking(move || {
@@ -105,6 +109,7 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
 /// memoized: its changes are thrown away. Its exit code.
 pub(crate) async fn open_terminal(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<i32, Error> {
     let (prepared, key) = prepare(ctx, node).await?;
+    prepared.runnable()?;
     let ctx = Arc::clone(ctx);
     blocking(move || {
         let scratch = ctx
@@ -158,6 +163,7 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
         mounts,
         rootfs,
         name: node.name.clone(),
+        platform: exec.platform.clone(),
     };
     Ok((prepared, key))
 }
@@ -279,9 +285,21 @@ pub(super) struct Prepared {
     pub(super) mounts: Vec<(String, ReadyMount)>,
     pub(super) rootfs: Solved,
     name: String,
+    platform: Platform,
 }
 
 impl Prepared {
+    /// Refuses a step of a foreign platform no emulator here can run: at
+    /// run time, so a result already made is still served.
+    fn runnable(&self) -> Result<(), Error> {
+        foreign_platform::check(&self.platform).map_err(|missing| Error::ForeignPlatform {
+            step: self.name.clone(),
+            platform: self.platform.to_string(),
+            host: Platform::host().to_string(),
+            missing,
+        })
+    }
+
     /// What the step's result is made on: its root file system's layers and
     /// its mounts' inputs (kept while the result is).
     fn inputs(&self) -> Vec<PathBuf> {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use registry::Platform;
 use snapshotter::Store;
 
 use crate::cache_key::KeyBuilder;
@@ -21,8 +22,11 @@ pub(super) async fn solve_import(
     node: &Arc<Node>,
     source: &ImportSource,
     tag: Option<&str>,
+    platform: &Platform,
 ) -> Result<Solved, Error> {
-    let request = KeyBuilder::new("tanto.import-request.v1").str("tag", tag.unwrap_or(""));
+    let request = KeyBuilder::new("tanto.import-request.v1")
+        .str("tag", tag.unwrap_or(""))
+        .str("platform", &platform.to_string());
     let (request, source) = match source {
         ImportSource::File { node: file, path } => {
             let (solved, path) =
@@ -44,11 +48,12 @@ pub(super) async fn solve_import(
     };
     let step_ctx = Arc::clone(ctx);
     let tag = tag.map(str::to_owned);
+    let platform = platform.clone();
     ctx.scheduler
         .solve(request, node.name.clone(), move |_| {
             blocking(move || {
                 let store = &step_ctx.store;
-                let (imported, name) = source.import(store, tag.as_deref())?;
+                let (imported, name) = source.import(store, tag.as_deref(), &platform)?;
                 image_outcome(
                     store,
                     &name,
@@ -73,11 +78,17 @@ enum Readable {
 
 impl Readable {
     /// The image imported into `store`, and the name progress shows.
-    fn import(&self, store: &Store, tag: Option<&str>) -> Result<(Imported, String), Error> {
+    fn import(
+        &self,
+        store: &Store,
+        tag: Option<&str>,
+        platform: &Platform,
+    ) -> Result<(Imported, String), Error> {
         match self {
-            Readable::Archive(archive) => {
-                Ok((import_archive(store, archive, tag)?, archive.name()))
-            }
+            Readable::Archive(archive) => Ok((
+                import_archive(store, archive, tag, platform)?,
+                archive.name(),
+            )),
             Readable::HostEngine(name) => {
                 let scratch = store
                     .throwaway("host-image")
@@ -86,7 +97,7 @@ impl Readable {
                     })?;
                 let archive = scratch.dir().join("image.tar");
                 host_image::save(name, &archive)?;
-                let imported = import_archive(store, &ArchiveSource::Tar(archive), None)?;
+                let imported = import_archive(store, &ArchiveSource::Tar(archive), None, platform)?;
                 Ok((imported, name.clone()))
             }
         }

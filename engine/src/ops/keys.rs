@@ -210,7 +210,7 @@ pub(super) fn with_changes_key(
 /// Volatile variables (`withVolatileVariable`) go in by name only, as in
 /// Dagger: a new value alone reuses the result. Like squashed owners, the
 /// field is there only when there are some, so every other key stays the
-/// one it always was.
+/// one it always was; so is the platform, only when not the host's.
 pub(super) fn exec_key(
     exec: &ExecOp,
     rootfs: &CacheKey,
@@ -257,6 +257,10 @@ pub(super) fn exec_key(
     }
     if !settings.volatile_env.is_empty() {
         key = key.strs("volatile-env", &settings.volatile_names());
+    }
+    // The same root run as another architecture makes another result.
+    if exec.platform != registry::Platform::host() {
+        key = key.str("platform", &exec.platform.to_string());
     }
     with_owners(key, owners).finish()
 }

@@ -75,9 +75,11 @@ pub(crate) fn solve(
             } => diff::solve_diff(&ctx, &node, (lower, lower_path), (upper, upper_path)).await,
             Op::WithChanges(spec) => changes::solve_with_changes(&ctx, &node, spec).await,
             Op::Tarball(spec) => tarball::solve_tarball(&ctx, &node, spec).await,
-            Op::Import { source, tag } => {
-                import::solve_import(&ctx, &node, source, tag.as_deref()).await
-            }
+            Op::Import {
+                source,
+                tag,
+                platform,
+            } => import::solve_import(&ctx, &node, source, tag.as_deref(), platform).await,
             Op::Failed(error) => Err(Error::Shared(Arc::clone(error))),
         };
         solved.map_err(|error| disk_full::explain(ctx.store.root(), error))

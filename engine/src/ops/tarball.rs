@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use registry::Platform;
+
 use crate::context::Context;
 use crate::error::Error;
 use crate::image::{build, write_archive, Built, ImageOptions};
@@ -19,6 +21,7 @@ pub(crate) async fn build_container(
     ctx: &Arc<Context>,
     rootfs: &Arc<Node>,
     config: &LazyConfig,
+    platform: &Platform,
     options: ImageOptions,
     remote_registry: Option<String>,
 ) -> Result<Built, Error> {
@@ -31,12 +34,14 @@ pub(crate) async fn build_container(
     let (rootfs, image, settings) = (rootfs?, image?, settings?);
     let base = image.and_then(|i| i.base.clone());
     let ctx = Arc::clone(ctx);
+    let platform = platform.clone();
     blocking(move || {
         build(
             &ctx,
             &rootfs,
             base.as_deref(),
             &settings,
+            &platform,
             options,
             remote_registry.as_deref(),
         )
@@ -49,7 +54,15 @@ pub(super) async fn solve_tarball(
     node: &Arc<Node>,
     spec: &ImageSpec,
 ) -> Result<Solved, Error> {
-    let built = build_container(ctx, &spec.rootfs, &spec.config, spec.options, None).await?;
+    let built = build_container(
+        ctx,
+        &spec.rootfs,
+        &spec.config,
+        &spec.platform,
+        spec.options,
+        None,
+    )
+    .await?;
     let key = tarball_key(&built.manifest.digest);
     let step_ctx = Arc::clone(ctx);
     let name = node.name.clone();

@@ -30,6 +30,7 @@ mod hostile_steps;
 mod killed;
 mod modules;
 mod pipeline;
+mod platforms;
 mod progress;
 mod publish;
 mod pull;

@@ -5,7 +5,6 @@
 
 use crate::support;
 
-use std::path::Path;
 use std::process::Command;
 
 use support::fixtures;
@@ -133,16 +132,6 @@ fn skopeo(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-fn chown_to(tanto: &Tanto, path: &Path) {
-    let owner = format!("{}:{}", tanto.run_as.uid, tanto.run_as.gid);
-    let status = Command::new("chown")
-        .args(["-R", &owner])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn a_published_image_pulls_back_as_the_pipeline_built_it() {
     let registry = Registry::start();
@@ -204,7 +193,7 @@ fn a_published_image_pulls_back_as_the_pipeline_built_it() {
         &format!("docker://{address}"),
         &format!("oci:{}:v1", layout.display()),
     ]);
-    chown_to(&copier, &layout);
+    copier.give(&layout);
     let copied = listing_of(&copier, &format!("oci:{}:v1", layout.display()));
     assert_same_listing(&copied, &listing, "skopeo's copy");
 
@@ -363,7 +352,7 @@ fn an_exported_tarball_loads_in_podman_and_imports_back() {
     let importer = Tanto::new();
     let copy = importer.home().join("app.tar");
     std::fs::copy(&tarball, &copy).unwrap();
-    chown_to(&importer, &copy);
+    importer.give(&copy);
     let pulled = importer.ok(&["pull", &format!("oci-archive:{}", copy.display())]);
     assert!(pulled.stdout.contains("@sha256:"), "{}", pulled.stdout);
     let imported = listing_of(&importer, "oci-archive:app.tar");

@@ -127,9 +127,10 @@ impl ContainerImage {
         )))
     }
 
-    /// This machine's: tanto runs steps and builds images for it alone.
+    /// The platform the container was made for (`container(platform:)`),
+    /// normalized: `linux/aarch64` is `linux/arm64`.
     async fn platform(&self) -> Platform {
-        Platform(engine::Platform::host().to_string())
+        Platform(self.0.platform().to_string())
     }
 
     async fn image_ref(&self) -> String {

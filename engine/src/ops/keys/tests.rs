@@ -42,6 +42,7 @@ fn exec() -> Exec {
     Exec {
         op: ExecOp {
             rootfs: Node::scratch(),
+            platform: registry::Platform::host(),
             config: LazyConfig::new(None),
             args: Vec::new(),
             use_entrypoint: false,
@@ -567,4 +568,22 @@ fn volatile_variables_enter_the_key_by_name_only() {
     assert_eq!(with_volatile("RUN_ID", "1"), with_volatile("RUN_ID", "2"));
     assert_ne!(with_volatile("RUN_ID", "1"), with_volatile("BUILD_ID", "1"));
     assert_ne!(with_volatile("RUN_ID", "1"), exec().key());
+}
+
+#[test]
+fn a_foreign_platform_keys_apart_and_the_host_as_always() {
+    let on = |platform: &str| {
+        let mut e = exec();
+        e.op.platform = platform.parse().unwrap();
+        e.key()
+    };
+    let host = registry::Platform::host().to_string();
+    assert_eq!(on(&host), exec().key());
+    let foreign = if host == "linux/arm64" {
+        "linux/amd64"
+    } else {
+        "linux/arm64"
+    };
+    assert_ne!(on(foreign), exec().key());
+    assert_eq!(on(foreign), on(&foreign.replace("arm64", "aarch64")));
 }

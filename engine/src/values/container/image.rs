@@ -48,6 +48,7 @@ impl Container {
             Op::Tarball(Box::new(ImageSpec {
                 rootfs: Arc::clone(&self.rootfs),
                 config: Arc::clone(&self.config),
+                platform: self.platform.clone(),
                 options,
             })),
             "asTarball",
@@ -68,6 +69,7 @@ impl Container {
             &self.ctx,
             &self.rootfs,
             &self.config,
+            &self.platform,
             options,
             remote_registry,
         )

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use registry::{Platform, Reference};
+use registry::Platform;
 
 use crate::cache_volume::Sharing;
 use crate::config::ConfigEdit;
@@ -23,6 +23,7 @@ use crate::values::{CacheVolume, Directory, File, Socket};
 mod files;
 mod image;
 mod read;
+mod registry_auth;
 mod terminal;
 
 pub use read::OutputFiles;
@@ -37,6 +38,8 @@ pub struct Container {
     mounts: Vec<MountSpec>,
     secret_env: Vec<(String, Secret)>,
     last_exec: Option<Arc<Node>>,
+    /// Which image `from` picks from an index, and what its steps run as.
+    platform: Platform,
 }
 
 /// Options of [`Container::with_exec_opts`], named and defaulted as Dagger's.
@@ -62,7 +65,21 @@ impl Container {
             mounts: Vec::new(),
             secret_env: Vec::new(),
             last_exec: None,
+            platform: Platform::host(),
         }
+    }
+
+    /// The same, empty container for `platform` (`container(platform:)`):
+    /// its images are that platform's, its steps run as that architecture.
+    pub fn for_platform(&self, platform: Platform) -> Container {
+        Container {
+            platform,
+            ..self.clone()
+        }
+    }
+
+    pub fn platform(&self) -> &Platform {
+        &self.platform
     }
 
     fn edit(&self, edit: ConfigEdit) -> Container {
@@ -83,7 +100,7 @@ impl Container {
         let image = Node::new(
             Op::Image {
                 address: address.to_owned(),
-                platform: Platform::host(),
+                platform: self.platform.clone(),
             },
             format!("from {address}"),
         );
@@ -103,6 +120,7 @@ impl Container {
         let node = Node::new(
             Op::Exec(Box::new(ExecOp {
                 rootfs: Arc::clone(&self.rootfs),
+                platform: self.platform.clone(),
                 config: Arc::clone(&self.config),
                 args: args.clone(),
                 use_entrypoint: options.use_entrypoint,
@@ -268,26 +286,6 @@ impl Container {
         )))
     }
 
-    /// Uses `username` and `secret` for `address`'s registry from now on,
-    /// for pulls and publishes of this engine (Dagger's `withRegistryAuth`).
-    pub fn with_registry_auth(&self, address: &str, username: &str, secret: &Secret) -> Container {
-        let basic = registry::Basic {
-            username: username.to_owned(),
-            password: String::from_utf8_lossy(secret.plaintext()).into_owned(),
-        };
-        self.ctx
-            .client
-            .set_credentials(&registry_host(address), Some(basic));
-        self.clone()
-    }
-
-    pub fn without_registry_auth(&self, address: &str) -> Container {
-        self.ctx
-            .client
-            .set_credentials(&registry_host(address), None);
-        self.clone()
-    }
-
     /// A container whose root file system and settings are the image in the
     /// tarball `source` (an OCI layout or a `docker save` archive); `tag`
     /// picks one when it holds several.
@@ -299,6 +297,7 @@ impl Container {
                     path: source.path.clone(),
                 },
                 tag: tag.map(str::to_owned),
+                platform: self.platform.clone(),
             },
             "import",
         );
@@ -313,6 +312,7 @@ impl Container {
             Op::Import {
                 source: ImportSource::Host(archive),
                 tag: tag.map(str::to_owned),
+                platform: self.platform.clone(),
             },
             name,
         );
@@ -326,6 +326,7 @@ impl Container {
             Op::Import {
                 source: ImportSource::HostEngine(name.to_owned()),
                 tag: None,
+                platform: self.platform.clone(),
             },
             format!("host containerImage {name}"),
         );
@@ -590,41 +591,5 @@ impl Container {
         next.secret_env.retain(|(n, _)| n != name);
         next.secret_env.push((name.to_owned(), secret.clone()));
         next
-    }
-}
-
-/// The registry an address names (`ghcr.io`, `127.0.0.1:5000`, or Docker
-/// Hub for short names), as credentials are keyed.
-fn registry_host(address: &str) -> String {
-    let address = address
-        .trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let first = address.split('/').next().unwrap_or(address);
-    // A bare registry (`ghcr.io`, `127.0.0.1:5000`, `localhost`) is not an
-    // image reference: `127.0.0.1:5000` would read as a tag of Docker Hub.
-    if !address.contains('/') && (first.contains(['.', ':']) || first == "localhost") {
-        return first.to_owned();
-    }
-    match address.parse::<Reference>() {
-        Ok(reference) => reference.registry().to_owned(),
-        Err(_) => first.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod registry_host_tests {
-    #[test]
-    fn addresses_name_their_registry() {
-        for (address, host) in [
-            ("127.0.0.1:5000", "127.0.0.1:5000"),
-            ("ghcr.io", "ghcr.io"),
-            ("https://ghcr.io/", "ghcr.io"),
-            ("ghcr.io/org/app:1", "ghcr.io"),
-            ("localhost:5000/app", "localhost:5000"),
-            ("org/app", "docker.io"),
-        ] {
-            assert_eq!(super::registry_host(address), host, "{address}");
-        }
     }
 }

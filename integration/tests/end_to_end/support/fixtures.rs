@@ -8,7 +8,7 @@ use std::process::Command;
 
 use super::image::{sha256, Image, Layer};
 
-const MIRROR: &str = "http://deb.debian.org/debian";
+pub const MIRROR: &str = "http://deb.debian.org/debian";
 
 fn cache_dir() -> PathBuf {
     std::env::var_os("TANTO_FIXTURES")
@@ -174,13 +174,22 @@ fn build(dir: &Path, suite: &str, packages: &[&str], then: impl FnOnce(&Path)) {
 /// A minimal busybox root file system in `dir`: the static busybox, applet
 /// links, /etc/passwd and /etc/group.
 pub fn busybox_tree(dir: &Path) {
+    assert!(
+        Path::new("/bin/busybox").exists(),
+        "/bin/busybox (Debian package busybox-static) must be installed"
+    );
+    busybox_tree_of(dir, Path::new("/bin/busybox"));
+}
+
+/// The same tree around the static `busybox` binary given (another
+/// architecture's, for multi-platform images).
+pub fn busybox_tree_of(dir: &Path, busybox: &Path) {
     for sub in ["bin", "etc", "tmp", "root"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    std::fs::copy("/bin/busybox", dir.join("bin/busybox"))
-        .expect("/bin/busybox (Debian package busybox-static) must be installed");
+    std::fs::copy(busybox, dir.join("bin/busybox")).unwrap();
     for applet in [
-        "sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env",
+        "sh", "ls", "cat", "echo", "id", "true", "false", "sleep", "env", "uname",
     ] {
         std::os::unix::fs::symlink("busybox", dir.join("bin").join(applet)).unwrap();
     }
@@ -233,21 +242,31 @@ pub const NODE_SDK: &str = "@dagger.io/dagger@0.21.9";
 /// A directory whose `node_modules` holds the Dagger TypeScript SDK, from
 /// npm, installed once per machine.
 pub fn node_sdk() -> PathBuf {
-    let dir = cache_dir().join(format!("node-{}", NODE_SDK.replace(['@', '/'], "-")));
+    let name = format!("node-{}", NODE_SDK.replace(['@', '/'], "-"));
+    made_once(&name, "node.lock", |dir| {
+        let npm = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(dir)
+            .arg(NODE_SDK)
+            .status()
+            .expect("npm (with Node.js 18 or later) must be installed");
+        assert!(npm.success(), "npm install {NODE_SDK} failed");
+    })
+}
+
+/// The cache directory `name`, filled by `make` the first time on a
+/// machine (under the flock `lock`, so test binaries make it once); a
+/// directory `make` did not finish is made again.
+pub fn made_once(name: &str, lock: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    let dir = cache_dir().join(name);
     std::fs::create_dir_all(cache_dir()).unwrap();
-    let lock = std::fs::File::create(cache_dir().join("node.lock")).unwrap();
+    let lock = std::fs::File::create(cache_dir().join(lock)).unwrap();
     // SAFETY: valid fd; serialises builders across test binaries.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
     if !dir.join("complete").exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let npm = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .arg(NODE_SDK)
-            .status()
-            .expect("npm (with Node.js 18 or later) must be installed");
-        assert!(npm.success(), "npm install {NODE_SDK} failed");
+        make(&dir);
         std::fs::write(dir.join("complete"), "").unwrap();
     }
     dir

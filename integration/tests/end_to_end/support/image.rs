@@ -114,34 +114,43 @@ impl Image {
     }
 }
 
-/// Pushes several images and an index over them under `tag`.
-pub fn push_index(registry: &Registry, repository: &str, tag: &str, images: &[Image]) -> String {
-    let mut entries = Vec::new();
-    for image in images {
-        let digest = image.push(
-            registry,
-            repository,
-            &format!("{tag}-{}", image.architecture),
-        );
-        entries.push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": digest,
-            "size": image.manifest().len(),
-            "platform": {"os": "linux", "architecture": image.architecture},
-        }));
-    }
-    let index = serde_json::to_vec(&serde_json::json!({
+/// The OCI index over `images`, each entry for its architecture.
+pub fn index_of(images: &[Image]) -> Vec<u8> {
+    let entries: Vec<_> = images
+        .iter()
+        .map(|image| {
+            let manifest = image.manifest();
+            serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": sha256(&manifest),
+                "size": manifest.len(),
+                "platform": {"os": "linux", "architecture": image.architecture},
+            })
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": entries,
     }))
-    .unwrap();
+    .unwrap()
+}
+
+/// Pushes several images and an index over them under `tag`.
+pub fn push_index(registry: &Registry, repository: &str, tag: &str, images: &[Image]) -> String {
+    for image in images {
+        image.push(
+            registry,
+            repository,
+            &format!("{tag}-{}", image.architecture),
+        );
+    }
     push_manifest(
         registry,
         repository,
         tag,
         "application/vnd.oci.image.index.v1+json",
-        &index,
+        &index_of(images),
     )
 }
 

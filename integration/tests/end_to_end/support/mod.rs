@@ -6,6 +6,7 @@ pub mod fixtures;
 pub mod image;
 pub mod interrupt;
 pub mod modules;
+pub mod multi_platform;
 pub mod podman;
 pub mod registry;
 pub mod sdk;

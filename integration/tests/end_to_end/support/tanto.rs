@@ -306,6 +306,17 @@ impl Tanto {
         }
     }
 
+    /// Makes `path` (recursively) the test user's, as files it made.
+    pub fn give(&self, path: &Path) {
+        let owner = format!("{}:{}", self.run_as.uid, self.run_as.gid);
+        let status = Command::new("chown")
+            .args(["-R", &owner])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown -R {owner} {}", path.display());
+    }
+
     pub fn home(&self) -> &Path {
         self.home.path()
     }

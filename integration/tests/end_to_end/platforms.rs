@@ -1,0 +1,205 @@
+//! Multi-platform images: `container(platform:)` and `tanto pull
+//! --platform` pick the variant from an index, and a linux/arm64 step runs
+//! through the host's qemu-user-static registration (CI registers it:
+//! `scripts/install-deps`). As the unprivileged test user. A step no
+//! emulator runs is tried with riscv64, which CI does not register; the
+//! other ways a registration falls short (no F flag, disabled, binfmt_misc
+//! not mounted) on fake registrations in
+//! `engine/src/foreign_platform/tests.rs`.
+
+use crate::support;
+
+use support::multi_platform::{served_multi_platform_busybox, write_layout};
+use support::tanto::Tanto;
+
+/// `uname -m` and `platform` of a container of `platform` (none: the
+/// default) on `image`.
+fn uname(tanto: &Tanto, image: &str, platform: Option<&str>) -> (String, String) {
+    let args = platform
+        .map(|p| format!(r#"(platform: "{p}")"#))
+        .unwrap_or_default();
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container{args} {{ from(address: "{image}") {{ platform withExec(args: ["uname", "-m"]) {{ stdout }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    let from = &answer["data"]["container"]["from"];
+    (
+        from["withExec"]["stdout"].as_str().unwrap().to_owned(),
+        from["platform"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn assert_emulator_registered() {
+    let registered = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .unwrap_or_else(|_| {
+            panic!("no qemu-aarch64 binfmt_misc registration: run scripts/install-deps as root")
+        });
+    assert!(
+        registered
+            .lines()
+            .any(|l| l.starts_with("flags:") && l.contains('F')),
+        "qemu-aarch64 is registered without the F flag: run scripts/install-deps as root"
+    );
+}
+
+#[test]
+fn an_arm64_container_runs_arm64_and_the_default_runs_the_hosts() {
+    assert_emulator_registered();
+    let (_registry, image) = served_multi_platform_busybox();
+    let tanto = Tanto::new();
+
+    let (machine, platform) = uname(&tanto, image, Some("linux/arm64"));
+    assert_eq!(machine, "aarch64\n");
+    assert_eq!(platform, "linux/arm64");
+
+    let (machine, platform) = uname(&tanto, image, None);
+    assert_eq!(machine, "x86_64\n");
+    assert_eq!(platform, "linux/amd64");
+
+    // Both memoized, each under its own platform; and the spelling
+    // containerd normalizes is the same platform.
+    assert_eq!(
+        uname(&tanto, image, Some("linux/aarch64")),
+        ("aarch64\n".to_owned(), "linux/arm64".to_owned())
+    );
+    assert_eq!(uname(&tanto, image, Some("linux/amd64")).0, "x86_64\n");
+
+    // Cross-compiling is the container's business, not its platform's: a
+    // linux/amd64 step that says GOARCH=arm64 runs natively.
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container {{ from(address: "{image}") {{ withEnvVariable(name: "GOARCH", value: "arm64") {{
+             withEnvVariable(name: "GOOS", value: "linux") {{ withExec(args: ["uname", "-m"]) {{ stdout }} }} }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["container"]["from"]["withEnvVariable"]["withEnvVariable"]["withExec"]
+            ["stdout"],
+        "x86_64\n"
+    );
+}
+
+#[test]
+fn pull_and_from_agree_on_the_platform() {
+    let (_registry, image) = served_multi_platform_busybox();
+    let tanto = Tanto::new();
+    let arm = tanto.ok(&["pull", "--platform", "linux/arm64", image]);
+    assert!(arm.stderr.contains("1 fetched"), "{}", arm.stderr);
+    // The amd64 variant is another image: nothing of it was pulled.
+    let amd = tanto.ok(&["pull", image]);
+    assert!(amd.stderr.contains("1 fetched"), "{}", amd.stderr);
+    assert_ne!(arm.stdout, amd.stdout);
+    // `from` on arm64 finds what `pull` put in the store.
+    let arm_again = tanto.ok(&["pull", "--platform", "linux/aarch64", image]);
+    assert_eq!(arm_again.stdout, arm.stdout);
+    assert!(
+        arm_again.stderr.contains("1 already present"),
+        "{}",
+        arm_again.stderr
+    );
+}
+
+#[test]
+fn a_platform_the_index_lacks_names_the_ones_it_has() {
+    let (_registry, image) = served_multi_platform_busybox();
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container(platform: "linux/s390x") {{ from(address: "{image}") {{ withExec(args: ["true"]) {{ stdout }} }} }} }}"#
+    ));
+    assert!(!ok);
+    let message = answer["errors"][0]["message"].as_str().unwrap().to_owned();
+    for part in [image.as_str(), "linux/s390x", "linux/amd64, linux/arm64"] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+    let pulled = tanto.fails(&["pull", "--platform", "linux/riscv64", image]);
+    assert!(
+        pulled
+            .stderr
+            .contains("no image for platform linux/riscv64")
+            && pulled.stderr.contains("linux/amd64, linux/arm64"),
+        "{}",
+        pulled.stderr
+    );
+
+    let (ok, answer) = tanto.query(r#"{ container(platform: "linux") { id } }"#);
+    assert!(!ok);
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid platform \"linux\""),
+        "{answer:#}"
+    );
+}
+
+#[test]
+fn doctor_lists_the_platforms_steps_can_run() {
+    assert_emulator_registered();
+    let tanto = Tanto::new();
+    let doctor = tanto.run(&["doctor"]);
+    let line = doctor
+        .stdout
+        .lines()
+        .find(|l| l.contains("platforms"))
+        .unwrap_or_else(|| panic!("no platforms line:\n{}", doctor.stdout));
+    assert!(
+        line.contains("linux/amd64") && line.contains("linux/arm64"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_step_no_emulator_runs_fails_naming_its_platform_and_what_to_install() {
+    // An image of one manifest is taken whatever the platform (as by
+    // docker); its step then needs a riscv64 emulator, which CI does not
+    // register.
+    assert!(
+        !std::path::Path::new("/proc/sys/fs/binfmt_misc/qemu-riscv64").exists(),
+        "this machine registers qemu-riscv64; the test needs an architecture it does not"
+    );
+    let (_registry, image) = support::fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container(platform: "linux/riscv64") {{ from(address: "{image}") {{ withExec(args: ["true"]) {{ stdout }} }} }} }}"#
+    ));
+    assert!(!ok);
+    let message = answer["errors"][0]["message"].as_str().unwrap().to_owned();
+    for part in [
+        "withExec true",
+        "linux/riscv64",
+        "no binfmt_misc handler for riscv64",
+        "apt-get install qemu-user-static",
+        "tanto doctor",
+    ] {
+        assert!(message.contains(part), "{part:?} not in {message}");
+    }
+}
+
+#[test]
+fn an_oci_layout_gives_the_platform_asked_for() {
+    assert_emulator_registered();
+    let tanto = Tanto::new();
+    let layout = tanto.home().join("busybox-multi");
+    write_layout(&layout, "latest");
+    tanto.give(&layout);
+    let address = format!("oci:{}:latest", layout.display());
+
+    let (machine, platform) = uname(&tanto, &address, Some("linux/arm64"));
+    assert_eq!(
+        (machine.as_str(), platform.as_str()),
+        ("aarch64\n", "linux/arm64")
+    );
+    assert_eq!(uname(&tanto, &address, None).0, "x86_64\n");
+
+    let pulled = tanto.ok(&["pull", "--platform", "linux/arm64", &address]);
+    assert!(
+        pulled.stderr.contains("already present"),
+        "{}",
+        pulled.stderr
+    );
+    let none = tanto.fails(&["pull", "--platform", "linux/s390x", &address]);
+    assert!(
+        none.stderr.contains("linux/amd64, linux/arm64"),
+        "{}",
+        none.stderr
+    );
+}
