@@ -13,6 +13,9 @@ pub enum Error {
         source: Box<snapshotter::Error>,
     },
 
+    #[error("platformVariants: two of the images are for {platform}; give each platform once")]
+    DuplicatePlatform { platform: String },
+
     /// Two changesets that cannot be merged as asked.
     #[error("{detail}")]
     ChangesetConflict { detail: String },

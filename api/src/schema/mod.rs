@@ -534,16 +534,10 @@ impl NetworkProtocol {
 /// The engine's image options from Dagger's arguments.
 pub(crate) fn image_options(
     field: &str,
-    platform_variants: &[ID],
     forced_compression: Option<ImageLayerCompression>,
     media_types: ImageMediaTypes,
 ) -> Result<engine::ImageOptions> {
     use engine::Compression;
-    if !platform_variants.is_empty() {
-        return Err(async_graphql::Error::new(format!(
-            "{field}: tanto does not support platformVariants (multi-platform images) yet"
-        )));
-    }
     let forced_compression = match forced_compression {
         None => None,
         Some(ImageLayerCompression::Gzip | ImageLayerCompression::GzipUpper) => {

@@ -18,7 +18,7 @@ use registry::Platform;
 use serde_json::{json, Value};
 use snapshotter::Store;
 
-use super::build::Built;
+use super::build::{Blob, Built};
 use super::media;
 use crate::error::Error;
 use crate::pull::LayerReport;
@@ -29,7 +29,12 @@ const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
 
 /// Writes `built` as an image tarball, untagged (as Dagger's are): loading
 /// it must not take over the name of the image it was built on.
-pub(crate) fn write_archive(store: &Store, built: &Built, out: impl Write) -> io::Result<()> {
+pub(crate) fn write_archive(
+    store: &Store,
+    images: &[Built],
+    index: Option<&Blob>,
+    out: impl Write,
+) -> io::Result<()> {
     let mut tar = tar::Builder::new(out);
     let mut add = |path: &str, data: &mut dyn Read, size: u64| {
         let mut header = tar::Header::new_gnu();
@@ -41,24 +46,32 @@ pub(crate) fn write_archive(store: &Store, built: &Built, out: impl Write) -> io
     };
     let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
     add("oci-layout", &mut &layout[..], layout.len() as u64)?;
-    let manifest_entry = built.manifest.descriptor();
-    let index = serde_json::to_vec(&json!({
+    // One image, or a multi-platform one's index (nested, as BuildKit
+    // writes it: podman, skopeo and tanto's import pick a platform from it).
+    let top = index.unwrap_or(&images[0].manifest);
+    let index_json = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": media::OCI_INDEX,
-        "manifests": [manifest_entry],
+        "manifests": [top.descriptor()],
     }))?;
-    add("index.json", &mut &index[..], index.len() as u64)?;
+    add("index.json", &mut &index_json[..], index_json.len() as u64)?;
     let blob_name = |digest: &str| format!("blobs/{}", digest.replacen(':', "/", 1));
-    let docker = serde_json::to_vec(&json!([{
-        "Config": blob_name(&built.config.digest),
-        "RepoTags": null,
-        "Layers": built.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
-    }]))?;
-    add("manifest.json", &mut &docker[..], docker.len() as u64)?;
+    // Docker's `manifest.json` can only say one image: there is none for a
+    // multi-platform one.
+    if let (None, [built]) = (index, images) {
+        let docker = serde_json::to_vec(&json!([{
+            "Config": blob_name(&built.config.digest),
+            "RepoTags": null,
+            "Layers": built.layers.iter().map(|l| blob_name(&l.digest)).collect::<Vec<_>>(),
+        }]))?;
+        add("manifest.json", &mut &docker[..], docker.len() as u64)?;
+    }
     let mut written = BTreeSet::new();
-    let blobs = [&built.manifest, &built.config]
-        .into_iter()
-        .chain(&built.layers);
+    let blobs = index.into_iter().chain(images.iter().flat_map(|built| {
+        [&built.manifest, &built.config]
+            .into_iter()
+            .chain(&built.layers)
+    }));
     for blob in blobs {
         if !written.insert(blob.digest.clone()) {
             continue;

@@ -39,6 +39,8 @@ pub(crate) struct Built {
     pub config: Blob,
     /// Lowest first.
     pub layers: Vec<Blob>,
+    /// What its config says it runs on: its entry in a multi-platform index.
+    pub platform: Platform,
 }
 
 /// Builds the image of a container whose root file system is `rootfs`.
@@ -119,10 +121,19 @@ pub(crate) fn build(
         }
     }
 
-    let config_bytes = serde_json::to_vec(&config_json(
-        base, settings, platform, diff_ids, history, epoch,
-    ))
-    .expect("a JSON value serializes");
+    let config_value = config_json(base, settings, platform, diff_ids, history, epoch);
+    let config_platform = Platform {
+        os: config_value["os"]
+            .as_str()
+            .unwrap_or(&platform.os)
+            .to_owned(),
+        architecture: config_value["architecture"]
+            .as_str()
+            .unwrap_or(&platform.architecture)
+            .to_owned(),
+        variant: config_value["variant"].as_str().map(str::to_owned),
+    };
+    let config_bytes = serde_json::to_vec(&config_value).expect("a JSON value serializes");
     let config = store_blob(ctx, &config_bytes, media::config(options.media_types))?;
     let mut manifest_json = json!({
         "schemaVersion": 2,
@@ -139,6 +150,7 @@ pub(crate) fn build(
         manifest,
         config,
         layers,
+        platform: config_platform,
     })
 }
 
@@ -261,7 +273,7 @@ fn config_json(
     Value::Object(config)
 }
 
-fn store_blob(ctx: &Context, bytes: &[u8], media_type: &str) -> Result<Blob, Error> {
+pub(super) fn store_blob(ctx: &Context, bytes: &[u8], media_type: &str) -> Result<Blob, Error> {
     use sha2::Digest as _;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
     ctx.store

@@ -8,17 +8,21 @@
 //! reproducible tar blob, remembered per layer by the store so it is packed
 //! once. The config carries the container's settings and a history
 //! entry per step. Then the blobs go to a registry (`publish.rs`) or into an
-//! OCI image tarball (`archive.rs`), which `import` reads back.
+//! OCI image tarball (`archive.rs`), which `import` reads back. Several
+//! containers of different platforms (`platformVariants`) ship as one
+//! multi-platform image under an index (`index.rs`).
 
 mod archive;
 mod build;
+mod index;
 mod publish;
 
 pub(crate) use archive::write_archive;
 pub use archive::ArchiveSource;
 pub(crate) use archive::{import_archive, Imported};
-pub(crate) use build::{build, Built};
-pub(crate) use publish::publish;
+pub(crate) use build::{build, Blob, Built};
+pub(crate) use index::build_index;
+pub(crate) use publish::{publish, publish_index};
 
 pub use snapshotter::Compression;
 
@@ -45,7 +49,15 @@ pub(crate) mod media {
 
     pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-    pub use registry::manifest::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+    pub use registry::manifest::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+
+    /// A multi-platform image's index.
+    pub fn index(types: MediaTypes) -> &'static str {
+        match types {
+            MediaTypes::Oci => OCI_INDEX,
+            MediaTypes::Docker => DOCKER_MANIFEST_LIST,
+        }
+    }
 
     pub fn manifest(types: MediaTypes) -> &'static str {
         match types {

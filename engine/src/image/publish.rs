@@ -1,6 +1,8 @@
 //! Pushing a built image: layers (several at once), then the config, then
 //! the manifest under the tag — last, so that a failure part way leaves the
-//! tag where it was, never pointing at an image with missing blobs.
+//! tag where it was, never pointing at an image with missing blobs. A
+//! multi-platform image: each platform's image by its digest, the index
+//! under the tag last.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -21,10 +23,48 @@ pub(crate) fn publish(
     built: &Built,
     reference: &Reference,
 ) -> Result<String, Error> {
-    let publish_error = |source| Error::Publish {
-        address: reference.to_string(),
-        source: Box::new(source),
-    };
+    push_image(ctx, built, reference, reference)?;
+    Ok(pinned(reference, &built.manifest.digest))
+}
+
+/// Pushes every image of `images` by its digest, then `index` under
+/// `reference`: a multi-platform image, which appears whole or not at all.
+pub(crate) fn publish_index(
+    ctx: &Context,
+    images: &[Built],
+    index: &Blob,
+    reference: &Reference,
+) -> Result<String, Error> {
+    for built in images {
+        push_image(
+            ctx,
+            built,
+            reference,
+            &reference.with_digest(&built.manifest.digest),
+        )?;
+    }
+    push_manifest(ctx, reference, index)?;
+    Ok(pinned(reference, &index.digest))
+}
+
+/// `registry/repo:tag@digest`.
+fn pinned(reference: &Reference, digest: &str) -> String {
+    let tag = reference.tag().map(|t| format!(":{t}")).unwrap_or_default();
+    format!(
+        "{}/{}{tag}@{digest}",
+        reference.registry(),
+        reference.repository()
+    )
+}
+
+/// Layers (several at once), the config, then the manifest as
+/// `manifest_ref` (the tag, or the image's own digest).
+fn push_image(
+    ctx: &Context,
+    built: &Built,
+    reference: &Reference,
+    manifest_ref: &Reference,
+) -> Result<(), Error> {
     let next = AtomicUsize::new(0);
     let failure: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
@@ -45,22 +85,22 @@ pub(crate) fn publish(
         return Err(error);
     }
     push_blob(ctx, reference, &built.config)?;
-    let manifest = ctx
+    push_manifest(ctx, manifest_ref, &built.manifest)
+}
+
+fn push_manifest(ctx: &Context, reference: &Reference, manifest: &Blob) -> Result<(), Error> {
+    let bytes = ctx
         .store
-        .read_blob(&built.manifest.digest)
+        .read_blob(&manifest.digest)
         .map_err(|source| Error::Store {
             source: Box::new(source),
         })?;
     ctx.client
-        .push_manifest(reference, &built.manifest.media_type, &manifest)
-        .map_err(publish_error)?;
-    let tag = reference.tag().map(|t| format!(":{t}")).unwrap_or_default();
-    Ok(format!(
-        "{}/{}{tag}@{}",
-        reference.registry(),
-        reference.repository(),
-        built.manifest.digest
-    ))
+        .push_manifest(reference, &manifest.media_type, &bytes)
+        .map_err(|source| Error::Publish {
+            address: reference.to_string(),
+            source: Box::new(source),
+        })
 }
 
 fn push_blob(ctx: &Context, reference: &Reference, blob: &Blob) -> Result<(), Error> {

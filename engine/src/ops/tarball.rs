@@ -77,7 +77,12 @@ pub(super) async fn solve_tarball(
                         std::fs::create_dir(temp.join("fs"))
                             .and_then(|()| std::fs::File::create(&path))
                             .and_then(|file| {
-                                write_archive(store, &built, std::io::BufWriter::new(&file))?;
+                                write_archive(
+                                    store,
+                                    std::slice::from_ref(&built),
+                                    None,
+                                    std::io::BufWriter::new(&file),
+                                )?;
                                 file.sync_all()
                             })
                             .map_err(|source| Error::WriteArchive { path, source })

@@ -10,6 +10,8 @@
 use crate::support;
 
 use support::multi_platform::{served_multi_platform_busybox, write_layout};
+use support::registry::Registry;
+use support::session::Session;
 use support::tanto::Tanto;
 
 /// `uname -m` and `platform` of a container of `platform` (none: the
@@ -202,4 +204,124 @@ fn an_oci_layout_gives_the_platform_asked_for() {
         "{}",
         none.stderr
     );
+}
+
+/// `skopeo inspect --raw` of `location` (`docker://…`, `oci-archive:…`),
+/// and the digest of those bytes.
+fn raw_manifest(location: &str) -> (serde_json::Value, String) {
+    use sha2::Digest as _;
+    let out = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw", location])
+        .output()
+        .expect("skopeo (Debian package skopeo) must be installed");
+    assert!(
+        out.status.success(),
+        "skopeo inspect {location}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&out.stdout)));
+    (serde_json::from_slice(&out.stdout).unwrap(), digest)
+}
+
+/// The platforms an index lists, as `os/architecture`.
+fn listed_platforms(index: &serde_json::Value) -> Vec<String> {
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn platform_variants_publish_and_export_one_image_for_every_platform() {
+    assert_emulator_registered();
+    let (_served, image) = served_multi_platform_busybox();
+    let registry = Registry::start();
+    let tanto = Tanto::new();
+    let session = Session::start(&tanto);
+    // Each variant records the machine it was built on.
+    let built = |platform: &str| {
+        let answer = session.ask(&format!(
+            r#"{{ container(platform: "{platform}") {{ from(address: "{image}") {{
+                 withExec(args: ["sh", "-c", "uname -m > /built-on"]) {{ id }} }} }} }}"#
+        ));
+        answer["data"]["container"]["from"]["withExec"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{answer:#}"))
+            .to_owned()
+    };
+    let (amd, arm) = (built("linux/amd64"), built("linux/arm64"));
+    let target = format!("{}/multi/app:v1", registry.host());
+    let answer = session.ask(&format!(
+        r#"{{ loadContainerFromID(id: "{amd}") {{
+             publish(address: "{target}", platformVariants: ["{arm}"])
+             export(path: "multi.tar", platformVariants: ["{arm}"]) }} }}"#
+    ));
+    let shipped = &answer["data"]["loadContainerFromID"];
+    let published = shipped["publish"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:#}"));
+    assert!(
+        published.starts_with(&format!("{target}@sha256:")),
+        "{published}"
+    );
+
+    // One index under the tag, each manifest's platform its config's.
+    let (index, digest) = raw_manifest(&format!("docker://{target}"));
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(listed_platforms(&index), ["linux/amd64", "linux/arm64"]);
+    assert_eq!(
+        format!("{target}@{digest}"),
+        published,
+        "the address is pinned to the index"
+    );
+    // Pulled back per platform: each variant is the one built on it.
+    for (platform, machine) in [("linux/amd64", "x86_64\n"), ("linux/arm64", "aarch64\n")] {
+        let (ok, answer) = tanto.query(&format!(
+            r#"{{ container(platform: "{platform}") {{ from(address: "{target}") {{ file(path: "/built-on") {{ contents }} }} }} }}"#
+        ));
+        assert!(ok, "{answer:#}");
+        assert_eq!(
+            answer["data"]["container"]["from"]["file"]["contents"],
+            machine
+        );
+    }
+
+    // The tarball holds the same index, which skopeo and import read.
+    let tarball = shipped["export"].as_str().unwrap();
+    let (exported, _) = raw_manifest(&format!("oci-archive:{tarball}"));
+    assert_eq!(exported, index);
+    let file = session.ask(r#"{ host { file(path: "multi.tar") { id } } }"#)["data"]["host"]
+        ["file"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = session.ask(&format!(
+        r#"{{ container(platform: "linux/arm64") {{ import(source: "{file}") {{ withExec(args: ["sh", "-c", "cat /built-on; uname -m"]) {{ stdout }} }} }} }}"#
+    ));
+    assert_eq!(
+        answer["data"]["container"]["import"]["withExec"]["stdout"], "aarch64\naarch64\n",
+        "{answer:#}"
+    );
+
+    // Two images for one platform are refused, naming it.
+    let answer = session.ask(&format!(
+        r#"{{ loadContainerFromID(id: "{amd}") {{ publish(address: "{target}", platformVariants: ["{amd}"]) }} }}"#
+    ));
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("linux/amd64") && message.contains("platform"),
+        "{answer:#}"
+    );
+    session.end();
 }

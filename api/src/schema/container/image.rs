@@ -45,26 +45,29 @@ impl ContainerImage {
         ContainerObj::new(self.0.without_registry_auth(&address))
     }
 
-    /// Pushes the container as an image; returns `address@sha256:…`.
+    /// Pushes the container as an image; returns `address@sha256:…`. With
+    /// `platformVariants`, one multi-platform image under an index.
     async fn publish(
         &self,
+        ctx: &Context<'_>,
         address: String,
         #[graphql(default)] platform_variants: Vec<ID>,
         forced_compression: Option<ImageLayerCompression>,
         #[graphql(default)] media_types: ImageMediaTypes,
     ) -> Result<String> {
-        let options = image_options(
-            "publish",
-            &platform_variants,
-            forced_compression,
-            media_types,
-        )?;
-        self.0.publish(&address, options).await.map_err(fail)
+        let options = image_options("publish", forced_compression, media_types)?;
+        let variants = containers(ctx, platform_variants)?;
+        self.0
+            .publish_variants(&address, &variants, options)
+            .await
+            .map_err(fail)
     }
 
     /// Writes the image as an OCI tarball on the host; returns its path.
+    /// With `platformVariants`, one multi-platform image under an index.
     async fn export(
         &self,
+        ctx: &Context<'_>,
         path: String,
         #[graphql(default)] platform_variants: Vec<ID>,
         forced_compression: Option<ImageLayerCompression>,
@@ -76,13 +79,13 @@ impl ContainerImage {
                 "export: tanto does not support expand yet",
             ));
         }
-        let options = image_options(
-            "export",
-            &platform_variants,
-            forced_compression,
-            media_types,
-        )?;
-        let written = self.0.export(&path, options).await.map_err(fail)?;
+        let options = image_options("export", forced_compression, media_types)?;
+        let variants = containers(ctx, platform_variants)?;
+        let written = self
+            .0
+            .export_variants(&path, &variants, options)
+            .await
+            .map_err(fail)?;
         Ok(written.display().to_string())
     }
 
@@ -92,12 +95,12 @@ impl ContainerImage {
         forced_compression: Option<ImageLayerCompression>,
         #[graphql(default)] media_types: ImageMediaTypes,
     ) -> Result<FileObj> {
-        let options = image_options(
-            "asTarball",
-            &platform_variants,
-            forced_compression,
-            media_types,
-        )?;
+        if !platform_variants.is_empty() {
+            return Err(async_graphql::Error::new(
+                "asTarball: tanto does not write multi-platform tarballs as a file yet; use export(path:, platformVariants:) or publish",
+            ));
+        }
+        let options = image_options("asTarball", forced_compression, media_types)?;
         Ok(FileObj(self.0.as_tarball(options)))
     }
 
@@ -136,4 +139,11 @@ impl ContainerImage {
     async fn image_ref(&self) -> String {
         self.0.image_ref().unwrap_or_default().to_owned()
     }
+}
+
+/// The containers `ids` name (`platformVariants`).
+fn containers(ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<engine::Container>> {
+    ids.into_iter()
+        .map(|id| lookup!(ctx, id, Container, "Container"))
+        .collect()
 }

@@ -9,7 +9,7 @@ use registry::Reference;
 use super::Container;
 use crate::context::Context;
 use crate::error::Error;
-use crate::image::{publish, write_archive, Built, ImageOptions};
+use crate::image::{build_index, publish, publish_index, write_archive, Blob, Built, ImageOptions};
 use crate::node::{ContainerPath, ImageSpec, Node, Op};
 use crate::ops::build_container;
 use crate::solved::blocking;
@@ -30,6 +30,55 @@ impl Container {
         blocking(move || publish(&ctx, &built, &reference)).await
     }
 
+    /// Pushes this container and `variants` (Dagger's `platformVariants`,
+    /// one per platform) as one multi-platform image under an index;
+    /// returns the address pinned to the index's digest. With no variants,
+    /// [`Container::publish`].
+    pub async fn publish_variants(
+        &self,
+        address: &str,
+        variants: &[Container],
+        options: ImageOptions,
+    ) -> Result<String, Error> {
+        if variants.is_empty() {
+            return self.publish(address, options).await;
+        }
+        let reference: Reference = address.parse().map_err(|source| Error::Reference {
+            address: address.to_owned(),
+            source: Box::new(source),
+        })?;
+        let images = self
+            .build_images(variants, options, Some(reference.registry().to_owned()))
+            .await?;
+        let ctx = Arc::clone(&self.ctx);
+        blocking(move || {
+            let index = build_index(&ctx, &images, options.media_types)?;
+            publish_index(&ctx, &images, &index, &reference)
+        })
+        .await
+    }
+
+    /// Writes this container and `variants` as one multi-platform image
+    /// in an OCI tarball at `path`. With no variants, [`Container::export`].
+    pub async fn export_variants(
+        &self,
+        path: &str,
+        variants: &[Container],
+        options: ImageOptions,
+    ) -> Result<PathBuf, Error> {
+        if variants.is_empty() {
+            return self.export(path, options).await;
+        }
+        let dest = self.ctx.workdir.join(path);
+        let images = self.build_images(variants, options, None).await?;
+        let ctx = Arc::clone(&self.ctx);
+        blocking(move || {
+            let index = build_index(&ctx, &images, options.media_types)?;
+            write_tarball(&ctx, &images, Some(&index), &dest)
+        })
+        .await
+    }
+
     /// Writes the container's image as an OCI tarball (with Docker's
     /// `manifest.json`, so `docker load` and `podman load` take it) to the
     /// host path `path`; returns the absolute path written. The file
@@ -39,7 +88,7 @@ impl Container {
         let built = self.build_image(options, None).await?;
         let ctx = Arc::clone(&self.ctx);
         // Untagged, as Dagger's: the base image's name is not this image's.
-        blocking(move || write_tarball(&ctx, &built, &dest)).await
+        blocking(move || write_tarball(&ctx, std::slice::from_ref(&built), None, &dest)).await
     }
 
     /// The container's image as an OCI tarball (`image.tar`), lazily.
@@ -60,6 +109,20 @@ impl Container {
         )
     }
 
+    /// This container's image and each of `variants`', built at once.
+    async fn build_images(
+        &self,
+        variants: &[Container],
+        options: ImageOptions,
+        remote_registry: Option<String>,
+    ) -> Result<Vec<Built>, Error> {
+        let all = std::iter::once(self).chain(variants);
+        futures::future::try_join_all(
+            all.map(|container| container.build_image(options, remote_registry.clone())),
+        )
+        .await
+    }
+
     async fn build_image(
         &self,
         options: ImageOptions,
@@ -78,7 +141,12 @@ impl Container {
 }
 
 /// Writes the tarball to a temp sibling of `dest`, then renames it.
-fn write_tarball(ctx: &Context, built: &Built, dest: &Path) -> Result<PathBuf, Error> {
+fn write_tarball(
+    ctx: &Context,
+    images: &[Built],
+    index: Option<&Blob>,
+    dest: &Path,
+) -> Result<PathBuf, Error> {
     let dest = std::path::absolute(dest).unwrap_or_else(|_| dest.to_owned());
     let write_error = |source| Error::WriteArchive {
         path: dest.clone(),
@@ -100,7 +168,7 @@ fn write_tarball(ctx: &Context, built: &Built, dest: &Path) -> Result<PathBuf, E
     ));
     let written = std::fs::File::create(&temp)
         .and_then(|file| {
-            write_archive(&ctx.store, built, std::io::BufWriter::new(&file))?;
+            write_archive(&ctx.store, images, index, std::io::BufWriter::new(&file))?;
             file.sync_all()
         })
         .and_then(|()| std::fs::rename(&temp, &dest));
