@@ -123,6 +123,9 @@ pub(crate) struct ImageSpec {
     /// What the image's config says it is when it has no base image.
     pub platform: registry::Platform,
     pub options: crate::image::ImageOptions,
+    /// Other platforms' containers (`platformVariants`): with any, the
+    /// tarball holds a multi-platform image.
+    pub variants: Vec<ImageSpec>,
 }
 
 pub(crate) enum ImportSource {

@@ -8,7 +8,7 @@ use registry::Platform;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::image::{build, write_archive, Built, ImageOptions};
+use crate::image::{build, build_index, write_archive, Built, ImageOptions};
 use crate::memo::Kind;
 use crate::node::{ImageSpec, LazyConfig, Node};
 use crate::solved::{blocking, Solved};
@@ -54,16 +54,25 @@ pub(super) async fn solve_tarball(
     node: &Arc<Node>,
     spec: &ImageSpec,
 ) -> Result<Solved, Error> {
-    let built = build_container(
-        ctx,
-        &spec.rootfs,
-        &spec.config,
-        &spec.platform,
-        spec.options,
-        None,
-    )
+    let specs = std::iter::once(spec).chain(&spec.variants);
+    let images = futures::future::try_join_all(specs.map(|spec| {
+        build_container(
+            ctx,
+            &spec.rootfs,
+            &spec.config,
+            &spec.platform,
+            spec.options,
+            None,
+        )
+    }))
     .await?;
-    let key = tarball_key(&built.manifest.digest);
+    let index = match spec.variants.is_empty() {
+        true => None,
+        false => Some(build_index(ctx, &images, spec.options.media_types)?),
+    };
+    // Keyed by what it holds: the manifest, or the multi-platform index.
+    let top = index.as_ref().unwrap_or(&images[0].manifest);
+    let key = tarball_key(&top.digest);
     let step_ctx = Arc::clone(ctx);
     let name = node.name.clone();
     ctx.scheduler
@@ -79,8 +88,8 @@ pub(super) async fn solve_tarball(
                             .and_then(|file| {
                                 write_archive(
                                     store,
-                                    std::slice::from_ref(&built),
-                                    None,
+                                    &images,
+                                    index.as_ref(),
                                     std::io::BufWriter::new(&file),
                                 )?;
                                 file.sync_all()

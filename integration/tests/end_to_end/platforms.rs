@@ -314,6 +314,15 @@ fn platform_variants_publish_and_export_one_image_for_every_platform() {
         "{answer:#}"
     );
 
+    // asTarball, lazily, the same.
+    let answer = session.ask(&format!(
+        r#"{{ loadContainerFromID(id: "{amd}") {{ asTarball(platformVariants: ["{arm}"]) {{ export(path: "lazy.tar") }} }} }}"#
+    ));
+    let lazy = answer["data"]["loadContainerFromID"]["asTarball"]["export"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:#}"));
+    assert_eq!(raw_manifest(&format!("oci-archive:{lazy}")).0, index);
+
     // Two images for one platform are refused, naming it.
     let answer = session.ask(&format!(
         r#"{{ loadContainerFromID(id: "{amd}") {{ publish(address: "{target}", platformVariants: ["{amd}"]) }} }}"#

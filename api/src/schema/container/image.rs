@@ -89,19 +89,18 @@ impl ContainerImage {
         Ok(written.display().to_string())
     }
 
+    /// The image as an OCI tarball file, lazily. With `platformVariants`,
+    /// one multi-platform image under an index.
     async fn as_tarball(
         &self,
+        ctx: &Context<'_>,
         #[graphql(default)] platform_variants: Vec<ID>,
         forced_compression: Option<ImageLayerCompression>,
         #[graphql(default)] media_types: ImageMediaTypes,
     ) -> Result<FileObj> {
-        if !platform_variants.is_empty() {
-            return Err(async_graphql::Error::new(
-                "asTarball: tanto does not write multi-platform tarballs as a file yet; use export(path:, platformVariants:) or publish",
-            ));
-        }
         let options = image_options("asTarball", forced_compression, media_types)?;
-        Ok(FileObj(self.0.as_tarball(options)))
+        let variants = containers(ctx, platform_variants)?;
+        Ok(FileObj(self.0.as_tarball_variants(&variants, options)))
     }
 
     /// An annotation of the image's manifest, written when it is

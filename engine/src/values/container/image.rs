@@ -93,20 +93,30 @@ impl Container {
 
     /// The container's image as an OCI tarball (`image.tar`), lazily.
     pub fn as_tarball(&self, options: ImageOptions) -> File {
-        let node = Node::new(
-            Op::Tarball(Box::new(ImageSpec {
-                rootfs: Arc::clone(&self.rootfs),
-                config: Arc::clone(&self.config),
-                platform: self.platform.clone(),
-                options,
-            })),
-            "asTarball",
-        );
+        self.as_tarball_variants(&[], options)
+    }
+
+    /// This container and `variants` (one per platform) as one
+    /// multi-platform image in an OCI tarball (`image.tar`), lazily.
+    pub fn as_tarball_variants(&self, variants: &[Container], options: ImageOptions) -> File {
+        let mut spec = self.image_spec(options);
+        spec.variants = variants.iter().map(|v| v.image_spec(options)).collect();
+        let node = Node::new(Op::Tarball(Box::new(spec)), "asTarball");
         File::new(
             Arc::clone(&self.ctx),
             node,
             ContainerPath::known("/image.tar"),
         )
+    }
+
+    fn image_spec(&self, options: ImageOptions) -> ImageSpec {
+        ImageSpec {
+            rootfs: Arc::clone(&self.rootfs),
+            config: Arc::clone(&self.config),
+            platform: self.platform.clone(),
+            options,
+            variants: Vec::new(),
+        }
     }
 
     /// This container's image and each of `variants`', built at once.
