@@ -84,6 +84,7 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     checks.push(step_limits());
     checks.push(seccomp());
     checks.push(platforms());
+    checks.push(registries());
     checks.push(store(root));
 
     let mut failed = false;
@@ -535,6 +536,41 @@ fn platforms() -> Check {
         );
     }
     ok(name, found)
+}
+
+/// Where pulls go: the registries.conf files read and the mirrors and
+/// rewrites they set, as podman would apply them.
+fn registries() -> Check {
+    let name = "registries";
+    match engine::RegistriesConf::from_environment() {
+        Err(e) => bad(
+            name,
+            Verdict::Fail,
+            format!("{e:#}"),
+            "fix the file, or point CONTAINERS_REGISTRIES_CONF at another".into(),
+        ),
+        Ok(conf) if conf.files().is_empty() => ok(
+            name,
+            "no registries.conf: images are pulled from where they name, short names from docker.io"
+                .into(),
+        ),
+        Ok(conf) => {
+            let files: Vec<String> = conf.files().iter().map(|f| f.display().to_string()).collect();
+            let mut found = format!(
+                "from {}; short names from {}",
+                files.join(", "),
+                conf.search_registries().join(", then ")
+            );
+            let rules = conf.describe();
+            if rules.is_empty() {
+                found.push_str("; no mirrors or rewrites");
+            } else {
+                found.push_str("; ");
+                found.push_str(&rules.join("; "));
+            }
+            ok(name, found)
+        }
+    }
 }
 
 fn seccomp() -> Check {

@@ -72,7 +72,7 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<ExitCode> {
 /// develop` does.
 pub fn run_develop(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: DevelopArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -83,14 +83,14 @@ pub fn run_develop(
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let generated = runtime.block_on(async {
-        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
+        let engine = crate::engine_start::engine(store_root, &registries, observer)?;
         let written = module_init::write_generated(&engine, &source).await?;
         anyhow::Ok((written, engine))
     });
     drop(runtime);
     progress.finish(generated.is_ok(), || {})?;
     let (generated, engine) = generated?;
-    crate::gc::collect(&engine);
+    crate::engine_start::finish(&engine)?;
     written.extend(generated);
     for file in &written {
         crate::output::status(&format!("wrote {file}"));

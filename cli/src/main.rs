@@ -1,5 +1,6 @@
 //! The `tanto` command.
 
+mod build;
 mod call;
 mod doctor;
 mod du;
@@ -42,6 +43,28 @@ struct Cli {
     )]
     insecure_registries: Vec<String>,
 
+    /// Before running a step, look its result up in this registry cache:
+    /// type=registry,ref=REGISTRY/REPO[:TAG] (repeatable)
+    #[arg(
+        long = "cache-from",
+        global = true,
+        value_name = "SPEC",
+        env = "TANTO_CACHE_FROM",
+        value_delimiter = ' '
+    )]
+    cache_from: Vec<String>,
+
+    /// After the run, push its steps' results to this registry cache:
+    /// type=registry,ref=REGISTRY/REPO[:TAG][,compression=zstd|gzip][,secret-steps=skip|export][,ignore-error=true]
+    #[arg(
+        long = "cache-to",
+        global = true,
+        value_name = "SPEC",
+        env = "TANTO_CACHE_TO",
+        value_delimiter = ' '
+    )]
+    cache_to: Vec<String>,
+
     /// Show debug logs (RUST_LOG overrides); the live view then gives way to plain progress
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -75,6 +98,8 @@ enum Command {
     Session(session::Args),
     /// Run a GraphQL document against Dagger's core schema and print the JSON answer
     Query(query::Args),
+    /// Build a Dockerfile, rootless: `tanto build -t reg/app:1 --push .`
+    Build(build::Args),
     /// Call a Dagger module's functions: `tanto call build --source=. export --path=./out`
     Call(call::CallArgs),
     /// List a Dagger module's functions
@@ -130,6 +155,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let registries = engine_start::Registries {
+        insecure: cli.insecure_registries,
+        cache_from: cli.cache_from,
+        cache_to: cli.cache_to,
+    };
     let progress = progress::Options {
         mode: cli.progress,
         timings: cli.timings,
@@ -143,62 +173,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Doctor => doctor::run(&store_root(cli.root)?),
         // Not in the user namespace: the user's program runs as the user.
-        Command::Run(args) => run::run(&store_root(cli.root)?, &progress, args),
+        Command::Run(args) => run::run(&store_root(cli.root)?, &registries, &progress, args),
         Command::Session(args) => {
             // Before any thread exists: this may re-execute tanto in a user namespace.
             engine::isolation::enter_namespace()?;
-            session::run(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            session::run(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Query(args) => {
             engine::isolation::enter_namespace()?;
-            query::run(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            query::run(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Call(args) => {
             engine::isolation::enter_namespace()?;
-            call::run_call(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            call::run_call(&store_root(cli.root)?, registries, &progress, args)
+        }
+        Command::Build(args) => {
+            engine::isolation::enter_namespace()?;
+            build::run(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Functions(args) => {
             engine::isolation::enter_namespace()?;
-            call::run_functions(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            call::run_functions(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Init(args) => init::run_init(args),
         Command::Develop(args) => {
             engine::isolation::enter_namespace()?;
-            init::run_develop(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            init::run_develop(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Core(args) => {
             engine::isolation::enter_namespace()?;
-            call::run_core(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            call::run_core(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::Du(args) => {
             engine::isolation::enter_namespace()?;
@@ -211,12 +215,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Pull(args) => {
             engine::isolation::enter_namespace()?;
-            pull::run(
-                &store_root(cli.root)?,
-                cli.insecure_registries,
-                &progress,
-                args,
-            )
+            pull::run(&store_root(cli.root)?, registries, &progress, args)
         }
         Command::RunStep {
             request,

@@ -22,7 +22,7 @@ pub struct Args {
 
 pub fn run(
     root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
@@ -36,7 +36,7 @@ pub fn run(
     let progress = Progress::start(progress);
     let observer = progress.observer();
     let pulled = runtime.block_on(async {
-        let engine = crate::engine_start::engine(root, insecure_registries, observer)?;
+        let engine = crate::engine_start::engine(root, &registries, observer)?;
         engine.pull(&args.reference, Some(platform.clone())).await
     });
     drop(runtime);

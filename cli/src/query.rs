@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
@@ -30,7 +30,7 @@ pub fn run(
     let progress = crate::progress::Progress::start(progress);
     let observer = progress.observer();
     let (answer, collector) = runtime.block_on(async {
-        let engine = crate::engine_start::engine(store_root, insecure_registries, observer)?;
+        let engine = crate::engine_start::engine(store_root, &registries, observer)?;
         let collector = engine.clone();
         let session = api::Session::new(engine, api::new_token()?)?;
         // On a worker thread, whose stack is sized for deep documents.
@@ -46,7 +46,7 @@ pub fn run(
     let mut written = Ok(());
     progress.finish(true, || written = crate::output::answer(answer))?;
     written.context("cannot write the answer to standard output")?;
-    crate::gc::collect(&collector);
+    crate::engine_start::finish(&collector)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -28,6 +28,7 @@ pub struct Args {
 
 pub fn run(
     store_root: &Path,
+    registries: &crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
@@ -37,7 +38,11 @@ pub fn run(
     let tanto =
         std::env::current_exe().context("cannot find the tanto binary to start the session")?;
     let mut session = Command::new(tanto);
-    session.arg("--root").arg(store_root).arg("--progress");
+    session
+        .arg("--root")
+        .arg(store_root)
+        .args(registries.args());
+    session.arg("--progress");
     if live {
         session.arg(Mode::Events.as_arg()).stderr(Stdio::piped());
     } else {

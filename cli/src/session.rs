@@ -30,7 +30,7 @@ pub struct Args {
 
 pub fn run(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
@@ -44,33 +44,26 @@ pub fn run(
         progress.never_block = true;
     }
     let progress = crate::progress::Progress::start(&progress);
-    let served = runtime.block_on(serve(
-        store_root,
-        insecure_registries,
-        progress.observer(),
-        args,
-    ));
+    let served = runtime.block_on(serve(store_root, registries, progress.observer(), args));
     // Not a plain drop, which waits for blocking tasks: after SIGTERM the
     // thread reading standard input may never return.
     runtime.shutdown_background();
     progress.finish(true, || {})?;
     let engine = served?;
-    crate::gc::collect(&engine);
+    crate::engine_start::finish(&engine)?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     observer: engine::Observer,
     args: Args,
 ) -> anyhow::Result<engine::Engine> {
     let engine = engine::Engine::new(engine::EngineConfig {
-        store_root: store_root.to_owned(),
-        insecure_registries,
         observer: Some(observer),
         workdir: args.workdir,
-        ..Default::default()
+        ..registries.config(store_root)?
     })?;
     let collector = engine.clone();
     let token = api::new_token()?;

@@ -53,6 +53,14 @@ pub(crate) enum ConfigEdit {
     TerminalCmd(Vec<String>),
     /// The image's `Healthcheck`; `None` takes it out.
     Healthcheck(Option<Healthcheck>),
+    /// A `Volumes` entry (Dockerfile `VOLUME`).
+    Volume(String),
+    /// `StopSignal` (Dockerfile `STOPSIGNAL`).
+    StopSignal(String),
+    /// `OnBuild`, the triggers an image built from this one runs first.
+    OnBuild(Vec<String>),
+    /// The image's `author` (Dockerfile `MAINTAINER`).
+    Author(String),
 }
 
 impl ConfigEdit {
@@ -90,6 +98,14 @@ pub struct Settings {
     pub terminal_cmd: Vec<String>,
     /// The image config's `Healthcheck`, Docker's extension.
     pub healthcheck: Option<Healthcheck>,
+    /// `Volumes`: paths an engine should keep apart.
+    pub volumes: BTreeSet<String>,
+    /// `StopSignal`; empty: the default.
+    pub stop_signal: String,
+    /// `OnBuild`, Docker's extension: instructions for images built on this.
+    pub on_build: Vec<String>,
+    /// The config's `author`.
+    pub author: String,
 }
 
 impl Settings {
@@ -123,6 +139,14 @@ impl Settings {
                 .clone()
                 .map(|l| l.into_iter().collect())
                 .unwrap_or_default(),
+            volumes: c
+                .volumes()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            stop_signal: c.stop_signal().clone().unwrap_or_default(),
+            author: config.author().clone().unwrap_or_default(),
             ..Settings::default()
         }
     }
@@ -204,6 +228,12 @@ impl Settings {
                 }
                 ConfigEdit::TerminalCmd(args) => self.terminal_cmd = args.clone(),
                 ConfigEdit::Healthcheck(healthcheck) => self.healthcheck = healthcheck.clone(),
+                ConfigEdit::Volume(path) => {
+                    self.volumes.insert(path.clone());
+                }
+                ConfigEdit::StopSignal(signal) => self.stop_signal = signal.clone(),
+                ConfigEdit::OnBuild(triggers) => self.on_build = triggers.clone(),
+                ConfigEdit::Author(author) => self.author = author.clone(),
             }
         }
         self

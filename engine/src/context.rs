@@ -20,6 +20,9 @@ pub(crate) struct Context {
     pub store: Store,
     pub client: Client,
     pub memo: Memo,
+    /// `--cache-from` and `--cache-to`: the memo looks results up there,
+    /// `Engine::export_cache` pushes to it.
+    pub registry_cache: Arc<crate::registry_cache::RegistryCache>,
     pub scheduler: Arc<Scheduler<Solved>>,
     pub secret_key: [u8; 32],
     pub workdir: PathBuf,

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use registry::{Client, ClientConfig, Credentials, Platform};
+use registry::{Client, ClientConfig, Credentials, Platform, RegistriesConf};
 use snapshotter::{Limits, Store};
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::image::ArchiveSource;
 use crate::memo::Memo;
-use crate::node::{ContainerPath, HttpSpec, ImportSource, Node, Op};
+use crate::node::{ContainerPath, ImportSource, Node, Op};
 use crate::random::random_bytes;
 use crate::scheduler::{Observer, Scheduler, Stats};
 use crate::secret::Secret;
@@ -44,6 +44,12 @@ pub struct EngineConfig {
     /// a shell where a step failed). Default: none, and asking for a shell
     /// is an error.
     pub terminal: Option<crate::terminal::TerminalAccess>,
+    /// Registry caches results are looked up in before steps run
+    /// (`--cache-from`).
+    pub cache_from: Vec<crate::registry_cache::CacheImport>,
+    /// Registry caches [`Engine::export_cache`] pushes the run's results to
+    /// (`--cache-to`).
+    pub cache_to: Vec<crate::registry_cache::CacheExport>,
 }
 
 /// A pipeline engine over one store. Cheap to clone; values made from it
@@ -87,6 +93,11 @@ impl Engine {
                 source: Box::new(source),
             })?,
             insecure_registries: config.insecure_registries,
+            registries: RegistriesConf::from_environment().map_err(|source| {
+                Error::RegistriesConf {
+                    source: Box::new(source),
+                }
+            })?,
         });
         let parallelism = config.parallelism.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -104,6 +115,12 @@ impl Engine {
                 source.display()
             );
         }
+        let registry_cache = Arc::new(crate::registry_cache::RegistryCache::new(
+            client.clone(),
+            store.clone(),
+            config.cache_from,
+            config.cache_to,
+        ));
         let workdir = match config.workdir {
             Some(dir) => dir,
             None => std::env::current_dir().map_err(|source| Error::Workdir { source })?,
@@ -115,7 +132,8 @@ impl Engine {
                     .map_err(|source| Error::Store {
                         source: Box::new(source),
                     })?,
-                memo: Memo::new(store.clone()),
+                memo: Memo::new(store.clone()).with_registry_cache(Arc::clone(&registry_cache)),
+                registry_cache,
                 store,
                 client,
                 scheduler: Scheduler::new(parallelism, config.observer),
@@ -214,29 +232,13 @@ impl Engine {
         checksum: Option<&str>,
         auth: Option<&Secret>,
     ) -> File {
-        let name = name.map_or_else(|| crate::download::default_name(url), str::to_owned);
-        let shown = crate::download::shown_url(url);
-        let node = if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-            Node::new(
-                Op::Failed(Arc::new(Error::HttpName { name: name.clone() })),
-                format!("http {shown}"),
-            )
-        } else {
-            Node::new(
-                Op::Http(Box::new(HttpSpec {
-                    url: url.to_owned(),
-                    name: name.clone(),
-                    mode: permissions.unwrap_or(0o600),
-                    checksum: checksum.map(str::to_owned),
-                    auth: auth.cloned(),
-                })),
-                format!("http {shown}"),
-            )
-        };
-        File::new(
+        File::http(
             Arc::clone(&self.ctx),
-            node,
-            ContainerPath::known(&format!("/{name}")),
+            url,
+            name,
+            permissions,
+            checksum,
+            auth,
         )
     }
 
@@ -284,6 +286,13 @@ impl Engine {
         let node = Node::new(op, format!("pull {address}"));
         let solved = crate::ops::solve(&self.ctx, &node).await?;
         Ok(solved.pulled.expect("an image step reports its layers"))
+    }
+
+    /// Pushes every result this engine made or used to the `cache_to`
+    /// caches (`--cache-to`), skipping what they have; one report per cache.
+    /// Blocking: it uploads.
+    pub fn export_cache(&self) -> Result<Vec<crate::registry_cache::ExportReport>, Error> {
+        self.ctx.registry_cache.export()
     }
 
     /// What the scheduler has done so far.

@@ -16,6 +16,11 @@ pub enum Error {
     #[error("platformVariants: two of the images are for {platform}; give each platform once")]
     DuplicatePlatform { platform: String },
 
+    /// Every container given (the receiver and its `platformVariants`)
+    /// is empty, as Dagger's image export refuses it.
+    #[error("platformVariants: every container is empty (none has a root file system); there is no image to ship")]
+    NoPlatformVariants,
+
     /// Two changesets that cannot be merged as asked.
     #[error("{detail}")]
     ChangesetConflict { detail: String },
@@ -27,6 +32,65 @@ pub enum Error {
     #[error("cannot pull {image}")]
     Registry {
         image: String,
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cannot pull {address}: it is a short name and none of the search registries (unqualified-search-registries in registries.conf) has it: {tried}")]
+    NotInSearchRegistries { address: String, tried: String },
+
+    #[error("{file} line {line} ({instruction}): {reason}")]
+    Dockerfile {
+        file: String,
+        line: usize,
+        instruction: String,
+        reason: String,
+    },
+
+    #[error("cannot unpack the build context (a tar, gzip or zstd tarball)")]
+    BuildContext {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Only a lookup's way of saying "nowhere", never shown to users.
+    #[error("no result under this key, here or in a registry cache")]
+    NotCached,
+
+    #[error("invalid cache option {spec:?}: {reason}")]
+    CacheSpec { spec: String, reason: String },
+
+    #[error("cache entry {entry} is unusable: {reason}")]
+    CacheEntry { entry: String, reason: String },
+
+    #[error("cache entry {entry}: blob {digest} does not match its digest (tampered with or damaged); refused")]
+    CacheTampered { entry: String, digest: String },
+
+    #[error("cache entry {entry}: fetching {what}")]
+    CacheFetch {
+        entry: String,
+        what: String,
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cache entry {entry}: unpacking {what}")]
+    CacheUnpack {
+        entry: String,
+        what: String,
+        #[source]
+        source: Box<snapshotter::Error>,
+    },
+
+    #[error("cannot export the cache to {place}")]
+    CachePush {
+        place: String,
+        #[source]
+        source: Box<registry::Error>,
+    },
+
+    #[error("cannot read the registries configuration")]
+    RegistriesConf {
         #[source]
         source: Box<registry::Error>,
     },

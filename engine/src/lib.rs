@@ -69,7 +69,9 @@
 //!   context.rs, capture.rs            what every op shares; step output
 //!   solved.rs, scheduler/             a node's output; single flight
 //!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
-//!   memo.rs, cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
+//!   memo.rs, registry_cache/ (--cache-from/--cache-to), dockerfile/ (parsing),
+//!   build_context.rs
+//!   cache_key.rs, paths.rs, mask.rs, random.rs, error.rs, download.rs,
 //!   host_image.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
 //!   terminal.rs, snapshotter_choice.rs, spare_copies.rs, foreign_platform/,
@@ -77,6 +79,7 @@
 //! ```
 
 mod base_image;
+mod build_context;
 pub mod ca_certs;
 mod cache_key;
 mod cache_volume;
@@ -86,6 +89,7 @@ mod config;
 mod config_file;
 mod context;
 mod disk_full;
+pub mod dockerfile;
 mod download;
 mod engine;
 mod error;
@@ -103,6 +107,7 @@ mod paths;
 mod pull;
 mod random;
 mod records;
+mod registry_cache;
 mod scheduler;
 mod secret;
 mod secret_uri;
@@ -115,6 +120,7 @@ mod store_root;
 mod terminal;
 mod values;
 
+pub use build_context::{unpack_build_context, BuildContext};
 pub use cache_key::CacheKey;
 pub use cache_volume::Sharing;
 pub use collect::Collected;
@@ -127,7 +133,8 @@ pub use image::{Compression, ImageOptions, MediaTypes};
 pub use node::Expect;
 pub use pull::{LayerOutcome, LayerProgress, LayerReport};
 pub use random::random_bytes;
-pub use registry::{Platform, Reference};
+pub use registry::{Platform, Reference, RegistriesConf};
+pub use registry_cache::{CacheExport, CacheImport, ExportReport};
 pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
 pub use snapshotter::{ChangedPaths, FileKind};
@@ -138,8 +145,9 @@ pub use store_admin::{
 pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
-    shell_words, CacheVolume, Changeset, Container, DiffStat, DiffStatKind, Directory, ExecOptions,
-    File, Host, MergeConflict, OutputFiles, SearchOptions, SearchResult, Socket, Stat, Submatch,
+    shell_words, CacheVolume, Changeset, Container, DiffStat, DiffStatKind, Directory, DockerBuild,
+    ExecOptions, File, Host, MergeConflict, OutputFiles, SearchOptions, SearchResult, Socket, Stat,
+    Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

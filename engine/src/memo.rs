@@ -9,11 +9,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use snapshotter::{Prepared, Store};
 
 use crate::cache_key::CacheKey;
 use crate::error::Error;
+use crate::registry_cache::RegistryCache;
 
 pub(crate) use snapshotter::ResultKind as Kind;
 
@@ -22,37 +25,81 @@ pub(crate) use snapshotter::ResultKind as Kind;
 pub(crate) struct ExecRecord {
     pub exit_code: i32,
     pub args: Vec<String>,
+    /// The step read a secret: its result stays out of registry caches
+    /// unless the user exports such steps.
+    #[serde(default)]
+    pub reads_secrets: bool,
 }
 
-/// A committed result, and whether this call built it.
+/// A committed result, and whether this call built it (or fetched it
+/// from a registry cache).
 pub(crate) struct Entry {
     pub dir: PathBuf,
     pub built: bool,
+    pub fetched: bool,
 }
 
 #[derive(Clone)]
 pub(crate) struct Memo {
     store: Store,
+    /// `--cache-from` and `--cache-to`, when the run has any.
+    registry_cache: Option<Arc<RegistryCache>>,
 }
 
 impl Memo {
     pub fn new(store: Store) -> Memo {
-        Memo { store }
+        Memo {
+            store,
+            registry_cache: None,
+        }
+    }
+
+    /// Results are looked up in registry caches too, and noted for export.
+    pub fn with_registry_cache(mut self, cache: Arc<RegistryCache>) -> Memo {
+        self.registry_cache = Some(cache).filter(|c| c.is_used());
+        self
     }
 
     /// The committed result's directory, if there is one.
     pub fn lookup(&self, kind: Kind, key: &CacheKey) -> Result<Option<PathBuf>, Error> {
-        self.store
+        let found = self
+            .store
             .result(kind, &key.to_hex())
             .map_err(|source| Error::Store {
                 source: Box::new(source),
-            })
+            })?;
+        if let (Some(dir), Some(cache)) = (&found, &self.registry_cache) {
+            cache.touched(kind, key, dir, "");
+        }
+        Ok(found)
     }
 
-    /// The committed result of `key`; when there is none, `build` fills a
-    /// fresh entry, which is then committed. Under the key's lock, so two
-    /// processes never build one key at once; a failed build leaves nothing
-    /// behind. `description` tells people what the result is (`du`).
+    /// The committed result's directory, fetched from a registry cache when
+    /// only a cache has it (records kept by key: nothing to build here).
+    pub fn find(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        description: &str,
+    ) -> Result<Option<PathBuf>, Error> {
+        if let Some(dir) = self.lookup(kind, key)? {
+            return Ok(Some(dir));
+        }
+        if self.registry_cache.is_none() {
+            return Ok(None);
+        }
+        match self.get_or_build(kind, key, description, &[], |_| Err(Error::NotCached)) {
+            Ok(entry) => Ok(Some(entry.dir)),
+            Err(Error::NotCached) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The committed result of `key`; when there is none, it is fetched
+    /// from a registry cache that has it, else `build` fills a fresh entry,
+    /// which is then committed. Under the key's lock, so two processes never
+    /// build one key at once; a failed build leaves nothing behind.
+    /// `description` tells people what the result is (`du`).
     pub fn get_or_build(
         &self,
         kind: Kind,
@@ -69,12 +116,36 @@ impl Memo {
             .prepare(kind, &key.to_hex())
             .map_err(store_error)?
         {
-            Prepared::Committed(dir) => Ok(Entry { dir, built: false }),
-            Prepared::Active(active) => {
-                build(active.dir())?;
-                let dir = active.commit(description, parents).map_err(store_error)?;
-                Ok(Entry { dir, built: true })
+            Prepared::Committed(dir) => {
+                self.touched(kind, key, &dir, description);
+                Ok(Entry {
+                    dir,
+                    built: false,
+                    fetched: false,
+                })
             }
+            Prepared::Active(active) => {
+                let fetched = self
+                    .registry_cache
+                    .as_ref()
+                    .and_then(|cache| cache.fetch(kind, key, active.dir()));
+                if fetched.is_none() {
+                    build(active.dir())?;
+                }
+                let dir = active.commit(description, parents).map_err(store_error)?;
+                self.touched(kind, key, &dir, description);
+                Ok(Entry {
+                    dir,
+                    built: fetched.is_none(),
+                    fetched: fetched.is_some(),
+                })
+            }
+        }
+    }
+
+    fn touched(&self, kind: Kind, key: &CacheKey, dir: &Path, description: &str) {
+        if let Some(cache) = &self.registry_cache {
+            cache.touched(kind, key, dir, description);
         }
     }
 

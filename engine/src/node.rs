@@ -149,6 +149,16 @@ pub(crate) enum Change {
         dest: ContainerPath,
         mode: Option<u32>,
     },
+    /// Dockerfile `ADD` of a local file: unpacked at `dest` when it is a
+    /// tar archive (plain, gzip or zstd, told by content), else copied as a
+    /// file, into the directory `dest` when `into`.
+    Add {
+        source: Arc<Node>,
+        src_path: ContainerPath,
+        dest: ContainerPath,
+        into: bool,
+        mode: Option<u32>,
+    },
     NewFile {
         path: ContainerPath,
         contents: Vec<u8>,
@@ -157,6 +167,11 @@ pub(crate) enum Change {
     NewDirectory {
         path: ContainerPath,
         mode: u32,
+    },
+    /// A directory made when missing, left as it is when there
+    /// (Dockerfile `WORKDIR`).
+    EnsureDirectory {
+        path: ContainerPath,
     },
     Remove {
         path: ContainerPath,
@@ -212,6 +227,8 @@ pub(crate) struct ExecOp {
     pub expect: Expect,
     pub mounts: Vec<MountSpec>,
     pub secret_env: Vec<(String, Secret)>,
+    /// A value only in the step's key, to run it again whatever is cached.
+    pub cache_buster: Option<String>,
 }
 
 /// Which exit codes count as success (Dagger's `ReturnType`).

@@ -171,6 +171,41 @@ impl<'s> Puller<'s> {
         Puller { store, client }
     }
 
+    /// Pulls the first of `candidates` (what a short name may mean) that a
+    /// registry has; with one candidate, that one.
+    pub fn pull_first(
+        &self,
+        address: &str,
+        candidates: &[Reference],
+        options: &PullOptions,
+    ) -> Result<PulledImage, Error> {
+        let mut tried = Vec::new();
+        for (i, reference) in candidates.iter().enumerate() {
+            match self.pull(reference, options) {
+                Err(Error::Registry { source, .. })
+                    if source.is_absent() && i + 1 < candidates.len() =>
+                {
+                    tracing::debug!("{reference}: {source}; trying the next search registry");
+                    tried.push(format!("{reference}: {source}"));
+                }
+                Err(Error::Registry { image, source })
+                    if !tried.is_empty() && source.is_absent() =>
+                {
+                    tried.push(format!("{image}: {source}"));
+                    return Err(Error::NotInSearchRegistries {
+                        address: address.to_owned(),
+                        tried: tried.join("; "),
+                    });
+                }
+                result => return result,
+            }
+        }
+        Err(Error::NotInSearchRegistries {
+            address: address.to_owned(),
+            tried: "no search registries are configured".into(),
+        })
+    }
+
     pub fn pull(&self, reference: &Reference, options: &PullOptions) -> Result<PulledImage, Error> {
         let image = reference.to_string();
         let registry_error = |source| Error::Registry {

@@ -15,10 +15,11 @@ const RECORD_FILE: &str = "record";
 impl Engine {
     /// The record kept under (`namespace`, `key`), if there is one.
     pub fn record(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        let Some(dir) = self
-            .ctx
-            .memo
-            .lookup(Kind::Layer, &record_key(namespace, key))?
+        let description = format!("record {namespace}");
+        let Some(dir) =
+            self.ctx
+                .memo
+                .find(Kind::Layer, &record_key(namespace, key), &description)?
         else {
             return Ok(None);
         };

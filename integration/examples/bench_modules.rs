@@ -50,12 +50,12 @@ fn main() {
     println!("|---|---|---|");
     println!(
         "| warm `hello --name=x` (registration and result kept) | {:.0} ms | ≤ 150 ms |",
-        ms(median(warm))
+        ms(bench::median(warm))
     );
-    println!("| uncached call of a built runtime (`cache=\"never\"`, no work) | {:.0} ms | ≤ 1 s above the work |", ms(median(uncached)));
+    println!("| uncached call of a built runtime (`cache=\"never\"`, no work) | {:.0} ms | ≤ 1 s above the work |", ms(bench::median(uncached)));
     println!(
         "| first call after a source change (image and uv cache present) | {:.1} s | ≤ 10 s |",
-        median(changed).as_secs_f64()
+        bench::median(changed).as_secs_f64()
     );
 }
 
@@ -79,11 +79,6 @@ fn module(tanto: &Tanto, version: usize) {
             "# version {version}\nfrom dagger import function, object_type\n\n\n@object_type\nclass Bench:\n    @function\n    def hello(self, name: str) -> str:\n        return f\"Hello, {{name}}!\"\n\n    @function(cache=\"never\")\n    def fresh(self) -> str:\n        return \"fresh\"\n"
         ),
     );
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }
 
 fn ms(d: Duration) -> f64 {

@@ -36,16 +36,33 @@ impl Basic {
     }
 }
 
-/// Credentials per registry host, loaded from auth files.
+/// Credentials per registry host, loaded from auth files: given there, or
+/// asked of a credential helper when first needed (and kept for the run).
 #[derive(Clone, Debug, Default)]
 pub struct Credentials {
-    by_host: HashMap<String, Basic>,
+    by_host: HashMap<String, Entry>,
+    /// `credsStore`: the helper asked for every registry no entry names.
+    store: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Entry {
+    Basic(Basic),
+    /// A helper's name (`credHelpers`, or `credsStore` for a listed host).
+    Helper(String),
+    /// Asked of a helper, which had none.
+    Absent,
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct AuthFile {
     #[serde(default)]
     auths: HashMap<String, AuthEntry>,
+    #[serde(default)]
+    creds_store: Option<String>,
+    #[serde(default)]
+    cred_helpers: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -73,17 +90,21 @@ impl Credentials {
             files.push(Path::new(&home).join(".docker/config.json"));
         }
         let mut credentials = Credentials::default();
-        // Later files fill only hosts the earlier ones left out.
+        // Later files fill only what the earlier ones left out.
         for file in files.iter().rev() {
             if file.exists() {
-                credentials
-                    .by_host
-                    .extend(Credentials::from_file(file)?.by_host);
+                let loaded = Credentials::from_file(file)?;
+                credentials.by_host.extend(loaded.by_host);
+                if loaded.store.is_some() {
+                    credentials.store = loaded.store;
+                }
             }
         }
         Ok(credentials)
     }
 
+    /// One file, as docker reads it: `credHelpers` first, then `credsStore`
+    /// (which then holds the `auths` it lists), then `auths`.
     pub fn from_file(path: &Path) -> Result<Credentials, Error> {
         let text = std::fs::read(path).map_err(|source| Error::AuthFile {
             path: path.display().to_string(),
@@ -94,8 +115,13 @@ impl Credentials {
                 path: path.display().to_string(),
                 source,
             })?;
+        let store = file.creds_store.filter(|s| !s.is_empty());
         let mut by_host = HashMap::new();
         for (key, entry) in file.auths {
+            if let Some(store) = &store {
+                by_host.insert(normalize_host(&key), Entry::Helper(store.clone()));
+                continue;
+            }
             let basic = match (entry.auth, entry.username, entry.password) {
                 (Some(auth), _, _) => decode_auth(&auth),
                 (None, Some(username), Some(password)) => Some(Basic { username, password }),
@@ -103,30 +129,51 @@ impl Credentials {
             };
             match basic {
                 Some(basic) => {
-                    by_host.insert(normalize_host(&key), basic);
+                    by_host.insert(normalize_host(&key), Entry::Basic(basic));
                 }
                 None => tracing::warn!(
-                    "ignoring the entry for {key} in {}: it has no usable \"auth\" or username/password \
-                     (credential helpers are not supported yet)",
+                    "ignoring the entry for {key} in {}: it has no usable \"auth\" or \
+                     username/password, and no credsStore or credHelpers entry names a helper",
                     path.display()
                 ),
             }
         }
-        Ok(Credentials { by_host })
+        for (key, helper) in file.cred_helpers {
+            by_host.insert(normalize_host(&key), Entry::Helper(helper));
+        }
+        Ok(Credentials { by_host, store })
     }
 
     pub fn insert(&mut self, registry: &str, basic: Basic) {
-        self.by_host.insert(normalize_host(registry), basic);
+        self.by_host
+            .insert(normalize_host(registry), Entry::Basic(basic));
     }
 
+    /// No credentials for `registry` from now on, whatever the files say.
     pub fn remove(&mut self, registry: &str) {
-        self.by_host.remove(&normalize_host(registry));
+        self.by_host.insert(normalize_host(registry), Entry::Absent);
     }
 
     /// The credentials for a registry as written in a reference (`docker.io`,
-    /// `host:port`).
-    pub fn for_registry(&self, registry: &str) -> Option<&Basic> {
-        self.by_host.get(&normalize_host(registry))
+    /// `host:port`), asking its credential helper the first time.
+    pub fn for_registry(&mut self, registry: &str) -> Result<Option<Basic>, Error> {
+        let host = normalize_host(registry);
+        let helper = match self.by_host.get(&host) {
+            Some(Entry::Basic(basic)) => return Ok(Some(basic.clone())),
+            Some(Entry::Absent) => return Ok(None),
+            Some(Entry::Helper(helper)) => helper.clone(),
+            None => match &self.store {
+                Some(store) => store.clone(),
+                None => return Ok(None),
+            },
+        };
+        let found = crate::credential_helper::get(&helper, &host)?;
+        let entry = match &found {
+            Some(basic) => Entry::Basic(basic.clone()),
+            None => Entry::Absent,
+        };
+        self.by_host.insert(host, entry);
+        Ok(found)
     }
 }
 
@@ -255,15 +302,52 @@ mod tests {
             }}"#,
         )
         .unwrap();
-        let creds = Credentials::from_file(&path).unwrap();
-        let hub = creds.for_registry("docker.io").unwrap();
+        let mut creds = Credentials::from_file(&path).unwrap();
+        let hub = creds.for_registry("docker.io").unwrap().unwrap();
         assert_eq!(
             (hub.username.as_str(), hub.password.as_str()),
             ("user", "pass:with:colons")
         );
-        assert_eq!(creds.for_registry("127.0.0.1:5000").unwrap().username, "u");
-        assert!(creds.for_registry("helper.example").is_none());
+        let local = creds.for_registry("127.0.0.1:5000").unwrap().unwrap();
+        assert_eq!(local.username, "u");
+        assert!(creds.for_registry("helper.example").unwrap().is_none());
         assert!(!format!("{hub:?}").contains("pass"));
+    }
+
+    #[test]
+    fn helpers_named_in_the_file_are_asked_and_missing_ones_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(
+            &path,
+            r#"{"auths": {"reg.lan": {"auth": "dTpw"}},
+                "credHelpers": {"ecr.example": "tanto-absent-ecr"}}"#,
+        )
+        .unwrap();
+        let mut creds = Credentials::from_file(&path).unwrap();
+        assert_eq!(
+            creds.for_registry("reg.lan").unwrap().unwrap().password,
+            "p"
+        );
+        let err = creds.for_registry("ecr.example").unwrap_err().to_string();
+        assert!(err.contains("docker-credential-tanto-absent-ecr"), "{err}");
+        assert!(creds.for_registry("other.lan").unwrap().is_none());
+
+        std::fs::write(
+            &path,
+            r#"{"auths": {"reg.lan": {}}, "credsStore": "tanto-absent-store"}"#,
+        )
+        .unwrap();
+        let mut creds = Credentials::from_file(&path).unwrap();
+        for registry in ["reg.lan", "other.lan"] {
+            let err = creds.for_registry(registry).unwrap_err().to_string();
+            assert!(
+                err.contains("docker-credential-tanto-absent-store"),
+                "{err}"
+            );
+        }
+        creds.remove("other.lan");
+        assert!(creds.for_registry("other.lan").unwrap().is_none());
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct BlobReader {
     body: Option<Box<dyn Read + Send + Sync>>,
     offset: u64,
     resumes: u32,
+    /// Attempts per request: fewer at a mirror, which has a fallback.
+    attempts: u32,
 }
 
 impl BlobReader {
@@ -26,8 +28,10 @@ impl BlobReader {
         reference: Reference,
         digest: String,
         size: u64,
+        attempts: u32,
     ) -> Result<BlobReader, Error> {
         let mut reader = BlobReader {
+            attempts,
             client,
             reference,
             digest,
@@ -57,7 +61,9 @@ impl BlobReader {
     fn request(&self) -> Result<Box<dyn Read + Send + Sync>, Error> {
         let path = self.client.blob_path(&self.reference, &self.digest);
         let range = (self.offset > 0).then_some(self.offset);
-        let response = self.client.get(&self.reference, &path, &[], range)?;
+        let response = self
+            .client
+            .get(&self.reference, &path, &[], range, self.attempts)?;
         let url = response.get_url().to_owned();
         let resumed_at = match response.status() {
             206 => response.header("Content-Range").and_then(range_start),

@@ -83,6 +83,13 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    #[error("credential helper {program} gave no credentials for {registry}: {detail}")]
+    CredentialHelper {
+        program: String,
+        registry: String,
+        detail: String,
+    },
+
     #[error("manifest {reference} is larger than {limit} bytes; refusing to read it")]
     ManifestTooLarge { reference: String, limit: usize },
 
@@ -117,6 +124,34 @@ pub enum Error {
         source: io::Error,
     },
 
+    #[error("{reference} is on {prefix}, which is blocked in {file}; use another registry, or remove `blocked = true` there")]
+    Blocked {
+        reference: String,
+        prefix: String,
+        file: String,
+    },
+
+    #[error("cannot read the registries configuration {path}")]
+    RegistriesConfRead {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("registries configuration {path} is invalid: {detail}")]
+    RegistriesConf { path: String, detail: String },
+
     #[error("{url} {detail}; the registry does not follow the distribution protocol")]
     Protocol { url: String, detail: String },
+}
+
+impl Error {
+    /// The image is not at that registry (missing, or hidden behind
+    /// credentials): with a short name, the next search registry is asked.
+    pub fn is_absent(&self) -> bool {
+        matches!(
+            self,
+            Error::NotFound { .. } | Error::Denied { .. } | Error::CredentialsRequired { .. }
+        )
+    }
 }

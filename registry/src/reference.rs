@@ -125,6 +125,12 @@ impl FromStr for Reference {
             host if host == "index.docker.io" => DOCKER_HUB.to_owned(),
             host => host,
         };
+        // `docker.io/alpine` is the official image, as `alpine` is.
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
         validate_repository(&repository).map_err(|reason| invalid(&reason))?;
 
         let tag = if tag.is_none() && digest.is_none() {
@@ -228,6 +234,10 @@ mod tests {
         );
         assert_eq!(parse("user/app").to_string(), "docker.io/user/app:latest");
         assert_eq!(parse("index.docker.io/library/x").registry(), "docker.io");
+        assert_eq!(
+            parse("docker.io/alpine").to_string(),
+            "docker.io/library/alpine:latest"
+        );
         assert_eq!(parse("alpine").api_host(), "registry-1.docker.io");
     }
 

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use registry::{Client, ClientConfig, Credentials, Reference};
+use registry::{Client, ClientConfig, Credentials, Reference, RegistriesConf};
 use sha2::{Digest as _, Sha256};
 
 #[derive(Clone, Debug)]
@@ -343,4 +343,100 @@ fn forbidden_missing_and_tampered_manifests_say_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not the") && err.contains("altered"), "{err}");
+}
+
+/// A client following a registries.conf with `text`.
+fn client_with_conf(text: &str) -> Client {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registries.conf");
+    std::fs::write(&path, text).unwrap();
+    Client::new(ClientConfig {
+        registries: RegistriesConf::from_files(&[path]).unwrap(),
+        ..ClientConfig::default()
+    })
+}
+
+fn serves_manifest_and_blob(blob: &'static [u8]) -> Fake {
+    Fake::start(move |request, _| {
+        if request.path.contains("/blobs/") {
+            reply(200, blob)
+        } else {
+            reply(200, MANIFEST.as_bytes())
+                .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        }
+    })
+}
+
+#[test]
+fn a_mirror_serves_pulls_in_place_of_the_origin() {
+    const BLOB: &[u8] = b"layer bytes";
+    let mirror = serves_manifest_and_blob(BLOB);
+    let origin = serves_manifest_and_blob(BLOB);
+    let client = client_with_conf(&format!(
+        "[[registry]]\nprefix = \"127.0.0.1:{origin}/team\"\nlocation = \"127.0.0.1:{origin}/team\"\n\
+         [[registry.mirror]]\nlocation = \"127.0.0.1:{mirror}/cache/team\"\n",
+        origin = origin.port,
+        mirror = mirror.port
+    ));
+    let reference = origin.reference("team/app:1");
+    assert_eq!(
+        client.fetch_manifest(&reference).unwrap().bytes,
+        MANIFEST.as_bytes()
+    );
+    let mut bytes = Vec::new();
+    client
+        .fetch_blob(&reference, &sha(BLOB), BLOB.len() as u64)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    assert_eq!(bytes, BLOB);
+    let paths: Vec<String> = mirror.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v2/cache/team/app/manifests/1".to_owned(),
+            format!("/v2/cache/team/app/blobs/{}", sha(BLOB))
+        ]
+    );
+    assert!(origin.requests().is_empty(), "{:?}", origin.requests());
+}
+
+#[test]
+fn the_origin_answers_when_a_mirror_lacks_the_image_or_is_down() {
+    let origin = serves_manifest_and_blob(b"");
+    let empty_mirror = Fake::start(|_, _| reply(404, b"{}"));
+    // Nothing listens on a port just given back.
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = client_with_conf(&format!(
+        "[[registry]]\nlocation = \"127.0.0.1:{origin}\"\n\
+         [[registry.mirror]]\nlocation = \"127.0.0.1:{down}\"\n\
+         [[registry.mirror]]\nlocation = \"127.0.0.1:{empty}\"\n",
+        origin = origin.port,
+        empty = empty_mirror.port
+    ));
+    for _ in 0..2 {
+        client.fetch_manifest(&origin.reference("app:1")).unwrap();
+    }
+    assert_eq!(origin.requests().len(), 2);
+    // The empty mirror is asked each time; the dead one was given up on.
+    assert_eq!(empty_mirror.requests().len(), 2);
+}
+
+#[test]
+fn a_blocked_registry_is_refused_before_any_request() {
+    let origin = serves_manifest_and_blob(b"");
+    let client = client_with_conf(&format!(
+        "[[registry]]\nlocation = \"127.0.0.1:{}\"\nblocked = true\n",
+        origin.port
+    ));
+    let err = client
+        .fetch_manifest(&origin.reference("app:1"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("blocked"), "{err}");
+    assert!(origin.requests().is_empty());
 }

@@ -48,7 +48,10 @@ pub use cache_volume::{VolumeInUse, VolumeSharing};
 pub use changeset::{export_changes, ChangedPaths, Comparison};
 pub use compression::Compression;
 pub use copied_root::{copy_chain, take_over_copy, write_changes, Changes, CopiedRoot};
-pub use copy::{copy_into_layer, make_dir, make_whiteout, write_new_file, CopyStats};
+pub use copy::{
+    archive_compression, copy_into_layer, ensure_dir, extract_into_layer, make_dir, make_whiteout,
+    write_new_file, CopyStats,
+};
 pub use diff::diff_into_layer;
 pub use error::Error;
 pub use export::{export_dir, export_file};

@@ -401,6 +401,56 @@ impl Store {
         } else {
             None
         };
+        let stats = self.unpack_verified(&fs, layer, compressed, copy)?;
+
+        let id = self.layer_snapshot_id(layer.diff_id)?;
+        let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
+        sys::sync_filesystem(fs_dir.as_fd()).map_err(commit_error)?;
+        if let Some(path) = blob_temp.take() {
+            self.commit_blob(&path, layer.digest)?;
+        }
+        let dir = self.snapshots.join(&id);
+        if dir.join("fs").is_dir() {
+            // Committed, though the metadata did not say so (a crash between
+            // a rename and its record): that one stands.
+            let _ = std::fs::remove_dir_all(temp_dir);
+        } else {
+            std::fs::rename(temp_dir, &dir).map_err(commit_error)?;
+        }
+        self.meta.record(
+            &format!("snapshots/{id}"),
+            EntryKind::ImageLayer,
+            apparent_size(&dir),
+            &format!("layer {}{}", layer.diff_id, self.owners.note()),
+        )?;
+        Ok(Ingested {
+            snapshot: Snapshot { id, dir },
+            stats,
+        })
+    }
+
+    /// Unpacks the layer blob `compressed` into `fs` (an empty directory of
+    /// the caller's), checking the blob's size and digest and the tar's
+    /// diff id as it goes: for results fetched from a registry cache. On
+    /// error `fs` holds whatever was unpacked, for the caller to throw away.
+    pub fn unpack_layer_into(
+        &self,
+        fs: &Path,
+        layer: &LayerBlob,
+        compressed: impl Read,
+    ) -> Result<UnpackStats, Error> {
+        self.unpack_verified(fs, layer, compressed, None)
+    }
+
+    /// What ingesting and [`Store::unpack_layer_into`] share: unpack,
+    /// verify, and copy the blob to `copy` as it passes.
+    fn unpack_verified(
+        &self,
+        fs: &Path,
+        layer: &LayerBlob,
+        compressed: impl Read,
+        copy: Option<File>,
+    ) -> Result<UnpackStats, Error> {
         let read_error = |source| Error::Read {
             layer: layer.digest.to_owned(),
             source,
@@ -417,7 +467,7 @@ impl Store {
                 bound,
                 None,
             );
-            let unpacked = Unpacker::new(&fs, layer.digest, self.owners)?.unpack(&mut tar);
+            let unpacked = Unpacker::new(fs, layer.digest, self.owners)?.unpack(&mut tar);
             // The diff id covers the whole stream, padding after the tar's end too.
             let drained =
                 unpacked.and_then(|stats| tar.drain().map(|()| stats).map_err(read_error));
@@ -465,31 +515,7 @@ impl Store {
             });
         }
         drop(copy);
-
-        let id = self.layer_snapshot_id(layer.diff_id)?;
-        let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
-        sys::sync_filesystem(fs_dir.as_fd()).map_err(commit_error)?;
-        if let Some(path) = blob_temp.take() {
-            self.commit_blob(&path, layer.digest)?;
-        }
-        let dir = self.snapshots.join(&id);
-        if dir.join("fs").is_dir() {
-            // Committed, though the metadata did not say so (a crash between
-            // a rename and its record): that one stands.
-            let _ = std::fs::remove_dir_all(temp_dir);
-        } else {
-            std::fs::rename(temp_dir, &dir).map_err(commit_error)?;
-        }
-        self.meta.record(
-            &format!("snapshots/{id}"),
-            EntryKind::ImageLayer,
-            apparent_size(&dir),
-            &format!("layer {}{}", layer.diff_id, self.owners.note()),
-        )?;
-        Ok(Ingested {
-            snapshot: Snapshot { id, dir },
-            stats,
-        })
+        Ok(stats)
     }
 
     fn layer_snapshot_id(&self, diff_id: &str) -> Result<String, Error> {

@@ -53,6 +53,32 @@ impl DirectoryObj {
         DirectoryObj(self.0.directory(&path))
     }
 
+    /// Builds the Dockerfile in this directory (the build context).
+    #[allow(clippy::too_many_arguments)]
+    async fn docker_build(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "String::from(\"Dockerfile\")")] dockerfile: String,
+        platform: Option<crate::scalars::Platform>,
+        #[graphql(default)] build_args: Vec<super::docker_build::BuildArg>,
+        #[graphql(default)] target: String,
+        #[graphql(default)] secrets: Vec<ID>,
+        #[graphql(default)] no_init: bool,
+        ssh: Option<ID>,
+    ) -> Result<super::ContainerObj> {
+        if ssh.is_some() {
+            return Err(async_graphql::Error::new(
+                "dockerBuild: ssh is not supported yet (RUN --mount=type=ssh)",
+            ));
+        }
+        // Steps run without an injected init anyway: noInit changes nothing.
+        let _ = no_init;
+        super::docker_build::docker_build(
+            ctx, &self.0, dockerfile, platform, build_args, target, secrets,
+        )
+        .await
+    }
+
     async fn with_new_file(
         &self,
         path: String,

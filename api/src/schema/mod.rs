@@ -6,6 +6,7 @@ mod address;
 mod changeset;
 mod container;
 mod container_info;
+mod docker_build;
 mod duration;
 mod engine_cache;
 mod env_file;

@@ -65,7 +65,7 @@ pub struct FunctionsArgs {
 /// `tanto call …`: a module's functions from the command line.
 pub fn run_call(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: CallArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -75,7 +75,7 @@ pub fn run_call(
     let (output, json) = (flags.output, flags.json);
     with_module(
         store_root,
-        insecure_registries,
+        registries,
         progress,
         Some(flags.interactive),
         source,
@@ -118,14 +118,14 @@ pub fn run_call(
 /// `tanto functions [FUNCTION…]`: the functions a module offers.
 pub fn run_functions(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: FunctionsArgs,
 ) -> anyhow::Result<ExitCode> {
     let source = find_module(args.module.as_deref())?;
     with_module(
         store_root,
-        insecure_registries,
+        registries,
         progress,
         None,
         source,
@@ -185,7 +185,7 @@ type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String,
 /// (`terminal`; where a step failed, when true).
 fn with_module(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     interactive: Option<bool>,
     source: api::module_source::ModuleSource,
@@ -196,12 +196,8 @@ fn with_module(
     let observer = progress.observer();
     let terminal = interactive.map(|debug_failures| progress.terminal_access(debug_failures));
     let (result, collector) = runtime.block_on(async {
-        let engine = crate::engine_start::with_terminal(
-            store_root,
-            insecure_registries,
-            observer,
-            terminal,
-        )?;
+        let engine =
+            crate::engine_start::with_terminal(store_root, &registries, observer, terminal)?;
         let collector = engine.clone();
         let session = Arc::new(api::Session::new(engine.clone(), api::new_token()?)?);
         let (listener, address) = api::bind_loopback()
@@ -280,7 +276,7 @@ async fn construct(
 /// `tanto core …`: Dagger's core API from the command line.
 pub fn run_core(
     store_root: &Path,
-    insecure_registries: Vec<String>,
+    registries: crate::engine_start::Registries,
     progress: &crate::progress::Options,
     args: CoreArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -290,12 +286,8 @@ pub fn run_core(
     let observer = progress.observer();
     let terminal = progress.terminal_access(flags.interactive);
     let (result, collector) = runtime.block_on(async {
-        let engine = crate::engine_start::with_terminal(
-            store_root,
-            insecure_registries,
-            observer,
-            Some(terminal),
-        )?;
+        let engine =
+            crate::engine_start::with_terminal(store_root, &registries, observer, Some(terminal))?;
         let collector = engine.clone();
         let client = Client {
             session: Arc::new(api::Session::new(engine, api::new_token()?)?),
@@ -374,7 +366,7 @@ fn finish(
         }
     })?;
     written.context("cannot write the result to standard output")?;
-    crate::gc::collect(collector);
+    crate::engine_start::finish(collector)?;
     match result {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(failure) => {

@@ -21,6 +21,8 @@ pub enum Update {
     },
     Cached {
         step: u64,
+        /// Fetched from a registry cache (`--cache-from`).
+        registry: bool,
     },
     Finished {
         step: u64,
@@ -56,7 +58,7 @@ impl Update {
             Update::Started { step, .. }
             | Update::Waiting { step }
             | Update::Running { step }
-            | Update::Cached { step }
+            | Update::Cached { step, .. }
             | Update::Finished { step, .. }
             | Update::Failed { step, .. }
             | Update::Cancelled { step }
@@ -82,7 +84,7 @@ impl Update {
             Update::Started { step, name } => json!({"started": step, "name": name}),
             Update::Waiting { step } => json!({ "waiting": step }),
             Update::Running { step } => json!({ "running": step }),
-            Update::Cached { step } => json!({ "cached": step }),
+            Update::Cached { step, registry } => json!({ "cached": step, "registry": registry }),
             Update::Finished { step, took } => {
                 json!({"finished": step, "took": took.as_secs_f64()})
             }
@@ -136,7 +138,10 @@ impl Update {
         } else if let Some(step) = number("running") {
             Update::Running { step }
         } else if let Some(step) = number("cached") {
-            Update::Cached { step }
+            Update::Cached {
+                step,
+                registry: value.get("registry").and_then(|r| r.as_bool()) == Some(true),
+            }
         } else if let Some(step) = number("cancelled") {
             Update::Cancelled { step }
         } else if let Some(step) = number("finished") {
@@ -196,7 +201,14 @@ impl Update {
             },
             Event::Waiting(s) => Update::Waiting { step: s.number },
             Event::Running(s) => Update::Running { step: s.number },
-            Event::Cached(s) => Update::Cached { step: s.number },
+            Event::Cached(s) => Update::Cached {
+                step: s.number,
+                registry: false,
+            },
+            Event::Fetched(s) => Update::Cached {
+                step: s.number,
+                registry: true,
+            },
             Event::Finished(s, took) => Update::Finished {
                 step: s.number,
                 took: *took,
@@ -272,7 +284,10 @@ mod tests {
             },
             Update::Waiting { step: 1 },
             Update::Running { step: 1 },
-            Update::Cached { step: 2 },
+            Update::Cached {
+                step: 2,
+                registry: true,
+            },
             Update::Finished {
                 step: 1,
                 took: Duration::from_millis(1500),

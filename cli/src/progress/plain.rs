@@ -21,6 +21,16 @@ use crate::output;
 /// How often a layer download in progress gets a line.
 const PULL_EVERY: Duration = Duration::from_secs(2);
 
+/// How a cached step ends: found in the store, or fetched from a registry
+/// cache.
+pub(super) fn cached(registry: bool) -> &'static str {
+    if registry {
+        "CACHED (registry)"
+    } else {
+        "CACHED"
+    }
+}
+
 pub struct Plain<W: Write> {
     out: W,
     steps: Steps,
@@ -51,7 +61,7 @@ impl<W: Write> Plain<W> {
             Update::Started { .. } => lines.push(format!("{head} STARTED")),
             Update::Waiting { .. } => lines.push(format!("{head} WAITING")),
             Update::Running { .. } => lines.push(format!("{head} RUNNING")),
-            Update::Cached { .. } => lines.push(format!("{head} CACHED")),
+            Update::Cached { registry, .. } => lines.push(format!("{head} {}", cached(*registry))),
             Update::Cancelled { .. } => lines.push(format!(
                 "{head} CANCELED {}",
                 seconds(step.took.unwrap_or_default())
@@ -192,7 +202,13 @@ mod tests {
         let log = render(
             &[
                 (0, started(1, "from debian:bookworm")),
-                (1, Update::Cached { step: 1 }),
+                (
+                    1,
+                    Update::Cached {
+                        step: 1,
+                        registry: false,
+                    },
+                ),
                 (2, started(2, r#"withExec sh -c "make lint""#)),
                 (3, started(3, r#"withExec sh -c "make test""#)),
                 (4, out(2, "lint: ")),

@@ -49,6 +49,8 @@ pub struct Step {
     /// Layers being (or that were) downloaded, in the order first seen.
     pub layers: Vec<LayerProgress>,
     pub failure: Option<Failure>,
+    /// Its result was fetched from a registry cache.
+    pub from_registry: bool,
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +77,7 @@ impl Steps {
                     partial: [Lines::default(), Lines::default()],
                     layers: Vec::new(),
                     failure: None,
+                    from_registry: false,
                 },
             );
             return Vec::new();
@@ -101,7 +104,10 @@ impl Steps {
                 }
                 Vec::new()
             }
-            Update::Cached { .. } => step.end(State::Cached, None),
+            Update::Cached { registry, .. } => {
+                step.from_registry = *registry;
+                step.end(State::Cached, None)
+            }
             Update::Finished { took, .. } => step.end(State::Done, Some(*took)),
             Update::Cancelled { .. } => {
                 let took = at.saturating_sub(step.started);

@@ -64,7 +64,10 @@ impl<W: Write> Tty<W> {
     /// The one line an ended step leaves in the scrollback.
     fn ended_line(&self, step: &Step, width: usize) -> String {
         let (icon, state) = match step.state {
-            State::Cached => (self.style.cached("●"), self.style.cached("CACHED")),
+            State::Cached => (
+                self.style.cached("●"),
+                self.style.cached(super::plain::cached(step.from_registry)),
+            ),
             State::Failed => (
                 self.style.failed("✘"),
                 self.style.failed(&format!(
@@ -79,7 +82,7 @@ impl<W: Write> Tty<W> {
             _ => (self.style.done("✔"), done_state(step)),
         };
         let plain_state = match step.state {
-            State::Cached => "CACHED".to_owned(),
+            State::Cached => super::plain::cached(step.from_registry).to_owned(),
             State::Failed => format!("FAILED {}", seconds(step.took.unwrap_or_default())),
             State::Cancelled => cancelled_state(step),
             _ => done_state(step),
@@ -335,7 +338,13 @@ mod tests {
     fn ended_steps_leave_one_line_in_the_scrollback_and_the_live_area_goes() {
         let mut view = tty(60, 20);
         view.update(Duration::ZERO, &started(1, "from debian:bookworm"));
-        view.update(Duration::ZERO, &Update::Cached { step: 1 });
+        view.update(
+            Duration::ZERO,
+            &Update::Cached {
+                step: 1,
+                registry: false,
+            },
+        );
         view.update(Duration::ZERO, &started(2, "withExec make"));
         view.update(Duration::ZERO, &out(2, "building\n"));
         view.tick(Duration::from_millis(100));

@@ -264,7 +264,24 @@ fn config_json(
         "Healthcheck",
         settings.healthcheck.as_ref().map(|h| h.to_json()),
     );
+    let volumes: Map<String, Value> = settings
+        .volumes
+        .iter()
+        .map(|path| (path.clone(), json!({})))
+        .collect();
+    set(
+        "Volumes",
+        (!volumes.is_empty()).then_some(Value::Object(volumes)),
+    );
+    let signal = &settings.stop_signal;
+    set("StopSignal", (!signal.is_empty()).then(|| json!(signal)));
+    let triggers = &settings.on_build;
+    set("OnBuild", (!triggers.is_empty()).then(|| json!(triggers)));
     config.insert("config".into(), Value::Object(run));
+    match settings.author.as_str() {
+        "" => config.remove("author"),
+        author => config.insert("author".into(), author.into()),
+    };
     config.insert(
         "rootfs".into(),
         json!({"type": "layers", "diff_ids": diff_ids}),

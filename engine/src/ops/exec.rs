@@ -302,6 +302,15 @@ impl Prepared {
 
     /// What the step's result is made on: its root file system's layers and
     /// its mounts' inputs (kept while the result is).
+    /// Whether the step is given a secret, as a variable or a file.
+    fn reads_secrets(&self) -> bool {
+        !self.secret_env.is_empty()
+            || self
+                .mounts
+                .iter()
+                .any(|(_, mount)| matches!(mount, ReadyMount::Secret { .. }))
+    }
+
     fn inputs(&self) -> Vec<PathBuf> {
         let mut inputs = self.rootfs.layers.to_vec();
         for (_, mount) in &self.mounts {
@@ -389,6 +398,7 @@ fn run_in(
     let record = ExecRecord {
         exit_code: outcome.exit_code,
         args: step.args.clone(),
+        reads_secrets: step.reads_secrets(),
     };
     let path = temp.join("result.json");
     std::fs::write(

@@ -37,17 +37,20 @@ pub(super) async fn solve_image(
         .solve(request, node.name.clone(), move |job| {
             blocking(move || {
                 let ctx = step_ctx;
-                let reference: Reference = address.parse().map_err(|source| Error::Reference {
-                    address: address.clone(),
-                    source: Box::new(source),
-                })?;
+                let candidates: Vec<Reference> =
+                    ctx.client
+                        .candidates(&address)
+                        .map_err(|source| Error::Reference {
+                            address: address.clone(),
+                            source: Box::new(source),
+                        })?;
                 let puller = Puller::new(&ctx.store, ctx.client.clone());
                 let options = PullOptions {
                     platform,
                     progress: Some(Arc::new(move |layer: &LayerProgress| job.pull(layer))),
                     ..PullOptions::default()
                 };
-                let image = puller.pull(&reference, &options)?;
+                let image = puller.pull_first(&address, &candidates, &options)?;
                 let config_bytes = ctx
                     .store
                     .read_blob(&image.config_digest)
@@ -106,6 +109,11 @@ pub(crate) fn image_outcome(
     let mut settings = Settings::from_image(&config);
     // Docker's extension, which the OCI config type does not model.
     settings.healthcheck = base.config.get("config").and_then(Healthcheck::from_config);
+    settings.on_build = base
+        .config
+        .pointer("/config/OnBuild")
+        .and_then(|triggers| serde_json::from_value(triggers.clone()).ok())
+        .unwrap_or_default();
     solved.settings = Some(Arc::new(settings));
     solved.base = Some(Arc::new(base));
     solved.pulled = Some(Arc::new(PullReport { pinned, layers }));

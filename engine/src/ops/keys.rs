@@ -110,6 +110,19 @@ pub(super) fn layer_key(
             .strs("exclude", exclude)
             .str("dest", dest)
             .u64("mode", mode.map_or(u64::MAX, u64::from)),
+        ChangeData::Add {
+            src_path,
+            dest,
+            into,
+            mode,
+            ..
+        } => builder
+            .str("change", "add")
+            .opt_key("source", source)
+            .str("src", src_path)
+            .str("dest", dest)
+            .bool("into", *into)
+            .u64("mode", mode.map_or(u64::MAX, u64::from)),
         ChangeData::NewFile {
             path,
             contents,
@@ -123,6 +136,9 @@ pub(super) fn layer_key(
             .str("change", "new-directory")
             .str("path", path)
             .u64("mode", u64::from(*mode)),
+        ChangeData::EnsureDirectory { path } => {
+            builder.str("change", "ensure-directory").str("path", path)
+        }
         ChangeData::Remove { path } => builder.str("change", "remove").str("path", path),
         ChangeData::RemoveMatching { path } => {
             builder.str("change", "remove-matching").str("path", path)
@@ -257,6 +273,10 @@ pub(super) fn exec_key(
     }
     if !settings.volatile_env.is_empty() {
         key = key.strs("volatile-env", &settings.volatile_names());
+    }
+    // Asked to run again whatever is cached (`tanto build --no-cache`).
+    if let Some(buster) = &exec.cache_buster {
+        key = key.str("cache-buster", buster);
     }
     // The same root run as another architecture makes another result.
     if exec.platform != registry::Platform::host() {

@@ -24,7 +24,7 @@ pub(super) async fn solve_layer(
     change: &Change,
 ) -> Result<Solved, Error> {
     let source_node = match change {
-        Change::Copy { source, .. } => Some(source),
+        Change::Copy { source, .. } | Change::Add { source, .. } => Some(source),
         _ => None,
     };
     let (base, source, change) = futures::future::join3(
@@ -61,6 +61,13 @@ pub(super) enum ChangeData {
         dest: String,
         mode: Option<u32>,
     },
+    Add {
+        src_path: String,
+        dest: String,
+        into: bool,
+        mode: Option<u32>,
+        owners: snapshotter::Owners,
+    },
     NewFile {
         path: String,
         contents: Vec<u8>,
@@ -69,6 +76,9 @@ pub(super) enum ChangeData {
     NewDirectory {
         path: String,
         mode: u32,
+    },
+    EnsureDirectory {
+        path: String,
     },
     Remove {
         path: String,
@@ -117,6 +127,19 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
             dest: resolve_path(ctx, dest).await?,
             mode: *mode,
         },
+        Change::Add {
+            src_path,
+            dest,
+            into,
+            mode,
+            ..
+        } => ChangeData::Add {
+            src_path: resolve_path(ctx, src_path).await?,
+            dest: resolve_path(ctx, dest).await?,
+            into: *into,
+            mode: *mode,
+            owners: ctx.store.owners(),
+        },
         Change::NewFile {
             path,
             contents,
@@ -129,6 +152,9 @@ async fn change_data(ctx: &Arc<Context>, change: &Change) -> Result<ChangeData, 
         Change::NewDirectory { path, mode } => ChangeData::NewDirectory {
             path: resolve_path(ctx, path).await?,
             mode: *mode,
+        },
+        Change::EnsureDirectory { path } => ChangeData::EnsureDirectory {
+            path: resolve_path(ctx, path).await?,
         },
         Change::Remove { path } => ChangeData::Remove {
             path: resolve_path(ctx, path).await?,
@@ -206,6 +232,51 @@ fn build_layer(
             )
             .map_err(fs_error(dest))?;
         }
+        ChangeData::Add {
+            src_path,
+            dest,
+            into,
+            mode,
+            owners,
+        } => {
+            let source = source.expect("an add has a source").view();
+            let Some(found) = source.lookup(src_path, true).map_err(fs_error(src_path))? else {
+                return Err(Error::NotFound {
+                    path: src_path.clone(),
+                });
+            };
+            match snapshotter::archive_compression(&found.host_path).map_err(fs_error(src_path))? {
+                Some(compression) => snapshotter::extract_into_layer(
+                    &target,
+                    layer,
+                    dest,
+                    &found.host_path,
+                    compression,
+                    *owners,
+                )
+                .map_err(fs_error(dest))?,
+                None => {
+                    let name = src_path.rsplit('/').next().unwrap_or(src_path);
+                    let dest = match into {
+                        true => format!("{}/{name}", dest.trim_end_matches('/')),
+                        false => dest.clone(),
+                    };
+                    let everything =
+                        snapshotter::Filter::new(&[], &[]).map_err(fs_error(src_path))?;
+                    snapshotter::copy_into_layer(
+                        &source,
+                        src_path,
+                        &everything,
+                        &target,
+                        layer,
+                        &dest,
+                        None,
+                        *mode,
+                    )
+                    .map_err(fs_error(&dest))?;
+                }
+            }
+        }
         ChangeData::NewFile {
             path,
             contents,
@@ -214,6 +285,9 @@ fn build_layer(
             .map_err(fs_error(path))?,
         ChangeData::NewDirectory { path, mode } => {
             snapshotter::make_dir(&target, layer, path, *mode).map_err(fs_error(path))?
+        }
+        ChangeData::EnsureDirectory { path } => {
+            snapshotter::ensure_dir(&target, layer, path).map_err(fs_error(path))?
         }
         ChangeData::Remove { path } => {
             snapshotter::make_whiteout(&target, layer, path).map_err(fs_error(path))?

@@ -161,6 +161,8 @@ fn memo_layer(
 fn memo_outcome(entry: &crate::memo::Entry, solved: Solved) -> crate::scheduler::Outcome<Solved> {
     if entry.built {
         crate::scheduler::Outcome::Ran(solved)
+    } else if entry.fetched {
+        crate::scheduler::Outcome::Fetched(solved)
     } else {
         crate::scheduler::Outcome::Cached(solved)
     }

@@ -34,6 +34,8 @@ pub enum Outcome<T> {
     Ran(T),
     /// A memoized result was found; nothing ran.
     Cached(T),
+    /// The result was fetched from a registry cache; nothing ran.
+    Fetched(T),
 }
 
 /// A step as the scheduler reports it.
@@ -58,6 +60,8 @@ pub enum Event<'a> {
     /// It got its permit after waiting.
     Running(&'a Step),
     Cached(&'a Step),
+    /// Its result came from a registry cache (`--cache-from`): nothing ran.
+    Fetched(&'a Step),
     Finished(&'a Step, Duration),
     Failed(&'a Step, &'a Error),
     /// Output of a running step, as it comes, with every secret masked.
@@ -242,6 +246,13 @@ impl<T: Clone + Send + Sync + 'static> Scheduler<T> {
                 }
                 Ok(value)
             }
+            Ok(Outcome::Fetched(value)) => {
+                if report {
+                    self.cached.fetch_add(1, Ordering::Relaxed);
+                    self.emit(&Event::Fetched(step));
+                }
+                Ok(value)
+            }
             Err(error) => {
                 if report {
                     self.failed.fetch_add(1, Ordering::Relaxed);
@@ -289,6 +300,9 @@ impl<T: Clone + Send + Sync + 'static> Scheduler<T> {
             }
             Event::Cached(step) => {
                 tracing::debug!(step = step.number, name = %step.name, "cache hit")
+            }
+            Event::Fetched(step) => {
+                tracing::debug!(step = step.number, name = %step.name, "registry cache hit")
             }
             Event::Finished(step, took) => {
                 tracing::debug!(step = step.number, name = %step.name, ?took, "finished")

@@ -5,7 +5,9 @@ mod changeset;
 mod command_line;
 mod container;
 mod directory;
+mod docker_build;
 mod host;
+mod http;
 
 pub use changeset::{Changeset, DiffStat, DiffStatKind, MergeConflict};
 pub use command_line::shell_words;
@@ -13,4 +15,5 @@ pub use container::{Container, ExecOptions, OutputFiles};
 pub use directory::{
     CacheVolume, Directory, File, Host, SearchOptions, SearchResult, Stat, Submatch,
 };
+pub use docker_build::DockerBuild;
 pub use host::Socket;

@@ -44,7 +44,7 @@ pub fn static_tanto_and_steps() -> (PathBuf, PathBuf) {
     (readable_copy(&tanto), readable_copy(&steps))
 }
 
-fn readable_copy(from: &Path) -> PathBuf {
+pub fn readable_copy(from: &Path) -> PathBuf {
     readable_copy_named(from, from.file_name().unwrap().to_str().unwrap())
 }
 
@@ -81,4 +81,10 @@ pub fn rounds(default: usize) -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
+}
+
+/// The middle of `values`.
+pub fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
 }

@@ -57,17 +57,7 @@ fn host_and_query_fields_behave_as_dagger_documents_through_the_python_sdk() {
 fn host_container_image_reads_an_image_from_the_users_own_podman() {
     let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
-    let podman = |args: &[&str]| {
-        let out = tanto
-            .command_for(std::path::Path::new("podman"), args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "podman {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let podman = |args: &[&str]| support::podman::as_user(&tanto, &[], args);
     // The user's own rootless podman store, as `podman pull` fills it.
     podman(&["pull", "--tls-verify=false", &format!("docker://{image}")]);
     podman(&["tag", image.as_str(), "localhost/from-the-host:v1"]);

@@ -16,7 +16,7 @@ fn images() -> &'static (Registry, String, String) {
 }
 
 /// A Python module `tiny` in the test user's home, at `~/tiny`.
-fn tiny_module(tanto: &Tanto) {
+pub(crate) fn tiny_module(tanto: &Tanto) {
     let (_, python, busybox) = images();
     support::modules::tiny_dagger_json(tanto, "python");
     tanto.write_home_file(

@@ -9,7 +9,9 @@
 
 use crate::support;
 
-use support::multi_platform::{served_multi_platform_busybox, write_layout};
+use support::multi_platform::{
+    assert_emulator_registered, served_multi_platform_busybox, write_layout,
+};
 use support::registry::Registry;
 use support::session::Session;
 use support::tanto::Tanto;
@@ -29,19 +31,6 @@ fn uname(tanto: &Tanto, image: &str, platform: Option<&str>) -> (String, String)
         from["withExec"]["stdout"].as_str().unwrap().to_owned(),
         from["platform"].as_str().unwrap().to_owned(),
     )
-}
-
-fn assert_emulator_registered() {
-    let registered = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
-        .unwrap_or_else(|_| {
-            panic!("no qemu-aarch64 binfmt_misc registration: run scripts/install-deps as root")
-        });
-    assert!(
-        registered
-            .lines()
-            .any(|l| l.starts_with("flags:") && l.contains('F')),
-        "qemu-aarch64 is registered without the F flag: run scripts/install-deps as root"
-    );
 }
 
 #[test]
@@ -247,17 +236,10 @@ fn platform_variants_publish_and_export_one_image_for_every_platform() {
     let tanto = Tanto::new();
     let session = Session::start(&tanto);
     // Each variant records the machine it was built on.
-    let built = |platform: &str| {
-        let answer = session.ask(&format!(
-            r#"{{ container(platform: "{platform}") {{ from(address: "{image}") {{
-                 withExec(args: ["sh", "-c", "uname -m > /built-on"]) {{ id }} }} }} }}"#
-        ));
-        answer["data"]["container"]["from"]["withExec"]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{answer:#}"))
-            .to_owned()
-    };
-    let (amd, arm) = (built("linux/amd64"), built("linux/arm64"));
+    let (amd, arm) = (
+        built_on(&session, image, "linux/amd64"),
+        built_on(&session, image, "linux/arm64"),
+    );
     let target = format!("{}/multi/app:v1", registry.host());
     let answer = session.ask(&format!(
         r#"{{ loadContainerFromID(id: "{amd}") {{
@@ -332,5 +314,85 @@ fn platform_variants_publish_and_export_one_image_for_every_platform() {
         message.contains("linux/amd64") && message.contains("platform"),
         "{answer:#}"
     );
+    session.end();
+}
+
+/// The ID of a container of `platform` on `image` that recorded the machine
+/// it ran on in `/built-on`.
+fn built_on(session: &Session, image: &str, platform: &str) -> String {
+    let answer = session.ask(&format!(
+        r#"{{ container(platform: "{platform}") {{ from(address: "{image}") {{
+             withExec(args: ["sh", "-c", "uname -m > /built-on"]) {{ id }} }} }} }}"#
+    ));
+    answer["data"]["container"]["from"]["withExec"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:#}"))
+        .to_owned()
+}
+
+/// What Dagger's SDK tests do (`dag.container().export(platformVariants:
+/// …)`): an empty receiver, which nothing gave a root file system, is left
+/// out of the image as Dagger's `filterEmptyContainers` leaves it out, so it
+/// is not a second linux/amd64 image.
+#[test]
+fn platform_variants_of_an_empty_container_leave_it_out() {
+    assert_emulator_registered();
+    let (_served, image) = served_multi_platform_busybox();
+    let registry = Registry::start();
+    let tanto = Tanto::new();
+    let session = Session::start(&tanto);
+    let (amd, arm) = (
+        built_on(&session, image, "linux/amd64"),
+        built_on(&session, image, "linux/arm64"),
+    );
+    let target = format!("{}/empty/receiver:v1", registry.host());
+    let answer = session.ask(&format!(
+        r#"{{ container {{ withEnvVariable(name: "UNUSED", value: "1") {{
+             publish(address: "{target}", platformVariants: ["{amd}", "{arm}"])
+             export(path: "multi.tar", platformVariants: ["{amd}", "{arm}"])
+             asTarball(platformVariants: ["{amd}", "{arm}"]) {{ export(path: "lazy.tar") }} }} }} }}"#
+    ));
+    let shipped = &answer["data"]["container"]["withEnvVariable"];
+    let published = shipped["publish"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:#}"));
+    let (index, digest) = raw_manifest(&format!("docker://{target}"));
+    assert_eq!(published, format!("{target}@{digest}"));
+    assert_eq!(listed_platforms(&index), ["linux/amd64", "linux/arm64"]);
+    for tarball in [&shipped["export"], &shipped["asTarball"]["export"]] {
+        let (exported, _) = raw_manifest(&format!("oci-archive:{}", tarball.as_str().unwrap()));
+        assert_eq!(exported, index);
+    }
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ container(platform: "linux/arm64") {{ from(address: "{target}") {{ file(path: "/built-on") {{ contents }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["container"]["from"]["file"]["contents"],
+        "aarch64\n"
+    );
+
+    // One image left is shipped as one image, as Dagger's export of a
+    // single platform; none left is refused.
+    let answer = session.ask(&format!(
+        r#"{{ container {{ export(path: "one.tar", platformVariants: ["{arm}"]) }} }}"#
+    ));
+    let one = answer["data"]["container"]["export"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:#}"));
+    let (manifest, _) = raw_manifest(&format!("oci-archive:{one}"));
+    assert_eq!(
+        manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+        "{manifest:#}"
+    );
+    let empty = session.ask(r#"{ container { id } }"#)["data"]["container"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = session.ask(&format!(
+        r#"{{ container {{ export(path: "none.tar", platformVariants: ["{empty}"]) }} }}"#
+    ));
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("empty"), "{answer:#}");
     session.end();
 }

@@ -9,6 +9,7 @@ use std::process::Command;
 
 use support::fixtures;
 use support::registry::Registry;
+use support::skopeo::skopeo;
 use support::tanto::Tanto;
 
 /// The step that makes the image: files with other owners and modes, a
@@ -117,19 +118,6 @@ fn assert_same_listing(actual: &str, expected: &str, what: &str) {
     panic!(
         "{what} differs from the pipeline's container:\nmissing: {missing:#?}\nextra: {extra:#?}"
     );
-}
-
-fn skopeo(args: &[&str]) -> Vec<u8> {
-    let out = Command::new("skopeo")
-        .args(args)
-        .output()
-        .expect("skopeo (Debian package skopeo) must be installed");
-    assert!(
-        out.status.success(),
-        "skopeo {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 #[test]

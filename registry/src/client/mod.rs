@@ -4,6 +4,7 @@
 //! credentials or token a request carries is `token.rs`'s; pushing is
 //! `crate::push`'s.
 
+mod sources;
 mod token;
 
 use std::collections::HashMap;
@@ -17,8 +18,8 @@ use sha2::{Digest as _, Sha256};
 use crate::auth::Credentials;
 use crate::blob::BlobReader;
 use crate::manifest::ACCEPTED_MANIFEST_TYPES;
-use crate::retry::{self, MAX_ATTEMPTS};
-use crate::{Error, Reference};
+use crate::retry;
+use crate::{Error, Reference, RegistriesConf};
 
 /// Manifests and indexes above this size are refused (containerd uses the same
 /// bound): a registry must not be able to make us buffer without limit.
@@ -29,8 +30,11 @@ const MAX_ERROR_BODY_BYTES: u64 = 64 << 10;
 pub struct ClientConfig {
     pub credentials: Credentials,
     /// Registries (`host` or `host:port`) that may be reached over plain HTTP.
-    /// Loopback registries always may.
+    /// Loopback registries always may, and those registries.conf marks
+    /// `insecure`.
     pub insecure_registries: Vec<String>,
+    /// Where pulls really go (mirrors, rewrites) and what is blocked.
+    pub registries: RegistriesConf,
 }
 
 /// A registry client. Cheap to clone; clones share tokens and connections.
@@ -48,6 +52,8 @@ struct Inner {
     authorizations: Mutex<HashMap<(String, String), String>>,
     /// `https` or `http`, decided once per registry.
     schemes: Mutex<HashMap<String, &'static str>>,
+    /// Mirrors that could not be reached: not tried again this run.
+    unreachable_mirrors: Mutex<std::collections::HashSet<String>>,
 }
 
 /// A manifest or index as the registry sent it, with its verified digest.
@@ -74,21 +80,28 @@ impl Client {
                 config,
                 authorizations: Mutex::default(),
                 schemes: Mutex::default(),
+                unreachable_mirrors: Mutex::default(),
             }),
         }
     }
 
     /// Fetches the manifest or index `reference` names (its digest if pinned,
-    /// else its tag) and verifies its digest.
+    /// else its tag) and verifies its digest; from a mirror if one has it.
     pub fn fetch_manifest(&self, reference: &Reference) -> Result<FetchedManifest, Error> {
+        self.try_sources(reference, |source, attempts| {
+            self.fetch_manifest_from(source, attempts)
+        })
+    }
+
+    fn fetch_manifest_from(
+        &self,
+        reference: &Reference,
+        attempts: u32,
+    ) -> Result<FetchedManifest, Error> {
         let wanted = reference.manifest_reference();
         let path = format!("/v2/{}/manifests/{wanted}", reference.repository());
-        let response = self.get(
-            reference,
-            &path,
-            &[("Accept", ACCEPTED_MANIFEST_TYPES)],
-            None,
-        )?;
+        let headers = [("Accept", ACCEPTED_MANIFEST_TYPES)];
+        let response = self.send(reference, "GET", &path, &headers, Body::Empty, attempts)?;
         let media_type = response
             .header("Content-Type")
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
@@ -127,15 +140,35 @@ impl Client {
         })
     }
 
-    /// Opens a blob of `reference`'s repository for streaming. The reader never
-    /// yields more than `size` bytes and resumes interrupted transfers.
+    /// The references an image address may mean: itself, or for a short
+    /// name one per search registry of registries.conf, in order.
+    pub fn candidates(&self, address: &str) -> Result<Vec<Reference>, Error> {
+        self.inner.config.registries.candidates(address)
+    }
+
+    /// The registries configuration this client follows.
+    pub fn registries(&self) -> &RegistriesConf {
+        &self.inner.config.registries
+    }
+
+    /// Opens a blob of `reference`'s repository for streaming, from a
+    /// mirror if one has it. The reader never yields more than `size` bytes
+    /// and resumes interrupted transfers (from the same place).
     pub fn fetch_blob(
         &self,
         reference: &Reference,
         digest: &str,
         size: u64,
     ) -> Result<BlobReader, Error> {
-        BlobReader::open(self.clone(), reference.clone(), digest.to_owned(), size)
+        self.try_sources(reference, |source, attempts| {
+            BlobReader::open(
+                self.clone(),
+                source.clone(),
+                digest.to_owned(),
+                size,
+                attempts,
+            )
+        })
     }
 
     /// Reads a small blob (an image config) whole, refusing more than `size`.
@@ -169,13 +202,14 @@ impl Client {
         path: &str,
         headers: &[(&str, &str)],
         range: Option<u64>,
+        attempts: u32,
     ) -> Result<ureq::Response, Error> {
         let range_header = range.map(|offset| format!("bytes={offset}-"));
         let mut all: Vec<(&str, &str)> = headers.to_vec();
         if let Some(value) = &range_header {
             all.push(("Range", value));
         }
-        self.send(reference, "GET", path, &all, Body::Empty, MAX_ATTEMPTS)
+        self.send(reference, "GET", path, &all, Body::Empty, attempts)
     }
 
     /// A request with authentication, up to `attempts` tries and error
@@ -190,6 +224,7 @@ impl Client {
         body: Body,
         attempts: u32,
     ) -> Result<ureq::Response, Error> {
+        self.inner.config.registries.check_blocked(reference)?;
         let url = if path.starts_with("http://") || path.starts_with("https://") {
             path.to_owned()
         } else {
@@ -268,7 +303,7 @@ impl Client {
         let repository = reference.repository().to_owned();
         let detail = registry_error_detail(response);
         match status {
-            401 if self.credentials_for(&registry).is_some() => Error::Unauthorized {
+            401 if matches!(self.credentials_for(&registry), Ok(Some(_))) => Error::Unauthorized {
                 registry,
                 repository,
                 detail: if detail.is_empty() {
@@ -319,6 +354,7 @@ impl Client {
                 .insecure_registries
                 .iter()
                 .any(|insecure| insecure == host || insecure == name)
+            || self.inner.config.registries.insecure(host)
     }
 
     /// `https://host` unless the registry may use plain HTTP and does not

@@ -11,14 +11,17 @@ use crate::auth::{Basic, Challenge};
 use crate::retry::{self, MAX_ATTEMPTS};
 use crate::{Error, Reference};
 
+/// The user name credential helpers give with an identity token rather than
+/// a password.
+const IDENTITY_TOKEN_USER: &str = "<token>";
+
 impl Client {
-    pub(super) fn credentials_for(&self, registry: &str) -> Option<Basic> {
+    pub(super) fn credentials_for(&self, registry: &str) -> Result<Option<Basic>, Error> {
         self.inner
             .credentials
             .lock()
             .unwrap()
             .for_registry(registry)
-            .cloned()
     }
 
     /// Uses `basic` for `registry` from now on (`None`: no credentials), in
@@ -56,7 +59,7 @@ impl Client {
         push: bool,
     ) -> Result<(), Error> {
         let registry = reference.registry();
-        let basic = self.credentials_for(registry);
+        let basic = self.credentials_for(registry)?;
         let basic = basic.as_ref();
         let challenge = response
             .header("WWW-Authenticate")
@@ -123,14 +126,33 @@ impl Client {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = self.inner.agent.get(realm).query("scope", scope);
-            if let Some(service) = service {
-                request = request.query("service", service);
-            }
-            if let Some(basic) = basic {
-                request = request.set("Authorization", &basic.header());
-            }
-            match request.call() {
+            let answer = match basic.filter(|b| b.username == IDENTITY_TOKEN_USER) {
+                // An identity token (what ACR's and other helpers hand out)
+                // is exchanged by OAuth2's refresh-token grant, as docker does.
+                Some(identity) => {
+                    let mut form = vec![
+                        ("grant_type", "refresh_token"),
+                        ("client_id", "tanto"),
+                        ("refresh_token", identity.password.as_str()),
+                        ("scope", scope),
+                    ];
+                    if let Some(service) = service {
+                        form.push(("service", service));
+                    }
+                    self.inner.agent.post(realm).send_form(&form)
+                }
+                None => {
+                    let mut request = self.inner.agent.get(realm).query("scope", scope);
+                    if let Some(service) = service {
+                        request = request.query("service", service);
+                    }
+                    if let Some(basic) = basic {
+                        request = request.set("Authorization", &basic.header());
+                    }
+                    request.call()
+                }
+            };
+            match answer {
                 Ok(response) => {
                     #[derive(Deserialize)]
                     struct TokenResponse {

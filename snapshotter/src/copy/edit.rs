@@ -62,6 +62,23 @@ pub fn make_dir(
     writer.finish()
 }
 
+/// Makes sure a directory is at `dest_path` (Dockerfile `WORKDIR`): made
+/// with its parents, mode 0755 and owned by root, when missing; left as it
+/// is, mode and owner, when there.
+pub fn ensure_dir(target: &ChainView, dest_layer: &Path, dest_path: &str) -> Result<(), Error> {
+    let existing = match resolve_dest(target, dest_path) {
+        Ok(dest) if dest.as_os_str().is_empty() => true,
+        Ok(dest) => target
+            .lookup(&format!("/{}", dest.display()), false)?
+            .is_some_and(|node| node.metadata.is_dir()),
+        Err(e) => return Err(e),
+    };
+    if existing {
+        return LayerWriter::open(target, dest_layer)?.finish();
+    }
+    make_dir(target, dest_layer, dest_path, 0o755)
+}
+
 /// Removes `dest_path` from the merged view (`withoutFile`,
 /// `withoutDirectory`): a whiteout where `target` has something, nothing
 /// where it has not. Removing a missing path is not an error.

@@ -25,11 +25,13 @@ use std::path::{Path, PathBuf};
 use crate::view::{ChainView, FileKind, Found};
 use crate::{overlay, sys, Error};
 
+mod archive;
 mod changes;
 mod edit;
 mod tree;
 
-pub use edit::{make_dir, make_whiteout, write_new_file};
+pub use archive::{archive_compression, extract_into_layer};
+pub use edit::{ensure_dir, make_dir, make_whiteout, write_new_file};
 pub use tree::copy_into_layer;
 pub(crate) use tree::{copy_items, copy_tree};
 

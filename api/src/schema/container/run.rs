@@ -58,6 +58,7 @@ impl ContainerRun {
                 redirect_stderr,
                 expect: expect.into(),
                 name: None,
+                cache_buster: None,
             },
         ))
     }

@@ -52,6 +52,7 @@ fn exec() -> Exec {
             expect: Expect::Success,
             mounts: Vec::new(),
             secret_env: vec![("TOKEN".into(), Secret::new("t", b"s3cret", &STORE_KEY))],
+            cache_buster: None,
         },
         rootfs: chain("rootfs"),
         settings: Settings {

@@ -32,24 +32,24 @@ impl Container {
 
     /// Pushes this container and `variants` (Dagger's `platformVariants`,
     /// one per platform) as one multi-platform image under an index;
-    /// returns the address pinned to the index's digest. With no variants,
-    /// [`Container::publish`].
+    /// returns the address pinned to the index's digest. Empty containers
+    /// are left out; with no variants, or one image left,
+    /// [`Container::publish`] of that one.
     pub async fn publish_variants(
         &self,
         address: &str,
         variants: &[Container],
         options: ImageOptions,
     ) -> Result<String, Error> {
-        if variants.is_empty() {
-            return self.publish(address, options).await;
-        }
+        let kept = match shipped(self, variants)? {
+            Shipped::One(container) => return container.publish(address, options).await,
+            Shipped::Many(kept) => kept,
+        };
         let reference: Reference = address.parse().map_err(|source| Error::Reference {
             address: address.to_owned(),
             source: Box::new(source),
         })?;
-        let images = self
-            .build_images(variants, options, Some(reference.registry().to_owned()))
-            .await?;
+        let images = build_images(&kept, options, Some(reference.registry().to_owned())).await?;
         let ctx = Arc::clone(&self.ctx);
         blocking(move || {
             let index = build_index(&ctx, &images, options.media_types)?;
@@ -59,18 +59,20 @@ impl Container {
     }
 
     /// Writes this container and `variants` as one multi-platform image
-    /// in an OCI tarball at `path`. With no variants, [`Container::export`].
+    /// in an OCI tarball at `path`. Empty containers are left out; with no
+    /// variants, or one image left, [`Container::export`] of that one.
     pub async fn export_variants(
         &self,
         path: &str,
         variants: &[Container],
         options: ImageOptions,
     ) -> Result<PathBuf, Error> {
-        if variants.is_empty() {
-            return self.export(path, options).await;
-        }
+        let kept = match shipped(self, variants)? {
+            Shipped::One(container) => return container.export(path, options).await,
+            Shipped::Many(kept) => kept,
+        };
         let dest = self.ctx.workdir.join(path);
-        let images = self.build_images(variants, options, None).await?;
+        let images = build_images(&kept, options, None).await?;
         let ctx = Arc::clone(&self.ctx);
         blocking(move || {
             let index = build_index(&ctx, &images, options.media_types)?;
@@ -97,11 +99,22 @@ impl Container {
     }
 
     /// This container and `variants` (one per platform) as one
-    /// multi-platform image in an OCI tarball (`image.tar`), lazily.
+    /// multi-platform image in an OCI tarball (`image.tar`), lazily; empty
+    /// containers left out as for [`Container::export_variants`].
     pub fn as_tarball_variants(&self, variants: &[Container], options: ImageOptions) -> File {
-        let mut spec = self.image_spec(options);
-        spec.variants = variants.iter().map(|v| v.image_spec(options)).collect();
-        let node = Node::new(Op::Tarball(Box::new(spec)), "asTarball");
+        let spec = match shipped(self, variants) {
+            Ok(Shipped::One(container)) => Ok(container.image_spec(options)),
+            Ok(Shipped::Many(kept)) => {
+                let mut spec = kept[0].image_spec(options);
+                spec.variants = kept[1..].iter().map(|v| v.image_spec(options)).collect();
+                Ok(spec)
+            }
+            Err(error) => Err(error),
+        };
+        let node = match spec {
+            Ok(spec) => Node::new(Op::Tarball(Box::new(spec)), "asTarball"),
+            Err(error) => Node::new(Op::Failed(Arc::new(error)), "asTarball"),
+        };
         File::new(
             Arc::clone(&self.ctx),
             node,
@@ -119,20 +132,14 @@ impl Container {
         }
     }
 
-    /// This container's image and each of `variants`', built at once.
-    async fn build_images(
-        &self,
-        variants: &[Container],
-        options: ImageOptions,
-        remote_registry: Option<String>,
-    ) -> Result<Vec<Built>, Error> {
-        let all = std::iter::once(self).chain(variants);
-        futures::future::try_join_all(
-            all.map(|container| container.build_image(options, remote_registry.clone())),
-        )
-        .await
+    /// Whether nothing gave the container a root file system (`container()`
+    /// with at most config set): Dagger leaves such a container out of a
+    /// multi-platform image (`filterEmptyContainers`), so that
+    /// `container().export(platformVariants: [amd64, arm64])` ships two
+    /// images rather than refusing an empty linux/amd64 third.
+    fn is_empty(&self) -> bool {
+        matches!(self.rootfs.op, Op::Scratch)
     }
-
     async fn build_image(
         &self,
         options: ImageOptions,
@@ -187,4 +194,45 @@ fn write_tarball(
         return Err(write_error(error));
     }
     Ok(dest)
+}
+
+/// What `publish`, `export` and `asTarball` ship for a receiver and its
+/// `platformVariants`.
+enum Shipped<'a> {
+    /// No variants were given, or all but one container are empty: one
+    /// image, no index (as Dagger's export of a single platform).
+    One(&'a Container),
+    /// An index over these, the first the default.
+    Many(Vec<&'a Container>),
+}
+
+/// The receiver and `variants` without the empty ones, as Dagger's
+/// `filterEmptyContainers`; with no variants, the receiver as it is.
+fn shipped<'a>(receiver: &'a Container, variants: &'a [Container]) -> Result<Shipped<'a>, Error> {
+    if variants.is_empty() {
+        return Ok(Shipped::One(receiver));
+    }
+    let mut kept: Vec<&Container> = std::iter::once(receiver)
+        .chain(variants)
+        .filter(|container| !container.is_empty())
+        .collect();
+    match kept.len() {
+        0 => Err(Error::NoPlatformVariants),
+        1 => Ok(Shipped::One(kept.remove(0))),
+        _ => Ok(Shipped::Many(kept)),
+    }
+}
+
+/// The image of each of `containers`, built at once.
+async fn build_images(
+    containers: &[&Container],
+    options: ImageOptions,
+    remote_registry: Option<String>,
+) -> Result<Vec<Built>, Error> {
+    futures::future::try_join_all(
+        containers
+            .iter()
+            .map(|container| container.build_image(options, remote_registry.clone())),
+    )
+    .await
 }

@@ -53,6 +53,8 @@ pub struct ExecOptions {
     /// What progress calls the step (`call ci.test`); by default
     /// `withExec` and its command. Not part of its cache key.
     pub name: Option<String>,
+    /// Runs the step again whatever is cached: a value in its key only.
+    pub cache_buster: Option<String>,
 }
 
 impl Container {
@@ -82,7 +84,7 @@ impl Container {
         &self.platform
     }
 
-    fn edit(&self, edit: ConfigEdit) -> Container {
+    pub(in crate::values) fn edit(&self, edit: ConfigEdit) -> Container {
         let mut next = self.clone();
         next.config = self.config.with(edit);
         next
@@ -130,6 +132,7 @@ impl Container {
                 expect: options.expect,
                 mounts: self.mounts.clone(),
                 secret_env: self.secret_env.clone(),
+                cache_buster: options.cache_buster,
             })),
             options
                 .name
@@ -377,6 +380,37 @@ impl Container {
                 path: path.to_owned(),
             },
         }
+    }
+
+    /// Dockerfile `ADD` of a local file: unpacked at `path` when it is a
+    /// tar archive, else copied (into the directory `path` when `into`).
+    pub(in crate::values) fn with_added_file(
+        &self,
+        path: &str,
+        source: &File,
+        into: bool,
+        mode: Option<u32>,
+    ) -> Container {
+        self.with_layer(
+            Change::Add {
+                source: Arc::clone(&source.node),
+                src_path: source.path.clone(),
+                dest: self.abs(path),
+                into,
+                mode,
+            },
+            format!("ADD {path}"),
+        )
+    }
+
+    /// A directory made at `path` unless one is there (Dockerfile `WORKDIR`).
+    pub(in crate::values) fn with_ensured_directory(&self, path: &str) -> Container {
+        self.with_layer(
+            Change::EnsureDirectory {
+                path: self.abs(path),
+            },
+            format!("WORKDIR {path}"),
+        )
     }
 
     fn with_layer(&self, change: Change, name: String) -> Container {

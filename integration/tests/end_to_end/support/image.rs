@@ -83,6 +83,21 @@ impl Image {
         }
     }
 
+    /// The same image with a `history` entry per layer, as images built
+    /// by Docker or buildah have it (buildah refuses to build on an image
+    /// whose history lists fewer layers than it has).
+    pub fn with_history(mut self) -> Image {
+        let mut config: serde_json::Value = serde_json::from_slice(&self.config).unwrap();
+        let history: Vec<_> = self
+            .layers
+            .iter()
+            .map(|_| serde_json::json!({"created_by": "a tanto test fixture"}))
+            .collect();
+        config["history"] = serde_json::json!(history);
+        self.config = serde_json::to_vec(&config).unwrap();
+        self
+    }
+
     pub fn manifest(&self) -> Vec<u8> {
         let layers: Vec<_> = self
             .layers
@@ -244,6 +259,8 @@ pub fn tar_directory(dir: &std::path::Path) -> Vec<u8> {
 /// A gzip layer of one file `name` holding `content`.
 pub fn tiny_layer(name: &str, content: &str) -> Layer {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(name), content).unwrap();
+    let path = dir.path().join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
     Layer::new(&tar_directory(dir.path()), Codec::Gzip)
 }

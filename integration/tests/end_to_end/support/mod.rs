@@ -2,6 +2,7 @@
 //! pushed to it, and tanto run as an unprivileged user with subordinate ids.
 #![allow(dead_code)]
 
+pub mod dagger_suites;
 pub mod fixtures;
 pub mod image;
 pub mod interrupt;
@@ -11,6 +12,7 @@ pub mod podman;
 pub mod registry;
 pub mod sdk;
 pub mod session;
+pub mod skopeo;
 pub mod tanto;
 pub mod terminal;
 pub mod tree;

@@ -17,6 +17,21 @@ use super::registry::Registry;
 const SUITE: &str = "bookworm";
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
+/// Fails the test unless qemu-aarch64 is registered with binfmt_misc with
+/// the F flag, as arm64 steps need (CI registers it: `scripts/install-deps`).
+pub fn assert_emulator_registered() {
+    let registered = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+        .unwrap_or_else(|_| {
+            panic!("no qemu-aarch64 binfmt_misc registration: run scripts/install-deps as root")
+        });
+    assert!(
+        registered
+            .lines()
+            .any(|l| l.starts_with("flags:") && l.contains('F')),
+        "qemu-aarch64 is registered without the F flag: run scripts/install-deps as root"
+    );
+}
+
 /// The arm64 busybox binary, downloaded and checked once per machine.
 pub fn arm64_busybox() -> PathBuf {
     made_once(

@@ -38,25 +38,31 @@ pub struct Run {
     args: Vec<String>,
 }
 
+/// What every podman command that runs containers needs on this kind of
+/// machine (`run`, `build`): runc, cgroupfs, the host's network, ulimits
+/// within the host's hard limits.
+pub fn runtime_options() -> Vec<String> {
+    let limit = hard_nofile().to_string();
+    let mut args: Vec<String> = [
+        "--runtime",
+        "runc",
+        "--cgroup-manager",
+        "cgroupfs",
+        "--network",
+        "host",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(["--ulimit".into(), format!("nofile={limit}:{limit}")]);
+    args.extend(["--ulimit".into(), format!("nproc={limit}:{limit}")]);
+    args
+}
+
 impl Run {
     pub fn new(image: &str) -> Run {
-        let limit = hard_nofile().to_string();
-        let mut args: Vec<String> = [
-            "run",
-            "--rm",
-            "--runtime",
-            "runc",
-            "--cgroup-manager",
-            "cgroupfs",
-            "--network",
-            "host",
-        ]
-        .map(str::to_owned)
-        .to_vec();
-        args.extend(["--ulimit".into(), format!("nofile={limit}:{limit}")]);
-        args.extend(["--ulimit".into(), format!("nproc={limit}:{limit}")]);
+        let run = ["run".to_owned(), "--rm".to_owned()].to_vec();
         Run {
-            args: [args, vec![image.to_owned()]].concat(),
+            args: [run, runtime_options(), vec![image.to_owned()]].concat(),
         }
     }
 
@@ -98,4 +104,34 @@ fn hard_nofile() -> u64 {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(_, hard)| hard.min(1 << 20))
         .unwrap_or(4096)
+}
+
+/// podman's arguments for `command` (its words, `["build"]`, `["run",
+/// "--rm"]`…) then `args`: a command that runs containers (`run`, `build`)
+/// gets the `runtime_options` this machine needs between them.
+pub fn command_line(command: &[&str], args: &[&str]) -> Vec<String> {
+    let mut all: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+    if matches!(command.first(), Some(&"run") | Some(&"build")) {
+        all.extend(runtime_options());
+    }
+    all.extend(args.iter().map(|s| s.to_string()));
+    all
+}
+
+/// What podman printed for `command` and `args` (see `command_line`), run as
+/// `tanto`'s test user in that user's own podman store, as a rootless
+/// podman user would; panics with its stderr when it fails.
+pub fn as_user(tanto: &crate::support::tanto::Tanto, command: &[&str], args: &[&str]) -> String {
+    let all = command_line(command, args);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let out = tanto
+        .command_for(Path::new("podman"), &all)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "podman {all:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

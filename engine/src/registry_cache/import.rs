@@ -1,0 +1,206 @@
+//! `--cache-from`: before a step runs, its key is looked up among the tags
+//! of each cache (listed once per run); on a hit the entry is fetched into
+//! the result being made, every blob verified by digest, and nothing runs.
+//! An entry that cannot be fetched or does not verify is refused with a
+//! warning naming it, and the step runs here instead.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+use snapshotter::{Compression, LayerBlob};
+
+use super::entry::{self, EntryConfig, Item};
+use super::{RegistryCache, Source};
+use crate::cache_key::CacheKey;
+use crate::error::Error;
+use snapshotter::ResultKind as Kind;
+
+/// Config blobs are small; a larger one is not an entry of ours.
+const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+impl RegistryCache {
+    /// Fills `dir` (an empty result being made) with the entry for `key`
+    /// from the first cache that has one, and names that cache; `None` when
+    /// none does (or none could be used), and the step runs.
+    pub(crate) fn fetch(&self, kind: Kind, key: &CacheKey, dir: &Path) -> Option<String> {
+        let hex = key.to_hex();
+        for source in &self.imports {
+            if !self.tags(source).contains(&source.place.tag(&hex)) {
+                continue;
+            }
+            match self.fetch_entry(source, kind, &hex, dir) {
+                Ok(()) => {
+                    tracing::debug!("{hex}: fetched from the cache {}", source.place);
+                    return Some(source.place.to_string());
+                }
+                Err(error) => {
+                    tracing::warn!("{error:#}; the step runs here instead");
+                    empty(dir);
+                }
+            }
+        }
+        None
+    }
+
+    /// The cache's tags, listed on first use; none if it cannot be listed.
+    fn tags<'s>(&self, source: &'s Source) -> &'s std::collections::HashSet<String> {
+        source.tags.get_or_init(|| {
+            let prefix = format!("{}-", source.place.prefix);
+            match self.client.list_tags(&source.place.reference) {
+                Ok(tags) => tags
+                    .into_iter()
+                    .filter(|t| t.starts_with(&prefix))
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(
+                        "cannot list the cache {}: {error}; it is not used this run",
+                        source.place
+                    );
+                    Default::default()
+                }
+            }
+        })
+    }
+
+    fn fetch_entry(&self, source: &Source, kind: Kind, hex: &str, dir: &Path) -> Result<(), Error> {
+        let reference = source.place.entry(hex);
+        let name = reference.to_string();
+        let unusable = |reason: String| Error::CacheEntry {
+            entry: name.clone(),
+            reason,
+        };
+        let fetch_error = |what: &str| {
+            let name = name.clone();
+            let what = what.to_owned();
+            move |source| Error::CacheFetch {
+                entry: name,
+                what,
+                source: Box::new(source),
+            }
+        };
+        let manifest = self
+            .client
+            .fetch_manifest(&reference)
+            .map_err(fetch_error("its manifest"))?;
+        let (config_digest, config_size) = entry::config_of(&manifest.bytes)
+            .ok_or_else(|| unusable("it is not a tanto cache entry (v1)".into()))?;
+        if config_size > MAX_CONFIG_BYTES {
+            return Err(unusable(format!("its config claims {config_size} bytes")));
+        }
+        let config_bytes = self
+            .client
+            .fetch_small_blob(&reference, &config_digest, config_size)
+            .map_err(fetch_error("its config"))?;
+        if sha256(&config_bytes) != config_digest {
+            return Err(Error::CacheTampered {
+                entry: name.clone(),
+                digest: config_digest,
+            });
+        }
+        let config: EntryConfig = serde_json::from_slice(&config_bytes)
+            .map_err(|e| unusable(format!("its config is not what tanto writes ({e})")))?;
+        if config.kind != entry::kind_name(kind) || config.key != hex {
+            return Err(unusable(format!(
+                "it holds the {} result {}, not the {} result {hex}",
+                config.kind,
+                config.key,
+                entry::kind_name(kind)
+            )));
+        }
+        for item in &config.items {
+            let destination = entry::item_destination(dir, item)
+                .ok_or_else(|| unusable(format!("it names the item {:?}", item.path)))?;
+            self.fetch_item(&reference, &name, item, &destination)?;
+        }
+        Ok(())
+    }
+
+    fn fetch_item(
+        &self,
+        reference: &registry::Reference,
+        name: &str,
+        item: &Item,
+        destination: &Path,
+    ) -> Result<(), Error> {
+        let what = format!("{} ({})", item.path, item.digest);
+        let blob = self
+            .client
+            .fetch_blob(reference, &item.digest, item.size)
+            .map_err(|source| Error::CacheFetch {
+                entry: name.to_owned(),
+                what: what.clone(),
+                source: Box::new(source),
+            })?;
+        let write_error = |source| Error::Memo {
+            path: destination.to_owned(),
+            source,
+        };
+        if let Some(diff_id) = &item.diff_id {
+            let compression = match item.compression.as_deref() {
+                Some("gzip") => Compression::Gzip,
+                Some("zstd") => Compression::Zstd,
+                _ => Compression::None,
+            };
+            std::fs::create_dir_all(destination).map_err(write_error)?;
+            let layer = LayerBlob {
+                digest: &item.digest,
+                size: item.size,
+                diff_id,
+                compression,
+            };
+            self.store
+                .unpack_layer_into(destination, &layer, blob)
+                .map_err(|source| Error::CacheUnpack {
+                    entry: name.to_owned(),
+                    what,
+                    source: Box::new(source),
+                })?;
+            return Ok(());
+        }
+        let mut file = std::fs::File::create(destination).map_err(write_error)?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut reader = blob;
+        let mut buffer = vec![0u8; 64 << 10];
+        loop {
+            let n = reader.read(&mut buffer).map_err(write_error)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+            file.write_all(&buffer[..n]).map_err(write_error)?;
+            size += n as u64;
+        }
+        let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if digest != item.digest || size != item.size {
+            return Err(Error::CacheTampered {
+                entry: name.to_owned(),
+                digest: item.digest.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// Empties a result directory a failed fetch half filled, for the step.
+fn empty(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if let Err(e) = removed {
+            tracing::warn!("cannot remove {}: {e}", path.display());
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! The registry cache between runners (issue 19), run by
+//! `bench/registry-cache`: whole `tanto query` processes as the unprivileged
+//! test user, the static release build (or `BENCH_TANTO=PATH`), medians.
+//!
+//! A 20-step chain on the Debian fixture, its last step's stdout asked for.
+//! Runner A runs it once with `--cache-to`; then, each round:
+//! - runner A exports again, every entry already in the registry;
+//! - a fresh runner B runs it with `--cache-from`, once answering with the
+//!   last step's stdout, once exporting the last step's root file system;
+//! - beside them, a fresh runner pulls the image alone, and one runs the
+//!   chain cold with no cache: the floor and the alternative.
+#![allow(clippy::print_stdout)]
+
+#[allow(dead_code)]
+#[path = "common/bench.rs"]
+mod bench;
+#[path = "../tests/end_to_end/support/mod.rs"]
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::registry::Registry;
+use support::tanto::Tanto;
+
+const STEPS: usize = 20;
+
+fn main() {
+    let rounds = bench::rounds(3);
+    let binary = match std::env::var_os("BENCH_TANTO") {
+        Some(path) => bench::readable_copy(Path::new(&path)),
+        None => bench::static_tanto_and_steps().0,
+    };
+    let registry = Registry::start();
+    let image = support::fixtures::serve_debian(&registry);
+    let spec = format!("type=registry,ref={}/bench/cache", registry.host());
+    let (to, from) = (format!("--cache-to={spec}"), format!("--cache-from={spec}"));
+    let stdout = chain(&image, "stdout");
+    let export = chain(&image, "rootfs { export(path: \"out\") }");
+
+    let a = Tanto::new();
+    run(&a, &binary, &[&to, "query"], &stdout);
+    let mut timings: [Vec<Duration>; 5] = Default::default();
+    let mut blob_bytes = Vec::new();
+    for _ in 0..rounds {
+        timings[0].push(run(&a, &binary, &[&to, "query"], &stdout));
+        let before = served_blob_bytes(&registry);
+        timings[1].push(run(&Tanto::new(), &binary, &[&from, "query"], &stdout));
+        blob_bytes.push(served_blob_bytes(&registry) - before);
+        timings[2].push(run(&Tanto::new(), &binary, &[&from, "query"], &export));
+        timings[3].push(run(&Tanto::new(), &binary, &["pull", &image], ""));
+        timings[4].push(run(&Tanto::new(), &binary, &["query"], &stdout));
+    }
+    let [export_again, b_stdout, b_export, pull, cold] = timings.map(bench::median);
+    blob_bytes.sort();
+    println!("| {STEPS}-step chain, whole `tanto query` (median of {rounds}) | time | target (issue 19) |");
+    println!("|---|---|---|");
+    println!(
+        "| runner A: `--cache-to`, every entry in the registry already | {:.2} s | ≤ 1 s |",
+        export_again.as_secs_f64()
+    );
+    println!(
+        "| runner B: `--cache-from`, the last step's stdout | {:.2} s, {} MB of blobs fetched | ≤ 1 s above the round trips, no layer |",
+        b_stdout.as_secs_f64(),
+        blob_bytes[blob_bytes.len() / 2] / 1_000_000
+    );
+    println!(
+        "| runner B: `--cache-from`, the last root file system exported | {:.2} s | ≤ 1.2 × the pull ({:.2} s) |",
+        b_export.as_secs_f64(),
+        pull.as_secs_f64() * 1.2
+    );
+    println!(
+        "| `tanto pull` of the image alone | {:.2} s | |",
+        pull.as_secs_f64()
+    );
+    println!(
+        "| the chain cold, no cache | {:.2} s | |",
+        cold.as_secs_f64()
+    );
+}
+
+/// The chain's document, asking the last step for `field`.
+fn chain(image: &str, field: &str) -> String {
+    let mut document = format!("{{ container {{ from(address: \"{image}\") {{ ");
+    for n in 1..=STEPS {
+        document.push_str(&format!(
+            "withExec(args: [\"sh\", \"-c\", \"echo {n} > /step-{n}; head -c 100000 /dev/urandom > /noise-{n}\"]) {{ "
+        ));
+    }
+    document.push_str(field);
+    document.push_str(&" }".repeat(STEPS + 3));
+    document
+}
+
+/// One whole tanto process as the test user; its wall time.
+fn run(tanto: &Tanto, binary: &Path, args: &[&str], document: &str) -> Duration {
+    let mut args = args.to_vec();
+    let file;
+    if !document.is_empty() {
+        file = tanto.write_home_file("bench.graphql", document);
+        args.push(file.to_str().unwrap());
+    }
+    let started = Instant::now();
+    let out = tanto.command_for(binary, &args).output().unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "tanto {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Bytes of blobs the registry has served so far, from its access log.
+fn served_blob_bytes(registry: &Registry) -> u64 {
+    registry
+        .log()
+        .lines()
+        .filter(|l| l.contains("\"GET /v2/") && l.contains("/blobs/sha256:"))
+        .filter_map(|l| {
+            // Combined log format: … "GET …" 200 BYTES "referer" …
+            let after = l.split("\" ").nth(1)?;
+            after.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
+}

@@ -1,0 +1,416 @@
+//! `Directory.dockerBuild`: Dockerfiles built by tanto, rootless, from
+//! images served by a real registry, checked for what the Dockerfile says
+//! the image holds.
+
+use crate::support;
+
+use support::fixtures;
+use support::skopeo::skopeo;
+use support::tanto::Tanto;
+
+const DOCKERFILE: &str = r#"# syntax=docker/dockerfile:1
+ARG BASE
+FROM ${BASE} AS base
+ARG GREETING=hello
+ENV APP_HOME=/app
+WORKDIR $APP_HOME
+COPY --chown=1000:1000 src/ ./src/
+COPY notes.txt /etc/
+COPY <<CONF /etc/app.conf
+home=${APP_HOME} greeting='${GREETING}'
+CONF
+RUN echo "$GREETING from $(pwd)" > greeting && cat greeting
+RUN --mount=type=cache,target=/var/cache/demo echo ran >> /var/cache/demo/log
+
+# Never needed by the target: never built (it would fail).
+FROM base AS unused
+RUN exit 1
+
+FROM base
+COPY --from=base /app/greeting /greeting-copy
+RUN <<EOF
+set -e
+echo "heredoc in $(pwd)" > /from-heredoc
+EOF
+LABEL org.example.name="demo app"
+VOLUME /data
+STOPSIGNAL SIGTERM
+ONBUILD RUN echo triggered > /onbuild
+EXPOSE 8080/tcp
+ENTRYPOINT ["/bin/cat"]
+CMD ["/app/greeting"]
+"#;
+
+fn context(tanto: &Tanto, dockerfile: &str) {
+    tanto.write_home_file("ctx/Dockerfile", dockerfile);
+    tanto.write_home_file("ctx/src/main.sh", "echo main\n");
+    tanto.write_home_file("ctx/src/secret.txt", "do not ship\n");
+    tanto.write_home_file("ctx/notes.txt", "notes\n");
+    tanto.write_home_file("ctx/.dockerignore", "# keep it home\nsrc/secret.txt\n");
+}
+
+#[test]
+fn a_multi_stage_dockerfile_builds_what_it_says() {
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    context(&tanto, DOCKERFILE);
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ host {{ directory(path: "ctx") {{
+             dockerBuild(buildArgs: [{{name: "BASE", value: "{image}"}}, {{name: "GREETING", value: "hi"}}]) {{
+               greeting: file(path: "/app/greeting") {{ contents }}
+               copied: file(path: "/greeting-copy") {{ contents }}
+               heredoc: file(path: "/from-heredoc") {{ contents }}
+               notes: file(path: "/etc/notes.txt") {{ contents }}
+               conf: file(path: "/etc/app.conf") {{ contents }}
+               src: directory(path: "/app/src") {{ entries }}
+               workdir
+               home: envVariable(name: "APP_HOME")
+               greetingArg: envVariable(name: "GREETING")
+               label(name: "org.example.name")
+               entrypoint
+               defaultArgs
+               exposedPorts {{ port protocol }}
+               run: withExec(args: [], useEntrypoint: true) {{ stdout }}
+               owner: withExec(args: ["stat", "-c", "%u:%g", "/app/src/main.sh"], useEntrypoint: false) {{ stdout }}
+             }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    let built = &answer["data"]["host"]["directory"]["dockerBuild"];
+    assert_eq!(built["greeting"]["contents"], "hi from /app\n");
+    assert_eq!(built["copied"]["contents"], "hi from /app\n");
+    assert_eq!(built["heredoc"]["contents"], "heredoc in /app\n");
+    assert_eq!(built["notes"]["contents"], "notes\n");
+    assert_eq!(built["conf"]["contents"], "home=/app greeting='hi'\n");
+    assert_eq!(built["src"]["entries"], serde_json::json!(["main.sh"]));
+    assert_eq!(built["workdir"], "/app");
+    assert_eq!(built["home"], "/app");
+    // ARGs are the steps' environment, never the image's.
+    assert_eq!(built["greetingArg"], serde_json::Value::Null);
+    assert_eq!(built["label"], "demo app");
+    assert_eq!(built["entrypoint"], serde_json::json!(["/bin/cat"]));
+    assert_eq!(built["defaultArgs"], serde_json::json!(["/app/greeting"]));
+    assert_eq!(
+        built["exposedPorts"],
+        serde_json::json!([{"port": 8080, "protocol": "TCP"}])
+    );
+    assert_eq!(built["run"]["stdout"], "hi from /app\n");
+    assert_eq!(built["owner"]["stdout"], "1000:1000\n");
+}
+
+#[test]
+fn bad_dockerfiles_name_the_file_the_line_and_the_instruction() {
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    let cases = [
+        (
+            format!("FROM {image}\nRUN true\nCOPPY a b\n"),
+            "Dockerfile line 3 (COPPY): unknown instruction COPPY",
+        ),
+        (
+            format!("FROM {image}\nCOPY --form=x a b\n"),
+            "Dockerfile line 2 (COPY): unknown flag --form",
+        ),
+        (
+            format!("FROM {image}\nCOPY missing.txt /\n"),
+            "Dockerfile line 2 (COPY): missing.txt: no such file or directory in the build context",
+        ),
+        (
+            format!("FROM {image}\nRUN --network=none true\n"),
+            "--network=none is not supported yet",
+        ),
+    ];
+    for (dockerfile, said) in cases {
+        context(&tanto, &dockerfile);
+        let (ok, answer) = tanto
+            .query(r#"{ host { directory(path: "ctx") { dockerBuild(target: "") { sync } } } }"#);
+        assert!(!ok, "{dockerfile}: {answer:#}");
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(said), "{dockerfile}\n{message}");
+    }
+    context(&tanto, &format!("FROM {image} AS one\n"));
+    let (ok, answer) = tanto
+        .query(r#"{ host { directory(path: "ctx") { dockerBuild(target: "two") { sync } } } }"#);
+    assert!(!ok);
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("no stage is named \"two\"") && message.contains("one"),
+        "{message}"
+    );
+    let (ok, answer) = tanto.query(
+        r#"{ host { directory(path: "ctx") { dockerBuild(dockerfile: "Other.Dockerfile") { sync } } } }"#,
+    );
+    assert!(!ok);
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Other.Dockerfile") && message.contains("no such file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn tanto_build_pushes_writes_and_rebuilds_nothing() {
+    let image = fixtures::served_debian();
+    let registry = support::registry::Registry::start();
+    let tanto = Tanto::new();
+    context(&tanto, DOCKERFILE);
+    let app = format!("{}/team/app:1", registry.host());
+    let base = format!("BASE={image}");
+    let build = [
+        "--progress",
+        "plain",
+        "build",
+        "-t",
+        &app,
+        "--push",
+        "--build-arg",
+        &base,
+        "--label",
+        "org.example.ci=yes",
+        "-o",
+        "type=oci,dest=app.tar",
+        "ctx",
+    ];
+    let first = tanto.ok(&build);
+    assert!(
+        first.stdout.contains(&format!("{app}@sha256:")),
+        "{}",
+        first.stdout
+    );
+    let config: serde_json::Value = serde_json::from_slice(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--config",
+        &format!("docker://{app}"),
+    ]))
+    .unwrap();
+    assert_eq!(config["config"]["Labels"]["org.example.name"], "demo app");
+    assert_eq!(config["config"]["Labels"]["org.example.ci"], "yes");
+    assert_eq!(
+        config["config"]["Entrypoint"],
+        serde_json::json!(["/bin/cat"])
+    );
+    assert!(tanto.home().join("app.tar").is_file());
+    tanto.ok(&["pull", "oci-archive:app.tar"]);
+
+    // Nothing changed: nothing runs.
+    let again = tanto.ok(&build);
+    let ran: Vec<&str> = again
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" RUN ") && l.contains(" DONE "))
+        .collect();
+    assert!(ran.is_empty(), "{ran:#?}\n{}", again.stderr);
+    // --no-cache: every RUN runs again.
+    let mut forced = build.to_vec();
+    forced.insert(3, "--no-cache");
+    let forced = tanto.ok(&forced);
+    let reran = forced
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" RUN ") && l.contains(" DONE "))
+        .count();
+    assert!(reran >= 3, "{}", forced.stderr);
+
+    // A secret reaches RUN --mount=type=secret and nothing else.
+    tanto.write_home_file(
+        "ctx/secret.Dockerfile",
+        "ARG BASE\nFROM ${BASE}\nRUN --mount=type=secret,id=token test \"$(wc -c < /run/secrets/token)\" = 18 && echo ok > /checked\n",
+    );
+    tanto.write_home_file("token", "s3cr3t-build-token");
+    let with_secret = [
+        "build",
+        "-f",
+        "ctx/secret.Dockerfile",
+        "--secret",
+        "id=token,src=token",
+        "--build-arg",
+        &base,
+        "-o",
+        "type=docker,dest=secret.tar",
+        "ctx",
+    ];
+    let built = tanto.ok(&with_secret);
+    assert!(
+        !built.stderr.contains("s3cr3t-build-token")
+            && !built.stdout.contains("s3cr3t-build-token")
+    );
+    let tar = std::fs::read(tanto.home().join("secret.tar")).unwrap();
+    assert!(
+        !tar.windows(18).any(|w| w == b"s3cr3t-build-token"),
+        "the secret is in the image"
+    );
+    let without = tanto.fails(&[
+        "build",
+        "-f",
+        "ctx/secret.Dockerfile",
+        "--build-arg",
+        &base,
+        "ctx",
+    ]);
+    assert!(without.stderr.contains("RUN "), "{}", without.stderr);
+
+    // The context as a gzipped tarball on standard input, as `docker build -`.
+    {
+        use std::io::Write as _;
+        let tar = support::image::tar_directory(&tanto.home().join("ctx"));
+        let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzipped.write_all(&tar).unwrap();
+        let tarball = tanto.write_home_file("ctx.tar.gz", "");
+        std::fs::write(&tarball, gzipped.finish().unwrap()).unwrap();
+        let from_stdin = format!("{}/team/from-stdin:1", registry.host());
+        let out = tanto
+            .command(&[
+                "build",
+                "-t",
+                &from_stdin,
+                "--push",
+                "--build-arg",
+                &base,
+                "-",
+            ])
+            .stdin(std::fs::File::open(&tarball).unwrap())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains(&format!("{from_stdin}@sha256:")),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let bad = tanto.fails(&["build", "--push", "ctx"]);
+    assert!(
+        bad.stderr.contains("--push needs at least one -t"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn add_downloads_urls_and_checks_their_checksum() {
+    let image = fixtures::served_debian();
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("tool.sh"), "echo tool ran\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .current_dir(files.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the HTTP server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}/tool.sh");
+    let right = support::image::sha256(b"echo tool ran\n");
+    let tanto = Tanto::new();
+    let build = |checksum: &str| {
+        tanto.write_home_file(
+            "add/Dockerfile",
+            &format!(
+                "FROM {image}\nADD {url} /opt/\nADD --checksum={checksum} {url} /opt/checked.sh\nRUN sh /opt/tool.sh > /out && stat -c %a /opt/tool.sh >> /out\n"
+            ),
+        );
+        tanto.query(r#"{ host { directory(path: "add") { dockerBuild { file(path: "/out") { contents } } } } }"#)
+    };
+    let (ok, answer) = build(&right);
+    assert!(ok, "{answer:#}");
+    assert_eq!(
+        answer["data"]["host"]["directory"]["dockerBuild"]["file"]["contents"],
+        "tool ran\n600\n"
+    );
+    let wrong = support::image::sha256(b"something else");
+    let (ok, answer) = build(&wrong);
+    let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(!ok && message.contains(&wrong), "{message}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// A tar of `entries` (path, mode, uid, content; a path ending in `/` is
+/// a directory).
+fn tar_of(entries: &[(&str, u32, u64, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, mode, uid, content) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_mode(*mode);
+        header.set_uid(*uid);
+        header.set_gid(*uid);
+        header.set_mtime(1_700_000_000);
+        if path.ends_with('/') {
+            header.set_entry_type(tar::EntryType::Directory);
+            header.set_size(0);
+            builder
+                .append_data(&mut header, path, std::io::empty())
+                .unwrap();
+        } else {
+            header.set_size(content.len() as u64);
+            builder
+                .append_data(&mut header, path, content.as_bytes())
+                .unwrap();
+        }
+    }
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn add_unpacks_local_archives_by_their_content() {
+    use std::io::Write as _;
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    let bundle = tar_of(&[
+        ("dir/", 0o750, 1000, ""),
+        ("dir/a.txt", 0o640, 1000, "from the bundle\n"),
+    ]);
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzipped.write_all(&bundle).unwrap();
+    let files = [
+        ("ctx/bundle.tar.gz", gzipped.finish().unwrap()),
+        ("ctx/plain.tar", tar_of(&[("b.txt", 0o600, 0, "plain\n")])),
+        ("ctx/fake.tar.gz", b"not an archive\n".to_vec()),
+    ];
+    for (path, bytes) in &files {
+        let written = tanto.write_home_file(path, "");
+        std::fs::write(written, bytes).unwrap();
+    }
+    tanto.write_home_file(
+        "ctx/Dockerfile",
+        &format!(
+            "FROM {image}\nADD bundle.tar.gz /opt/bundle/\nADD plain.tar /opt/plain\nADD fake.tar.gz /opt/fake/\nRUN cd /opt && find . -printf '%p %m %U:%G\\n' | sort > /listing\n"
+        ),
+    );
+    let (ok, answer) = tanto.query(
+        r#"{ host { directory(path: "ctx") { dockerBuild {
+             listing: file(path: "/listing") { contents }
+             a: file(path: "/opt/bundle/dir/a.txt") { contents } } } } }"#,
+    );
+    assert!(ok, "{answer:#}");
+    let built = &answer["data"]["host"]["directory"]["dockerBuild"];
+    assert_eq!(built["a"]["contents"], "from the bundle\n");
+    let listing = built["listing"]["contents"].as_str().unwrap();
+    for line in [
+        "./bundle/dir 750 1000:1000",
+        "./bundle/dir/a.txt 640 1000:1000",
+        "./plain/b.txt 600 0:0",
+        "./fake/fake.tar.gz 644 0:0",
+    ] {
+        assert!(listing.lines().any(|l| l == line), "{line}:\n{listing}");
+    }
+}
