@@ -61,6 +61,22 @@ pub(crate) enum ConfigEdit {
     OnBuild(Vec<String>),
     /// The image's `author` (Dockerfile `MAINTAINER`).
     Author(String),
+    /// One more entry of the image's history (a Dockerfile instruction).
+    History(HistoryNote),
+}
+
+/// An entry of the image's history that a Dockerfile instruction wrote, as
+/// `docker build` writes it, for the `layers` it added to the root file
+/// system (none for an instruction that only edits the config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryNote {
+    pub created_by: String,
+    pub layers: usize,
+}
+
+impl HistoryNote {
+    /// The entries' `comment`, as BuildKit's Dockerfile frontend writes it.
+    pub(crate) const COMMENT: &'static str = "buildkit.dockerfile.v0";
 }
 
 impl ConfigEdit {
@@ -106,6 +122,10 @@ pub struct Settings {
     pub on_build: Vec<String>,
     /// The config's `author`.
     pub author: String,
+    /// The history since the image (`from`), oldest first: Dockerfile
+    /// instructions say what made their layers; other layers are named
+    /// after their step.
+    pub history: Vec<HistoryNote>,
 }
 
 impl Settings {
@@ -234,6 +254,7 @@ impl Settings {
                 ConfigEdit::StopSignal(signal) => self.stop_signal = signal.clone(),
                 ConfigEdit::OnBuild(triggers) => self.on_build = triggers.clone(),
                 ConfigEdit::Author(author) => self.author = author.clone(),
+                ConfigEdit::History(note) => self.history.push(note.clone()),
             }
         }
         self

@@ -124,7 +124,7 @@ pub use build_context::{unpack_build_context, BuildContext};
 pub use cache_key::CacheKey;
 pub use cache_volume::Sharing;
 pub use collect::Collected;
-pub use config::{Healthcheck, Settings};
+pub use config::{Healthcheck, HistoryNote, Settings};
 pub use config_file::ConfigFileError;
 pub use engine::{Engine, EngineConfig, MAX_LAYER_BYTES_ENV};
 pub use error::{human_bytes, Error};

@@ -229,6 +229,8 @@ pub(crate) struct ExecOp {
     pub secret_env: Vec<(String, Secret)>,
     /// A value only in the step's key, to run it again whatever is cached.
     pub cache_buster: Option<String>,
+    /// A network of its own with only loopback, not the host's.
+    pub no_network: bool,
 }
 
 /// Which exit codes count as success (Dagger's `ReturnType`).

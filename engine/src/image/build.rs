@@ -1,7 +1,8 @@
 //! Building a container's image: its layers as blobs in the content store,
 //! its config and manifest. Nothing is sent anywhere here.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use registry::Platform;
 use serde_json::{json, Map, Value};
@@ -9,7 +10,7 @@ use snapshotter::{Compression, PackOptions};
 
 use super::{media, ImageOptions};
 use crate::base_image::BaseImage;
-use crate::config::Settings;
+use crate::config::{HistoryNote, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::solved::Solved;
@@ -59,14 +60,21 @@ pub(crate) fn build(
     let pack = PackOptions { clamp_mtime: epoch };
     let chain: Vec<&PathBuf> = rootfs.layers.iter().rev().collect();
     // The base's history stays true only when its layers are the bottom of
-    // the chain, as after `from`.
+    // the chain, as after `from`, and it has an entry for each of them (an
+    // image without history gets one per layer here).
     let base_history = base.filter(|b| {
-        b.layers.len() <= chain.len() && b.layers.iter().zip(&chain).all(|(l, d)| &l.dir == *d)
+        let entries = b.config["history"].as_array().map_or(0, |history| {
+            history.iter().filter(|h| h["empty_layer"] != true).count()
+        });
+        entries == b.layers.len()
+            && b.layers.len() <= chain.len()
+            && b.layers.iter().zip(&chain).all(|(l, d)| &l.dir == *d)
     });
     let mut history: Vec<Value> = base_history
         .and_then(|b| b.config["history"].as_array().cloned())
         .unwrap_or_default();
     let names = ctx.layer_names.lock().unwrap().clone();
+    let mut notes = Notes::new(&settings.history, epoch);
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
     for (i, dir) in chain.iter().enumerate() {
@@ -96,7 +104,8 @@ pub(crate) fn build(
             }
         } else if is_empty_dir(dir)? {
             // A step that changed nothing adds no layer, only history.
-            history.push(entry(step_name(&names, dir), epoch, true));
+            history.extend(notes.before_layer());
+            history.push(notes.layer(&names, dir, true));
             continue;
         }
         let compression = options.forced_compression.unwrap_or(Compression::Gzip);
@@ -117,9 +126,11 @@ pub(crate) fn build(
         });
         diff_ids.push(packed.diff_id);
         if !in_base_history {
-            history.push(entry(step_name(&names, dir), epoch, false));
+            history.extend(notes.before_layer());
+            history.push(notes.layer(&names, dir, false));
         }
     }
+    history.extend(notes.rest());
 
     let config_value = config_json(base, settings, platform, diff_ids, history, epoch);
     let config_platform = Platform {
@@ -163,11 +174,82 @@ fn layer_media_type(
     })
 }
 
-fn step_name(names: &std::collections::HashMap<PathBuf, String>, dir: &PathBuf) -> String {
-    names
-        .get(dir)
-        .cloned()
-        .unwrap_or_else(|| "a tanto layer".to_owned())
+/// The history entries a Dockerfile build noted (`Settings::history`),
+/// handed out as the chain's layers above the base come: an instruction
+/// that only edited the config before the next layer, one that made layers
+/// for those layers. Layers no instruction made (steps after the build)
+/// are named after their step.
+struct Notes<'n> {
+    notes: std::slice::Iter<'n, HistoryNote>,
+    /// Layers the current note still has to name.
+    pending: Option<(&'n HistoryNote, usize)>,
+    epoch: Option<i64>,
+}
+
+impl<'n> Notes<'n> {
+    fn new(notes: &'n [HistoryNote], epoch: Option<i64>) -> Notes<'n> {
+        Notes {
+            notes: notes.iter(),
+            pending: None,
+            epoch,
+        }
+    }
+
+    /// The entries of the config-only instructions before the next layer.
+    fn before_layer(&mut self) -> Vec<Value> {
+        let mut entries = Vec::new();
+        if self.pending.is_some() {
+            return entries;
+        }
+        let epoch = self.epoch;
+        for note in self.notes.by_ref() {
+            if note.layers > 0 {
+                self.pending = Some((note, note.layers));
+                break;
+            }
+            entries.push(note_entry(note, epoch, true));
+        }
+        entries
+    }
+
+    /// The entry of the next layer (at `dir`; `empty` when it holds nothing).
+    fn layer(&mut self, names: &HashMap<PathBuf, String>, dir: &Path, empty: bool) -> Value {
+        match self.pending.take() {
+            Some((note, left)) => {
+                if left > 1 {
+                    self.pending = Some((note, left - 1));
+                }
+                self.entry(note, empty)
+            }
+            None => {
+                let name = names
+                    .get(dir)
+                    .cloned()
+                    .unwrap_or_else(|| "a tanto layer".to_owned());
+                entry(name, self.epoch, empty)
+            }
+        }
+    }
+
+    /// The entries of the instructions after the last layer.
+    fn rest(&mut self) -> Vec<Value> {
+        let epoch = self.epoch;
+        self.notes
+            .by_ref()
+            .filter(|note| note.layers == 0)
+            .map(|note| note_entry(note, epoch, true))
+            .collect()
+    }
+
+    fn entry(&self, note: &HistoryNote, empty: bool) -> Value {
+        note_entry(note, self.epoch, empty)
+    }
+}
+
+fn note_entry(note: &HistoryNote, epoch: Option<i64>, empty: bool) -> Value {
+    let mut value = entry(note.created_by.clone(), epoch, empty);
+    value["comment"] = HistoryNote::COMMENT.into();
+    value
 }
 
 fn is_empty_dir(dir: &PathBuf) -> Result<bool, Error> {

@@ -164,6 +164,7 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
         rootfs,
         name: node.name.clone(),
         platform: exec.platform.clone(),
+        no_network: exec.no_network,
     };
     Ok((prepared, key))
 }
@@ -286,6 +287,8 @@ pub(super) struct Prepared {
     pub(super) rootfs: Solved,
     name: String,
     platform: Platform,
+    /// A network of its own with only loopback (`RUN --network=none`).
+    pub(super) no_network: bool,
 }
 
 impl Prepared {

@@ -132,6 +132,7 @@ pub(super) fn request(
         ca_certificates: ctx.ca_certificates.clone(),
         terminal: false,
         unmapped_user_as_root: ctx.store.owners() == Owners::Squashed,
+        no_network: step.no_network,
     };
     Ok((request, volumes_in_use, copies))
 }

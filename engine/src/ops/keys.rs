@@ -278,6 +278,10 @@ pub(super) fn exec_key(
     if let Some(buster) = &exec.cache_buster {
         key = key.str("cache-buster", buster);
     }
+    // Without a network, a step may fail where it succeeded with one.
+    if exec.no_network {
+        key = key.bool("no-network", true);
+    }
     // The same root run as another architecture makes another result.
     if exec.platform != registry::Platform::host() {
         key = key.str("platform", &exec.platform.to_string());

@@ -35,6 +35,7 @@ use nix::unistd::{fork, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 
 use super::failure::{describe, Failure};
+use super::network;
 use super::request::ExecRequest;
 use super::rootfs::{self, Root};
 use super::sandbox::{self, Sandbox};
@@ -334,6 +335,9 @@ fn step(
     reports: &mut File,
 ) -> Result<i32, Failure> {
     step_mounts::private_namespace(&sandbox)?;
+    if request.no_network {
+        network::loopback_only()?;
+    }
 
     let scratch = &request.scratch_dir;
     let (rootfs_dir, run) = (scratch.join("rootfs"), scratch.join("run"));

@@ -7,6 +7,7 @@ mod console;
 mod failure;
 mod helper;
 mod hosts;
+mod network;
 mod overlay_mount;
 mod process;
 mod request;

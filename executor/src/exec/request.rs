@@ -66,6 +66,10 @@ pub struct ExecRequest {
     /// anyway. Said once per user in a warning.
     #[serde(default)]
     pub unmapped_user_as_root: bool,
+    /// A network of the step's own with only loopback, instead of the
+    /// host's (`RUN --network=none`).
+    #[serde(default)]
+    pub no_network: bool,
 }
 
 /// A mount into the step's container.

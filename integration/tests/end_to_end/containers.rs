@@ -248,13 +248,8 @@ fn owner(path: &Path) -> u32 {
 
 #[test]
 fn the_example_pods_command_line_runs_its_pipeline() {
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes");
-    let pod = std::fs::read_to_string(examples.join("pod.yaml")).unwrap();
-    let args: Vec<String> = pod
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("args: "))
-        .map(|list| serde_json::from_str(list).unwrap())
-        .expect("pod.yaml gives the container's args");
+    let examples = kubernetes_examples();
+    let args = pod_args("pod.yaml");
     // The pod's images, from the test registry instead of Docker Hub.
     let pipeline = std::fs::read_to_string(examples.join("pipeline.graphql"))
         .unwrap()
@@ -280,4 +275,66 @@ fn the_example_pods_command_line_runs_its_pipeline() {
         ran.stdout.contains("hello from the pipeline") && ran.stdout.contains("busybox says hi"),
         "{ran}"
     );
+}
+
+/// `examples/kubernetes/build-pod.yaml`'s command line, as the pod runs it:
+/// its Dockerfile and context built by the image's user and pushed, the
+/// registry's login read from the docker config the pod mounts.
+#[test]
+fn the_example_build_pods_command_line_builds_and_pushes() {
+    let examples = kubernetes_examples();
+    let args = pod_args("build-pod.yaml");
+    // The pod's base image and registry: the test registry's.
+    let debian = fixtures::served_debian();
+    let registry = debian.split('/').next().unwrap();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.replace("registry.example.com", registry))
+        .collect();
+    let context = empty_dir();
+    for file in ["Dockerfile", "greeting.txt"] {
+        let text = std::fs::read_to_string(examples.join("build").join(file))
+            .unwrap()
+            .replace("debian:bookworm", debian);
+        std::fs::write(context.path().join(file), text).unwrap();
+    }
+    // The Secret's config.json: a login the plain-HTTP test registry ignores.
+    let login = empty_dir();
+    std::fs::write(
+        login.path().join("config.json"),
+        format!(r#"{{"auths": {{"{registry}": {{"auth": "Y2k6c2VjcmV0"}}}}}}"#),
+    )
+    .unwrap();
+    let volume = empty_dir();
+    let container = podman::Run::new(tanto_image())
+        .option("--user", "1000")
+        .option("--env", "DOCKER_CONFIG=/registry-login")
+        .volume(volume.path(), "/var/lib/tanto")
+        .volume(context.path(), "/context")
+        .volume(login.path(), "/registry-login");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ran = container.run(&args);
+    assert!(ran.success, "{ran}");
+    let pushed = format!("{registry}/team/app:1@sha256:");
+    assert!(ran.stdout.contains(&pushed), "{ran}");
+    let app = format!("{registry}/team/app:1");
+    podman::pull(&app);
+    let ran = podman::Run::new(&app).run(&[]);
+    assert!(
+        ran.success && ran.stdout == "BUILT IN A POD WITHOUT PRIVILEGES\n",
+        "{ran}"
+    );
+}
+
+fn kubernetes_examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/kubernetes")
+}
+
+/// The container's `args` of the pod spec `file` in `examples/kubernetes/`.
+fn pod_args(file: &str) -> Vec<String> {
+    let pod = std::fs::read_to_string(kubernetes_examples().join(file)).unwrap();
+    pod.lines()
+        .find_map(|l| l.trim().strip_prefix("args: "))
+        .map(|list| serde_json::from_str(list).unwrap())
+        .unwrap_or_else(|| panic!("{file} gives the container's args"))
 }

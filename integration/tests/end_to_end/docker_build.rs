@@ -115,8 +115,8 @@ fn bad_dockerfiles_name_the_file_the_line_and_the_instruction() {
             "Dockerfile line 2 (COPY): missing.txt: no such file or directory in the build context",
         ),
         (
-            format!("FROM {image}\nRUN --network=none true\n"),
-            "--network=none is not supported yet",
+            format!("FROM {image}\nRUN --network=bridge true\n"),
+            "--network is default, host or none, not \"bridge\"",
         ),
     ];
     for (dockerfile, said) in cases {
@@ -145,6 +145,95 @@ fn bad_dockerfiles_name_the_file_the_line_and_the_instruction() {
         message.contains("Other.Dockerfile") && message.contains("no such file"),
         "{message}"
     );
+}
+
+/// `RUN --network=none`: the step has a network of its own with loopback
+/// up and nothing else, so the host's services (here the registry on
+/// 127.0.0.1) are out of reach; the next `RUN` is on the host's network.
+#[test]
+fn run_with_network_none_reaches_nothing_but_its_own_loopback() {
+    let image = fixtures::served_debian();
+    let (host, port) = image
+        .split('/')
+        .next()
+        .and_then(|a| a.rsplit_once(':'))
+        .expect("a registry address with a port");
+    let tanto = Tanto::new();
+    let connect = "{ (: <>/dev/tcp/$HOST/$PORT) 2>&1 | tail -n 1 | grep . || echo reached; }";
+    context(
+        &tanto,
+        &format!(
+            r#"ARG BASE
+FROM ${{BASE}}
+ARG HOST
+ARG PORT
+RUN --network=none bash -c 'grep -o "^ *[a-z0-9]*:" /proc/net/dev | tr -d " :" > /none-interfaces; {connect} > /none-connect'
+RUN bash -c '{connect} > /default-connect'
+"#
+        ),
+    );
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ host {{ directory(path: "ctx") {{
+             dockerBuild(buildArgs: [{{name: "BASE", value: "{image}"}}, {{name: "HOST", value: "{host}"}}, {{name: "PORT", value: "{port}"}}]) {{
+               interfaces: file(path: "/none-interfaces") {{ contents }}
+               none: file(path: "/none-connect") {{ contents }}
+               default: file(path: "/default-connect") {{ contents }}
+             }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    let built = &answer["data"]["host"]["directory"]["dockerBuild"];
+    assert_eq!(built["interfaces"]["contents"], "lo\n");
+    // Refused, not unreachable: loopback is up, and nothing listens there.
+    let none = built["none"]["contents"].as_str().unwrap();
+    assert!(none.contains("Connection refused"), "{none}");
+    assert_eq!(built["default"]["contents"], "reached\n");
+}
+
+/// Stages that one stage copies from build at the same time: each `RUN`
+/// below waits (up to a minute) for the other to arrive in a shared cache
+/// volume, which only happens if they run together. Built one after the
+/// other, the first would wait in vain and fail.
+#[test]
+fn independent_stages_build_in_parallel() {
+    assert!(
+        std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2,
+        "tanto runs as many steps at once as there are cores: this test needs two"
+    );
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    let meet = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/meet,sharing=shared \\\n  \
+             touch /meet/{me}-$RUN && for i in $(seq 600); do test -e /meet/{other}-$RUN && break; sleep 0.1; done; \\\n  \
+             test -e /meet/{other}-$RUN && echo {me} met {other} > /{me}\n"
+        )
+    };
+    // A token of this run, so earlier runs' files in the volume count for nothing.
+    let run = std::time::UNIX_EPOCH
+        .elapsed()
+        .unwrap()
+        .as_nanos()
+        .to_string();
+    context(
+        &tanto,
+        &format!(
+            "ARG BASE\nFROM ${{BASE}} AS left\nARG RUN\n{}FROM ${{BASE}} AS right\nARG RUN\n{}\
+             FROM ${{BASE}}\nCOPY --from=left /left /\nCOPY --from=right /right /\n",
+            meet("left", "right"),
+            meet("right", "left"),
+        ),
+    );
+    let (ok, answer) = tanto.query(&format!(
+        r#"{{ host {{ directory(path: "ctx") {{
+             dockerBuild(buildArgs: [{{name: "BASE", value: "{image}"}}, {{name: "RUN", value: {run:?}}}]) {{
+               left: file(path: "/left") {{ contents }}
+               right: file(path: "/right") {{ contents }}
+             }} }} }} }}"#
+    ));
+    assert!(ok, "{answer:#}");
+    let built = &answer["data"]["host"]["directory"]["dockerBuild"];
+    assert_eq!(built["left"]["contents"], "left met right\n");
+    assert_eq!(built["right"]["contents"], "right met left\n");
 }
 
 #[test]
@@ -188,6 +277,60 @@ fn tanto_build_pushes_writes_and_rebuilds_nothing() {
     assert_eq!(
         config["config"]["Entrypoint"],
         serde_json::json!(["/bin/cat"])
+    );
+    // The history as `docker build` (BuildKit) records it: an entry per
+    // instruction, in BuildKit's words, those that made no layer marked.
+    let history = config["history"].as_array().unwrap();
+    let ours: Vec<(&str, bool)> = history
+        .iter()
+        .filter(|h| h["comment"] == "buildkit.dockerfile.v0")
+        .map(|h| {
+            let created_by = h["created_by"].as_str().unwrap();
+            (created_by, h["empty_layer"] == true)
+        })
+        .collect();
+    let run = "RUN |1 GREETING=hello /bin/sh -c";
+    let greeting_run =
+        format!("{run} echo \"$GREETING from $(pwd)\" > greeting && cat greeting # buildkit");
+    let expected = [
+        ("ARG GREETING=hello", true),
+        ("ENV APP_HOME=/app", true),
+        ("WORKDIR /app", false),
+        ("COPY --chown=1000:1000 src/ ./src/ # buildkit", false),
+        ("COPY notes.txt /etc/ # buildkit", false),
+        ("COPY <<CONF /etc/app.conf # buildkit", false),
+        (greeting_run.as_str(), false),
+    ];
+    assert_eq!(ours[..expected.len()], expected, "{history:#?}");
+    assert_eq!(
+        ours[expected.len()].0,
+        format!("{run} echo ran >> /var/cache/demo/log # buildkit")
+    );
+    assert_eq!(
+        ours[expected.len() + 1],
+        ("COPY /app/greeting /greeting-copy # buildkit", false)
+    );
+    let heredoc = ours[expected.len() + 2].0;
+    assert!(
+        heredoc.starts_with("RUN /bin/sh -c ") && heredoc.contains("heredoc in"),
+        "{heredoc}"
+    );
+    let config_only = [
+        "LABEL org.example.name=demo app",
+        "VOLUME [/data]",
+        "STOPSIGNAL SIGTERM",
+        "EXPOSE [8080/tcp]",
+        r#"ENTRYPOINT ["/bin/cat"]"#,
+        r#"CMD ["/app/greeting"]"#,
+    ];
+    let last: Vec<(&str, bool)> = config_only.iter().map(|c| (*c, true)).collect();
+    assert_eq!(ours[expected.len() + 3..], last, "{history:#?}");
+    // Every layer has the one entry that made it, as docker requires.
+    let layered = history.iter().filter(|h| h["empty_layer"] != true).count();
+    assert_eq!(
+        layered,
+        config["rootfs"]["diff_ids"].as_array().unwrap().len(),
+        "{history:#?}"
     );
     assert!(tanto.home().join("app.tar").is_file());
     tanto.ok(&["pull", "oci-archive:app.tar"]);

@@ -59,6 +59,7 @@ impl ContainerRun {
                 expect: expect.into(),
                 name: None,
                 cache_buster: None,
+                no_network: false,
             },
         ))
     }

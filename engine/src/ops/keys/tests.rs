@@ -53,6 +53,7 @@ fn exec() -> Exec {
             mounts: Vec::new(),
             secret_env: vec![("TOKEN".into(), Secret::new("t", b"s3cret", &STORE_KEY))],
             cache_buster: None,
+            no_network: false,
         },
         rootfs: chain("rootfs"),
         settings: Settings {

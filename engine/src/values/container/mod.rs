@@ -55,6 +55,9 @@ pub struct ExecOptions {
     pub name: Option<String>,
     /// Runs the step again whatever is cached: a value in its key only.
     pub cache_buster: Option<String>,
+    /// Runs the step without the host's network: in a network of its own
+    /// with only loopback (a Dockerfile's `RUN --network=none`).
+    pub no_network: bool,
 }
 
 impl Container {
@@ -133,6 +136,7 @@ impl Container {
                 mounts: self.mounts.clone(),
                 secret_env: self.secret_env.clone(),
                 cache_buster: options.cache_buster,
+                no_network: options.no_network,
             })),
             options
                 .name

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Container;
 use crate::config::Settings;
 use crate::error::Error;
-use crate::node::{ContainerPath, MountSource, Node};
+use crate::node::{ContainerPath, MountSource, Node, Op};
 use crate::ops::{resolve_config, resolve_path, solve};
 use crate::solved::Solved;
 use crate::values::{Directory, File, Stat};
@@ -153,6 +153,23 @@ impl Container {
             Arc::clone(&self.rootfs),
             ContainerPath::known("/"),
         )
+    }
+
+    /// How many layers this container's root has on top of `earlier`'s,
+    /// when steps and file operations made it from that one: each adds
+    /// one. Read from the graph; nothing runs.
+    pub(crate) fn layers_since(&self, earlier: &Container) -> Option<usize> {
+        let mut node = &self.rootfs;
+        let mut layers = 0;
+        while !Arc::ptr_eq(node, &earlier.rootfs) {
+            node = match &node.op {
+                Op::Exec(exec) => &exec.rootfs,
+                Op::Layer { base, .. } => base,
+                _ => return None,
+            };
+            layers += 1;
+        }
+        Some(layers)
     }
 }
 

@@ -11,12 +11,14 @@ use crate::dockerfile::{CopySpec, Located};
 use crate::error::Error;
 use crate::values::Directory;
 
+/// Applies a `COPY` (or, with `add`, an `ADD`); returns what the image's
+/// history says of it.
 pub(super) async fn copy(
     state: &mut State<'_>,
     at: &Located,
     spec: &CopySpec,
     add: bool,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let builder = state.builder;
     let unsupported = |what: &str| builder.error(at, format!("{what} is not supported yet"));
     if spec.parents {
@@ -45,15 +47,18 @@ pub(super) async fn copy(
         .as_deref()
         .map(|o| state.expand(at, o))
         .transpose()?;
-    let mode = match &spec.chmod {
-        Some(mode) => Some(
-            u32::from_str_radix(&state.expand(at, mode)?, 8).map_err(|_| {
-                builder.error(
-                    at,
-                    format!("--chmod={mode} is not an octal mode such as 755"),
-                )
-            })?,
-        ),
+    let chmod = spec
+        .chmod
+        .as_deref()
+        .map(|m| state.expand(at, m))
+        .transpose()?;
+    let mode = match &chmod {
+        Some(mode) => Some(u32::from_str_radix(mode, 8).map_err(|_| {
+            builder.error(
+                at,
+                format!("--chmod={mode} is not an octal mode such as 755"),
+            )
+        })?),
         None => None,
     };
     let exclude: Vec<String> = spec
@@ -77,8 +82,14 @@ pub(super) async fn copy(
         let path = target(&heredoc.name);
         container = container.with_new_file(&path, content.as_bytes(), mode.unwrap_or(0o644));
     }
+    // What BuildKit's history says: the flags that change the files, the
+    // sources and the destination as written, variables expanded.
+    let mut said = vec![if add { "ADD" } else { "COPY" }.to_owned()];
+    said.extend(owner.iter().map(|o| format!("--chown={o}")));
+    said.extend(chmod.iter().map(|m| format!("--chmod={m}")));
     for source in &spec.sources {
         let source = state.expand(at, source)?;
+        said.push(source.clone());
         if add && (source.starts_with("http://") || source.starts_with("https://")) {
             // Docker's ADD of a URL: mode 0600, named after the URL's path
             // inside a directory destination.
@@ -167,6 +178,8 @@ pub(super) async fn copy(
             }
         }
     }
+    said.extend(spec.heredocs.iter().map(|h| format!("<<{}", h.name)));
+    said.push(written);
     state.container = container;
-    Ok(())
+    Ok(format!("{} # buildkit", said.join(" ")))
 }

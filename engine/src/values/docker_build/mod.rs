@@ -5,9 +5,11 @@
 //! solved, and independent stages build in parallel, for free.
 //!
 //! The Dockerfile is parsed by `crate::dockerfile`; `stage.rs` builds one
-//! stage, `copy.rs` its `COPY` and `ADD`, `run.rs` its `RUN`.
+//! stage, `copy.rs` its `COPY` and `ADD`, `run.rs` its `RUN`, `history.rs`
+//! what the image's history says of each instruction.
 
 mod copy;
+pub(crate) mod history;
 mod run;
 mod stage;
 
@@ -70,6 +72,7 @@ impl Directory {
         };
         let builder = Builder::new(self, context, &path, parsed, options)?;
         let target = builder.target()?;
+        builder.build_copied_stages(target).await?;
         builder.stage(target).await
     }
 
@@ -268,6 +271,58 @@ impl Builder {
             self.built.lock().await.insert(index, container.clone());
             Ok(container)
         })
+    }
+
+    /// Builds together, in parallel, the stages that `COPY --from` reads in
+    /// the stages `target` needs. Building a stage looks into the stages
+    /// it copies from, which runs them; without this they would run one
+    /// after the other, as the lookups come.
+    async fn build_copied_stages(&self, target: usize) -> Result<(), Error> {
+        let copied = self.copied_stages(target);
+        if copied.len() < 2 {
+            return Ok(());
+        }
+        let builds = copied.into_iter().map(|index| async move {
+            self.stage(index).await?.sync().await?;
+            Ok::<(), Error>(())
+        });
+        futures::future::try_join_all(builds).await?;
+        Ok(())
+    }
+
+    /// The stages `COPY --from` or `ADD --from` names, in `target` and the
+    /// stages it needs. A `--from` with variables in it is left to the
+    /// build itself.
+    fn copied_stages(&self, target: usize) -> Vec<usize> {
+        let mut needed = vec![target];
+        let mut copied = Vec::new();
+        let mut seen = std::collections::HashSet::from([target]);
+        while let Some(index) = needed.pop() {
+            let stage = &self.stages[index];
+            let mut uses: Vec<(usize, bool)> = Vec::new();
+            if let Instruction::From { image, .. } = &stage.from.instruction {
+                uses.extend(self.stage_named(image).map(|i| (i, false)));
+            }
+            for located in &stage.body {
+                if let Instruction::Copy(spec) | Instruction::Add(spec) = &located.instruction {
+                    uses.extend(
+                        spec.from
+                            .as_deref()
+                            .and_then(|from| self.stage_named(from))
+                            .map(|i| (i, true)),
+                    );
+                }
+            }
+            for (used, by_copy) in uses.into_iter().filter(|(i, _)| *i < index) {
+                if by_copy && !copied.contains(&used) {
+                    copied.push(used);
+                }
+                if seen.insert(used) {
+                    needed.push(used);
+                }
+            }
+        }
+        copied
     }
 
     pub(super) fn error(&self, at: &Located, reason: String) -> Error {

@@ -8,7 +8,8 @@ use crate::dockerfile::{Command, Heredoc, Instruction, Located};
 use crate::error::Error;
 use crate::values::{CacheVolume, ExecOptions};
 
-pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
+/// Applies a `RUN`; returns what the image's history says of it.
+pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<String, Error> {
     let Instruction::Run {
         command,
         mounts,
@@ -20,21 +21,16 @@ pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<(), Error
         unreachable!("run is given RUN")
     };
     let builder = state.builder;
-    match network.as_deref() {
-        None | Some("default") | Some("host") => {}
-        Some("none") => return Err(builder.error(
-            at,
-            "--network=none is not supported yet: tanto's steps share the host's network until \
-                 it builds networks of its own (services)"
-                .into(),
-        )),
+    let no_network = match network.as_deref() {
+        None | Some("default") | Some("host") => false,
+        Some("none") => true,
         Some(other) => {
             return Err(builder.error(
                 at,
                 format!("--network is default, host or none, not {other:?}"),
             ))
         }
-    }
+    };
     if let Some(security) = security.as_deref().filter(|s| *s != "sandbox") {
         return Err(builder.error(
             at,
@@ -49,6 +45,16 @@ pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<(), Error
             args
         }
     };
+    // BuildKit lists the stage's ARGs first, as the step sees them.
+    let seen_args: Vec<(String, String)> = state
+        .args
+        .iter()
+        .map(|(name, value)| {
+            let value = super::lookup_in(&state.env, name).unwrap_or_else(|| value.clone());
+            (name.clone(), value)
+        })
+        .collect();
+    let created_by = super::history::run(&seen_args, &args);
     let mut container = state.container.clone();
     // ARGs are the step's environment, not the image's; ENV wins over them.
     let step_args: Vec<(String, String)> = state
@@ -73,6 +79,7 @@ pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<(), Error
         ExecOptions {
             name: Some(format!("RUN {shown}")),
             cache_buster: builder.cache_buster.clone(),
+            no_network,
             ..Default::default()
         },
     );
@@ -86,7 +93,7 @@ pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<(), Error
         container = container.without_env_variable(name);
     }
     state.container = container;
-    Ok(())
+    Ok(created_by)
 }
 
 /// The shell script of a shell-form `RUN`: a lone here-document is the

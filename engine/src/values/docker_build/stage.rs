@@ -5,7 +5,7 @@
 
 use registry::Platform;
 
-use super::{lookup_in, Builder};
+use super::{history, lookup_in, Builder};
 use crate::config::{ConfigEdit, Healthcheck};
 use crate::dockerfile::{self, Command, HealthcheckSpec, Instruction, Located};
 use crate::error::Error;
@@ -130,10 +130,23 @@ pub(super) async fn build(builder: &Builder, index: usize) -> Result<Container, 
     Ok(state.container)
 }
 
+/// Applies one instruction, and records it in the image's history.
 async fn apply(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
+    let before = state.container.clone();
+    if let Some(created_by) = dispatch(state, at).await? {
+        let after = state.container.clone();
+        state.container = history::record(&before, after, created_by);
+    }
+    Ok(())
+}
+
+/// Applies one instruction; says what the image's history records of it,
+/// if anything.
+async fn dispatch(state: &mut State<'_>, at: &Located) -> Result<Option<String>, Error> {
     let builder = state.builder;
-    match &at.instruction {
+    let created_by = match &at.instruction {
         Instruction::Arg(args) => {
+            let mut words = Vec::new();
             for (name, default) in args {
                 let value = match builder.build_args.get(name) {
                     Some(value) => Some(value.clone()),
@@ -143,25 +156,36 @@ async fn apply(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
                         None => lookup_in(&builder.global_args, name),
                     },
                 };
+                match &value {
+                    Some(value) => words.push(format!("{name}={value}")),
+                    None => words.push(name.clone()),
+                }
                 if let Some(value) = value {
                     state.args.retain(|(n, _)| n != name);
                     state.args.push((name.clone(), value));
                 }
             }
+            Some(format!("ARG {}", words.join(" ")))
         }
         Instruction::Env(pairs) => {
+            let mut said = String::from("ENV");
             for (name, value) in pairs {
                 let value = state.expand(at, value)?;
+                said.push_str(&format!(" {name}={value}"));
                 state.container = state.container.with_env_variable(name, &value, false);
                 state.env.retain(|(n, _)| n != name);
                 state.env.push((name.clone(), value));
             }
+            Some(said)
         }
         Instruction::Label(pairs) => {
+            let mut said = String::from("LABEL");
             for (name, value) in pairs {
                 let (name, value) = (state.expand(at, name)?, state.expand(at, value)?);
+                said.push_str(&format!(" {name}={value}"));
                 state.container = state.container.with_label(&name, &value);
             }
+            Some(said)
         }
         Instruction::Workdir(path) => {
             let path = state.absolute(&state.expand(at, path)?);
@@ -170,36 +194,47 @@ async fn apply(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
                 .container
                 .with_ensured_directory(&path)
                 .with_workdir(&path);
-            state.workdir = path;
+            state.workdir = path.clone();
+            Some(format!("WORKDIR {path}"))
         }
         Instruction::User(user) => {
             let user = state.expand(at, user)?;
             state.container = state.container.with_user(&user);
+            Some(format!("USER {user}"))
         }
         Instruction::Expose(ports) => {
+            let mut specs = Vec::new();
             for port in ports {
                 let port = state.expand(at, port)?;
                 let (number, protocol) = port.split_once('/').unwrap_or((&port, "tcp"));
                 let number: u16 = number.parse().map_err(|_| {
                     builder.error(at, format!("{port} is not a port: write 8080 or 8080/udp"))
                 })?;
-                state.container = state
-                    .container
-                    .with_exposed_port(number, &protocol.to_ascii_lowercase());
+                let protocol = protocol.to_ascii_lowercase();
+                specs.push(format!("{number}/{protocol}"));
+                state.container = state.container.with_exposed_port(number, &protocol);
             }
+            Some(format!("EXPOSE {}", history::go_list(&specs)))
         }
         Instruction::Cmd(command) => {
             let args = state.command(command);
+            let said = format!("CMD {}", history::go_quoted(&args));
             state.container = state.container.with_default_args(args);
             state.cmd_set = true;
+            Some(said)
         }
         Instruction::Entrypoint(command) => {
             let args = state.command(command);
+            let said = format!("ENTRYPOINT {}", history::go_quoted(&args));
             // Docker: an ENTRYPOINT drops the CMD the base image had, not
             // one this stage set.
             state.container = state.container.with_entrypoint(args, state.cmd_set);
+            Some(said)
         }
-        Instruction::Shell(shell) => state.shell = shell.clone(),
+        Instruction::Shell(shell) => {
+            state.shell = shell.clone();
+            Some(format!("SHELL {}", history::go_list(shell)))
+        }
         Instruction::Healthcheck(spec) => {
             let healthcheck = match spec {
                 None => Healthcheck {
@@ -208,23 +243,32 @@ async fn apply(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
                 },
                 Some(spec) => healthcheck(spec).map_err(|reason| builder.error(at, reason))?,
             };
+            let said = history::healthcheck(&healthcheck);
             state.container = state.container.with_healthcheck(Some(healthcheck));
+            Some(said)
         }
-        Instruction::Run { .. } => super::run::run(state, at).await?,
-        Instruction::Copy(spec) => super::copy::copy(state, at, spec, false).await?,
-        Instruction::Add(spec) => super::copy::copy(state, at, spec, true).await?,
+        Instruction::Run { .. } => Some(super::run::run(state, at).await?),
+        Instruction::Copy(spec) => Some(super::copy::copy(state, at, spec, false).await?),
+        Instruction::Add(spec) => Some(super::copy::copy(state, at, spec, true).await?),
         Instruction::Volume(paths) => {
+            let mut written = Vec::new();
             for path in paths {
-                let path = state.absolute(&state.expand(at, path)?);
-                state.container = state.container.edit(ConfigEdit::Volume(path));
+                let path = state.expand(at, path)?;
+                let absolute = state.absolute(&path);
+                written.push(path);
+                state.container = state.container.edit(ConfigEdit::Volume(absolute));
             }
+            Some(format!("VOLUME {}", history::go_list(&written)))
         }
         Instruction::Stopsignal(signal) => {
             let signal = state.expand(at, signal)?;
+            let said = format!("STOPSIGNAL {signal}");
             state.container = state.container.edit(ConfigEdit::StopSignal(signal));
+            Some(said)
         }
         Instruction::Maintainer(author) => {
             state.container = state.container.edit(ConfigEdit::Author(author.clone()));
+            Some(format!("MAINTAINER {author}"))
         }
         Instruction::Onbuild(_) => {
             // Kept as written, without the keyword, as Docker keeps it.
@@ -232,10 +276,11 @@ async fn apply(state: &mut State<'_>, at: &Located) -> Result<(), Error> {
             state.on_build.push(trigger);
             let triggers = state.on_build.clone();
             state.container = state.container.edit(ConfigEdit::OnBuild(triggers));
+            None
         }
         Instruction::From { .. } => unreachable!("FROM starts a stage"),
-    }
-    Ok(())
+    };
+    Ok(created_by)
 }
 
 fn healthcheck(spec: &HealthcheckSpec) -> Result<Healthcheck, String> {
