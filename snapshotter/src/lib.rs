@@ -50,7 +50,7 @@ pub use compression::Compression;
 pub use copied_root::{copy_chain, take_over_copy, write_changes, Changes, CopiedRoot};
 pub use copy::{
     archive_compression, copy_into_layer, ensure_dir, extract_into_layer, make_dir, make_whiteout,
-    write_new_file, CopyStats,
+    write_new_file, ArchiveCompression, CopyStats,
 };
 pub use diff::diff_into_layer;
 pub use error::Error;

@@ -30,6 +30,7 @@ pub fn rewrite_tree(
     let overrides = Overrides {
         owner,
         file_mode: None,
+        all_modes: None,
         mtime,
     };
     copy_tree(

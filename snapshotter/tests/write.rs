@@ -293,3 +293,39 @@ fn new_files_directories_and_whiteouts() {
         Vec::<&str>::new()
     );
 }
+
+#[test]
+fn a_mode_given_for_a_directory_is_every_entrys_below_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = DiffDir::new(tmp.path(), "src");
+    src.file_mode("app/run.sh", "#!/bin/sh", 0o644)
+        .dir("app/conf", 0o700)
+        .file_mode("app/conf/settings", "s", 0o600)
+        .dir("app", 0o710);
+    let source = ChainView::new(vec![src.path()]);
+    let tgt = DiffDir::new(tmp.path(), "target");
+    tgt.dir("srv", 0o755);
+    let target = ChainView::new(vec![tgt.path()]);
+    let dest = DiffDir::new(tmp.path(), "dest");
+    copy_into_layer(
+        &source,
+        "/app",
+        &Filter::everything(),
+        &target,
+        &dest.path(),
+        "/srv/app",
+        None,
+        Some(0o751),
+    )
+    .unwrap();
+    for path in ["srv/app/run.sh", "srv/app/conf", "srv/app/conf/settings"] {
+        let meta = std::fs::symlink_metadata(dest.0.join(path)).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o751, "{path}");
+    }
+    // The copied directory itself keeps its own, as buildah keeps it.
+    let app = std::fs::symlink_metadata(dest.0.join("srv/app")).unwrap();
+    assert_eq!(app.mode() & 0o7777, 0o710);
+    // The target's own directory above keeps its mode.
+    let srv = std::fs::symlink_metadata(dest.0.join("srv")).unwrap();
+    assert_eq!(srv.mode() & 0o7777, 0o755);
+}

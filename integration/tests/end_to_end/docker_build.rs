@@ -528,6 +528,14 @@ fn add_unpacks_local_archives_by_their_content() {
         ("ctx/bundle.tar.gz", gzipped.finish().unwrap()),
         ("ctx/plain.tar", tar_of(&[("b.txt", 0o600, 0, "plain\n")])),
         ("ctx/fake.tar.gz", b"not an archive\n".to_vec()),
+        (
+            "ctx/tools.tar.bz2",
+            compressed_by("bzip2", &tar_of(&[("bz.txt", 0o644, 0, "bzip2\n")])),
+        ),
+        (
+            "ctx/tools.tar.xz",
+            compressed_by("xz", &tar_of(&[("xz.txt", 0o644, 0, "xz\n")])),
+        ),
     ];
     for (path, bytes) in &files {
         let written = tanto.write_home_file(path, "");
@@ -536,7 +544,7 @@ fn add_unpacks_local_archives_by_their_content() {
     tanto.write_home_file(
         "ctx/Dockerfile",
         &format!(
-            "FROM {image}\nADD bundle.tar.gz /opt/bundle/\nADD plain.tar /opt/plain\nADD fake.tar.gz /opt/fake/\nRUN cd /opt && find . -printf '%p %m %U:%G\\n' | sort > /listing\n"
+            "FROM {image}\nADD bundle.tar.gz /opt/bundle/\nADD plain.tar /opt/plain\nADD fake.tar.gz /opt/fake/\nADD tools.tar.bz2 tools.tar.xz /opt/tools/\nRUN cd /opt && find . -printf '%p %m %U:%G\\n' | sort > /listing\n"
         ),
     );
     let (ok, answer) = tanto.query(
@@ -553,7 +561,25 @@ fn add_unpacks_local_archives_by_their_content() {
         "./bundle/dir/a.txt 640 1000:1000",
         "./plain/b.txt 600 0:0",
         "./fake/fake.tar.gz 644 0:0",
+        "./tools/bz.txt 644 0:0",
+        "./tools/xz.txt 644 0:0",
     ] {
         assert!(listing.lines().any(|l| l == line), "{line}:\n{listing}");
     }
+}
+
+/// `bytes` compressed by the command-line `tool` (`bzip2`, `xz`), as a user
+/// makes an archive.
+fn compressed_by(tool: &str, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(tool)
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} (scripts/install-deps installs it): {e}"));
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{tool} failed");
+    out.stdout
 }

@@ -30,8 +30,9 @@ ENV APP_HOME=/app PATH=/app/bin:$PATH
 WORKDIR $APP_HOME
 COPY --chown=1000:1000 src/ ./src/
 COPY --chmod=750 bin/tool.sh bin/
+COPY --chmod=751 src/ /app/locked/
 COPY notes.txt *.conf /etc/demo/
-RUN echo "version ${VERSION:-none} in $(pwd)" > built && mkdir -p out && cp src/* out/
+RUN echo "version ${VERSION:-none} in $(pwd)" > built && mkdir -p out && cp -r src/* out/
 RUN ["sh", "-c", "echo exec form > /app/exec"]
 SHELL ["/bin/sh", "-ec"]
 RUN --mount=type=cache,target=/var/cache/demo echo cached >> /var/cache/demo/log; test -f /var/cache/demo/log
@@ -53,6 +54,7 @@ CMD ["serve"]
         files: &[
             ("src/main.sh", "echo main\n"),
             ("src/lib.sh", "echo lib\n"),
+            ("src/nested/deep.sh", "echo deep\n"),
             ("src/ignored.tmp", "left out\n"),
             ("bin/tool.sh", "#!/bin/sh\necho tool \"$@\"\n"),
             ("notes.txt", "notes\n"),

@@ -1,5 +1,5 @@
 //! A Dockerfile's `ADD` of a local archive: a tar, plain or compressed with
-//! gzip or zstd, unpacked at a path of a layer, through the same unpacker
+//! gzip, bzip2, xz or zstd, unpacked at a path of a layer, through the same unpacker
 //! as image layers (nothing written outside the layer, owners as recorded
 //! or squashed). What Docker decides is an archive it decides by content,
 //! not by name: anything else is copied as a file by the caller.
@@ -14,10 +14,30 @@ use crate::unpack::Unpacker;
 use crate::view::ChainView;
 use crate::Error;
 
+/// How an archive is compressed: as a layer may be, or as only archives
+/// are (bzip2 and xz, which Docker's `ADD` unpacks too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArchiveCompression {
+    Layer(Compression),
+    Bzip2,
+    Xz,
+}
+
+impl ArchiveCompression {
+    /// A streaming decoder, memory bounded whatever the archive's size.
+    fn decoder<'r>(self, compressed: impl Read + 'r) -> std::io::Result<Box<dyn Read + 'r>> {
+        Ok(match self {
+            ArchiveCompression::Layer(compression) => compression.decoder(compressed)?,
+            // Several streams one after the other, as pbzip2 and pixz write.
+            ArchiveCompression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(compressed)),
+            ArchiveCompression::Xz => Box::new(lzma_rust2::XzReader::new(compressed, true)),
+        })
+    }
+}
+
 /// How the file at `path` is an archive tanto unpacks (its compression),
-/// or `None` when it is no archive. bzip2 and xz archives are refused by
-/// name, as not supported.
-pub fn archive_compression(path: &Path) -> Result<Option<Compression>, Error> {
+/// told by its content as Docker tells it, or `None` when it is no archive.
+pub fn archive_compression(path: &Path) -> Result<Option<ArchiveCompression>, Error> {
     let io = |source| Error::Store {
         path: path.to_owned(),
         source,
@@ -29,19 +49,15 @@ pub fn archive_compression(path: &Path) -> Result<Option<Compression>, Error> {
         .read_to_end(&mut head)
         .map_err(io)?;
     Ok(if head.starts_with(&[0x1f, 0x8b]) {
-        Some(Compression::Gzip)
+        Some(ArchiveCompression::Layer(Compression::Gzip))
     } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Some(Compression::Zstd)
-    } else if head.starts_with(b"BZh") || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-        return Err(Error::Store {
-            path: path.to_owned(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "bzip2 and xz archives are not unpacked yet (gzip, zstd and plain tar are)",
-            ),
-        });
+        Some(ArchiveCompression::Layer(Compression::Zstd))
+    } else if head.starts_with(b"BZh") {
+        Some(ArchiveCompression::Bzip2)
+    } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Some(ArchiveCompression::Xz)
     } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-        Some(Compression::None)
+        Some(ArchiveCompression::Layer(Compression::None))
     } else {
         None
     })
@@ -54,7 +70,7 @@ pub fn extract_into_layer(
     dest_layer: &Path,
     dest_path: &str,
     archive: &Path,
-    compression: Compression,
+    compression: ArchiveCompression,
     owners: Owners,
 ) -> Result<(), Error> {
     let mut writer = LayerWriter::open(target, dest_layer)?;

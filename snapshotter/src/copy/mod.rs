@@ -30,7 +30,7 @@ mod changes;
 mod edit;
 mod tree;
 
-pub use archive::{archive_compression, extract_into_layer};
+pub use archive::{archive_compression, extract_into_layer, ArchiveCompression};
 pub use edit::{ensure_dir, make_dir, make_whiteout, write_new_file};
 pub use tree::copy_into_layer;
 pub(crate) use tree::{copy_items, copy_tree};
@@ -52,7 +52,11 @@ pub struct CopyStats {
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Overrides {
     pub(crate) owner: Option<(u32, u32)>,
+    /// The mode of the one file copied (a file source).
     pub(crate) file_mode: Option<u32>,
+    /// The mode of every entry copied, directories too (a directory
+    /// source with a mode: a Dockerfile's `COPY --chmod`).
+    pub(crate) all_modes: Option<u32>,
     /// Seconds since the epoch.
     pub(crate) mtime: Option<i64>,
 }
@@ -65,6 +69,9 @@ impl Overrides {
         }
         if let Some(seconds) = self.mtime {
             attrs.mtime = Some((seconds, 0));
+        }
+        if let Some(mode) = self.all_modes {
+            attrs.mode = mode & 0o7777;
         }
         attrs
     }
@@ -265,7 +272,11 @@ impl<'t> LayerWriter<'t> {
         let mtime = overrides
             .mtime
             .map_or((meta.mtime(), meta.mtime_nsec()), |seconds| (seconds, 0));
-        let mode = overrides.file_mode.unwrap_or(meta.mode()) & 0o7777;
+        let mode = overrides
+            .file_mode
+            .or(overrides.all_modes)
+            .unwrap_or(meta.mode())
+            & 0o7777;
         let read_error = |e| source.read_error(found.layer, &found.host, e);
         sys::remove_at(dir, name).map_err(at)?;
         match found.kind {

@@ -14,8 +14,10 @@ use crate::{sys, Error};
 /// directory), filtered, into the diff directory `dest_layer` at `dest_path`,
 /// as a layer to stack on `target`. A directory merges into a directory that
 /// `target` has at `dest_path` (Docker's COPY); anything else there is
-/// replaced. `owner` overrides every entry's owner, `mode_override` the
-/// permissions of a copied file (not of directories).
+/// replaced. `owner` overrides every entry's owner; `mode_override` the
+/// permissions of a copied file, or of every entry below a copied
+/// directory, files and directories (a Dockerfile's `COPY --chmod`, as
+/// buildah applies it; the directory itself keeps its own).
 #[allow(clippy::too_many_arguments)]
 pub fn copy_into_layer(
     source: &ChainView,
@@ -30,6 +32,7 @@ pub fn copy_into_layer(
     let overrides = Overrides {
         owner,
         file_mode: mode_override,
+        all_modes: None,
         mtime: None,
     };
     copy_tree(
@@ -60,6 +63,19 @@ pub(crate) fn copy_tree(
     let mut stats = CopyStats::default();
     let mut dest = resolve_dest(target, dest_path)?;
     let root = &items[0].found;
+    // A directory's mode override is every entry's below it.
+    let tree_overrides;
+    let overrides = match (root.kind, overrides.file_mode) {
+        (FileKind::Dir, Some(mode)) => {
+            tree_overrides = Overrides {
+                file_mode: None,
+                all_modes: Some(mode),
+                ..*overrides
+            };
+            &tree_overrides
+        }
+        _ => overrides,
+    };
     if root.kind != FileKind::Dir {
         let (parent, name) = split_name(&writer, &dest)?;
         let dir = writer.ensure_dirs(parent)?;
@@ -76,6 +92,12 @@ pub(crate) fn copy_tree(
         return Ok(stats);
     }
 
+    // The mode given for a directory is its entries', not its own (as
+    // buildah's COPY --chmod).
+    let root_overrides = Overrides {
+        all_modes: None,
+        ..*overrides
+    };
     // Into an existing directory, or one a symlink there points to.
     let existing = target.lookup(&format!("/{}", dest.display()), true)?;
     match existing {
@@ -85,7 +107,7 @@ pub(crate) fn copy_tree(
         }
         _ if dest.as_os_str().is_empty() => {
             // The chain's root: the layer's own root takes the attributes.
-            let attrs = overrides.dir_attrs(&root.meta);
+            let attrs = root_overrides.dir_attrs(&root.meta);
             writer
                 .dir_times
                 .retain(|(rel, _)| !rel.as_os_str().is_empty());
@@ -98,7 +120,7 @@ pub(crate) fn copy_tree(
         _ => {
             let (parent, name) = split_name(&writer, &dest)?;
             let dir = writer.ensure_dirs(parent)?;
-            let attrs = overrides.dir_attrs(&root.meta);
+            let attrs = root_overrides.dir_attrs(&root.meta);
             writer.make_dir_entry(dir.as_fd(), &name, &dest, attrs, true)?;
         }
     }

@@ -3,12 +3,36 @@
 //! `withSymlink`): each one more layer on the rootfs, paths relative to
 //! the working directory, as Directory's are relative to its root.
 
+use std::sync::Arc;
+
 use crate::node::Change;
-use crate::values::File;
+use crate::values::{Directory, File};
 
 use super::Container;
 
 impl Container {
+    /// `with_directory` giving every entry copied, directories included,
+    /// `mode` (a Dockerfile's `COPY --chmod` of a directory).
+    pub(crate) fn with_directory_mode(
+        &self,
+        path: &str,
+        source: &Directory,
+        exclude: &[&str],
+        mode: u32,
+    ) -> Container {
+        self.with_layer(
+            Change::Copy {
+                source: Arc::clone(&source.node),
+                src_path: source.subpath.clone(),
+                include: Vec::new(),
+                exclude: exclude.iter().map(|s| s.to_string()).collect(),
+                dest: self.abs(path),
+                mode: Some(mode),
+            },
+            format!("withDirectory {path}"),
+        )
+    }
+
     /// Removes `path`; a missing one is not an error, and a `*` removes
     /// what it matches, as in Dagger.
     pub fn without_file(&self, path: &str) -> Container {

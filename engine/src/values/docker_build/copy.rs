@@ -146,9 +146,6 @@ pub(super) async fn copy(
                 ));
             };
             if stat.kind == snapshotter::FileKind::Dir {
-                if mode.is_some() {
-                    return Err(unsupported("--chmod on a directory"));
-                }
                 let mut directory = root.directory(&path);
                 if let Some(owner) = &owner {
                     directory = directory.chown(".", owner);
@@ -157,7 +154,10 @@ pub(super) async fn copy(
                     true => target(path.rsplit('/').next().unwrap_or(&path)),
                     false => dest.clone(),
                 };
-                container = container.with_directory(&dest, &directory, &[], &exclude);
+                container = match mode {
+                    Some(mode) => container.with_directory_mode(&dest, &directory, &exclude, mode),
+                    None => container.with_directory(&dest, &directory, &[], &exclude),
+                };
             } else {
                 let name = path.rsplit('/').next().unwrap_or(&path);
                 let mut file = root.file(&path);
