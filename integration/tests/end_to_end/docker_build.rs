@@ -236,6 +236,46 @@ fn independent_stages_build_in_parallel() {
     assert_eq!(built["right"]["contents"], "right met left\n");
 }
 
+/// A change to one copied file runs again what comes after its `COPY`,
+/// and nothing before it.
+#[test]
+fn a_changed_file_reruns_only_the_steps_after_its_copy() {
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    tanto.write_home_file(
+        "ctx/Dockerfile",
+        &format!(
+            "FROM {image}\nRUN echo before > /before\nCOPY input.txt /input.txt\nRUN cp /input.txt /after\n"
+        ),
+    );
+    tanto.write_home_file("ctx/input.txt", "first\n");
+    let build = [
+        "--progress",
+        "plain",
+        "build",
+        "-o",
+        "type=oci,dest=app.tar",
+        "ctx",
+    ];
+    let ran = |out: &support::tanto::Run| -> Vec<String> {
+        out.stderr
+            .lines()
+            .filter(|l| l.contains(" RUN ") && l.contains(" DONE "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let first = tanto.ok(&build);
+    assert_eq!(ran(&first).len(), 2, "{}", first.stderr);
+    tanto.write_home_file("ctx/input.txt", "second\n");
+    let again = tanto.ok(&build);
+    let reran = ran(&again);
+    assert!(
+        reran.len() == 1 && reran[0].contains("RUN cp /input.txt /after"),
+        "{reran:#?}\n{}",
+        again.stderr
+    );
+}
+
 #[test]
 fn tanto_build_pushes_writes_and_rebuilds_nothing() {
     let image = fixtures::served_debian();
@@ -382,6 +422,8 @@ fn tanto_build_pushes_writes_and_rebuilds_nothing() {
         !tar.windows(18).any(|w| w == b"s3cr3t-build-token"),
         "the secret is in the image"
     );
+    let in_store = support::tree::grep(&tanto.store(), b"s3cr3t-build-token");
+    assert!(in_store.is_empty(), "the secret is in {in_store:?}");
     let without = tanto.fails(&[
         "build",
         "-f",
