@@ -31,6 +31,7 @@ WORKDIR $APP_HOME
 COPY --chown=1000:1000 src/ ./src/
 COPY --chmod=750 bin/tool.sh bin/
 COPY --chmod=751 src/ /app/locked/
+COPY notes.txt .
 COPY notes.txt *.conf /etc/demo/
 RUN echo "version ${VERSION:-none} in $(pwd)" > built && mkdir -p out && cp -r src/* out/
 RUN ["sh", "-c", "echo exec form > /app/exec"]

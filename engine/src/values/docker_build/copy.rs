@@ -41,7 +41,16 @@ pub(super) async fn copy(
     };
     let written = state.expand(at, &spec.dest)?;
     let dest = state.absolute(&written);
-    let into = written.ends_with('/') || spec.sources.len() + spec.heredocs.len() > 1;
+    let dest = match dest.strip_suffix("/.") {
+        Some("") => "/".to_owned(),
+        Some(dir) => dir.to_owned(),
+        None => dest,
+    };
+    // `.` (the workdir), `dir/.` and `dir/` name a directory to copy into.
+    let into = written.ends_with('/')
+        || written == "."
+        || written.ends_with("/.")
+        || spec.sources.len() + spec.heredocs.len() > 1;
     let owner = spec
         .chown
         .as_deref()
