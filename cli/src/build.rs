@@ -36,6 +36,10 @@ pub struct Args {
     #[arg(long = "secret", value_name = "id=ID,src=PATH|env=VAR")]
     secrets: Vec<String>,
 
+    /// The SSH agent RUN --mount=type=ssh binds: default ($SSH_AUTH_SOCK) or ID=SOCKET
+    #[arg(long = "ssh", value_name = "default|ID=SOCKET")]
+    ssh: Option<String>,
+
     /// A label set on the image: NAME=VALUE (repeatable)
     #[arg(long = "label", value_name = "NAME=VALUE")]
     labels: Vec<String>,
@@ -127,6 +131,12 @@ pub fn run(
             let (id, value) = secret(spec)?;
             secrets.push((id.clone(), engine.set_secret(&id, value)));
         }
+        let ssh = args
+            .ssh
+            .as_deref()
+            .map(ssh_agent)
+            .transpose()?
+            .map(|socket| engine.host().unix_socket(socket));
         // Named as the user knows it: within the context when it is there.
         let name = match dockerfile.canonicalize().ok().and_then(|f| {
             let inside = f.strip_prefix(context.canonicalize().ok()?).ok()?;
@@ -141,6 +151,7 @@ pub fn run(
             build_args,
             target: args.target.clone().unwrap_or_default(),
             secrets,
+            ssh,
             no_cache: args.no_cache,
             contents: Some(contents),
         };
@@ -233,4 +244,25 @@ fn secret(spec: &str) -> anyhow::Result<(String, Vec<u8>)> {
         (Some(id), Some(value)) => Ok((id, value)),
         _ => bail!("--secret {spec}: write id=ID,src=PATH or id=ID,env=VAR"),
     }
+}
+
+/// The agent socket of `--ssh default` (the caller's `$SSH_AUTH_SOCK`) or
+/// `--ssh ID=SOCKET`. Key files are docker's other form, which tanto does
+/// not take: it forwards an agent, never a key.
+fn ssh_agent(spec: &str) -> anyhow::Result<PathBuf> {
+    let socket = match spec.split_once('=') {
+        Some((_, path)) => PathBuf::from(path),
+        None => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from).with_context(|| {
+            format!("--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (ssh-agent) or give --ssh {spec}=SOCKET")
+        })?,
+    };
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::metadata(&socket).is_ok_and(|m| m.file_type().is_socket());
+    if !is_socket {
+        bail!(
+            "--ssh {spec}: {} is not an SSH agent's socket; tanto forwards an agent (ssh-agent, then ssh-add), not key files",
+            socket.display()
+        );
+    }
+    Ok(socket)
 }

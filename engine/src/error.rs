@@ -53,10 +53,6 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// Only a lookup's way of saying "nowhere", never shown to users.
-    #[error("no result under this key, here or in a registry cache")]
-    NotCached,
-
     #[error("invalid cache option {spec:?}: {reason}")]
     CacheSpec { spec: String, reason: String },
 

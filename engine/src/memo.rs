@@ -88,11 +88,8 @@ impl Memo {
         if self.registry_cache.is_none() {
             return Ok(None);
         }
-        match self.get_or_build(kind, key, description, &[], |_| Err(Error::NotCached)) {
-            Ok(entry) => Ok(Some(entry.dir)),
-            Err(Error::NotCached) => Ok(None),
-            Err(error) => Err(error),
-        }
+        let entry = self.obtain(kind, key, description, &[], None::<BuildNothing>)?;
+        Ok(entry.map(|entry| entry.dir))
     }
 
     /// The committed result of `key`; when there is none, it is fetched
@@ -108,6 +105,20 @@ impl Memo {
         parents: &[PathBuf],
         build: impl FnOnce(&Path) -> Result<(), Error>,
     ) -> Result<Entry, Error> {
+        let entry = self.obtain(kind, key, description, parents, Some(build))?;
+        Ok(entry.expect("an entry is built when no cache has it"))
+    }
+
+    /// The committed result of `key`, else one fetched from a registry
+    /// cache, else one `build` makes; `None` only without `build`.
+    fn obtain(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        description: &str,
+        parents: &[PathBuf],
+        build: Option<impl FnOnce(&Path) -> Result<(), Error>>,
+    ) -> Result<Option<Entry>, Error> {
         let store_error = |source| Error::Store {
             source: Box::new(source),
         };
@@ -118,11 +129,11 @@ impl Memo {
         {
             Prepared::Committed(dir) => {
                 self.touched(kind, key, &dir, description);
-                Ok(Entry {
+                Ok(Some(Entry {
                     dir,
                     built: false,
                     fetched: false,
-                })
+                }))
             }
             Prepared::Active(active) => {
                 let fetched = self
@@ -130,15 +141,19 @@ impl Memo {
                     .as_ref()
                     .and_then(|cache| cache.fetch(kind, key, active.dir()));
                 if fetched.is_none() {
-                    build(active.dir())?;
+                    match build {
+                        Some(build) => build(active.dir())?,
+                        // Dropped uncommitted: nothing is left behind.
+                        None => return Ok(None),
+                    }
                 }
                 let dir = active.commit(description, parents).map_err(store_error)?;
                 self.touched(kind, key, &dir, description);
-                Ok(Entry {
+                Ok(Some(Entry {
                     dir,
                     built: fetched.is_none(),
                     fetched: fetched.is_some(),
-                })
+                }))
             }
         }
     }
@@ -161,6 +176,9 @@ impl Memo {
         })
     }
 }
+
+/// What [`Memo::find`] builds when no registry cache has the result: nothing.
+type BuildNothing = fn(&Path) -> Result<(), Error>;
 
 /// Removes a tree we built, logging (not failing) when that is impossible.
 pub(crate) fn remove_tree(path: &Path) {

@@ -1,5 +1,5 @@
-//! `Directory.dockerBuild`'s arguments: `BuildArg` and the secrets the
-//! build may mount, by name.
+//! `Directory.dockerBuild`'s arguments: `BuildArg`, the secrets the build
+//! may mount, by name, and its SSH agent.
 
 use async_graphql::{Context, InputObject, Result, ID};
 
@@ -15,6 +15,7 @@ pub(crate) struct BuildArg {
     value: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn docker_build(
     ctx: &Context<'_>,
     directory: &engine::Directory,
@@ -23,6 +24,7 @@ pub(super) async fn docker_build(
     build_args: Vec<BuildArg>,
     target: String,
     secrets: Vec<ID>,
+    ssh: Option<ID>,
 ) -> Result<ContainerObj> {
     let platform = match platform {
         Some(Platform(platform)) => Some(
@@ -37,12 +39,17 @@ pub(super) async fn docker_build(
         let secret = lookup!(ctx, id, Secret, "Secret")?;
         named.push((secret.name().to_owned(), secret));
     }
+    let ssh = match ssh {
+        Some(id) => Some(lookup!(ctx, id, Socket, "Socket")?),
+        None => None,
+    };
     let options = engine::DockerBuild {
         dockerfile,
         platform,
         build_args: build_args.into_iter().map(|a| (a.name, a.value)).collect(),
         target,
         secrets: named,
+        ssh,
         no_cache: false,
         contents: None,
     };

@@ -66,15 +66,10 @@ impl DirectoryObj {
         #[graphql(default)] no_init: bool,
         ssh: Option<ID>,
     ) -> Result<super::ContainerObj> {
-        if ssh.is_some() {
-            return Err(async_graphql::Error::new(
-                "dockerBuild: ssh is not supported yet (RUN --mount=type=ssh)",
-            ));
-        }
         // Steps run without an injected init anyway: noInit changes nothing.
         let _ = no_init;
         super::docker_build::docker_build(
-            ctx, &self.0, dockerfile, platform, build_args, target, secrets,
+            ctx, &self.0, dockerfile, platform, build_args, target, secrets, ssh,
         )
         .await
     }

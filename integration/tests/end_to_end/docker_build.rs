@@ -276,6 +276,111 @@ fn a_changed_file_reruns_only_the_steps_after_its_copy() {
     );
 }
 
+/// `COPY --parents`: each source keeps its path from the context's root,
+/// or from its `/./` pivot, as BuildKit copies it.
+#[test]
+fn copy_parents_keeps_each_sources_path() {
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    for file in ["x/a.txt", "x/deep/b.txt", "y/c.txt", "y/d.txt"] {
+        tanto.write_home_file(&format!("ctx/{file}"), file);
+    }
+    tanto.write_home_file(
+        "ctx/Dockerfile",
+        &format!(
+            "FROM {image}\nCOPY --parents x/a.txt y/*.txt /parents/\nCOPY --parents ./x/./deep/b.txt /pivoted/\n\
+             COPY --parents y /dirs/\nRUN cd / && find parents pivoted dirs | sort > /listing\n"
+        ),
+    );
+    let (ok, answer) = tanto.query(
+        r#"{ host { directory(path: "ctx") { dockerBuild { file(path: "/listing") { contents } } } } }"#,
+    );
+    assert!(ok, "{answer:#}");
+    let listing = answer["data"]["host"]["directory"]["dockerBuild"]["file"]["contents"]
+        .as_str()
+        .unwrap();
+    let expected = [
+        "dirs",
+        "dirs/y",
+        "dirs/y/c.txt",
+        "dirs/y/d.txt",
+        "parents",
+        "parents/x",
+        "parents/x/a.txt",
+        "parents/y",
+        "parents/y/c.txt",
+        "parents/y/d.txt",
+        "pivoted",
+        "pivoted/deep",
+        "pivoted/deep/b.txt",
+    ];
+    assert_eq!(listing.lines().collect::<Vec<_>>(), expected, "{listing}");
+}
+
+/// `RUN --mount=type=ssh` binds the agent `tanto build --ssh` names and
+/// points `SSH_AUTH_SOCK` at it, for that step only; a required agent the
+/// build was not given is an error naming what to pass.
+#[test]
+fn run_with_an_ssh_mount_reaches_the_agent_it_was_given() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let image = fixtures::served_debian();
+    let tanto = Tanto::new();
+    // An agent stand-in: it greets whoever connects.
+    let socket = tanto.home().join("agent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = (&stream).write_all(b"agent here\n");
+        }
+    });
+    tanto.write_home_file(
+        "ctx/Dockerfile",
+        &format!(
+            "FROM {image}\n\
+             RUN --mount=type=ssh perl -MIO::Socket::UNIX -e 'print IO::Socket::UNIX->new(Peer => $ENV{{SSH_AUTH_SOCK}})->getline' > /greeting && echo $SSH_AUTH_SOCK > /socket\n\
+             RUN echo \"[$SSH_AUTH_SOCK]\" > /after\n"
+        ),
+    );
+    tanto.ok(&[
+        "build",
+        "--ssh",
+        &format!("default={}", socket.display()),
+        "-o",
+        "type=oci,dest=app.tar",
+        "ctx",
+    ]);
+    let (ok, answer) = tanto.query(
+        r#"{ container { from(address: "oci-archive:app.tar") {
+             greeting: file(path: "/greeting") { contents }
+             socket: file(path: "/socket") { contents }
+             after: file(path: "/after") { contents } } } }"#,
+    );
+    assert!(ok, "{answer:#}");
+    let built = &answer["data"]["container"]["from"];
+    assert_eq!(built["greeting"]["contents"], "agent here\n");
+    assert_eq!(built["socket"]["contents"], "/run/buildkit/ssh_agent.0\n");
+    assert_eq!(built["after"]["contents"], "[]\n");
+
+    tanto.write_home_file(
+        "ctx/Dockerfile",
+        &format!("FROM {image}\nRUN --mount=type=ssh,required=true true\n"),
+    );
+    let refused = tanto.fails(&["build", "ctx"]);
+    assert!(
+        refused.stderr.contains("an SSH agent is required") && refused.stderr.contains("--ssh"),
+        "{}",
+        refused.stderr
+    );
+    let not_a_socket = tanto.fails(&["build", "--ssh", "default=ctx/Dockerfile", "ctx"]);
+    assert!(
+        not_a_socket.stderr.contains("is not an SSH agent's socket"),
+        "{}",
+        not_a_socket.stderr
+    );
+}
+
 #[test]
 fn tanto_build_pushes_writes_and_rebuilds_nothing() {
     let image = fixtures::served_debian();

@@ -2,7 +2,8 @@
 //! earlier stage or an image (`--from`), as Docker copies them: a
 //! directory's contents into the destination, a file to the destination
 //! or into it when it ends with `/` (or there are several sources), globs
-//! matched in the source; `--chown`, `--chmod`, `--exclude`; `--link` is
+//! matched in the source; `--chown`, `--chmod`, `--exclude`, `--parents`
+//! (each source's path kept below the context's root or its `/./`); `--link` is
 //! how tanto copies anyway. Here-documents become new files. `ADD` also
 //! downloads URLs and unpacks local tar archives (plain, gzip, zstd).
 
@@ -21,8 +22,8 @@ pub(super) async fn copy(
 ) -> Result<String, Error> {
     let builder = state.builder;
     let unsupported = |what: &str| builder.error(at, format!("{what} is not supported yet"));
-    if spec.parents {
-        return Err(unsupported("--parents"));
+    if spec.parents && add {
+        return Err(builder.error(at, "--parents is for COPY".into()));
     }
     if spec.keep_git_dir || spec.unpack.is_some() {
         return Err(unsupported(
@@ -94,6 +95,9 @@ pub(super) async fn copy(
     // What BuildKit's history says: the flags that change the files, the
     // sources and the destination as written, variables expanded.
     let mut said = vec![if add { "ADD" } else { "COPY" }.to_owned()];
+    if spec.parents {
+        said.push("--parents".to_owned());
+    }
     said.extend(owner.iter().map(|o| format!("--chown={o}")));
     said.extend(chmod.iter().map(|m| format!("--chmod={m}")));
     for source in &spec.sources {
@@ -129,8 +133,17 @@ pub(super) async fn copy(
         if spec.checksum.is_some() {
             return Err(builder.error(at, "--checksum is for ADD of a URL".into()));
         }
-        let relative = source.trim_start_matches('/');
-        let relative = if relative.is_empty() { "." } else { relative };
+        // --parents keeps each source's path below its pivot, `/./`
+        // (the context's root without one).
+        let (pivot, unpivoted) = match source.split_once("/./") {
+            Some((before, after)) => (normalized(before), normalized(&format!("{before}/{after}"))),
+            None => (String::new(), normalized(&source)),
+        };
+        let relative = if unpivoted.is_empty() {
+            "."
+        } else {
+            &unpivoted
+        };
         let matches = if relative.contains(['*', '?', '[']) {
             let found = root.glob(relative).await?;
             if found.is_empty() {
@@ -154,14 +167,19 @@ pub(super) async fn copy(
                     ),
                 ));
             };
+            let kept = match spec.parents {
+                true => Some(below_pivot(&normalized(&path), &pivot)),
+                false => None,
+            };
             if stat.kind == snapshotter::FileKind::Dir {
                 let mut directory = root.directory(&path);
                 if let Some(owner) = &owner {
                     directory = directory.chown(".", owner);
                 }
-                let dest = match many && path != "." {
-                    true => target(path.rsplit('/').next().unwrap_or(&path)),
-                    false => dest.clone(),
+                let dest = match (&kept, many && path != ".") {
+                    (Some(kept), _) => in_dir(&dest, kept),
+                    (None, true) => target(path.rsplit('/').next().unwrap_or(&path)),
+                    (None, false) => dest.clone(),
                 };
                 container = match mode {
                     Some(mode) => container.with_directory_mode(&dest, &directory, &exclude, mode),
@@ -179,9 +197,10 @@ pub(super) async fn copy(
                     container = container.with_added_file(&dest, &file, into || many, mode);
                     continue;
                 }
-                let dest = match into || many {
-                    true => format!("{}/{name}", dest.trim_end_matches('/')),
-                    false => dest.clone(),
+                let dest = match (&kept, into || many) {
+                    (Some(kept), _) => in_dir(&dest, kept),
+                    (None, true) => format!("{}/{name}", dest.trim_end_matches('/')),
+                    (None, false) => dest.clone(),
                 };
                 container = container.with_file(&dest, &file, mode);
             }
@@ -191,4 +210,31 @@ pub(super) async fn copy(
     said.push(written);
     state.container = container;
     Ok(format!("{} # buildkit", said.join(" ")))
+}
+
+/// A relative path without `.` parts and leading or trailing slashes.
+fn normalized(path: &str) -> String {
+    path.split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `path` below `pivot` (both normalized); all of it without a pivot.
+fn below_pivot(path: &str, pivot: &str) -> String {
+    match pivot.is_empty() {
+        true => path.to_owned(),
+        false => path
+            .strip_prefix(pivot)
+            .map(|rest| rest.trim_start_matches('/').to_owned())
+            .unwrap_or_else(|| path.to_owned()),
+    }
+}
+
+/// `relative` inside the directory `dir`.
+fn in_dir(dir: &str, relative: &str) -> String {
+    match relative.is_empty() {
+        true => dir.to_owned(),
+        false => format!("{}/{relative}", dir.trim_end_matches('/')),
+    }
 }

@@ -22,7 +22,7 @@ use registry::Platform;
 use crate::dockerfile::{self, Instruction, Located};
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::values::{Container, Directory};
+use crate::values::{Container, Directory, Socket};
 
 /// What `dockerBuild` is asked.
 #[derive(Clone, Default)]
@@ -35,6 +35,8 @@ pub struct DockerBuild {
     pub target: String,
     /// Secrets `RUN --mount=type=secret,id=NAME` may mount, by name.
     pub secrets: Vec<(String, Secret)>,
+    /// The SSH agent `RUN --mount=type=ssh` binds (Dagger's `ssh:`).
+    pub ssh: Option<Socket>,
     /// Every RUN runs again, whatever is cached (`--no-cache`).
     pub no_cache: bool,
     /// The Dockerfile's text when it is not in the context (`tanto build
@@ -109,6 +111,7 @@ pub(super) struct Builder {
     global_args: Vec<(String, String)>,
     build_args: HashMap<String, String>,
     secrets: Vec<(String, Secret)>,
+    ssh: Option<Socket>,
     /// With `no_cache`: a value of this build alone in every RUN's key.
     pub(super) cache_buster: Option<String>,
     stages: Vec<StageText>,
@@ -199,6 +202,7 @@ impl Builder {
             global_args,
             build_args,
             secrets: options.secrets,
+            ssh: options.ssh,
             cache_buster: match options.no_cache {
                 true => Some(
                     crate::random::random_bytes::<16>()?

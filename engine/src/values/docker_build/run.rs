@@ -87,6 +87,7 @@ pub(super) async fn run(state: &mut State<'_>, at: &Located) -> Result<String, E
         container = match undo {
             Undo::Mount(target) => container.without_mount(&target),
             Undo::SecretVariable(name) => container.without_secret_variable(&name),
+            Undo::Variable(name) => container.without_env_variable(&name),
         };
     }
     for (name, _) in &step_args {
@@ -123,6 +124,7 @@ fn script(line: &str, heredocs: &[Heredoc]) -> String {
 enum Undo {
     Mount(String),
     SecretVariable(String),
+    Variable(String),
 }
 
 async fn mount(
@@ -223,10 +225,38 @@ async fn mount(
             undo.push(Undo::Mount(target.clone()));
             container.with_mounted_directory(&target, &from.directory(&source), read_only)
         }
-        "ssh" => return Err(bad("ssh mounts are not supported yet".into())),
+        "ssh" => {
+            // The build's one SSH agent socket serves every id, as
+            // Dagger's `ssh:` does; SSH_AUTH_SOCK names it.
+            let required = get("required").is_some_and(|r| r == "true");
+            let Some(socket) = &builder.ssh else {
+                if required {
+                    return Err(bad(
+                        "an SSH agent is required and the build was given none (ssh:, tanto build --ssh default)"
+                            .into(),
+                    ));
+                }
+                return Ok(container);
+            };
+            let ssh_mounts = undo
+                .iter()
+                .filter(|u| matches!(u, Undo::Variable(name) if name == "SSH_AUTH_SOCK"))
+                .count();
+            let target = match target {
+                Some(target) => state.absolute(&target),
+                None => format!("/run/buildkit/ssh_agent.{ssh_mounts}"),
+            };
+            undo.push(Undo::Mount(target.clone()));
+            let container = container.with_unix_socket(&target, socket);
+            if ssh_mounts > 0 {
+                return Ok(container);
+            }
+            undo.push(Undo::Variable("SSH_AUTH_SOCK".into()));
+            container.with_env_variable("SSH_AUTH_SOCK", &target, false)
+        }
         other => {
             return Err(bad(format!(
-                "type is cache, secret, bind or tmpfs, not {other:?}"
+                "type is cache, secret, bind, tmpfs or ssh, not {other:?}"
             )))
         }
     })
