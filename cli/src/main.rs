@@ -121,9 +121,9 @@ enum Command {
     /// Used by `tanto doctor`: try overlay inside tanto's user namespace
     #[command(name = "__probe-overlay", hide = true)]
     ProbeOverlay { scratch: PathBuf },
-    /// For `tanto doctor`: exits 0 when steps get a pid namespace of their own
-    #[command(name = "__probe-pid-namespace", hide = true)]
-    ProbePidNamespace,
+    /// For `tanto doctor`: prints what steps get of their own here (pids, hostname, network)
+    #[command(name = "__probe-sandbox", hide = true)]
+    ProbeSandbox,
     /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
     #[command(name = "__run-step", hide = true)]
     RunStep {
@@ -224,12 +224,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine::isolation::enter_namespace()?;
             run_step(&request, cancel_after)
         }
-        Command::ProbePidNamespace => {
+        Command::ProbeSandbox => {
             engine::isolation::enter_namespace()?;
-            Ok(match engine::isolation::sandbox().pids {
-                true => ExitCode::SUCCESS,
-                false => ExitCode::FAILURE,
-            })
+            let sandbox = engine::isolation::sandbox();
+            let parts = [
+                (sandbox.pids, "pids"),
+                (sandbox.hostname, "hostname"),
+                (sandbox.network, "network"),
+            ];
+            let has: Vec<&str> = parts
+                .iter()
+                .filter(|(has, _)| *has)
+                .map(|(_, n)| *n)
+                .collect();
+            output::line(&has.join(","));
+            Ok(ExitCode::SUCCESS)
         }
         Command::ProbeOverlay { scratch } => {
             engine::isolation::enter_namespace()?;

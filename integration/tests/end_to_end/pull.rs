@@ -389,6 +389,8 @@ fn doctor_reports_a_working_rootless_setup() {
         "newuidmap",
         "user namespaces",
         "snapshotter",
+        "process namespaces",
+        "network namespaces",
     ] {
         let reported = run
             .stdout

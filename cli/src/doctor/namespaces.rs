@@ -1,0 +1,104 @@
+//! What steps get of their own: user, process and network namespaces.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use engine::isolation;
+
+use super::{bad, ok, Check, Verdict};
+
+pub(super) fn user_namespaces() -> Check {
+    let name = "user namespaces";
+    let read = |p: &str| std::fs::read_to_string(p).ok().map(|s| s.trim().to_owned());
+    if read("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+        return bad(
+            name,
+            Verdict::Fail,
+            "disabled: user.max_user_namespaces = 0".into(),
+            "sysctl -w user.max_user_namespaces=15000 (as root; persist it in /etc/sysctl.d)"
+                .into(),
+        );
+    }
+    if read("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+        return bad(
+            name,
+            Verdict::Fail,
+            "disabled: kernel.unprivileged_userns_clone = 0".into(),
+            "sysctl -w kernel.unprivileged_userns_clone=1 (as root)".into(),
+        );
+    }
+    if read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+        && !isolation::can_create_user_namespace()
+    {
+        return bad(
+            name,
+            Verdict::Fail,
+            "blocked by AppArmor (kernel.apparmor_restrict_unprivileged_userns = 1)".into(),
+            "allow tanto in an AppArmor profile with `userns,`, or set the sysctl to 0".into(),
+        );
+    }
+    if isolation::can_create_user_namespace() {
+        ok(name, "can be created".into())
+    } else {
+        bad(
+            name,
+            Verdict::Fail,
+            "unshare(CLONE_NEWUSER) is refused".into(),
+            "in a container or Kubernetes pod, the seccomp profile likely blocks it: run the pod with `hostUsers: false` or a seccomp profile that allows unshare/clone with CLONE_NEWUSER".into(),
+        )
+    }
+}
+
+/// What steps get of their own (`pids`, `hostname`, `network`), asked
+/// in tanto's own namespace, where the steps run.
+pub(super) fn sandbox() -> Vec<String> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    Command::new(exe)
+        .arg("__probe-sandbox")
+        .env("RUST_LOG", "off")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .split(',')
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether steps get a process namespace of their own (`/proc` unmasked).
+pub(super) fn pid_namespaces(sandbox: &[String]) -> Check {
+    let name = "process namespaces";
+    if sandbox.iter().any(|s| s == "pids") {
+        ok(name, "each step has its own, with its own /proc".into())
+    } else {
+        bad(
+            name,
+            Verdict::Warn,
+            "steps share this container's: parts of /proc are masked, so no fresh /proc can be mounted; a step sees the container's other processes".into(),
+            "in Kubernetes, `procMount: Unmasked` (it needs `hostUsers: false`); with podman, `--security-opt unmask=/proc/*`".into(),
+        )
+    }
+}
+
+/// Whether a step that asks for no network (`RUN --network=none`) can have
+/// a network namespace of its own.
+pub(super) fn network_namespaces(sandbox: &[String]) -> Check {
+    let name = "network namespaces";
+    if sandbox.iter().any(|s| s == "network") {
+        ok(
+            name,
+            "a step without network (RUN --network=none) gets its own, with loopback".into(),
+        )
+    } else {
+        bad(
+            name,
+            Verdict::Warn,
+            "none can be made in tanto's user namespace here: RUN --network=none fails".into(),
+            "allow unshare(CLONE_NEWNET) to unprivileged user namespaces (a seccomp profile or LSM policy refuses it here)".into(),
+        )
+    }
+}
