@@ -125,7 +125,12 @@ pub(crate) fn build(
             local: true,
         });
         diff_ids.push(packed.diff_id);
-        if !in_base_history {
+        if in_base_history {
+            // The base's own history names it already.
+        } else if from_base.is_some() {
+            // A base layer packed anew: no instruction of ours made it.
+            history.push(entry("from the base image", epoch, false));
+        } else {
             history.extend(notes.before_layer());
             history.push(notes.layer(&names, dir, false));
         }
@@ -429,6 +434,59 @@ fn rfc3339(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dockerfile_notes_name_the_layers_their_instructions_made() {
+        let note = |created_by: &str, layers| HistoryNote {
+            created_by: created_by.into(),
+            layers,
+        };
+        let notes = [
+            note("ARG V=1", 0),
+            note("COPY a b /d/ # buildkit", 2),
+            note("ENV A=1", 0),
+            note("RUN make # buildkit", 1),
+            note("CMD [\"x\"]", 0),
+        ];
+        let names: HashMap<PathBuf, String> =
+            [(PathBuf::from("/l/4"), "withExec later".to_owned())].into();
+        let mut paired = Notes::new(&notes, None);
+        let mut history = Vec::new();
+        for (layer, empty) in [
+            ("/l/1", false),
+            ("/l/2", false),
+            ("/l/3", true),
+            ("/l/4", false),
+        ] {
+            history.extend(paired.before_layer());
+            history.push(paired.layer(&names, Path::new(layer), empty));
+        }
+        history.extend(paired.rest());
+        let said: Vec<(&str, &str, bool)> = history
+            .iter()
+            .map(|h| {
+                (
+                    h["created_by"].as_str().unwrap(),
+                    h["comment"].as_str().unwrap(),
+                    h["empty_layer"] == true,
+                )
+            })
+            .collect();
+        let buildkit = HistoryNote::COMMENT;
+        assert_eq!(
+            said,
+            [
+                ("ARG V=1", buildkit, true),
+                ("COPY a b /d/ # buildkit", buildkit, false),
+                ("COPY a b /d/ # buildkit", buildkit, false),
+                ("ENV A=1", buildkit, true),
+                ("RUN make # buildkit", buildkit, true),
+                ("CMD [\"x\"]", buildkit, true),
+                // A step after the build: named after itself.
+                ("withExec later", "tanto", false),
+            ]
+        );
+    }
 
     #[test]
     fn timestamps_are_rfc3339() {
