@@ -230,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let parts = [
                 (sandbox.pids, "pids"),
                 (sandbox.hostname, "hostname"),
-                (sandbox.network, "network"),
+                (engine::isolation::network_namespace_available(), "network"),
             ];
             let has: Vec<&str> = parts
                 .iter()

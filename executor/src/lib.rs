@@ -21,7 +21,7 @@ pub mod userns;
 pub use certificate::Certificate;
 pub use error::Error;
 pub use exec::{
-    check_process, dispatch_helper, run, sandbox, BadProcess, Cancel, ExecOutcome, ExecRequest,
-    Mount, MountKind, Sandbox, Secret,
+    check_process, dispatch_helper, network_namespace_available, run, sandbox, BadProcess, Cancel,
+    ExecOutcome, ExecRequest, Mount, MountKind, Sandbox, Secret,
 };
 pub use mount::{mount_overlay, unmount};

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 pub(crate) use overlay_mount::absolute_overlay_options;
 pub use process::{check as check_process, BadProcess};
 pub use request::{ExecOutcome, ExecRequest, Mount, MountKind, Secret};
-pub use sandbox::{available as sandbox, Sandbox};
+pub use sandbox::{available as sandbox, network_namespace_available, Sandbox};
 
 use crate::Error;
 use failure::Failure;

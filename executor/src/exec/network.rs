@@ -23,7 +23,7 @@ pub fn loopback_only() -> Result<(), Failure> {
 }
 
 /// `ip link set lo up`, by the ioctl `ip` itself falls back to. Allocates
-/// nothing, so a probe may call it in a child forked from threads.
+/// nothing, so doctor's probe may call it in a child forked from threads.
 pub(super) fn loopback_up() -> std::io::Result<()> {
     // SAFETY: socket(2) with constant arguments; the fd is owned below.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };

@@ -14,10 +14,6 @@
 //! seccomp profiles of container engines refuse `sethostname` to a
 //! container without `CAP_SYS_ADMIN`, even in a UTS namespace it owns, and
 //! there the step keeps the container's hostname.
-//!
-//! And a step that asks for no network (`RUN --network=none`) gets a
-//! network namespace of its own where tanto can make one; `doctor` says
-//! whether it can.
 
 use std::sync::OnceLock;
 
@@ -37,8 +33,6 @@ pub struct Sandbox {
     pub pids: bool,
     /// A hostname.
     pub hostname: bool,
-    /// A network namespace with loopback up (`RUN --network=none`).
-    pub network: bool,
 }
 
 impl Sandbox {
@@ -46,7 +40,6 @@ impl Sandbox {
     pub const FULL: Sandbox = Sandbox {
         pids: true,
         hostname: true,
-        network: true,
     };
 
     pub(super) fn to_env(self) -> String {
@@ -57,9 +50,6 @@ impl Sandbox {
         if self.hostname {
             parts.push("hostname");
         }
-        if self.network {
-            parts.push("network");
-        }
         parts.join(",")
     }
 
@@ -68,7 +58,6 @@ impl Sandbox {
         Sandbox {
             pids: has("pids"),
             hostname: has("hostname"),
-            network: has("network"),
         }
     }
 }
@@ -88,12 +77,6 @@ pub fn available() -> Sandbox {
                     && nix::unistd::sethostname("tanto-probe").is_ok();
                 i32::from(!ok)
             }),
-            // Nothing here allocates: the parent may have other threads.
-            network: in_child(|| {
-                let ok = unshare(CloneFlags::CLONE_NEWNET).is_ok()
-                    && super::network::loopback_up().is_ok();
-                i32::from(!ok)
-            }),
         };
         if !sandbox.pids {
             tracing::warn!(
@@ -105,10 +88,18 @@ pub fn available() -> Sandbox {
         if !sandbox.hostname {
             tracing::debug!("steps keep the container's hostname: sethostname is refused here");
         }
-        if !sandbox.network {
-            tracing::debug!("no network namespace can be made here: RUN --network=none fails");
-        }
         sandbox
+    })
+}
+
+/// Whether a step that asks for no network (`RUN --network=none`) can
+/// have a network namespace of its own here. Asked by `doctor` only, not
+/// by every run: a step that asks finds out when it runs.
+pub fn network_namespace_available() -> bool {
+    // Nothing here allocates: the caller may have other threads.
+    in_child(|| {
+        let ok = unshare(CloneFlags::CLONE_NEWNET).is_ok() && super::network::loopback_up().is_ok();
+        i32::from(!ok)
     })
 }
 
@@ -231,12 +222,10 @@ mod tests {
             Sandbox {
                 pids: false,
                 hostname: true,
-                network: true,
             },
             Sandbox {
                 pids: false,
                 hostname: false,
-                network: false,
             },
         ] {
             assert_eq!(Sandbox::from_env(&sandbox.to_env()), sandbox);

@@ -9,6 +9,7 @@
 use crate::support;
 
 use support::fixtures;
+use support::skopeo::skopeo;
 use support::tanto::Tanto;
 
 /// One Dockerfile of the corpus, the files of its context, and the paths
@@ -191,20 +192,8 @@ fn tanto_and_podman_build_the_same_images() {
 
         let config = |archive: &str| -> serde_json::Value {
             let path = tanto.home().join(archive);
-            let out = std::process::Command::new("skopeo")
-                .args([
-                    "inspect",
-                    "--config",
-                    &format!("docker-archive:{}", path.display()),
-                ])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            serde_json::from_slice(&out.stdout).unwrap()
+            let docker_archive = format!("docker-archive:{}", path.display());
+            serde_json::from_slice(&skopeo(&["inspect", "--config", &docker_archive])).unwrap()
         };
         let ours = config(&format!("tanto-{n}.tar"));
         let mut theirs = config(&format!("podman-{n}.tar"));

@@ -11,23 +11,24 @@ use crate::values::{Directory, File};
 use super::Container;
 
 impl Container {
-    /// `with_directory` giving every entry copied, directories included,
-    /// `mode` (a Dockerfile's `COPY --chmod` of a directory).
-    pub(crate) fn with_directory_mode(
+    /// `source` copied to `path`; with `mode`, every entry below it gets
+    /// that mode (a Dockerfile's `COPY --chmod` of a directory).
+    pub(crate) fn copy_directory(
         &self,
         path: &str,
         source: &Directory,
+        include: &[&str],
         exclude: &[&str],
-        mode: u32,
+        mode: Option<u32>,
     ) -> Container {
         self.with_layer(
             Change::Copy {
                 source: Arc::clone(&source.node),
                 src_path: source.subpath.clone(),
-                include: Vec::new(),
+                include: include.iter().map(|s| s.to_string()).collect(),
                 exclude: exclude.iter().map(|s| s.to_string()).collect(),
                 dest: self.abs(path),
-                mode: Some(mode),
+                mode,
             },
             format!("withDirectory {path}"),
         )

@@ -468,17 +468,7 @@ impl Container {
         include: &[&str],
         exclude: &[&str],
     ) -> Container {
-        self.with_layer(
-            Change::Copy {
-                source: Arc::clone(&source.node),
-                src_path: source.subpath.clone(),
-                include: include.iter().map(|s| s.to_string()).collect(),
-                exclude: exclude.iter().map(|s| s.to_string()).collect(),
-                dest: self.abs(path),
-                mode: None,
-            },
-            format!("withDirectory {path}"),
-        )
+        self.copy_directory(path, source, include, exclude, None)
     }
 
     /// Replaces the root filesystem; the settings stay.

@@ -181,10 +181,7 @@ pub(super) async fn copy(
                     (None, true) => target(path.rsplit('/').next().unwrap_or(&path)),
                     (None, false) => dest.clone(),
                 };
-                container = match mode {
-                    Some(mode) => container.with_directory_mode(&dest, &directory, &exclude, mode),
-                    None => container.with_directory(&dest, &directory, &[], &exclude),
-                };
+                container = container.copy_directory(&dest, &directory, &[], &exclude, mode);
             } else {
                 let name = path.rsplit('/').next().unwrap_or(&path);
                 let mut file = root.file(&path);

@@ -116,7 +116,8 @@ pub(super) struct Builder {
     pub(super) cache_buster: Option<String>,
     stages: Vec<StageText>,
     target: String,
-    built: tokio::sync::Mutex<HashMap<usize, Container>>,
+    /// Each stage's container, made once even when asked for concurrently.
+    built: Vec<tokio::sync::OnceCell<Container>>,
 }
 
 /// One stage's instructions: its `FROM`, then the rest.
@@ -195,6 +196,7 @@ impl Builder {
             }
         }
         Ok(Builder {
+            built: stages.iter().map(|_| Default::default()).collect(),
             empty,
             context,
             file: file.to_owned(),
@@ -214,7 +216,6 @@ impl Builder {
             },
             stages,
             target: options.target,
-            built: Default::default(),
         })
     }
 
@@ -268,12 +269,10 @@ impl Builder {
         index: usize,
     ) -> Pin<Box<dyn Future<Output = Result<Container, Error>> + Send + '_>> {
         Box::pin(async move {
-            if let Some(built) = self.built.lock().await.get(&index) {
-                return Ok(built.clone());
-            }
-            let container = stage::build(self, index).await?;
-            self.built.lock().await.insert(index, container.clone());
-            Ok(container)
+            self.built[index]
+                .get_or_try_init(|| stage::build(self, index))
+                .await
+                .cloned()
         })
     }
 
