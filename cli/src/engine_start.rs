@@ -97,6 +97,12 @@ pub fn finish(engine: &engine::Engine) -> anyhow::Result<()> {
                 report.secret_steps
             ));
         }
+        if report.not_returned > 0 {
+            line.push_str(&format!(
+                "; {} results the run only worked with left out (mode=min)",
+                report.not_returned
+            ));
+        }
         output::status(&line);
     }
     Ok(())

@@ -51,6 +51,10 @@ pub(crate) struct Context {
     pub snapshotter: crate::snapshotter_choice::Snapshotter,
     /// Copies steps ran on, kept for the next step on their result.
     pub spare_copies: crate::spare_copies::SpareCopies,
+    /// Where the outputs of steps whose results stay in a registry cache
+    /// are fetched to (lazy import); made on first use, removed with the
+    /// engine.
+    pub fetched_outputs: std::sync::OnceLock<snapshotter::Throwaway>,
 }
 
 impl Context {

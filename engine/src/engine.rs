@@ -153,6 +153,7 @@ impl Engine {
                 terminal: crate::terminal::Terminal::new(config.terminal),
                 snapshotter: snapshotter.snapshotter,
                 spare_copies: Default::default(),
+                fetched_outputs: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -263,28 +264,23 @@ impl Engine {
         platform: Option<Platform>,
     ) -> Result<Arc<PullReport>, Error> {
         let platform = platform.unwrap_or_else(Platform::host);
-        let op = match ArchiveSource::parse(address) {
-            Some((archive, tag)) => Op::Import {
-                source: ImportSource::Host(archive.relative_to(&self.ctx.workdir)),
-                tag,
-                platform,
-            },
-            None => {
-                // Refused here, before a step starts, when it cannot parse.
-                address
-                    .parse::<registry::Reference>()
-                    .map_err(|source| Error::Reference {
-                        address: address.to_owned(),
-                        source: Box::new(source),
-                    })?;
-                Op::Image {
+        let name = format!("pull {address}");
+        let Some((archive, tag)) = ArchiveSource::parse(address) else {
+            // Refused here, before a step starts, when it cannot parse.
+            address
+                .parse::<registry::Reference>()
+                .map_err(|source| Error::Reference {
                     address: address.to_owned(),
-                    platform,
-                }
-            }
+                    source: Box::new(source),
+                })?;
+            return crate::ops::pull_image(&self.ctx, &name, address, &platform).await;
         };
-        let node = Node::new(op, format!("pull {address}"));
-        let solved = crate::ops::solve(&self.ctx, &node).await?;
+        let op = Op::Import {
+            source: ImportSource::Host(archive.relative_to(&self.ctx.workdir)),
+            tag,
+            platform,
+        };
+        let solved = crate::ops::solve(&self.ctx, &Node::new(op, name)).await?;
         Ok(solved.pulled.expect("an image step reports its layers"))
     }
 

@@ -67,7 +67,8 @@
 //!   image/, collect.rs   building, publishing, exporting, importing images;
 //!                        collecting when the disk runs low mid-run
 //!   context.rs, capture.rs            what every op shares; step output
-//!   solved.rs, scheduler/             a node's output; single flight
+//!   solved.rs, pending.rs, scheduler/ a node's output, the work it still
+//!                                     owes (lazy import); single flight
 //!   config.rs, cache_volume.rs, secret.rs, secret_uri.rs, base_image.rs, pull.rs
 //!   memo.rs, registry_cache/ (--cache-from/--cache-to), dockerfile/ (parsing),
 //!   build_context.rs
@@ -104,6 +105,7 @@ mod memo;
 mod node;
 mod ops;
 mod paths;
+mod pending;
 mod pull;
 mod random;
 mod records;

@@ -25,6 +25,9 @@ pub struct PullOptions {
     pub parallel_layers: usize,
     /// Told how each fetched layer's download goes.
     pub progress: Option<PullProgress>,
+    /// Only the manifest and config: the layers are left for later (lazy
+    /// import), and the image's `layers` are empty.
+    pub resolve_only: bool,
 }
 
 /// Told about layer downloads: often while bytes arrive, and once at the end.
@@ -52,6 +55,7 @@ impl Default for PullOptions {
             platform: Platform::host(),
             parallel_layers: 4,
             progress: None,
+            resolve_only: false,
         }
     }
 }
@@ -141,6 +145,8 @@ pub struct PulledImage {
     pub reference: Reference,
     pub manifest_digest: String,
     pub config_digest: String,
+    /// The layers' diff ids, lowest first.
+    pub diff_ids: Vec<String>,
     pub layers: Vec<LayerReport>,
 }
 
@@ -237,12 +243,16 @@ impl<'s> Puller<'s> {
             });
         }
 
-        let layers =
-            self.ingest_layers(&Source::Registry(reference), &manifest, diff_ids, options)?;
+        let layers = if options.resolve_only {
+            Vec::new()
+        } else {
+            self.ingest_layers(&Source::Registry(reference), &manifest, diff_ids, options)?
+        };
         Ok(PulledImage {
             reference: pinned,
             manifest_digest,
             config_digest,
+            diff_ids: diff_ids.to_vec(),
             layers,
         })
     }

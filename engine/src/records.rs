@@ -23,6 +23,8 @@ impl Engine {
         else {
             return Ok(None);
         };
+        // Kept to answer with: mode=min exports it.
+        self.ctx.registry_cache.returned([dir.clone()]);
         // A record whose file is gone (a crash between fill and commit
         // cannot leave one; a hand-edited store can) is no record.
         Ok(std::fs::read(dir.join("fs").join(RECORD_FILE)).ok())
@@ -37,7 +39,7 @@ impl Engine {
         description: &str,
         bytes: &[u8],
     ) -> Result<(), Error> {
-        self.ctx.memo.get_or_build(
+        let entry = self.ctx.memo.get_or_build(
             Kind::Layer,
             &record_key(namespace, key),
             description,
@@ -52,6 +54,7 @@ impl Engine {
                     })
             },
         )?;
+        self.ctx.registry_cache.returned([entry.dir]);
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use crate::base_image::BaseImage;
 use crate::cache_key::CacheKey;
 use crate::config::Settings;
 use crate::error::Error;
+use crate::pending::Pending;
 
 /// A node's output.
 #[derive(Clone, Debug)]
@@ -24,6 +25,9 @@ pub(crate) struct Solved {
     pub base: Option<Arc<BaseImage>>,
     /// Set for images: what became of each layer, for `tanto pull`.
     pub pulled: Option<Arc<PullReport>>,
+    /// What must still be done before `layers` exist (lazy import): empty
+    /// unless a registry cache is imported from.
+    pub pending: Pending,
 }
 
 /// An image in the store: its reference pinned to the manifest digest
@@ -72,7 +76,14 @@ impl Solved {
             exec: None,
             base: None,
             pulled: None,
+            pending: Pending::default(),
         }
+    }
+
+    /// This chain, owing also what `inputs` owe.
+    pub fn owing(mut self, inputs: &Pending) -> Solved {
+        self.pending = self.pending.and(inputs);
+        self
     }
 
     pub fn view(&self) -> snapshotter::ChainView {

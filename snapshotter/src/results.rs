@@ -161,7 +161,10 @@ impl Store {
         }))
     }
 
-    fn result_dir(&self, kind: ResultKind, key: &str) -> PathBuf {
+    /// Where the result of `kind` for `key` is committed, made or not yet:
+    /// what a chain names before a result only a registry cache has is
+    /// fetched.
+    pub fn result_dir(&self, kind: ResultKind, key: &str) -> PathBuf {
         self.snapshots_dir()
             .join(format!("{}-{key}", kind.prefix()))
     }

@@ -332,6 +332,15 @@ impl Store {
         Ok(present.then_some(Snapshot { id, dir }))
     }
 
+    /// Where the snapshot of `diff_id` is (its `fs`), made or not yet: the
+    /// chain an image will have once its layers are pulled.
+    pub fn planned_layer(&self, diff_id: &str) -> Result<PathBuf, Error> {
+        Ok(self
+            .snapshots
+            .join(self.layer_snapshot_id(diff_id)?)
+            .join("fs"))
+    }
+
     /// Waits until no other process is making the snapshot of `diff_id`, then
     /// holds it off until the lock is dropped. Half-made attempts of dead
     /// processes are cleared once the lock is held.

@@ -17,7 +17,11 @@ pub(crate) async fn resolve_config(
     config
         .resolved
         .get_or_try_init(|| async {
-            let image = super::solve_optional(ctx, config.image.as_ref()).await?;
+            // Its config only: the image's layers need not be on disk for it.
+            let image = match &config.image {
+                Some(image) => Some(super::solve_lazy(ctx, image).await?),
+                None => None,
+            };
             let base = image
                 .and_then(|i| i.settings)
                 .map(|s| (*s).clone())

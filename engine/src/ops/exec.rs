@@ -18,58 +18,35 @@ use executor::Cancel;
 use registry::Platform;
 
 use crate::cache_key::CacheKey;
-use crate::cache_volume::Sharing;
 use crate::capture::Capture;
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::Error;
 use crate::foreign_platform;
 use crate::memo::{remove_tree, ExecRecord, Kind};
-use crate::node::{ExecOp, Expect, MountSource, MountSpec, Node, Op};
+use crate::node::{ExecOp, Expect, Node, Op};
 use crate::paths::in_container;
 use crate::scheduler::{Job, Outcome};
 use crate::secret::Secret;
 use crate::solved::{blocking, mount_dir, ExecResult, Solved};
 
+use super::exec_mounts::{ready_mount, ReadyMount};
 use super::exec_request::request;
-use super::keys::{exec_key, subdir_key};
-use super::{memo_outcome, resolve_config, resolve_path, solve};
+use super::keys::exec_key;
+use super::registry_hit::{fetch_outputs, owed_fetch};
+use super::{memo_outcome, resolve_config, solve_lazy};
+use crate::pending::Pending;
 use crate::spare_copies::Spare;
+use futures::FutureExt;
 
 /// Bytes of each stream a failed step's error keeps (its end), as Dagger's
 /// `MaxExecErrorOutputBytes`: enough for any log a person reads, bounded
 /// so a runaway step cannot flood memory.
 const KEPT_BYTES: u64 = 100 * 1024;
 
-/// A mount with its input solved.
-pub(super) enum ReadyMount {
-    Directory {
-        layers: Vec<PathBuf>,
-        read_only: bool,
-        subpath: String,
-        key: CacheKey,
-    },
-    File {
-        host_path: PathBuf,
-        key: CacheKey,
-    },
-    Cache {
-        name: String,
-        sharing: Sharing,
-    },
-    Temp,
-    Secret {
-        secret: Secret,
-        mode: u32,
-    },
-    /// A host Unix socket, checked to be one.
-    Socket {
-        host_path: PathBuf,
-    },
-}
-
 pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<Solved, Error> {
     let (prepared, key) = prepare(ctx, node).await?;
+    let prepared = Arc::new(prepared);
     let step_ctx = Arc::clone(ctx);
     ctx.scheduler
         .solve(key, prepared.name.clone(), move |job| async move {
@@ -77,32 +54,82 @@ pub(super) async fn solve_exec(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<S
             if let Some(dir) = ctx.memo.lookup(Kind::Exec, &key)? {
                 return Ok(Outcome::Cached(committed(&ctx, &prepared, &key, &dir)?));
             }
-            prepared.runnable()?;
-            // The permit only for real work: a cached step takes none.
-            let _permit = job.acquire().await;
-            blocking(move || {
-                let parents = prepared.inputs();
-                let mut spare = None;
-                let entry =
-                    ctx.memo
-                        .get_or_build(Kind::Exec, &key, &prepared.name, &parents, |temp| {
-                            spare = run_in(&ctx, &prepared, &key, temp, &job)?;
-                            Ok(())
-                        })?;
-                let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
-                if let Some(spare) = spare {
-                    // Committed by this process, so it reads as this chain.
-                    ctx.spare_copies.offer(spare, solved.layers.to_vec());
-                }
-                if entry.built {
-                    crate::collect::collect_if_disk_low(&ctx);
-                }
-                Ok(memo_outcome(&entry, solved))
-            })
-            .await
+            if let Some(solved) = left_in_registry(&ctx, &prepared, key).await? {
+                return Ok(Outcome::Fetched(solved));
+            }
+            run(ctx, prepared, key, job).await
         })
         .await
         .map_err(Error::Shared)
+}
+
+/// The step's result, once its inputs are on disk: fetched whole from a
+/// registry cache that has it, else run here.
+fn run(
+    ctx: Arc<Context>,
+    prepared: Arc<Prepared>,
+    key: CacheKey,
+    job: Job,
+) -> futures::future::BoxFuture<'static, Result<Outcome<Solved>, Error>> {
+    async move {
+        prepared.owed().settle().await?;
+        prepared.runnable()?;
+        // The permit only for real work: a cached step takes none.
+        let _permit = job.acquire().await;
+        blocking(move || {
+            let parents = prepared.inputs()?;
+            let mut spare = None;
+            let entry =
+                ctx.memo
+                    .get_or_build(Kind::Exec, &key, &prepared.name, &parents, |temp| {
+                        spare = run_in(&ctx, &prepared, &key, temp, &job)?;
+                        Ok(())
+                    })?;
+            let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
+            if let Some(spare) = spare {
+                // Committed by this process, so it reads as this chain.
+                ctx.spare_copies.offer(spare, solved.layers.to_vec());
+            }
+            if entry.built {
+                crate::collect::collect_if_disk_low(&ctx);
+            }
+            Ok(memo_outcome(&entry, solved))
+        })
+        .await
+    }
+    .boxed()
+}
+
+/// A step a registry cache has, left there (lazy import): its output and
+/// record fetched, its layer owed until a chain on it is needed on disk.
+/// `None` when it must run here.
+async fn left_in_registry(
+    ctx: &Arc<Context>,
+    prepared: &Arc<Prepared>,
+    key: CacheKey,
+) -> Result<Option<Solved>, Error> {
+    let Some(outputs) = fetch_outputs(ctx, Kind::Exec, key).await? else {
+        return Ok(None);
+    };
+    let record = ctx.memo.read_record(&outputs)?;
+    let dir = ctx.store.result_dir(Kind::Exec, &key.to_hex());
+    ctx.name_layer(dir.join("fs"), &prepared.name);
+    let mut layers = vec![dir.join("fs")];
+    layers.extend(prepared.rootfs.layers.iter().cloned());
+    let mut solved = Solved::chain(key, layers);
+    solved.exec = Some(Arc::new(ExecResult {
+        dir,
+        exit_code: record.exit_code,
+        stdout: outputs.join("stdout"),
+        stderr: outputs.join("stderr"),
+    }));
+    let make = {
+        let prepared = Arc::clone(prepared);
+        Arc::new(move |ctx, job| run(ctx, Arc::clone(&prepared), key, job))
+    };
+    let owed = owed_fetch(ctx, key, &prepared.name, make);
+    solved.pending = owed.and(&prepared.rootfs.pending);
+    Ok(Some(solved))
 }
 
 /// `node`'s exec on the user's terminal (`Container::terminal`), never
@@ -133,7 +160,7 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
     };
     let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(ctx, m)));
     let (rootfs, settings, mounts) = futures::future::join3(
-        solve(ctx, &exec.rootfs),
+        solve_lazy(ctx, &exec.rootfs),
         resolve_config(ctx, &exec.config),
         mounts,
     )
@@ -210,70 +237,6 @@ fn check_process(
     executor::check_process(args, env, &settings.workdir_or_root(), &settings.user)
 }
 
-/// A mount with its target resolved and its input solved.
-async fn ready_mount(ctx: &Arc<Context>, spec: &MountSpec) -> Result<(String, ReadyMount), Error> {
-    let target = resolve_path(ctx, &spec.target).await?;
-    let mount = match &spec.source {
-        MountSource::Directory {
-            node,
-            subpath,
-            read_only,
-        } => {
-            let solved = solve(ctx, node).await?;
-            let subpath = resolve_path(ctx, subpath).await?;
-            let layers = solved
-                .layers
-                .iter()
-                .map(|l| l.join(subpath.trim_start_matches('/')))
-                .filter(|l| l.is_dir())
-                .collect();
-            ReadyMount::Directory {
-                layers,
-                read_only: *read_only,
-                subpath: subpath.clone(),
-                key: subdir_key(&solved.key, &subpath),
-            }
-        }
-        MountSource::File { node, path } => {
-            let solved = solve(ctx, node).await?;
-            let path = resolve_path(ctx, path).await?;
-            let host_path = solved.host_file(&path)?;
-            ReadyMount::File {
-                host_path,
-                key: subdir_key(&solved.key, &path),
-            }
-        }
-        MountSource::Cache { name, sharing } => ReadyMount::Cache {
-            name: name.clone(),
-            sharing: *sharing,
-        },
-        MountSource::Temp => ReadyMount::Temp,
-        MountSource::Secret { secret, mode } => ReadyMount::Secret {
-            secret: secret.clone(),
-            mode: *mode,
-        },
-        MountSource::Socket { host_path } => {
-            use std::os::unix::fs::FileTypeExt;
-            // Checked here, so the step fails with what is wrong rather
-            // than with a bind mount's errno.
-            let is_socket = std::fs::metadata(host_path).map(|m| m.file_type().is_socket());
-            if !matches!(is_socket, Ok(true)) {
-                return Err(Error::NotASocket {
-                    path: host_path.clone(),
-                    detail: match is_socket {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "it is not a socket".to_owned(),
-                    },
-                });
-            }
-            ReadyMount::Socket {
-                host_path: host_path.clone(),
-            }
-        }
-    };
-    Ok((target, mount))
-}
-
 /// Everything the blocking part of the step needs.
 pub(super) struct Prepared {
     pub(super) args: Vec<String>,
@@ -314,16 +277,28 @@ impl Prepared {
                 .any(|(_, mount)| matches!(mount, ReadyMount::Secret { .. }))
     }
 
-    fn inputs(&self) -> Vec<PathBuf> {
+    fn inputs(&self) -> Result<Vec<PathBuf>, Error> {
         let mut inputs = self.rootfs.layers.to_vec();
         for (_, mount) in &self.mounts {
             match mount {
-                ReadyMount::Directory { layers, .. } => inputs.extend(layers.iter().cloned()),
-                ReadyMount::File { host_path, .. } => inputs.push(host_path.clone()),
+                ReadyMount::Directory { .. } => inputs.extend(mount.layers()),
+                ReadyMount::File { input, path, .. } => inputs.push(input.host_file(path)?),
                 _ => {}
             }
         }
-        inputs
+        Ok(inputs)
+    }
+
+    /// What must be on disk before the step runs: its root's chain and its
+    /// mounts' inputs.
+    pub(super) fn owed(&self) -> Pending {
+        let mut owed = self.rootfs.pending.clone();
+        for (_, mount) in &self.mounts {
+            if let ReadyMount::Directory { input, .. } | ReadyMount::File { input, .. } = mount {
+                owed = owed.and(&input.pending);
+            }
+        }
+        owed
     }
 }
 
@@ -332,7 +307,7 @@ fn committed(ctx: &Context, step: &Prepared, key: &CacheKey, dir: &Path) -> Resu
     ctx.name_layer(dir.join("fs"), &step.name);
     let mut layers = vec![dir.join("fs")];
     layers.extend(step.rootfs.layers.iter().cloned());
-    let mut solved = Solved::chain(*key, layers);
+    let mut solved = Solved::chain(*key, layers).owing(&step.rootfs.pending);
     solved.exec = Some(Arc::new(ExecResult {
         dir: dir.to_owned(),
         exit_code: record.exit_code,

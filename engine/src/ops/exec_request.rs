@@ -8,7 +8,8 @@ use executor::{ExecRequest, Mount, MountKind};
 use snapshotter::Owners;
 
 use super::copied::Copies;
-use super::exec::{memo_error, Prepared, ReadyMount};
+use super::exec::{memo_error, Prepared};
+use super::exec_mounts::ReadyMount;
 use crate::cache_key::CacheKey;
 use crate::context::Context;
 use crate::error::Error;
@@ -49,11 +50,9 @@ pub(super) fn request(
         let target = target.clone();
         let kind = match mount {
             ReadyMount::Directory {
-                layers,
-                read_only,
-                subpath,
-                ..
+                read_only, subpath, ..
             } => {
+                let layers = &mount.layers();
                 let dir = mount_dir(dir, index);
                 match copying {
                     true => {
@@ -67,8 +66,8 @@ pub(super) fn request(
                     false => directory_mount(layers, *read_only, subpath, &dir)?,
                 }
             }
-            ReadyMount::File { host_path, .. } => MountKind::Bind {
-                source: host_path.clone(),
+            ReadyMount::File { input, path, .. } => MountKind::Bind {
+                source: input.host_file(path)?,
                 read_only: true,
             },
             ReadyMount::Cache { name, sharing } => {

@@ -23,7 +23,7 @@ use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::config::Settings;
 use crate::node::ExecOp;
 
-use super::exec::ReadyMount;
+use super::exec_mounts::ReadyMount;
 use super::layer::ChangeData;
 
 /// The empty chain.

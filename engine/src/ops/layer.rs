@@ -4,9 +4,16 @@
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
+use futures::future::{BoxFuture, FutureExt};
+
+use crate::cache_key::CacheKey;
 use crate::context::Context;
 use crate::error::Error;
+use crate::memo::Kind;
 use crate::node::{Change, Node};
+use crate::scheduler::Outcome;
 use crate::solved::{blocking, Solved};
 
 use super::keys::layer_key;
@@ -15,7 +22,8 @@ use super::replace::{replace, Replace};
 
 /// Largest file `withReplaced` reads into memory.
 const MAX_REPLACED: u64 = 256 << 20;
-use super::{memo_layer, resolve_path, solve, solve_optional};
+use super::registry_hit::owed_fetch;
+use super::{memo_layer, resolve_path, solve_lazy};
 
 pub(super) async fn solve_layer(
     ctx: &Arc<Context>,
@@ -27,28 +35,96 @@ pub(super) async fn solve_layer(
         Change::Copy { source, .. } | Change::Add { source, .. } => Some(source),
         _ => None,
     };
-    let (base, source, change) = futures::future::join3(
-        solve(ctx, base),
-        solve_optional(ctx, source_node),
-        change_data(ctx, change),
-    )
-    .await;
+    let source = async {
+        match source_node {
+            Some(node) => solve_lazy(ctx, node).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (base, source, change) =
+        futures::future::join3(solve_lazy(ctx, base), source, change_data(ctx, change)).await;
     let (base, source, change) = (base?, source?, change?);
     let key = layer_key(&base.key, source.as_ref().map(|s| &s.key), &change);
+    let step = Arc::new(Step {
+        key,
+        name: node.name.clone(),
+        base,
+        source,
+        change,
+    });
     let step_ctx = Arc::clone(ctx);
-    let name = node.name.clone();
     ctx.scheduler
-        .solve(key, node.name.clone(), move |_| {
-            blocking(move || {
-                let mut parents = base.layers.to_vec();
-                parents.extend(source.iter().flat_map(|s| s.layers.iter().cloned()));
-                memo_layer(&step_ctx, key, &name, &parents, &base.layers, |layer| {
-                    build_layer(layer, &base, source.as_ref(), &change)
-                })
-            })
+        .solve(key, node.name.clone(), move |_| async move {
+            let ctx = step_ctx;
+            if ctx.registry_cache.imports_any() {
+                // Lazily: found here or in a registry cache, the base
+                // need not be on disk yet.
+                if let Some(dir) = ctx.memo.lookup(Kind::Layer, &key)? {
+                    return Ok(Outcome::Cached(step.on_base(&ctx, dir.join("fs"))));
+                }
+                if ctx.registry_cache.has(&key) {
+                    let dir = ctx.store.result_dir(Kind::Layer, &key.to_hex());
+                    let make = {
+                        let step = Arc::clone(&step);
+                        Arc::new(move |ctx, _job| make(ctx, Arc::clone(&step)))
+                    };
+                    let owed = owed_fetch(&ctx, key, &step.name, make);
+                    let solved = step.on_base(&ctx, dir.join("fs"));
+                    return Ok(Outcome::Fetched(Solved {
+                        pending: owed.and(&solved.pending),
+                        ..solved
+                    }));
+                }
+            }
+            make(ctx, step).await
         })
         .await
         .map_err(Error::Shared)
+}
+
+/// A layer op with its inputs solved (perhaps still owed) and its key.
+struct Step {
+    key: CacheKey,
+    name: String,
+    base: Solved,
+    source: Option<Solved>,
+    change: ChangeData,
+}
+
+impl Step {
+    /// The chain of `layer` on the base, owing what the base owes.
+    fn on_base(&self, ctx: &Context, layer: PathBuf) -> Solved {
+        ctx.name_layer(layer.clone(), &self.name);
+        let mut layers = vec![layer];
+        layers.extend(self.base.layers.iter().cloned());
+        Solved::chain(self.key, layers).owing(&self.base.pending)
+    }
+}
+
+/// The layer, made once its inputs are on disk (or fetched whole from a
+/// registry cache that has it).
+fn make(ctx: Arc<Context>, step: Arc<Step>) -> BoxFuture<'static, Result<Outcome<Solved>, Error>> {
+    async move {
+        let owed = match &step.source {
+            Some(source) => step.base.pending.clone().and(&source.pending),
+            None => step.base.pending.clone(),
+        };
+        owed.settle().await?;
+        blocking(move || {
+            let mut parents = step.base.layers.to_vec();
+            parents.extend(step.source.iter().flat_map(|s| s.layers.iter().cloned()));
+            memo_layer(
+                &ctx,
+                step.key,
+                &step.name,
+                &parents,
+                &step.base.layers,
+                |layer| build_layer(layer, &step.base, step.source.as_ref(), &step.change),
+            )
+        })
+        .await
+    }
+    .boxed()
 }
 
 /// A [`Change`] with its paths resolved, and no nodes: what keys it and

@@ -16,6 +16,7 @@ mod config;
 mod copied;
 mod diff;
 mod exec;
+mod exec_mounts;
 mod exec_request;
 mod host;
 mod http;
@@ -25,6 +26,7 @@ mod keys;
 mod layer;
 mod owner;
 mod patch;
+mod registry_hit;
 mod replace;
 mod tarball;
 
@@ -42,11 +44,30 @@ use crate::solved::Solved;
 
 pub(crate) use config::resolve_config;
 pub(crate) use exec::open_terminal;
-pub(crate) use image::image_outcome;
+pub(crate) use image::{image_outcome, pull_image};
 pub(crate) use tarball::build_container;
 
-/// Solves `node`: its inputs first, then its own step, memoized.
+/// Solves `node`: its inputs first, then its own step, memoized; its
+/// chain is on disk after (what an op that runs on it or reads it needs).
 pub(crate) fn solve(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+) -> BoxFuture<'static, Result<Solved, Error>> {
+    let lazy = solve_lazy(ctx, node);
+    async move {
+        let solved = lazy.await?;
+        if !solved.pending.is_empty() {
+            solved.pending.settle().await?;
+        }
+        Ok(solved)
+    }
+    .boxed()
+}
+
+/// Solves `node` as far as its key and its own outputs: with a registry
+/// cache to import from, its chain's layers may still be owed
+/// (`Solved::pending`, see `pending.rs`).
+pub(crate) fn solve_lazy(
     ctx: &Arc<Context>,
     node: &Arc<Node>,
 ) -> BoxFuture<'static, Result<Solved, Error>> {

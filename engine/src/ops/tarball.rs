@@ -32,6 +32,7 @@ pub(crate) async fn build_container(
     )
     .await;
     let (rootfs, image, settings) = (rootfs?, image?, settings?);
+    ctx.registry_cache.returned(rootfs.layers.iter().cloned());
     let base = image.and_then(|i| i.base.clone());
     let ctx = Arc::clone(ctx);
     let platform = platform.clone();

@@ -12,7 +12,7 @@ use snapshotter::{Compression, PackOptions};
 
 use super::entry::{self, EntryConfig, Item};
 use super::import::sha256;
-use super::{CacheExport, RegistryCache, Touched};
+use super::{CacheExport, ExportMode, RegistryCache, Touched};
 use crate::error::Error;
 use snapshotter::ResultKind as Kind;
 
@@ -29,6 +29,8 @@ pub struct ExportReport {
     pub present: usize,
     /// Results of steps that read a secret, left out.
     pub secret_steps: usize,
+    /// With `mode=min`: results the run only worked with, left out.
+    pub not_returned: usize,
 }
 
 /// The part of an exec's `result.json` export cares about.
@@ -74,10 +76,13 @@ impl RegistryCache {
             pushed: 0,
             present: 0,
             secret_steps: 0,
+            not_returned: 0,
         };
         let mut todo = Vec::new();
         for result in touched {
-            if present.contains(&place.tag(&result.key.to_hex())) {
+            if export.mode == ExportMode::Min && !self.was_returned(&result.dir) {
+                report.not_returned += 1;
+            } else if present.contains(&place.tag(&result.key.to_hex())) {
                 report.present += 1;
             } else if !export.secret_steps && reads_secrets(result) {
                 report.secret_steps += 1;

@@ -24,12 +24,41 @@ impl RegistryCache {
     /// from the first cache that has one, and names that cache; `None` when
     /// none does (or none could be used), and the step runs.
     pub(crate) fn fetch(&self, kind: Kind, key: &CacheKey, dir: &Path) -> Option<String> {
+        self.fetch_items(kind, key, dir, Items::All)
+    }
+
+    /// Whether a cache to import from lists an entry for `key` that this
+    /// run has not refused: the step need not run, and what it made can
+    /// stay in the registry until something needs it (`pending.rs`).
+    pub(crate) fn has(&self, key: &CacheKey) -> bool {
         let hex = key.to_hex();
+        !self.refused.lock().unwrap().contains(&hex)
+            && self
+                .imports
+                .iter()
+                .any(|source| self.tags(source).contains(&source.place.tag(&hex)))
+    }
+
+    /// Fills `dir` with only the small files of the entry for `key` (its
+    /// output, its record), not its layers: what the step's output is read
+    /// from while the layers stay in the registry. False when no cache
+    /// gave them; the entry is then refused for the rest of the run.
+    pub(crate) fn fetch_outputs(&self, kind: Kind, key: &CacheKey, dir: &Path) -> bool {
+        self.fetch_items(kind, key, dir, Items::Files).is_some()
+    }
+
+    fn fetch_items(&self, kind: Kind, key: &CacheKey, dir: &Path, items: Items) -> Option<String> {
+        let hex = key.to_hex();
+        if self.refused.lock().unwrap().contains(&hex) {
+            return None;
+        }
+        let mut listed = false;
         for source in &self.imports {
             if !self.tags(source).contains(&source.place.tag(&hex)) {
                 continue;
             }
-            match self.fetch_entry(source, kind, &hex, dir) {
+            listed = true;
+            match self.fetch_entry(source, kind, &hex, dir, items) {
                 Ok(()) => {
                     tracing::debug!("{hex}: fetched from the cache {}", source.place);
                     return Some(source.place.to_string());
@@ -39,6 +68,10 @@ impl RegistryCache {
                     empty(dir);
                 }
             }
+        }
+        if listed {
+            // Listed but unusable: no use asking again this run.
+            self.refused.lock().unwrap().insert(hex);
         }
         None
     }
@@ -63,7 +96,14 @@ impl RegistryCache {
         })
     }
 
-    fn fetch_entry(&self, source: &Source, kind: Kind, hex: &str, dir: &Path) -> Result<(), Error> {
+    fn fetch_entry(
+        &self,
+        source: &Source,
+        kind: Kind,
+        hex: &str,
+        dir: &Path,
+        items: Items,
+    ) -> Result<(), Error> {
         let reference = source.place.entry(hex);
         let name = reference.to_string();
         let unusable = |reason: String| Error::CacheEntry {
@@ -109,6 +149,9 @@ impl RegistryCache {
             )));
         }
         for item in &config.items {
+            if items == Items::Files && item.diff_id.is_some() {
+                continue;
+            }
             let destination = entry::item_destination(dir, item)
                 .ok_or_else(|| unusable(format!("it names the item {:?}", item.path)))?;
             self.fetch_item(&reference, &name, item, &destination)?;
@@ -181,6 +224,14 @@ impl RegistryCache {
         }
         Ok(())
     }
+}
+
+/// Which of an entry's items to fetch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Items {
+    All,
+    /// The small files only, not the layers.
+    Files,
 }
 
 pub(super) fn sha256(bytes: &[u8]) -> String {

@@ -26,7 +26,7 @@ use crate::cache_key::CacheKey;
 use snapshotter::ResultKind as Kind;
 
 pub use export::ExportReport;
-pub use spec::{CacheExport, CacheImport, CachePlace};
+pub use spec::{CacheExport, CacheImport, CachePlace, ExportMode};
 
 /// The caches a run reads and writes, and the results it touched.
 pub(crate) struct RegistryCache {
@@ -36,6 +36,11 @@ pub(crate) struct RegistryCache {
     exports: Vec<CacheExport>,
     /// Every result the run made or found, for export.
     touched: Mutex<Vec<Touched>>,
+    /// What the run answered with: the layers of the chains and the
+    /// results clients were given (`mode=min` exports only these).
+    returned: Mutex<Vec<PathBuf>>,
+    /// Keys (hex) of entries this run found unusable: their steps run here.
+    refused: Mutex<HashSet<String>>,
 }
 
 /// A cache to import from, and its tags once listed.
@@ -71,12 +76,38 @@ impl RegistryCache {
                 .collect(),
             exports,
             touched: Mutex::default(),
+            returned: Mutex::default(),
+            refused: Mutex::default(),
         }
+    }
+
+    /// Whether results are looked for in a registry: then chains are
+    /// solved lazily (`pending.rs`).
+    pub(crate) fn imports_any(&self) -> bool {
+        !self.imports.is_empty()
     }
 
     /// Whether there is anything to do at all.
     pub(crate) fn is_used(&self) -> bool {
         !self.imports.is_empty() || !self.exports.is_empty()
+    }
+
+    /// Notes what a client was answered with: a chain's layers, or a
+    /// result's directory (for `mode=min`).
+    pub(crate) fn returned(&self, paths: impl IntoIterator<Item = PathBuf>) {
+        if self.exports.iter().any(|e| e.mode == ExportMode::Min) {
+            self.returned.lock().unwrap().extend(paths);
+        }
+    }
+
+    /// Whether a result (its directory) is, or holds a layer of, what a
+    /// client was answered with.
+    fn was_returned(&self, dir: &std::path::Path) -> bool {
+        self.returned
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|path| path.starts_with(dir))
     }
 
     /// Notes a result the run made or found, for `--cache-to`.

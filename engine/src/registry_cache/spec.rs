@@ -1,5 +1,5 @@
 //! `--cache-to` and `--cache-from` as users write them, after BuildKit:
-//! `type=registry,ref=REGISTRY/REPO[:TAG][,mode=max][,compression=zstd|gzip]
+//! `type=registry,ref=REGISTRY/REPO[:TAG][,mode=min|max][,compression=zstd|gzip]
 //! [,secret-steps=skip|export][,ignore-error=true]`.
 
 use registry::Reference;
@@ -10,12 +10,24 @@ use crate::error::Error;
 #[derive(Clone, Debug)]
 pub struct CacheExport {
     pub place: CachePlace,
+    pub mode: ExportMode,
     pub compression: snapshotter::Compression,
     /// Export results of steps that read a secret (their output may carry
     /// it): only when the user says so.
     pub secret_steps: bool,
     /// A failed export warns instead of failing the run.
     pub ignore_error: bool,
+}
+
+/// Which results an export pushes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportMode {
+    /// What the run answered with, and the chains those stand on: what
+    /// another runner needs to give the same answers, without the side
+    /// work (build stages, mounted inputs) it would then redo.
+    Min,
+    /// Every result the run made or used (the default).
+    Max,
 }
 
 /// Where results are looked up before steps run.
@@ -77,6 +89,7 @@ impl CacheExport {
         let fields = fields(spec, "--cache-to")?;
         let mut export = CacheExport {
             place: place(spec, &fields)?,
+            mode: ExportMode::Max,
             compression: snapshotter::Compression::Zstd,
             secret_steps: false,
             ignore_error: false,
@@ -84,17 +97,13 @@ impl CacheExport {
         for (name, value) in &fields {
             match name.as_str() {
                 "type" | "ref" => {}
-                "mode" => match value.as_str() {
-                    "max" => {}
-                    "min" => {
-                        return Err(bad(
-                            spec,
-                            "mode=min is not supported yet: a runner importing it would still \
-                             run every step below the results; use mode=max (the default)",
-                        ))
+                "mode" => {
+                    export.mode = match value.as_str() {
+                        "max" => ExportMode::Max,
+                        "min" => ExportMode::Min,
+                        _ => return Err(bad(spec, "mode is min or max")),
                     }
-                    _ => return Err(bad(spec, "mode is min or max")),
-                },
+                }
                 "compression" => {
                     export.compression = match value.as_str() {
                         "zstd" => snapshotter::Compression::Zstd,
@@ -228,7 +237,10 @@ mod tests {
             "reg.lan:5000/team/cache:main-ab"
         );
         assert_eq!(export.compression, snapshotter::Compression::Gzip);
+        assert_eq!(export.mode, ExportMode::Max);
         assert!(!export.secret_steps);
+        let min = CacheExport::parse("type=registry,ref=reg.lan/c,mode=min").unwrap();
+        assert_eq!(min.mode, ExportMode::Min);
         let import = CacheImport::parse("type=registry,ref=reg.lan/cache").unwrap();
         assert_eq!(import.place.prefix, "tanto");
     }
@@ -239,7 +251,7 @@ mod tests {
         assert!(err("type=local,dest=x").contains("type=registry"));
         assert!(err("ref=reg.lan/c").contains("type=registry is missing"));
         assert!(err("type=registry").contains("ref="));
-        assert!(err("type=registry,ref=reg.lan/c,mode=min").contains("mode=max"));
+        assert!(err("type=registry,ref=reg.lan/c,mode=all").contains("mode is min or max"));
         assert!(err("type=registry,ref=reg.lan/c,colour=blue").contains("\"colour\""));
         assert!(err("type=registry,ref=Bad Ref").contains("Bad Ref"));
         assert!(CacheImport::parse("type=registry,ref=r.lan/c,mode=max")

@@ -85,11 +85,16 @@ fn a_second_runner_fetches_every_step_and_runs_only_what_a_change_needs() {
         first.stderr
     );
 
-    // An empty store, the same pipeline: every step comes from the cache.
+    // An empty store, the same pipeline: every step comes from the cache,
+    // and since only the last step's output is asked for, no layer is
+    // downloaded at all: not the image's, not the steps'.
     let b = runner("source v1\n");
     b.write_home_file(".docker/config.json", &auth);
+    let (images_before, cache_before) = (images.log().lines().count(), cache.log().lines().count());
     let second = run_steps(&b, &[&from], &image, &[]);
     assert_eq!(second.stdout, "one\nsource v1\n");
+    assert_eq!(layers_fetched(&images, images_before), Vec::<String>::new());
+    assert_eq!(layers_fetched(&cache, cache_before), Vec::<String>::new());
     assert!(steps_run(&b).is_empty(), "{:?}", steps_run(&b));
     assert_eq!(
         steps_with(&second, "CACHED (registry)"),
@@ -177,16 +182,82 @@ fn concurrent_exports_lose_nothing_and_tampered_entries_are_refused() {
 }
 
 #[test]
+fn mode_min_exports_what_the_answer_stands_on_and_no_side_step() {
+    let images = Registry::start();
+    let image = fixtures::serve_debian(&images);
+    let cache = Registry::start();
+    let spec = format!("type=registry,ref={}/min", cache.host());
+    let side_steps = |tanto: &Tanto, flag: &str| {
+        let python = fixtures::python_sdk();
+        let script = tanto.copy_test_program("python/side_steps.py");
+        let run = tanto.run(&[
+            flag,
+            "run",
+            "--",
+            python.to_str().unwrap(),
+            script.to_str().unwrap(),
+            &image,
+        ]);
+        assert!(run.success, "{}\n{}", run.stdout, run.stderr);
+        run
+    };
+
+    let a = Tanto::new();
+    let first = side_steps(&a, &format!("--cache-to={spec},mode=min"));
+    assert_eq!(first.stdout, "built\n");
+    assert_eq!(steps_run(&a), ["side", "final"]);
+    // The final step and the file copied under it; not the side step.
+    assert!(
+        first.stderr.contains(&format!(
+            "cache: 2 results pushed to {}/min, 0 there already; 1 results the run only worked with left out (mode=min)",
+            cache.host()
+        )),
+        "{}",
+        first.stderr
+    );
+
+    // Another runner answers from the cache, but must make the side step
+    // again to know the key of what stands on it.
+    let b = Tanto::new();
+    let second = side_steps(&b, &format!("--cache-from={spec}"));
+    assert_eq!(second.stdout, "built\n");
+    assert_eq!(steps_run(&b), ["side"]);
+}
+
+#[test]
 fn bad_cache_options_are_refused_by_name() {
     let tanto = Tanto::new();
     for (spec, said) in [
         ("type=local,dest=x", "type=registry"),
-        ("type=registry,ref=reg.lan/c,mode=min", "mode=max"),
+        ("type=registry,ref=reg.lan/c,mode=all", "mode is min or max"),
         ("type=registry,ref=reg.lan/c,colour=blue", "\"colour\""),
     ] {
         let run = tanto.fails(&["--cache-to", spec, "query", "-"]);
         assert!(run.stderr.contains(said), "{spec}: {}", run.stderr);
     }
+}
+
+/// The blobs `registry` served after its first `since` log lines that
+/// are layers (gzip or zstd streams), by digest.
+fn layers_fetched(registry: &Registry, since: usize) -> Vec<String> {
+    let blobs = registry.data_dir().join("docker/registry/v2/blobs/sha256");
+    let mut layers = Vec::new();
+    for line in registry.log().lines().skip(since) {
+        let Some(at) = line
+            .find("/blobs/sha256:")
+            .filter(|_| line.contains("\"GET /v2/"))
+        else {
+            continue;
+        };
+        let hex = &line[at + "/blobs/sha256:".len()..][..64];
+        let data = std::fs::read(blobs.join(&hex[..2]).join(hex).join("data")).unwrap();
+        let compressed_tar =
+            data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+        if compressed_tar {
+            layers.push(format!("sha256:{hex}"));
+        }
+    }
+    layers
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -2,6 +2,9 @@
 //! and each op keys as it always has (golden values).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::solved::Solved;
 
 use super::*;
 use crate::cache_volume::Sharing;
@@ -67,7 +70,7 @@ fn exec() -> Exec {
             (
                 "/src".into(),
                 ReadyMount::Directory {
-                    layers: vec![PathBuf::from("/store/a/fs")],
+                    input: Solved::chain(chain("src"), vec![PathBuf::from("/store/a/fs")]),
                     read_only: true,
                     subpath: "/".into(),
                     key: subdir_key(&chain("src"), "/"),
@@ -76,7 +79,8 @@ fn exec() -> Exec {
             (
                 "/etc/app.conf".into(),
                 ReadyMount::File {
-                    host_path: PathBuf::from("/store/b/fs/app.conf"),
+                    input: Solved::chain(chain("conf"), vec![PathBuf::from("/store/b/fs")]),
+                    path: "/app.conf".into(),
                     key: subdir_key(&chain("conf"), "/app.conf"),
                 },
             ),
@@ -180,11 +184,11 @@ fn what_cannot_change_the_output_leaves_the_exec_key_alone() {
     let unchanged: &[Change] = &[
         // Where the store keeps an input's layers is not the input.
         ("layer paths", |e| {
-            if let ReadyMount::Directory { layers, .. } = &mut e.mounts[0].1 {
-                *layers = vec![PathBuf::from("/elsewhere/fs")];
+            if let ReadyMount::Directory { input, .. } = &mut e.mounts[0].1 {
+                input.layers = Arc::new(vec![PathBuf::from("/elsewhere/fs")]);
             }
-            if let ReadyMount::File { host_path, .. } = &mut e.mounts[1].1 {
-                *host_path = PathBuf::from("/elsewhere/app.conf");
+            if let ReadyMount::File { input, .. } = &mut e.mounts[1].1 {
+                input.layers = Arc::new(vec![PathBuf::from("/elsewhere/fs")]);
             }
         }),
         // A secret's name is how the API refers to it, not its value.

@@ -8,20 +8,33 @@ use super::Container;
 use crate::config::Settings;
 use crate::error::Error;
 use crate::node::{ContainerPath, MountSource, Node, Op};
-use crate::ops::{resolve_config, resolve_path, solve};
+use crate::ops::{resolve_config, resolve_path, solve, solve_lazy};
 use crate::solved::Solved;
 use crate::values::{Directory, File, Stat};
 
 impl Container {
     /// Runs everything this container needs.
     pub async fn sync(&self) -> Result<Container, Error> {
-        solve(&self.ctx, &self.rootfs).await?;
+        let solved = solve(&self.ctx, &self.rootfs).await?;
+        self.ctx
+            .registry_cache
+            .returned(solved.layers.iter().cloned());
         Ok(self.clone())
     }
 
+    /// The last exec's result: its output and exit code, but not its
+    /// chain, which may stay in a registry cache (lazy import).
     async fn last_exec(&self) -> Result<Solved, Error> {
         let node = self.last_exec.as_ref().ok_or(Error::NoExec)?;
-        solve(&self.ctx, node).await
+        let solved = solve_lazy(&self.ctx, node).await?;
+        // Its chain too: without the results below it, another runner
+        // could not work out this one's key without running them.
+        let dir = solved.exec.as_ref().map(|exec| exec.dir.clone());
+        let chain = solved.layers.iter().cloned();
+        self.ctx
+            .registry_cache
+            .returned(dir.into_iter().chain(chain));
+        Ok(solved)
     }
 
     /// The last command's standard output.

@@ -203,7 +203,11 @@ impl Directory {
     }
 
     pub(in crate::values) async fn solved(&self) -> Result<Solved, Error> {
-        solve(&self.ctx, &self.node).await
+        let solved = solve(&self.ctx, &self.node).await?;
+        self.ctx
+            .registry_cache
+            .returned(solved.layers.iter().cloned());
+        Ok(solved)
     }
 
     pub async fn sync(&self) -> Result<Directory, Error> {
@@ -274,7 +278,11 @@ impl File {
     }
 
     async fn solved(&self) -> Result<Solved, Error> {
-        solve(&self.ctx, &self.node).await
+        let solved = solve(&self.ctx, &self.node).await?;
+        self.ctx
+            .registry_cache
+            .returned(solved.layers.iter().cloned());
+        Ok(solved)
     }
 
     pub fn name(&self) -> String {
