@@ -136,6 +136,7 @@ async fn left_in_registry(
 /// memoized: its changes are thrown away. Its exit code.
 pub(crate) async fn open_terminal(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<i32, Error> {
     let (prepared, key) = prepare(ctx, node).await?;
+    prepared.owed().settle().await?;
     prepared.runnable()?;
     let ctx = Arc::clone(ctx);
     blocking(move || {

@@ -40,7 +40,9 @@ pub(crate) async fn pull_image(
     address: &str,
     platform: &Platform,
 ) -> Result<Arc<PullReport>, Error> {
-    let solved = image_step(ctx, name, address, platform, false).await?;
+    let solved = image_step(ctx, name, address, platform, false)
+        .await
+        .map_err(|error| crate::disk_full::explain(ctx.store.root(), error))?;
     Ok(solved
         .pulled
         .expect("an image pulled now reports its layers"))
