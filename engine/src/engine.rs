@@ -22,6 +22,9 @@ use crate::values::{CacheVolume, Changeset, Container, Directory, File, Host};
 
 /// The variable that bounds how many bytes one image layer may expand to.
 pub const MAX_LAYER_BYTES_ENV: &str = "TANTO_MAX_LAYER_BYTES";
+/// Steps that may do real work at once, when not the number of CPUs (a
+/// shared runner's share of them, say).
+pub const PARALLELISM_ENV: &str = "TANTO_PARALLELISM";
 
 /// How to start an [`Engine`].
 #[derive(Clone, Default)]
@@ -30,7 +33,8 @@ pub struct EngineConfig {
     pub store_root: PathBuf,
     /// Registries (`host[:port]`) that may be reached over plain HTTP.
     pub insecure_registries: Vec<String>,
-    /// Steps that may run at once. Default: the number of CPUs.
+    /// Steps that may run at once. Default: `TANTO_PARALLELISM`, else the
+    /// number of CPUs.
     pub parallelism: Option<usize>,
     /// Told about every step as it starts, is found cached, ends or fails.
     pub observer: Option<Observer>,
@@ -99,11 +103,14 @@ impl Engine {
                 }
             })?,
         });
-        let parallelism = config.parallelism.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        });
+        let parallelism = match config.parallelism {
+            Some(n) => n,
+            None => parallelism_from_env()?.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            }),
+        };
         let ca_certificates =
             crate::ca_certs::CaCertificates::load().map_err(|source| Error::CaCertificates {
                 source: Box::new(source),
@@ -303,6 +310,21 @@ impl Engine {
         for cancel in self.ctx.cancels.lock().unwrap().values() {
             cancel.cancel();
         }
+    }
+}
+
+/// `TANTO_PARALLELISM`, when set: a whole number of steps, at least 1.
+fn parallelism_from_env() -> Result<Option<usize>, Error> {
+    match std::env::var(PARALLELISM_ENV) {
+        Ok(value) => match value.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Some(n)),
+            _ => Err(Error::Config {
+                variable: PARALLELISM_ENV,
+                value,
+                expected: "how many steps may run at once, a whole number such as 2",
+            }),
+        },
+        Err(_) => Ok(None),
     }
 }
 

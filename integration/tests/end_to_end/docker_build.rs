@@ -199,13 +199,48 @@ fn independent_stages_build_in_parallel() {
         std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2,
         "tanto runs as many steps at once as there are cores: this test needs two"
     );
+    let (left, right) = rendezvous(&Tanto::new(), 600);
+    assert_eq!(left, "left met right\n");
+    assert_eq!(right, "right met left\n");
+}
+
+/// `TANTO_PARALLELISM=1`: the same two stages, one at a time. The first
+/// waits for the other in vain (for two seconds here) and says so; the
+/// second finds the first's mark.
+#[test]
+fn tanto_parallelism_caps_the_steps_at_work() {
+    let mut tanto = Tanto::new();
+    tanto.env("TANTO_PARALLELISM", "1");
+    let (left, right) = rendezvous(&tanto, 20);
+    let mut said = [left, right];
+    said.sort();
+    assert!(
+        said == ["left alone\n", "right met left\n"]
+            || said == ["left met right\n", "right alone\n"],
+        "{said:?}"
+    );
+
+    tanto.env("TANTO_PARALLELISM", "0");
+    let refused = tanto.fails(&["query", "-"]);
+    assert!(
+        refused
+            .stderr
+            .contains("TANTO_PARALLELISM=\"0\" is not valid"),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// Builds two stages that each wait up to `tenths` of a second for the
+/// other in a shared cache volume, and a last stage that copies both;
+/// what each stage said: `ME met OTHER`, or `ME alone`.
+fn rendezvous(tanto: &Tanto, tenths: u32) -> (String, String) {
     let image = fixtures::served_debian();
-    let tanto = Tanto::new();
     let meet = |me: &str, other: &str| {
         format!(
             "RUN --mount=type=cache,id=rendezvous,target=/meet,sharing=shared \\\n  \
-             touch /meet/{me}-$RUN && for i in $(seq 600); do test -e /meet/{other}-$RUN && break; sleep 0.1; done; \\\n  \
-             test -e /meet/{other}-$RUN && echo {me} met {other} > /{me}\n"
+             touch /meet/{me}-$RUN && for i in $(seq {tenths}); do test -e /meet/{other}-$RUN && break; sleep 0.1; done; \\\n  \
+             if test -e /meet/{other}-$RUN; then echo {me} met {other}; else echo {me} alone; fi > /{me}\n"
         )
     };
     // A token of this run, so earlier runs' files in the volume count for nothing.
@@ -215,7 +250,7 @@ fn independent_stages_build_in_parallel() {
         .as_nanos()
         .to_string();
     context(
-        &tanto,
+        tanto,
         &format!(
             "ARG BASE\nFROM ${{BASE}} AS left\nARG RUN\n{}FROM ${{BASE}} AS right\nARG RUN\n{}\
              FROM ${{BASE}}\nCOPY --from=left /left /\nCOPY --from=right /right /\n",
@@ -232,8 +267,13 @@ fn independent_stages_build_in_parallel() {
     ));
     assert!(ok, "{answer:#}");
     let built = &answer["data"]["host"]["directory"]["dockerBuild"];
-    assert_eq!(built["left"]["contents"], "left met right\n");
-    assert_eq!(built["right"]["contents"], "right met left\n");
+    let said = |name: &str| {
+        built[name]["contents"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (said("left"), said("right"))
 }
 
 /// A change to one copied file runs again what comes after its `COPY`,
