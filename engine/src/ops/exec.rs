@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use executor::Cancel;
+use futures::future::{BoxFuture, FutureExt};
 use registry::Platform;
 
 use crate::cache_key::CacheKey;
@@ -37,7 +38,6 @@ use super::registry_hit::{fetch_outputs, owed_fetch};
 use super::{memo_outcome, resolve_config, solve_lazy};
 use crate::pending::Pending;
 use crate::spare_copies::Spare;
-use futures::FutureExt;
 
 /// Bytes of each stream a failed step's error keeps (its end), as Dagger's
 /// `MaxExecErrorOutputBytes`: enough for any log a person reads, bounded
@@ -70,7 +70,7 @@ fn run(
     prepared: Arc<Prepared>,
     key: CacheKey,
     job: Job,
-) -> futures::future::BoxFuture<'static, Result<Outcome<Solved>, Error>> {
+) -> BoxFuture<'static, Result<Outcome<Solved>, Error>> {
     async move {
         prepared.owed().settle().await?;
         prepared.runnable()?;

@@ -2,9 +2,8 @@
 //! removal, symlink, chown, timestamps) on top of a base chain, committed as a layer of its own and
 //! keyed by content: the base's key, the source's key and the change.
 
-use std::sync::Arc;
-
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
 
