@@ -404,6 +404,7 @@ fn step(
         nofile,
         terminal: request.terminal,
         own_pid_namespace: sandbox.pids,
+        own_network_namespace: request.no_network,
     };
 
     // Create mount points now, so the outer helper knows what to remove;

@@ -141,6 +141,9 @@ pub struct StepSpec<'a> {
     /// A pid namespace and `/proc` of the step's own; without, it shares
     /// tanto's and binds its `/proc` (`pid_sandbox.rs`).
     pub own_pid_namespace: bool,
+    /// The step runs in a network namespace of its own (`network.rs`), so
+    /// it gets a `/sys` of its own, showing its interfaces, not the host's.
+    pub own_network_namespace: bool,
 }
 
 /// The environment a process sees: the request's, plus PATH and HOME when it
@@ -163,6 +166,22 @@ fn standard_mounts(step: &StepSpec) -> Vec<SpecMount> {
         kind,
         source: source.into(),
         options: options.iter().map(|o| o.to_string()).collect(),
+    };
+    // sysfs may only be mounted by the owner of the network namespace it
+    // shows: on the host's network, bind the host's.
+    let sys = match step.own_network_namespace {
+        true => mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        ),
+        false => mount(
+            "/sys",
+            "bind",
+            "/sys",
+            &["rbind", "nosuid", "noexec", "nodev", "ro"],
+        ),
     };
     let proc = match step.own_pid_namespace {
         true => mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
@@ -206,13 +225,7 @@ fn standard_mounts(step: &StepSpec) -> Vec<SpecMount> {
             "mqueue",
             &["nosuid", "noexec", "nodev"],
         ),
-        // sysfs itself needs a network namespace of our own: bind the host's.
-        mount(
-            "/sys",
-            "bind",
-            "/sys",
-            &["rbind", "nosuid", "noexec", "nodev", "ro"],
-        ),
+        sys,
     ];
     if let Some(resolv) = &step.resolv_conf {
         mounts.push(SpecMount::bind("/etc/resolv.conf", resolv.clone(), true));
@@ -326,6 +339,7 @@ mod tests {
             nofile: 4096,
             terminal: false,
             own_pid_namespace,
+            own_network_namespace: false,
         })
     }
 
@@ -460,6 +474,34 @@ mod tests {
         );
         assert!(src.options().as_ref().unwrap().contains(&"ro".to_owned()));
         assert!(spec.linux().as_ref().unwrap().masked_paths().is_some());
+    }
+
+    #[test]
+    fn a_step_with_a_network_of_its_own_gets_a_sysfs_of_its_own() {
+        let identity = identity();
+        let args = vec!["true".to_owned()];
+        let spec = build(&StepSpec {
+            rootfs: "/scratch/rootfs".into(),
+            args: &args,
+            env: Vec::new(),
+            cwd: "/",
+            identity: &identity,
+            hostname: "step",
+            hosts_file: "/scratch/run/hosts".into(),
+            resolv_conf: None,
+            mounts: Vec::new(),
+            nofile: 4096,
+            terminal: false,
+            own_pid_namespace: true,
+            own_network_namespace: true,
+        });
+        let mounts = spec.mounts().as_ref().unwrap();
+        let sys = mounts
+            .iter()
+            .find(|m| m.destination() == std::path::Path::new("/sys"))
+            .unwrap();
+        assert_eq!(sys.typ().as_deref(), Some("sysfs"));
+        assert!(sys.options().as_ref().unwrap().contains(&"ro".to_owned()));
     }
 
     #[test]

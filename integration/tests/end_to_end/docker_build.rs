@@ -167,7 +167,7 @@ fn run_with_network_none_reaches_nothing_but_its_own_loopback() {
 FROM ${{BASE}}
 ARG HOST
 ARG PORT
-RUN --network=none bash -c 'grep -o "^ *[a-z0-9]*:" /proc/net/dev | tr -d " :" > /none-interfaces; {connect} > /none-connect'
+RUN --network=none bash -c 'grep -o "^ *[a-z0-9]*:" /proc/net/dev | tr -d " :" > /none-interfaces; ls /sys/class/net > /none-sys; {connect} > /none-connect'
 RUN bash -c '{connect} > /default-connect'
 "#
         ),
@@ -176,6 +176,7 @@ RUN bash -c '{connect} > /default-connect'
         r#"{{ host {{ directory(path: "ctx") {{
              dockerBuild(buildArgs: [{{name: "BASE", value: "{image}"}}, {{name: "HOST", value: "{host}"}}, {{name: "PORT", value: "{port}"}}]) {{
                interfaces: file(path: "/none-interfaces") {{ contents }}
+               sys: file(path: "/none-sys") {{ contents }}
                none: file(path: "/none-connect") {{ contents }}
                default: file(path: "/default-connect") {{ contents }}
              }} }} }} }}"#
@@ -183,6 +184,8 @@ RUN bash -c '{connect} > /default-connect'
     assert!(ok, "{answer:#}");
     let built = &answer["data"]["host"]["directory"]["dockerBuild"];
     assert_eq!(built["interfaces"]["contents"], "lo\n");
+    // Its /sys is its own too: the host's interfaces do not show.
+    assert_eq!(built["sys"]["contents"], "lo\n");
     // Refused, not unreachable: loopback is up, and nothing listens there.
     let none = built["none"]["contents"].as_str().unwrap();
     assert!(none.contains("Connection refused"), "{none}");
