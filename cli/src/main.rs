@@ -124,6 +124,9 @@ enum Command {
     /// For `tanto doctor`: prints what steps get of their own here (pids, hostname, network)
     #[command(name = "__probe-sandbox", hide = true)]
     ProbeSandbox,
+    /// For `tanto doctor`: builds a session network and connects across it
+    #[command(name = "__probe-session-network", hide = true)]
+    ProbeSessionNetwork,
     /// For tests and debugging: run one exec step from a JSON ExecRequest, print its outcome
     #[command(name = "__run-step", hide = true)]
     RunStep {
@@ -239,6 +242,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .collect();
             output::line(&has.join(","));
             Ok(ExitCode::SUCCESS)
+        }
+        Command::ProbeSessionNetwork => {
+            engine::isolation::enter_namespace()?;
+            match engine::isolation::session_network::probe() {
+                Ok(wired) => {
+                    output::line(&format!("{}", wired.as_micros()));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    output::line(&error.to_string());
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::ProbeOverlay { scratch } => {
             engine::isolation::enter_namespace()?;

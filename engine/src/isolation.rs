@@ -13,7 +13,7 @@ use crate::error::Error;
 pub use executor::cgroup::{
     availability as step_cgroup_availability, pids_max_setting, LEAF as CGROUP_LEAF, PIDS_MAX_ENV,
 };
-pub use executor::{network_namespace_available, sandbox, Sandbox};
+pub use executor::{network_namespace_available, sandbox, session_network, Sandbox};
 
 /// Whether this process holds `CAP_SYS_ADMIN`: real root on a host does,
 /// a container's root usually does not (and then enters a user namespace).

@@ -7,7 +7,7 @@
 //! an overlay as steps do ([`mount_overlay`]).
 //!
 //! Each public item has one path: the root re-exports below, or the
-//! modules `cgroup`, `overlay` and `userns`.
+//! modules `cgroup`, `overlay`, `session_network` and `userns`.
 
 pub mod capabilities;
 mod certificate;
@@ -16,6 +16,7 @@ mod error;
 mod exec;
 mod mount;
 mod overlay;
+pub mod session_network;
 pub mod userns;
 
 pub use certificate::Certificate;

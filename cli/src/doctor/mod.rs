@@ -18,7 +18,7 @@ mod store;
 use ids::{id_map_tool, single_id, subordinate_ids};
 use images::{platforms, registries};
 use limits::{cgroups, seccomp, step_limits};
-use namespaces::{network_namespaces, pid_namespaces, user_namespaces};
+use namespaces::{network_namespaces, pid_namespaces, session_network, user_namespaces};
 use store::{overlay, store};
 
 #[derive(PartialEq)]
@@ -91,6 +91,7 @@ pub fn run(root: &Path) -> anyhow::Result<ExitCode> {
     let sandbox = namespaces::sandbox();
     checks.push(pid_namespaces(&sandbox));
     checks.push(network_namespaces(&sandbox));
+    checks.push(session_network());
     checks.push(cgroups());
     checks.push(step_limits());
     checks.push(seccomp());

@@ -102,3 +102,40 @@ pub(super) fn network_namespaces(sandbox: &[String]) -> Check {
         )
     }
 }
+
+/// Whether the session network services will run on can be built here: a
+/// bridge in a namespace of tanto's own, and namespaces wired to it
+/// (`executor::session_network`), proven by a connection across it.
+pub(super) fn session_network() -> Check {
+    let name = "session network";
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+    let probe = Command::new(exe)
+        .arg("__probe-session-network")
+        .env("RUST_LOG", "off")
+        .output();
+    let said = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    match probe {
+        Ok(out) if out.status.success() => {
+            let micros: u64 = said(&out).parse().unwrap_or_default();
+            ok(
+                name,
+                format!(
+                    "can be built: a bridge, and a network namespace per service wired in {:.1} ms",
+                    micros as f64 / 1000.0
+                ),
+            )
+        }
+        Ok(out) => bad(
+            name,
+            Verdict::Warn,
+            format!("cannot be built here: {}", said(&out)),
+            "allow unshare(CLONE_NEWNET) and rtnetlink (bridges, veth pairs) in unprivileged user namespaces".into(),
+        ),
+        Err(error) => bad(
+            name,
+            Verdict::Warn,
+            format!("cannot probe it: {error}"),
+            "run tanto doctor again; report it if it persists".into(),
+        ),
+    }
+}

@@ -391,6 +391,7 @@ fn doctor_reports_a_working_rootless_setup() {
         "snapshotter",
         "process namespaces",
         "network namespaces",
+        "session network",
     ] {
         let reported = run
             .stdout
