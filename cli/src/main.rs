@@ -134,6 +134,9 @@ enum Command {
         /// Cancel the step after this many milliseconds (tests the engine's cancel path)
         #[arg(long, value_name = "MS")]
         cancel_after: Option<u64>,
+        /// Run it on a session network where `server` answers on port 80
+        #[arg(long)]
+        session_network: bool,
     },
 }
 
@@ -223,9 +226,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::RunStep {
             request,
             cancel_after,
+            session_network,
         } => {
             engine::isolation::enter_namespace()?;
-            run_step(&request, cancel_after)
+            run_step(&request, cancel_after, session_network)
         }
         Command::ProbeSandbox => {
             engine::isolation::enter_namespace()?;
@@ -269,11 +273,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_step(path: &std::path::Path, cancel_after: Option<u64>) -> anyhow::Result<ExitCode> {
+fn run_step(
+    path: &std::path::Path,
+    cancel_after: Option<u64>,
+    session_network: bool,
+) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the step request {}", path.display()))?;
     let cancel_after = cancel_after.map(std::time::Duration::from_millis);
-    let outcome = engine::isolation::run_step_json(&text, cancel_after)
+    let outcome = engine::isolation::run_step_json(&text, cancel_after, session_network)
         .with_context(|| format!("cannot run the step in {}", path.display()))?;
     output::line(&outcome);
     Ok(ExitCode::SUCCESS)

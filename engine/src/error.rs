@@ -275,6 +275,12 @@ pub enum Error {
     #[error("overlay mounted here ignores {what}, which tanto's store relies on")]
     OverlayIgnored { what: &'static str },
 
+    #[error("cannot build a session network for the step")]
+    SessionNetwork {
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("not a step request (a JSON ExecRequest)")]
     StepRequest {
         #[source]

@@ -132,6 +132,8 @@ pub(super) fn request(
         terminal: false,
         unmapped_user_as_root: ctx.store.owners() == Owners::Squashed,
         no_network: step.no_network,
+        // Steps bound to services will run on the session network.
+        network_namespace: None,
     };
     Ok((request, volumes_in_use, copies))
 }

@@ -334,6 +334,11 @@ fn step(
     stderr: &File,
     reports: &mut File,
 ) -> Result<i32, Failure> {
+    // Before the private namespace mounts a /proc of the step's own, where
+    // the engine's /proc/PID/fd/N path names nothing.
+    if let Some(namespace) = &request.network_namespace {
+        network::join(namespace)?;
+    }
     step_mounts::private_namespace(&sandbox)?;
     if request.no_network {
         network::loopback_only()?;
@@ -404,7 +409,7 @@ fn step(
         nofile,
         terminal: request.terminal,
         own_pid_namespace: sandbox.pids,
-        own_network_namespace: request.no_network,
+        own_network_namespace: request.no_network || request.network_namespace.is_some(),
     };
 
     // Create mount points now, so the outer helper knows what to remove;

@@ -1,8 +1,9 @@
 //! A step's own network: a fresh network namespace with only loopback, up
-//! (`RUN --network=none`, as Docker's and BuildKit's `none`). Made by the
-//! step's pid 1 before it creates the container, which inherits it: the
-//! spec names no network namespace, so libcontainer leaves it as it finds
-//! it. tanto is root of its own user namespace, which owns the new one.
+//! (`RUN --network=none`, as Docker's and BuildKit's `none`), or one on the
+//! session network (`crate::session_network`) that the engine made. The
+//! step's pid 1 enters it before it creates the container, which inherits
+//! it: the spec names no network namespace, so libcontainer leaves it as it
+//! finds it. tanto is root of its own user namespace, which owns them.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -18,6 +19,19 @@ pub fn loopback_only() -> Result<(), Failure> {
     })?;
     loopback_up().map_err(|e| Failure::Prepare {
         what: "bring up loopback in the step's network namespace".into(),
+        detail: describe(e),
+    })
+}
+
+/// Moves this process into the network namespace at `path`.
+pub fn join(path: &std::path::Path) -> Result<(), Failure> {
+    let what = || format!("enter the network namespace {}", path.display());
+    let namespace = std::fs::File::open(path).map_err(|e| Failure::Prepare {
+        what: what(),
+        detail: describe(e),
+    })?;
+    nix::sched::setns(namespace, CloneFlags::CLONE_NEWNET).map_err(|e| Failure::Prepare {
+        what: what(),
         detail: describe(e),
     })
 }

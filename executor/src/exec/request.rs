@@ -70,6 +70,11 @@ pub struct ExecRequest {
     /// host's (`RUN --network=none`).
     #[serde(default)]
     pub no_network: bool,
+    /// A network namespace on the session network (`session_network`) to
+    /// run in instead of the host's: a path the helper can open, such as
+    /// `/proc/PID/fd/N` of the process that holds it.
+    #[serde(default)]
+    pub network_namespace: Option<PathBuf>,
 }
 
 /// A mount into the step's container.

@@ -11,7 +11,9 @@
 //! was made in whichever thread uses it, and an fd of the namespace keeps
 //! it alive. Nothing is written to disk: everything goes with the process.
 //!
-//! Today only `tanto doctor` builds one ([`probe`]); services will.
+//! Today `tanto doctor` builds one ([`probe`]), and the hidden
+//! `tanto __run-step --session-network` runs a step on one (a step joins a
+//! namespace by path, `ExecRequest::network_namespace`); services will.
 
 mod rtnetlink;
 
