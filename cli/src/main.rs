@@ -250,8 +250,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ProbeSessionNetwork => {
             engine::isolation::enter_namespace()?;
             match engine::isolation::session_network::probe() {
-                Ok(wired) => {
-                    output::line(&format!("{}", wired.as_micros()));
+                Ok((subnet, wired)) => {
+                    output::line(&format!("{subnet} {}", wired.as_micros()));
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {

@@ -116,21 +116,31 @@ pub(super) fn session_network() -> Check {
     let said = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).trim().to_owned();
     match probe {
         Ok(out) if out.status.success() => {
-            let micros: u64 = said(&out).parse().unwrap_or_default();
+            let said = said(&out);
+            let (subnet, micros) = said.split_once(' ').unwrap_or((&said, "0"));
+            let micros: u64 = micros.parse().unwrap_or_default();
             ok(
                 name,
                 format!(
-                    "can be built: a bridge, and a network namespace per service wired in {:.1} ms",
+                    "can be built on {subnet}: a bridge, and a network namespace per service wired in {:.1} ms",
                     micros as f64 / 1000.0
                 ),
             )
         }
-        Ok(out) => bad(
-            name,
-            Verdict::Warn,
-            format!("cannot be built here: {}", said(&out)),
-            "allow unshare(CLONE_NEWNET) and rtnetlink (bridges, veth pairs) in unprivileged user namespaces".into(),
-        ),
+        Ok(out) => {
+            let said = said(&out);
+            let fix = if said.contains("TANTO_NETWORK_CIDR") {
+                "set TANTO_NETWORK_CIDR to a free subnet, such as 10.87.0.0/16"
+            } else {
+                "allow unshare(CLONE_NEWNET) and rtnetlink (bridges, veth pairs) in unprivileged user namespaces"
+            };
+            bad(
+                name,
+                Verdict::Warn,
+                format!("cannot be built here: {said}"),
+                fix.into(),
+            )
+        }
         Err(error) => bad(
             name,
             Verdict::Warn,

@@ -16,6 +16,7 @@
 //! namespace by path, `ExecRequest::network_namespace`); services will.
 
 mod rtnetlink;
+mod subnet;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -23,15 +24,14 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use rtnetlink::Rtnetlink;
+pub use subnet::{Subnet, CIDR_ENV};
 
-/// The bridge in the session namespace.
+/// The bridge in the session namespace; its address is the subnet's first.
 const BRIDGE: &str = "tanto0";
-/// Dagger's subnet, 10.87.0.0/16; the bridge is its first address.
-const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 87, 0, 1);
-const PREFIX: u8 = 16;
 
 /// A session network: its namespace, a netlink socket there, the bridge.
 pub struct SessionNetwork {
+    pub subnet: Subnet,
     netns: OwnedFd,
     netlink: Rtnetlink,
     bridge: u32,
@@ -46,8 +46,10 @@ pub struct Attachment {
 }
 
 impl SessionNetwork {
-    /// A new session namespace with the bridge up at the gateway address.
+    /// A new session namespace with the bridge up at the gateway address,
+    /// on the subnet `subnet::choose` picks.
     pub fn create() -> io::Result<SessionNetwork> {
+        let subnet = subnet::choose()?;
         let netns = new_namespace().map_err(context("create the session network namespace"))?;
         let mut netlink = in_namespace(netns.as_fd(), Rtnetlink::open)?
             .map_err(context("open netlink in the session namespace"))?;
@@ -58,16 +60,17 @@ impl SessionNetwork {
             .map_err(context("create the bridge"))?;
         let bridge = netlink.index(BRIDGE)?;
         netlink
-            .add_address(bridge, GATEWAY, PREFIX)
+            .add_address(bridge, subnet.gateway(), subnet.prefix)
             .map_err(context("address the bridge"))?;
         netlink
             .set_up(bridge)
             .map_err(context("bring up the bridge"))?;
         Ok(SessionNetwork {
+            subnet,
             netns,
             netlink,
             bridge,
-            next_host: u32::from(GATEWAY) + 1,
+            next_host: u32::from(subnet.gateway()) + 1,
         })
     }
 
@@ -75,6 +78,13 @@ impl SessionNetwork {
     /// address, loopback, a default route through the gateway.
     pub fn attach(&mut self) -> io::Result<Attachment> {
         let address = Ipv4Addr::from(self.next_host);
+        // The last address is the subnet's broadcast.
+        if !self.subnet.contains(Ipv4Addr::from(self.next_host + 1)) {
+            return Err(io::Error::other(format!(
+                "the session network {} has no address left",
+                self.subnet
+            )));
+        }
         self.next_host += 1;
         let netns = new_namespace().map_err(context("create a network namespace"))?;
         let host_end = format!("veth{}", u32::from(address) & 0xffff);
@@ -91,9 +101,9 @@ impl SessionNetwork {
             let lo = inside.index("lo")?;
             inside.set_up(lo)?;
             let eth0 = inside.index("eth0")?;
-            inside.add_address(eth0, address, PREFIX)?;
+            inside.add_address(eth0, address, self.subnet.prefix)?;
             inside.set_up(eth0)?;
-            inside.add_default_route(GATEWAY)
+            inside.add_default_route(self.subnet.gateway())
         };
         wire(&mut inside).map_err(context("address a step's namespace"))?;
         Ok(Attachment { netns, address })
@@ -107,8 +117,8 @@ impl SessionNetwork {
 
 /// Builds a session network with two namespaces on it and connects one to
 /// a listener in the other, across the bridge: what services need. The
-/// time one namespace took to wire, on success.
-pub fn probe() -> io::Result<Duration> {
+/// subnet and the time one namespace took to wire, on success.
+pub fn probe() -> io::Result<(Subnet, Duration)> {
     let mut network = SessionNetwork::create()?;
     let server = network.attach()?;
     let started = Instant::now();
@@ -131,7 +141,7 @@ pub fn probe() -> io::Result<Duration> {
         )));
     }
     drop(connected);
-    Ok(wired)
+    Ok((network.subnet, wired))
 }
 
 /// A new network namespace, kept alive by the returned fd.

@@ -127,15 +127,26 @@ impl Step {
     }
 
     fn run(&self) -> Ran {
-        self.run_with(&[])
+        self.run_with(&[], &[])
     }
 
-    /// Runs with more options of `__run-step`.
-    fn run_with(&self, options: &[&str]) -> Ran {
+    /// Runs with more options of `__run-step`, and more variables.
+    fn run_with(&self, options: &[&str], env: &[(&str, &str)]) -> Ran {
         let path = self.write_request();
         let mut args = vec!["__run-step", path.to_str().unwrap()];
         args.extend(options);
-        let run = images().tanto.run(&args);
+        let out = images()
+            .tanto
+            .command(&args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let run = Run {
+            success: out.status.success(),
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
         let exit_code = serde_json::from_str::<Value>(run.stdout.trim())
             .ok()
             .and_then(|v| v["exit_code"].as_i64());
@@ -642,7 +653,11 @@ fn a_step_on_the_session_network_reaches_another_namespace_by_name() {
             "busybox nc server 80 </dev/null; ls /sys/class/net; busybox grep server /etc/hosts",
         ],
     );
-    let ran = step.run_with(&["--session-network"]);
+    // On a subnet of the user's choice.
+    let ran = step.run_with(
+        &["--session-network"],
+        &[("TANTO_NETWORK_CIDR", "172.30.0.0/24")],
+    );
     assert_eq!(
         ran.exit_code,
         Some(0),
@@ -662,7 +677,7 @@ fn a_step_on_the_session_network_reaches_another_namespace_by_name() {
     assert_eq!(lines.next(), Some("lo"), "{}", ran.stdout);
     let hosts = lines.next().unwrap_or_default();
     assert!(
-        hosts.starts_with("10.87.0.") && hosts.ends_with("server"),
+        hosts.starts_with("172.30.0.") && hosts.ends_with("server"),
         "{}",
         ran.stdout
     );
