@@ -409,7 +409,7 @@ fn step(
         nofile,
         terminal: request.terminal,
         own_pid_namespace: sandbox.pids,
-        own_network_namespace: request.no_network || request.network_namespace.is_some(),
+        own_sysfs: (request.no_network || request.network_namespace.is_some()) && sandbox.sysfs,
     };
 
     // Create mount points now, so the outer helper knows what to remove;

@@ -10,6 +10,11 @@
 //! BuildKit's "no process sandbox" does), and the helper kills whatever a
 //! step left itself (`kill_descendants`).
 //!
+//! The same masking refuses a fresh `sysfs` to a step with a network
+//! namespace of its own (`RUN --network=none`, the session network):
+//! there it gets the container's `/sys`, bound read-only, as steps on the
+//! host's network always do.
+//!
 //! Likewise a step normally gets a hostname of its own; the default
 //! seccomp profiles of container engines refuse `sethostname` to a
 //! container without `CAP_SYS_ADMIN`, even in a UTS namespace it owns, and
@@ -33,6 +38,8 @@ pub struct Sandbox {
     pub pids: bool,
     /// A hostname.
     pub hostname: bool,
+    /// A fresh `sysfs`, for a step in a network namespace of its own.
+    pub sysfs: bool,
 }
 
 impl Sandbox {
@@ -40,6 +47,7 @@ impl Sandbox {
     pub const FULL: Sandbox = Sandbox {
         pids: true,
         hostname: true,
+        sysfs: true,
     };
 
     pub(super) fn to_env(self) -> String {
@@ -50,6 +58,9 @@ impl Sandbox {
         if self.hostname {
             parts.push("hostname");
         }
+        if self.sysfs {
+            parts.push("sysfs");
+        }
         parts.join(",")
     }
 
@@ -58,6 +69,7 @@ impl Sandbox {
         Sandbox {
             pids: has("pids"),
             hostname: has("hostname"),
+            sysfs: has("sysfs"),
         }
     }
 }
@@ -77,6 +89,7 @@ pub fn available() -> Sandbox {
                     && nix::unistd::sethostname("tanto-probe").is_ok();
                 i32::from(!ok)
             }),
+            sysfs: in_child(mount_sysfs_in_child),
         };
         if !sandbox.pids {
             tracing::warn!(
@@ -115,6 +128,30 @@ fn in_child(probe: impl FnOnce() -> i32) -> bool {
         Ok(ForkResult::Parent { child }) => exited_zero(child),
         Err(_) => false,
     }
+}
+
+/// In new network and mount namespaces, mounts a fresh `sysfs` over
+/// `/sys` (gone with the child's mount namespace).
+fn mount_sysfs_in_child() -> i32 {
+    use nix::mount::{mount, MsFlags};
+    if unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).is_err() {
+        return 1;
+    }
+    let private = mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    );
+    let sysfs = mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+        None::<&str>,
+    );
+    i32::from(private.is_err() || sysfs.is_err())
 }
 
 /// In a new pid namespace, its first child mounts a private `/proc`.
@@ -222,10 +259,12 @@ mod tests {
             Sandbox {
                 pids: false,
                 hostname: true,
+                sysfs: true,
             },
             Sandbox {
                 pids: false,
                 hostname: false,
+                sysfs: false,
             },
         ] {
             assert_eq!(Sandbox::from_env(&sandbox.to_env()), sandbox);

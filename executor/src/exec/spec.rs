@@ -141,9 +141,10 @@ pub struct StepSpec<'a> {
     /// A pid namespace and `/proc` of the step's own; without, it shares
     /// tanto's and binds its `/proc` (`pid_sandbox.rs`).
     pub own_pid_namespace: bool,
-    /// The step runs in a network namespace of its own (`network.rs`), so
-    /// it gets a `/sys` of its own, showing its interfaces, not the host's.
-    pub own_network_namespace: bool,
+    /// The step runs in a network namespace of its own (`network.rs`) and
+    /// a fresh sysfs can be mounted here (`Sandbox::sysfs`): it gets a
+    /// `/sys` of its own, showing its interfaces, not the host's.
+    pub own_sysfs: bool,
 }
 
 /// The environment a process sees: the request's, plus PATH and HOME when it
@@ -169,7 +170,7 @@ fn standard_mounts(step: &StepSpec) -> Vec<SpecMount> {
     };
     // sysfs may only be mounted by the owner of the network namespace it
     // shows: on the host's network, bind the host's.
-    let sys = match step.own_network_namespace {
+    let sys = match step.own_sysfs {
         true => mount(
             "/sys",
             "sysfs",
@@ -339,7 +340,7 @@ mod tests {
             nofile: 4096,
             terminal: false,
             own_pid_namespace,
-            own_network_namespace: false,
+            own_sysfs: false,
         })
     }
 
@@ -493,7 +494,7 @@ mod tests {
             nofile: 4096,
             terminal: false,
             own_pid_namespace: true,
-            own_network_namespace: true,
+            own_sysfs: true,
         });
         let mounts = spec.mounts().as_ref().unwrap();
         let sys = mounts
