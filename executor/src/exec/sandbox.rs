@@ -137,13 +137,7 @@ fn mount_sysfs_in_child() -> i32 {
     if unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS).is_err() {
         return 1;
     }
-    let private = mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    );
+    let private = mounts_private();
     let sysfs = mount(
         Some("sysfs"),
         "/sys",
@@ -154,19 +148,26 @@ fn mount_sysfs_in_child() -> i32 {
     i32::from(private.is_err() || sysfs.is_err())
 }
 
+/// Makes every mount of this (new) mount namespace private, so what the
+/// probe mounts next stays in it.
+fn mounts_private() -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+}
+
 /// In a new pid namespace, its first child mounts a private `/proc`.
 fn mount_proc_in_child() -> i32 {
     use nix::mount::{mount, MsFlags};
     // SAFETY: as above.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let private = mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                None::<&str>,
-            );
+            let private = mounts_private();
             let proc = mount(
                 Some("proc"),
                 "/proc",
