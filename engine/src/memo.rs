@@ -82,13 +82,26 @@ impl Memo {
         key: &CacheKey,
         description: &str,
     ) -> Result<Option<PathBuf>, Error> {
+        self.fetch(kind, key, description, &[])
+    }
+
+    /// [`Memo::find`] for a result made on top of `parents` (recorded, for
+    /// the collector, whether or not they are on disk yet): a layer is a
+    /// diff, so it can be fetched before the chain below it.
+    pub fn fetch(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        description: &str,
+        parents: &[PathBuf],
+    ) -> Result<Option<PathBuf>, Error> {
         if let Some(dir) = self.lookup(kind, key)? {
             return Ok(Some(dir));
         }
         if self.registry_cache.is_none() {
             return Ok(None);
         }
-        let entry = self.obtain(kind, key, description, &[], None::<BuildNothing>)?;
+        let entry = self.obtain(kind, key, description, parents, None::<BuildNothing>)?;
         Ok(entry.map(|entry| entry.dir))
     }
 

@@ -214,18 +214,30 @@ fn source_error(item: &Item) -> impl Fn(io::Error) -> io::Error + '_ {
 /// Builds the exported tree at `temp`, which must not exist.
 fn build(items: &[Item], temp: &Path) -> io::Result<()> {
     std::fs::create_dir(temp)?;
-    let root = sys::open_dir(temp)?;
+    // The directories being filled, from the root down, each open: the
+    // walk is pre-order, so an item's parent is on this stack, and nothing
+    // is opened from the root again. A directory gets its mode and times
+    // as it leaves the stack, once everything in it is written.
+    let mut filling: Vec<(&Item, OwnedFd)> = vec![(&items[0], sys::open_dir(temp)?)];
     for item in &items[1..] {
         let parent = item.rel.parent().unwrap_or(Path::new(""));
-        let name = sys::cstring(item.rel.file_name().unwrap_or_default().as_bytes())?;
-        let dir = sys::open_dir_beneath(root.as_fd(), parent, true)?;
+        while filling.len() > 1 && filling.last().is_some_and(|(dir, _)| dir.rel != parent) {
+            finish_dir(filling.pop().expect("not empty"))?;
+        }
+        let dir = filling.last().expect("the root stays").1.as_fd();
+        let file_name = item.rel.file_name().unwrap_or_default();
+        let name = sys::cstring(file_name.as_bytes())?;
         let meta = &item.found.meta;
         let mtime = (meta.mtime(), meta.mtime_nsec());
         match item.found.kind {
-            FileKind::Dir => sys::mkdir_at(dir.as_fd(), &name, 0o700)?,
+            FileKind::Dir => {
+                sys::mkdir_at(dir, &name, 0o700)?;
+                let made = sys::open_dir_beneath(dir, Path::new(file_name), true)?;
+                filling.push((item, made));
+            }
             FileKind::File => {
                 let input = sys::open_nofollow(&item.found.host).map_err(source_error(item))?;
-                let output = sys::create_file_at(dir.as_fd(), &name)?;
+                let output = sys::create_file_at(dir, &name)?;
                 sys::copy_contents(&input, &output).map_err(|e| {
                     // Either side may fail here; a read error is the likelier.
                     source_error(item)(e)
@@ -235,8 +247,8 @@ fn build(items: &[Item], temp: &Path) -> io::Result<()> {
             }
             FileKind::Symlink => {
                 let target = std::fs::read_link(&item.found.host).map_err(source_error(item))?;
-                sys::symlink_at(target.as_os_str(), dir.as_fd(), &name)?;
-                sys::set_times_at(dir.as_fd(), &name, mtime)?;
+                sys::symlink_at(target.as_os_str(), dir, &name)?;
+                sys::set_times_at(dir, &name, mtime)?;
             }
             FileKind::Other => tracing::warn!(
                 "not exporting /{}: only files, directories and symlinks are exported",
@@ -244,16 +256,18 @@ fn build(items: &[Item], temp: &Path) -> io::Result<()> {
             ),
         }
     }
-    for item in items.iter().rev() {
-        if item.found.kind != FileKind::Dir {
-            continue;
-        }
-        let meta = &item.found.meta;
-        let dir: OwnedFd = sys::open_dir_beneath(root.as_fd(), &item.rel, true)?;
-        sys::chmod_fd(dir.as_fd(), meta.mode() & KEPT_BITS)?;
-        sys::set_times_fd(dir.as_fd(), (meta.mtime(), meta.mtime_nsec()))?;
+    while let Some(dir) = filling.pop() {
+        finish_dir(dir)?;
     }
     Ok(())
+}
+
+/// A built directory's own mode and times, set last: a read-only one
+/// would refuse what goes in it, and writing in it would move its mtime.
+fn finish_dir((item, dir): (&Item, OwnedFd)) -> io::Result<()> {
+    let meta = &item.found.meta;
+    sys::chmod_fd(dir.as_fd(), meta.mode() & KEPT_BITS)?;
+    sys::set_times_fd(dir.as_fd(), (meta.mtime(), meta.mtime_nsec()))
 }
 
 /// Exports the merged file `src_path` (symlinks followed) to `dest`,

@@ -11,7 +11,7 @@ use snapshotter::{
     export_dir, export_file, import_host_dir, import_host_file, ChainView, Error, Filter, Limits,
     Store,
 };
-use support::{c, filter, is_root, names, skip, DiffDir};
+use support::{c, filter, is_root, names, set_mtime, skip, DiffDir};
 
 fn host_tree(base: &Path) -> PathBuf {
     let root = base.join("host");
@@ -207,6 +207,43 @@ fn exports_create_merge_and_wipe() {
     let out2 = tmp.path().join("out2");
     export_dir(&view, "/", &only_sub, &out2, false).unwrap();
     assert_eq!(names_of(&out2), ["sub"]);
+}
+
+#[test]
+fn exported_directories_keep_their_modes_and_times_however_deep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let l = DiffDir::new(tmp.path(), "deep");
+    l.file("a/b/c/file", "deep")
+        .file("a/b/after", "back up two levels")
+        .file("z", "back at the root")
+        .dir("a/b/c", 0o555)
+        .dir("a", 0o750);
+    for (rel, seconds) in [("a/b/c", 1_000_000), ("a/b", 2_000_000), ("a", 3_000_000)] {
+        set_mtime(&l.at(rel), seconds);
+    }
+    let out = tmp.path().join("out");
+    export_dir(
+        &ChainView::new(vec![l.path()]),
+        "/",
+        &Filter::everything(),
+        &out,
+        false,
+    )
+    .unwrap();
+
+    assert_eq!(std::fs::read(out.join("a/b/c/file")).unwrap(), b"deep");
+    assert_eq!(
+        std::fs::read(out.join("a/b/after")).unwrap(),
+        b"back up two levels"
+    );
+    assert_eq!(std::fs::read(out.join("z")).unwrap(), b"back at the root");
+    let mode = |rel: &str| std::fs::metadata(out.join(rel)).unwrap().mode() & 0o7777;
+    assert_eq!((mode("a/b/c"), mode("a")), (0o555, 0o750));
+    for (rel, seconds) in [("a/b/c", 1_000_000), ("a/b", 2_000_000), ("a", 3_000_000)] {
+        let mtime = std::fs::metadata(out.join(rel)).unwrap().mtime();
+        assert_eq!(mtime, seconds, "{rel}'s mtime, set after what is in it");
+    }
+    std::fs::set_permissions(out.join("a/b/c"), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 fn names_of(dir: &Path) -> Vec<String> {

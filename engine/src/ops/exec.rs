@@ -100,6 +100,36 @@ fn run(
     .boxed()
 }
 
+/// An owed fetch: the result fetched whole without waiting for its
+/// inputs (a layer is a diff, it needs nothing below it on disk), so the
+/// fetches of a chain run side by side; if the cache's copy is refused,
+/// the step runs once its inputs are on disk.
+fn fetch_or_run(
+    ctx: Arc<Context>,
+    prepared: Arc<Prepared>,
+    key: CacheKey,
+    job: Job,
+) -> BoxFuture<'static, Result<Outcome<Solved>, Error>> {
+    async move {
+        let fetched = blocking({
+            let (ctx, prepared) = (Arc::clone(&ctx), Arc::clone(&prepared));
+            move || {
+                let parents = prepared.planned_inputs();
+                let Some(dir) = ctx.memo.fetch(Kind::Exec, &key, &prepared.name, &parents)? else {
+                    return Ok(None);
+                };
+                committed(&ctx, &prepared, &key, &dir).map(Some)
+            }
+        })
+        .await?;
+        match fetched {
+            Some(solved) => Ok(Outcome::Fetched(solved)),
+            None => run(ctx, prepared, key, job).await,
+        }
+    }
+    .boxed()
+}
+
 /// A step a registry cache has, left there (lazy import): its output and
 /// record fetched, its layer owed until a chain on it is needed on disk.
 /// `None` when it must run here.
@@ -125,7 +155,7 @@ async fn left_in_registry(
     }));
     let make = {
         let prepared = Arc::clone(prepared);
-        Arc::new(move |ctx, job| run(ctx, Arc::clone(&prepared), key, job))
+        Arc::new(move |ctx, job| fetch_or_run(ctx, Arc::clone(&prepared), key, job))
     };
     let owed = owed_fetch(ctx, key, &prepared.name, make);
     solved.pending = owed.and(&prepared.rootfs.pending);
@@ -288,6 +318,20 @@ impl Prepared {
             }
         }
         Ok(inputs)
+    }
+
+    /// [`Prepared::inputs`] before they are on disk: a mounted file's
+    /// whole chain stands for the file.
+    fn planned_inputs(&self) -> Vec<PathBuf> {
+        let mut inputs = self.rootfs.layers.to_vec();
+        for (_, mount) in &self.mounts {
+            match mount {
+                ReadyMount::Directory { .. } => inputs.extend(mount.layers()),
+                ReadyMount::File { input, .. } => inputs.extend(input.layers.iter().cloned()),
+                _ => {}
+            }
+        }
+        inputs
     }
 
     /// What must be on disk before the step runs: its root's chain and its

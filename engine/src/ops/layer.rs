@@ -65,7 +65,7 @@ pub(super) async fn solve_layer(
                     let dir = ctx.store.result_dir(Kind::Layer, &key.to_hex());
                     let make = {
                         let step = Arc::clone(&step);
-                        Arc::new(move |ctx, _job| make(ctx, Arc::clone(&step)))
+                        Arc::new(move |ctx, _job| fetch_or_make(ctx, Arc::clone(&step)))
                     };
                     let owed = owed_fetch(&ctx, key, &step.name, make);
                     let solved = step.on_base(&ctx, dir.join("fs"));
@@ -91,6 +91,13 @@ struct Step {
 }
 
 impl Step {
+    /// The entries the layer is made on top of: its base and its source.
+    fn parents(&self) -> Vec<PathBuf> {
+        let mut parents = self.base.layers.to_vec();
+        parents.extend(self.source.iter().flat_map(|s| s.layers.iter().cloned()));
+        parents
+    }
+
     /// The chain of `layer` on the base, owing what the base owes.
     fn on_base(&self, ctx: &Context, layer: PathBuf) -> Solved {
         ctx.name_layer(layer.clone(), &self.name);
@@ -98,6 +105,32 @@ impl Step {
         layers.extend(self.base.layers.iter().cloned());
         Solved::chain(self.key, layers).owing(&self.base.pending)
     }
+}
+
+/// An owed fetch: the layer fetched whole without waiting for the chain
+/// below it (it is a diff), so a chain's fetches run side by side; if the
+/// cache's copy is refused, it is made once its inputs are on disk.
+fn fetch_or_make(
+    ctx: Arc<Context>,
+    step: Arc<Step>,
+) -> BoxFuture<'static, Result<Outcome<Solved>, Error>> {
+    async move {
+        let fetched = blocking({
+            let (ctx, step) = (Arc::clone(&ctx), Arc::clone(&step));
+            move || {
+                let found = ctx
+                    .memo
+                    .fetch(Kind::Layer, &step.key, &step.name, &step.parents())?;
+                Ok(found.map(|dir| step.on_base(&ctx, dir.join("fs"))))
+            }
+        })
+        .await?;
+        match fetched {
+            Some(solved) => Ok(Outcome::Fetched(solved)),
+            None => make(ctx, step).await,
+        }
+    }
+    .boxed()
 }
 
 /// The layer, made once its inputs are on disk (or fetched whole from a
@@ -110,13 +143,11 @@ fn make(ctx: Arc<Context>, step: Arc<Step>) -> BoxFuture<'static, Result<Outcome
         };
         owed.settle().await?;
         blocking(move || {
-            let mut parents = step.base.layers.to_vec();
-            parents.extend(step.source.iter().flat_map(|s| s.layers.iter().cloned()));
             memo_layer(
                 &ctx,
                 step.key,
                 &step.name,
-                &parents,
+                &step.parents(),
                 &step.base.layers,
                 |layer| build_layer(layer, &step.base, step.source.as_ref(), &step.change),
             )
