@@ -35,6 +35,7 @@ pub(crate) enum Object {
     JsonValue(String),
     EnvFile(crate::schema::EnvFileData),
     Socket(engine::Socket),
+    Service(engine::Service),
     /// An `Address`'s value.
     Address(String),
     /// A `Label`'s name and value.
@@ -72,6 +73,7 @@ impl Object {
             Object::JsonValue(_) => "JSONValue",
             Object::EnvFile(_) => "EnvFile",
             Object::Socket(_) => "Socket",
+            Object::Service(_) => "Service",
             Object::Address(_) => "Address",
             Object::Label(..) => "Label",
             Object::Port(_) => "Port",

@@ -36,6 +36,7 @@ string_scalar!(SecretId, "SecretID");
 string_scalar!(CacheVolumeId, "CacheVolumeID");
 string_scalar!(EnvVariableId, "EnvVariableID");
 string_scalar!(SocketId, "SocketID");
+string_scalar!(ServiceId, "ServiceID");
 string_scalar!(AddressId, "AddressID");
 string_scalar!(HostId, "HostID");
 

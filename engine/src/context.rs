@@ -55,6 +55,8 @@ pub(crate) struct Context {
     /// are fetched to (lazy import); made on first use, removed with the
     /// engine.
     pub fetched_outputs: std::sync::OnceLock<snapshotter::Throwaway>,
+    /// The services running for this engine's steps; all stopped with it.
+    pub services: crate::services::Services,
 }
 
 impl Context {

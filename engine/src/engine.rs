@@ -161,6 +161,7 @@ impl Engine {
                 snapshotter: snapshotter.snapshotter,
                 spare_copies: Default::default(),
                 fetched_outputs: std::sync::OnceLock::new(),
+                services: Default::default(),
             }),
         })
     }

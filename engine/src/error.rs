@@ -275,6 +275,29 @@ pub enum Error {
     #[error("overlay mounted here ignores {what}, which tanto's store relies on")]
     OverlayIgnored { what: &'static str },
 
+    #[error("cannot build the session network services run on")]
+    ServiceNetwork {
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("service `{service}` exited with {exit_code} before its exposed ports answered; the end of its output:\n{output}")]
+    ServiceExited {
+        service: String,
+        exit_code: i32,
+        output: String,
+    },
+
+    #[error("cannot start service `{service}`")]
+    ServiceStart {
+        service: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
+    NoPortsExposed { service: String },
+
     #[error("cannot build a session network for the step")]
     SessionNetwork {
         #[source]

@@ -76,6 +76,7 @@
 //!   host_image.rs,
 //!   gc_policy/, ca_certs.rs, config_file.rs, single_id.rs, disk_full.rs,
 //!   terminal.rs, snapshotter_choice.rs, spare_copies.rs, foreign_platform/,
+//!   services/ (the running services: their lifetimes, health, names),
 //!   store_admin.rs (public, but it needs only the store: `du`, `prune`)
 //! ```
 
@@ -113,6 +114,7 @@ mod registry_cache;
 mod scheduler;
 mod secret;
 mod secret_uri;
+mod services;
 pub mod single_id;
 pub mod snapshotter_choice;
 mod solved;
@@ -148,8 +150,8 @@ pub use store_root::default_store_root;
 pub use terminal::{Shell, TerminalAccess};
 pub use values::{
     shell_words, CacheVolume, Changeset, Container, DiffStat, DiffStatKind, Directory, DockerBuild,
-    ExecOptions, File, Host, MergeConflict, OutputFiles, SearchOptions, SearchResult, Socket, Stat,
-    Submatch,
+    ExecOptions, File, Host, MergeConflict, OutputFiles, SearchOptions, SearchResult, Service,
+    Socket, Stat, Submatch,
 };
 
 /// Call first thing in `main` of any program that runs pipelines, before any

@@ -231,6 +231,26 @@ pub(crate) struct ExecOp {
     pub cache_buster: Option<String>,
     /// A network of its own with only loopback, not the host's.
     pub no_network: bool,
+    /// The services it reaches by alias (`withServiceBinding`), started
+    /// when it runs; they put it on the session network.
+    pub services: Vec<ServiceBinding>,
+}
+
+/// A service (`Container.asService`): the exec whose process it is, never
+/// memoized, and how it is reached.
+pub(crate) struct ServiceSpec {
+    /// An exec node on the container: its process is the service's.
+    pub exec: Arc<Node>,
+    /// `withHostname`: the name it answers to instead of the one its key
+    /// gives it.
+    pub hostname: Option<String>,
+}
+
+/// One `withServiceBinding`: a service, reached by `alias`.
+#[derive(Clone)]
+pub(crate) struct ServiceBinding {
+    pub alias: String,
+    pub service: Arc<ServiceSpec>,
 }
 
 /// Which exit codes count as success (Dagger's `ReturnType`).

@@ -14,6 +14,7 @@ mod files;
 mod host;
 mod json_value;
 mod search;
+mod service;
 mod stat;
 
 use std::sync::Arc;
@@ -221,6 +222,7 @@ impl Query {
             Value::JsonValue(text) => Node::JsonValue(json_value::JsonValueObj(text)),
             Value::EnvFile(file) => Node::EnvFile(env_file::EnvFileObj(file)),
             Value::Socket(socket) => Node::Socket(SocketObj(socket)),
+            Value::Service(service) => Node::Service(service::ServiceObj(service)),
             Value::Label(name, value) => Node::Label(container_info::LabelObj { name, value }),
             Value::Port(port) => Node::Port(container_info::PortObj(port)),
             Value::Healthcheck(check) => {
@@ -286,6 +288,16 @@ impl Query {
     async fn load_secret_from_id(&self, ctx: &Context<'_>, id: SecretId) -> Result<SecretObj> {
         let id = ID(id.0);
         lookup!(ctx, id, Secret, "Secret").map(SecretObj)
+    }
+
+    #[graphql(name = "loadServiceFromID")]
+    async fn load_service_from_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ServiceId,
+    ) -> Result<service::ServiceObj> {
+        let id = ID(id.0);
+        lookup!(ctx, id, Service, "Service").map(service::ServiceObj)
     }
 
     #[graphql(name = "loadCacheVolumeFromID")]
@@ -410,6 +422,7 @@ pub(crate) enum Node {
     JsonValue(json_value::JsonValueObj),
     EnvFile(env_file::EnvFileObj),
     Socket(SocketObj),
+    Service(service::ServiceObj),
     Address(address::AddressObj),
     Label(container_info::LabelObj),
     Port(container_info::PortObj),

@@ -35,8 +35,10 @@ use super::exec_mounts::{ready_mount, ReadyMount};
 use super::exec_request::request;
 use super::keys::exec_key;
 use super::registry_hit::{fetch_outputs, owed_fetch};
+use super::service::{bind_all, on_services, service_key, ServiceUse};
 use super::{memo_outcome, resolve_config, solve_lazy};
 use crate::pending::Pending;
+use crate::services::Binding;
 use crate::spare_copies::Spare;
 
 /// Bytes of each stream a failed step's error keeps (its end), as Dagger's
@@ -74,6 +76,9 @@ fn run(
     async move {
         prepared.owed().settle().await?;
         prepared.runnable()?;
+        // Held until the step is done; started before its permit, which
+        // is for the step's own work.
+        let bound = bind_all(&ctx, &prepared.services).await?;
         // The permit only for real work: a cached step takes none.
         let _permit = job.acquire().await;
         blocking(move || {
@@ -82,7 +87,7 @@ fn run(
             let entry =
                 ctx.memo
                     .get_or_build(Kind::Exec, &key, &prepared.name, &parents, |temp| {
-                        spare = run_in(&ctx, &prepared, &key, temp, &job)?;
+                        spare = run_in(&ctx, &prepared, &key, temp, &job, &bound)?;
                         Ok(())
                     })?;
             let solved = committed(&ctx, &prepared, &key, &entry.dir)?;
@@ -185,18 +190,29 @@ pub(crate) async fn open_terminal(ctx: &Arc<Context>, node: &Arc<Node>) -> Resul
 }
 
 /// Everything an exec needs solved and resolved, and its cache key.
-async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, CacheKey), Error> {
+pub(super) async fn prepare(
+    ctx: &Arc<Context>,
+    node: &Arc<Node>,
+) -> Result<(Prepared, CacheKey), Error> {
     let Op::Exec(exec) = &node.op else {
         unreachable!("prepare is called for exec nodes")
     };
     let mounts = futures::future::try_join_all(exec.mounts.iter().map(|m| ready_mount(ctx, m)));
-    let (rootfs, settings, mounts) = futures::future::join3(
+    let services = futures::future::try_join_all(exec.services.iter().map(|binding| async {
+        Ok::<_, Error>(ServiceUse {
+            alias: binding.alias.clone(),
+            spec: Arc::clone(&binding.service),
+            key: service_key(ctx, &binding.service).await?,
+        })
+    }));
+    let (rootfs, settings, mounts, services) = futures::future::join4(
         solve_lazy(ctx, &exec.rootfs),
         resolve_config(ctx, &exec.config),
         mounts,
+        services,
     )
     .await;
-    let (rootfs, settings, mounts) = (rootfs?, settings?, mounts?);
+    let (rootfs, settings, mounts, services) = (rootfs?, settings?, mounts?, services?);
     let args = command(exec, &settings)?;
     check_process(exec, &settings, &args).map_err(|bad| Error::Exec {
         step: node.name.clone(),
@@ -208,6 +224,10 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
         &settings,
         &args,
         &mounts,
+        &services
+            .iter()
+            .map(|service| (service.alias.clone(), service.key))
+            .collect::<Vec<_>>(),
         ctx.store.owners(),
     );
     let prepared = Prepared {
@@ -223,6 +243,7 @@ async fn prepare(ctx: &Arc<Context>, node: &Arc<Node>) -> Result<(Prepared, Cach
         name: node.name.clone(),
         platform: exec.platform.clone(),
         no_network: exec.no_network,
+        services,
     };
     Ok((prepared, key))
 }
@@ -279,16 +300,18 @@ pub(super) struct Prepared {
     pub(super) secret_env: Vec<(String, Secret)>,
     pub(super) mounts: Vec<(String, ReadyMount)>,
     pub(super) rootfs: Solved,
-    name: String,
+    pub(super) name: String,
     platform: Platform,
     /// A network of its own with only loopback (`RUN --network=none`).
     pub(super) no_network: bool,
+    /// The services it binds, started when it runs.
+    pub(super) services: Vec<ServiceUse>,
 }
 
 impl Prepared {
     /// Refuses a step of a foreign platform no emulator here can run: at
     /// run time, so a result already made is still served.
-    fn runnable(&self) -> Result<(), Error> {
+    pub(super) fn runnable(&self) -> Result<(), Error> {
         foreign_platform::check(&self.platform).map_err(|missing| Error::ForeignPlatform {
             step: self.name.clone(),
             platform: self.platform.to_string(),
@@ -370,8 +393,10 @@ fn run_in(
     key: &CacheKey,
     temp: &Path,
     job: &Job,
+    bound: &[(String, Binding)],
 ) -> Result<Option<Spare>, Error> {
     let (mut request, volumes_in_use, copies) = request(ctx, step, key, temp, None)?;
+    let _network = on_services(ctx, &mut request, bound)?;
     let capture = Capture::start(temp, &ctx.masker(), job)?;
     request.stdout_path = capture.pipe(0);
     request.stderr_path = capture.pipe(1);

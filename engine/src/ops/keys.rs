@@ -233,6 +233,7 @@ pub(super) fn exec_key(
     settings: &Settings,
     args: &[String],
     mounts: &[(String, ReadyMount)],
+    services: &[(String, CacheKey)],
     owners: Owners,
 ) -> CacheKey {
     let mut key = KeyBuilder::new("tanto.exec.v1")
@@ -281,6 +282,11 @@ pub(super) fn exec_key(
     // Without a network, a step may fail where it succeeded with one.
     if exec.no_network {
         key = key.bool("no-network", true);
+    }
+    // What a bound service answers is part of the step's input; where it
+    // ran (its address) is not.
+    for (alias, service) in services {
+        key = key.str("service-alias", alias).key("service", service);
     }
     // The same root run as another architecture makes another result.
     if exec.platform != registry::Platform::host() {

@@ -28,6 +28,7 @@ mod owner;
 mod patch;
 mod registry_hit;
 mod replace;
+mod service;
 mod tarball;
 
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ use crate::solved::Solved;
 pub(crate) use config::resolve_config;
 pub(crate) use exec::open_terminal;
 pub(crate) use image::{image_outcome, pull_image};
+pub(crate) use service::{bind, service_key, service_settings};
 pub(crate) use tarball::build_container;
 
 /// Solves `node`: its inputs first, then its own step, memoized; its

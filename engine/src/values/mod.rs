@@ -8,6 +8,7 @@ mod directory;
 mod docker_build;
 mod host;
 mod http;
+mod service;
 
 pub use changeset::{Changeset, DiffStat, DiffStatKind, MergeConflict};
 pub use command_line::shell_words;
@@ -17,3 +18,4 @@ pub use directory::{
 };
 pub use docker_build::DockerBuild;
 pub use host::Socket;
+pub use service::Service;

@@ -42,6 +42,7 @@ mod registries;
 mod registry_cache;
 mod runaway_steps;
 mod sdk;
+mod services;
 mod session_limits;
 mod single_id;
 mod step_limits;

@@ -2,7 +2,8 @@
 //! the one type: `config.rs` (the image config's edits), `files.rs` (the
 //! root file system and mounts), `image.rs` (where the image comes from and
 //! goes), `run.rs` (steps and their output), `inspect.rs` (reading the
-//! config and the file system).
+//! config and the file system), `services.rs` (`asService`,
+//! `withServiceBinding`).
 
 mod args;
 pub(crate) use args::refuse_nesting;
@@ -11,6 +12,7 @@ mod files;
 mod image;
 mod inspect;
 mod run;
+mod services;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +31,7 @@ pub(crate) struct ContainerObj(
     files::ContainerFiles,
     image::ContainerImage,
     inspect::ContainerInspect,
+    services::ContainerServices,
 );
 
 impl ContainerObj {
@@ -38,7 +41,8 @@ impl ContainerObj {
             config::ContainerConfig(container.clone()),
             files::ContainerFiles(container.clone()),
             image::ContainerImage(container.clone()),
-            inspect::ContainerInspect(container),
+            inspect::ContainerInspect(container.clone()),
+            services::ContainerServices(container),
         )
     }
 

@@ -25,6 +25,7 @@ struct Exec {
     settings: Settings,
     args: Vec<String>,
     mounts: Vec<(String, ReadyMount)>,
+    services: Vec<(String, CacheKey)>,
     owners: Owners,
 }
 
@@ -36,6 +37,7 @@ impl Exec {
             &self.settings,
             &self.args,
             &self.mounts,
+            &self.services,
             self.owners,
         )
     }
@@ -57,6 +59,7 @@ fn exec() -> Exec {
             secret_env: vec![("TOKEN".into(), Secret::new("t", b"s3cret", &STORE_KEY))],
             cache_buster: None,
             no_network: false,
+            services: Vec::new(),
         },
         rootfs: chain("rootfs"),
         settings: Settings {
@@ -100,6 +103,7 @@ fn exec() -> Exec {
                 },
             ),
         ],
+        services: Vec::new(),
         owners: Owners::Recorded,
     }
 }
@@ -111,6 +115,9 @@ fn every_covered_field_changes_the_exec_key() {
     let changes: &[Change] = &[
         ("rootfs", |e| e.rootfs = chain("other rootfs")),
         ("args", |e| e.args.push("-j2".into())),
+        ("a service binding", |e| {
+            e.services.push(("db".into(), chain("redis")))
+        }),
         ("env value", |e| e.settings.env[0].1 = "2".into()),
         ("env name", |e| e.settings.env[0].0 = "B".into()),
         ("workdir", |e| e.settings.workdir = "/work".into()),

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::image::ArchiveSource;
 use crate::node::{
     Change, ContainerPath, ExecOp, Expect, ImportSource, LazyConfig, MountSource, MountSpec, Node,
-    Op,
+    Op, ServiceBinding,
 };
 use crate::paths::in_container;
 use crate::secret::Secret;
@@ -24,6 +24,7 @@ mod files;
 mod image;
 mod read;
 mod registry_auth;
+mod services;
 mod terminal;
 
 pub use read::OutputFiles;
@@ -40,6 +41,8 @@ pub struct Container {
     last_exec: Option<Arc<Node>>,
     /// Which image `from` picks from an index, and what its steps run as.
     platform: Platform,
+    /// `withServiceBinding`: what its steps reach by alias.
+    services: Vec<ServiceBinding>,
 }
 
 /// Options of [`Container::with_exec_opts`], named and defaulted as Dagger's.
@@ -71,6 +74,7 @@ impl Container {
             secret_env: Vec::new(),
             last_exec: None,
             platform: Platform::host(),
+            services: Vec::new(),
         }
     }
 
@@ -137,6 +141,7 @@ impl Container {
                 secret_env: self.secret_env.clone(),
                 cache_buster: options.cache_buster,
                 no_network: options.no_network,
+                services: self.services.clone(),
             })),
             options
                 .name

@@ -12,6 +12,22 @@ pub fn python_groups(tanto: &Tanto, program: &str, image: &str, groups: &[&str])
 
 /// [`python_groups`] with the program's arguments given whole.
 pub fn python_groups_with(tanto: &Tanto, program: &str, args: &[&str], groups: &[&str]) -> Run {
+    let run = python_program(tanto, program, args);
+    for group in groups {
+        assert!(
+            run.stdout.contains(&format!("{group}: ok\n")),
+            "{group}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    run
+}
+
+/// `tanto run -- PYTHON SCRIPT ARGS…` as the test user, with the Python
+/// SDK's virtualenv and `program` (under `tests/`) copied to its home: it
+/// must succeed.
+pub fn python_program(tanto: &Tanto, program: &str, args: &[&str]) -> Run {
     let python = fixtures::python_sdk();
     let script = tanto.copy_test_program(program);
     let mut command = vec![
@@ -23,13 +39,5 @@ pub fn python_groups_with(tanto: &Tanto, program: &str, args: &[&str], groups: &
     command.extend_from_slice(args);
     let run = tanto.run(&command);
     assert!(run.success, "{}\n{}", run.stdout, run.stderr);
-    for group in groups {
-        assert!(
-            run.stdout.contains(&format!("{group}: ok\n")),
-            "{group}:\n{}\n{}",
-            run.stdout,
-            run.stderr
-        );
-    }
     run
 }

@@ -1,0 +1,213 @@
+//! Running a service (`values::Service`; their lifetimes are
+//! `crate::services`'): its exec prepared as a step's, its process started
+//! in a namespace of the session network under its hostname, healthy once
+//! its exposed TCP ports answer. Never memoized: what it writes is thrown
+//! away with it. And the other side: a step that binds services joins the
+//! session network and finds them by alias in its `/etc/hosts`.
+
+use std::sync::Arc;
+
+use executor::session_network::Attachment;
+use executor::{Cancel, ExecRequest};
+use futures::future::{BoxFuture, FutureExt};
+use tokio::sync::watch;
+
+use super::exec::{error_output, prepare, Prepared};
+use super::exec_request::request;
+use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::config::Settings;
+use crate::context::Context;
+use crate::error::Error;
+use crate::node::ServiceSpec;
+use crate::services::{hostname_of, namespace_path, wait_healthy, Binding, Exit, Running};
+use crate::solved::blocking;
+
+/// How much of a service's output its early exit's error keeps.
+const EXIT_OUTPUT_BYTES: u64 = 4 * 1024;
+
+/// A binding of a step (or of a service) as its key knows it.
+pub(crate) struct ServiceUse {
+    pub alias: String,
+    pub spec: Arc<ServiceSpec>,
+    pub key: CacheKey,
+}
+
+/// A service's key: its exec's (everything a step's covers), the ports it
+/// exposes (they decide when it is up) and the hostname it was given.
+/// Never an address: those change from run to run.
+pub(crate) fn service_key<'a>(
+    ctx: &'a Arc<Context>,
+    spec: &'a ServiceSpec,
+) -> BoxFuture<'a, Result<CacheKey, Error>> {
+    async move {
+        let (prepared, exec_key) = prepare(ctx, &spec.exec).await?;
+        let ports: Vec<String> = prepared.settings.exposed_ports.iter().cloned().collect();
+        Ok(KeyBuilder::new("tanto.service.v1")
+            .key("exec", &exec_key)
+            .strs("ports", &ports)
+            .str("hostname", spec.hostname.as_deref().unwrap_or(""))
+            .finish())
+    }
+    .boxed()
+}
+
+/// The settings a service runs with: its exposed ports among them.
+pub(crate) async fn service_settings(
+    ctx: &Arc<Context>,
+    spec: &ServiceSpec,
+) -> Result<Arc<Settings>, Error> {
+    Ok(prepare(ctx, &spec.exec).await?.0.settings)
+}
+
+/// Holds each service of `uses` (starting those not running), side by
+/// side; with the alias each is bound as.
+pub(crate) async fn bind_all(
+    ctx: &Arc<Context>,
+    uses: &[ServiceUse],
+) -> Result<Vec<(String, Binding)>, Error> {
+    futures::future::try_join_all(uses.iter().map(|service| async move {
+        let binding = bind(ctx, &service.spec, service.key).await?;
+        Ok((service.alias.clone(), binding))
+    }))
+    .await
+}
+
+/// Holds the service `spec` of key `key`, started unless it runs already.
+pub(crate) async fn bind(
+    ctx: &Arc<Context>,
+    spec: &Arc<ServiceSpec>,
+    key: CacheKey,
+) -> Result<Binding, Error> {
+    ctx.services
+        .bind(key, || start(Arc::clone(ctx), Arc::clone(spec), key))
+        .await
+}
+
+/// Starts the service: its chain on disk, its own bindings held, its
+/// process spawned in a new namespace of the session network, then
+/// waited for until its exposed TCP ports answer.
+fn start(
+    ctx: Arc<Context>,
+    spec: Arc<ServiceSpec>,
+    key: CacheKey,
+) -> BoxFuture<'static, Result<Arc<Running>, Error>> {
+    async move {
+        let (prepared, exec_key) = prepare(&ctx, &spec.exec).await?;
+        prepared.owed().settle().await?;
+        prepared.runnable()?;
+        let own = bind_all(&ctx, &prepared.services).await?;
+        let hostname = spec.hostname.clone().unwrap_or_else(|| hostname_of(&key));
+        let ports = tcp_ports(&prepared.settings);
+        let name = prepared.name.clone();
+        let running = blocking({
+            let ctx = Arc::clone(&ctx);
+            move || launch(&ctx, &prepared, &exec_key, hostname, own)
+        })
+        .await?;
+        let session = ctx.services.session_namespace()?;
+        match wait_healthy(session, running.address, &ports, running.exited()).await {
+            Ok(()) => Ok(Arc::new(running)),
+            Err(Exit { code, output }) => Err(Error::ServiceExited {
+                service: name,
+                exit_code: code,
+                output,
+            }),
+        }
+    }
+    .boxed()
+}
+
+/// The exposed TCP ports, which the health check dials.
+fn tcp_ports(settings: &Settings) -> Vec<u16> {
+    settings
+        .exposed_ports
+        .iter()
+        .filter_map(|port| match port.split_once('/') {
+            Some((number, "tcp")) => number.parse().ok(),
+            None => port.parse().ok(),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+/// Spawns the service's process on a thread that waits for it (its
+/// helper dies with that thread) and says how it ended.
+fn launch(
+    ctx: &Arc<Context>,
+    prepared: &Prepared,
+    exec_key: &CacheKey,
+    hostname: String,
+    own: Vec<(String, Binding)>,
+) -> Result<Running, Error> {
+    let scratch = ctx
+        .store
+        .throwaway("service")
+        .map_err(|source| Error::Store {
+            source: Box::new(source),
+        })?;
+    let (mut request, volumes_in_use, copies) =
+        request(ctx, prepared, exec_key, scratch.dir(), None)?;
+    let attachment = ctx.services.attach()?;
+    join_session_network(&mut request, &attachment, &own);
+    request.hostname = hostname.clone();
+    let cancel = Cancel::default();
+    let (said, exited) = watch::channel(None);
+    let waiting = cancel.clone();
+    let name = prepared.name.clone();
+    std::thread::Builder::new()
+        .name("tanto-service".into())
+        .spawn(move || {
+            let outcome = executor::run(&request, &waiting);
+            drop((volumes_in_use, copies));
+            let code = match outcome {
+                Ok(outcome) => outcome.exit_code,
+                Err(e) => {
+                    tracing::warn!("service `{name}`: {e}");
+                    -1
+                }
+            };
+            let mut output = error_output(&request.stdout_path, EXIT_OUTPUT_BYTES);
+            output.push_str(&error_output(&request.stderr_path, EXIT_OUTPUT_BYTES));
+            let _ = said.send(Some(Exit { code, output }));
+            drop(scratch);
+        })
+        .map_err(|source| Error::ServiceStart {
+            service: prepared.name.clone(),
+            source,
+        })?;
+    Ok(Running::new(attachment, hostname, cancel, exited, own))
+}
+
+/// Puts a step bound to services on the session network: a namespace of
+/// its own there, their aliases and hostnames in its `/etc/hosts`. Keep
+/// the attachment until the step is done.
+pub(super) fn on_services(
+    ctx: &Context,
+    request: &mut ExecRequest,
+    bound: &[(String, Binding)],
+) -> Result<Option<Attachment>, Error> {
+    if bound.is_empty() {
+        return Ok(None);
+    }
+    let attachment = ctx.services.attach()?;
+    join_session_network(request, &attachment, bound);
+    Ok(Some(attachment))
+}
+
+fn join_session_network(
+    request: &mut ExecRequest,
+    attachment: &Attachment,
+    bound: &[(String, Binding)],
+) {
+    request.network_namespace = Some(namespace_path(&attachment.netns));
+    for (alias, binding) in bound {
+        let running = binding.running();
+        let address = running.address.to_string();
+        request.extra_hosts.push((alias.clone(), address.clone()));
+        if running.hostname != *alias {
+            request
+                .extra_hosts
+                .push((running.hostname.clone(), address));
+        }
+    }
+}

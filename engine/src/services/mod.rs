@@ -1,0 +1,283 @@
+//! The services running in this engine (Dagger's `Service`, issue 18):
+//! their lifetimes, apart from how one is started (`ops::service`).
+//!
+//! One instance per service key per engine, as Dagger has one per
+//! definition per session. The first binder starts it; others wait for
+//! that start and share it. When the last binder lets go, the service is
+//! stopped after [`GRACE`], unless someone binds it again meanwhile, so
+//! consecutive steps against one database do not restart it between
+//! them. `Service.start` holds a binding until `Service.stop`. Every
+//! service is stopped when the engine goes, and, since each one's helper
+//! dies with the thread that waits for it, when tanto is killed.
+//!
+//! They all run on one session network (`executor::session_network`),
+//! made on first use: a namespace of its own per service and per step
+//! that binds one.
+
+mod health;
+mod hostname;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use executor::session_network::{Attachment, SessionNetwork};
+use tokio::sync::watch;
+
+use crate::cache_key::CacheKey;
+use crate::error::Error;
+
+pub(crate) use health::wait_healthy;
+pub(crate) use hostname::hostname_of;
+
+/// How long a service outlives its last binder: Dagger's
+/// `DetachGracePeriod`.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// How a service's process ended: its exit code and the end of its
+/// output, for the error of whoever needed it.
+#[derive(Clone, Debug)]
+pub(crate) struct Exit {
+    pub code: i32,
+    pub output: String,
+}
+
+/// A started service: where it is, and its process.
+pub(crate) struct Running {
+    pub address: Ipv4Addr,
+    pub hostname: String,
+    cancel: executor::Cancel,
+    exited: watch::Receiver<Option<Exit>>,
+    /// What must live as long as it: its namespace, its own bindings.
+    _kept: Vec<Box<dyn Send + Sync>>,
+}
+
+impl Running {
+    pub fn new(
+        attachment: Attachment,
+        hostname: String,
+        cancel: executor::Cancel,
+        exited: watch::Receiver<Option<Exit>>,
+        own_bindings: Vec<(String, Binding)>,
+    ) -> Running {
+        Running {
+            address: attachment.address,
+            hostname,
+            cancel,
+            exited,
+            _kept: vec![Box::new(attachment.netns), Box::new(own_bindings)],
+        }
+    }
+
+    /// How it ended, once it has.
+    pub fn exit(&self) -> Option<Exit> {
+        self.exited.borrow().clone()
+    }
+
+    pub fn exited(&self) -> watch::Receiver<Option<Exit>> {
+        self.exited.clone()
+    }
+
+    /// Kills its process (the helper's teardown).
+    fn stop(&self) {
+        self.cancel.cancel();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One service key's instance and who holds it.
+#[derive(Default)]
+struct Slot {
+    running: tokio::sync::OnceCell<Arc<Running>>,
+    /// Binders now, and binds ever: a grace timer stops the service only
+    /// if nobody bound it since the timer was set.
+    binders: Mutex<(usize, u64)>,
+}
+
+#[derive(Default)]
+struct Inner {
+    network: Mutex<Option<SessionNetwork>>,
+    slots: Mutex<HashMap<CacheKey, Arc<Slot>>>,
+    /// Services `Service.start` keeps running until `Service.stop`.
+    started: Mutex<HashMap<CacheKey, Binding>>,
+}
+
+/// The engine's services; every one is stopped when this goes.
+#[derive(Default)]
+pub(crate) struct Services(Arc<Inner>);
+
+/// A hold on a running service; letting go of the last one stops it
+/// after the grace period.
+pub(crate) struct Binding {
+    inner: Arc<Inner>,
+    key: CacheKey,
+    slot: Arc<Slot>,
+    running: Option<Arc<Running>>,
+}
+
+impl Binding {
+    pub fn running(&self) -> &Arc<Running> {
+        self.running
+            .as_ref()
+            .expect("a binding is handed out started")
+    }
+}
+
+impl Services {
+    /// Holds the service `key`, started by `start` unless it is running
+    /// already (or being started: then this waits for that start). A
+    /// failed start is not kept: the next binder tries again, as does a
+    /// binder that finds the instance exited.
+    pub async fn bind<F, Fut>(&self, key: CacheKey, start: F) -> Result<Binding, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Arc<Running>, Error>>,
+    {
+        loop {
+            let slot = Arc::clone(self.0.slots.lock().unwrap().entry(key).or_default());
+            {
+                let mut binders = slot.binders.lock().unwrap();
+                binders.0 += 1;
+                binders.1 += 1;
+            }
+            let mut binding = Binding {
+                inner: Arc::clone(&self.0),
+                key,
+                slot: Arc::clone(&slot),
+                running: None,
+            };
+            let running = Arc::clone(slot.running.get_or_try_init(&start).await?);
+            if running.exit().is_some() {
+                // Gone since it started: start a fresh one.
+                self.0.forget(&key, &slot);
+                continue;
+            }
+            binding.running = Some(running);
+            return Ok(binding);
+        }
+    }
+
+    /// Keeps `binding` until [`Services::stop`] (`Service.start`).
+    pub fn keep(&self, binding: Binding) {
+        let key = binding.key;
+        self.0.started.lock().unwrap().insert(key, binding);
+    }
+
+    /// Stops the service `key` now, whoever holds it (`Service.stop`).
+    pub fn stop(&self, key: &CacheKey) {
+        let kept = self.0.started.lock().unwrap().remove(key);
+        let slot = self.0.slots.lock().unwrap().remove(key);
+        if let Some(running) = slot.as_ref().and_then(|slot| slot.running.get()) {
+            running.stop();
+        }
+        drop(kept);
+    }
+
+    /// A new namespace on the session network, which is made on first
+    /// use. Blocking (netlink).
+    pub fn attach(&self) -> Result<Attachment, Error> {
+        let failed = |source| Error::ServiceNetwork { source };
+        let mut network = self.0.network.lock().unwrap();
+        if network.is_none() {
+            *network = Some(SessionNetwork::create().map_err(failed)?);
+        }
+        network
+            .as_mut()
+            .expect("made above")
+            .attach()
+            .map_err(failed)
+    }
+
+    /// The session namespace, to check services' ports from.
+    pub fn session_namespace(&self) -> Result<OwnedFd, Error> {
+        let network = self.0.network.lock().unwrap();
+        let network = network.as_ref().ok_or_else(|| Error::ServiceNetwork {
+            source: std::io::Error::other("the session network is not made yet"),
+        })?;
+        network
+            .namespace()
+            .try_clone_to_owned()
+            .map_err(|source| Error::ServiceNetwork { source })
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.0.started.lock().unwrap().clear();
+        let slots: Vec<Arc<Slot>> = self
+            .0
+            .slots
+            .lock()
+            .unwrap()
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
+        for slot in slots {
+            if let Some(running) = slot.running.get() {
+                running.stop();
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Drops `slot` from the table if it is still `key`'s.
+    fn forget(&self, key: &CacheKey, slot: &Arc<Slot>) {
+        let mut slots = self.slots.lock().unwrap();
+        if slots.get(key).is_some_and(|now| Arc::ptr_eq(now, slot)) {
+            slots.remove(key);
+        }
+    }
+}
+
+impl Drop for Binding {
+    fn drop(&mut self) {
+        let generation = {
+            let mut binders = self.slot.binders.lock().unwrap();
+            binders.0 -= 1;
+            if binders.0 > 0 {
+                return;
+            }
+            binders.1
+        };
+        if self.slot.running.get().is_none() {
+            // Never started (its start failed): nothing to wait for.
+            self.inner.forget(&self.key, &self.slot);
+            return;
+        }
+        let (inner, key, slot) = (Arc::clone(&self.inner), self.key, Arc::clone(&self.slot));
+        let _ = std::thread::Builder::new()
+            .name("tanto-service-grace".into())
+            .spawn(move || {
+                std::thread::sleep(GRACE);
+                let idle = *slot.binders.lock().unwrap() == (0, generation);
+                if idle {
+                    inner.forget(&key, &slot);
+                    if let Some(running) = slot.running.get() {
+                        running.stop();
+                    }
+                }
+            });
+    }
+}
+
+/// The path a step's helper opens to join `netns`, held by this process.
+pub(crate) fn namespace_path(netns: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!(
+        "/proc/{}/fd/{}",
+        std::process::id(),
+        netns.as_fd().as_raw_fd()
+    ))
+}
+
+#[cfg(test)]
+mod tests;

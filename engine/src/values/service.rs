@@ -1,0 +1,85 @@
+//! `Service` (Dagger's): a container's command run as a long-lived
+//! process, which steps reach over the session network by the alias they
+//! bind it as (`Container::with_service_binding`) or by its hostname.
+//! Building one runs nothing: a step that binds it starts it when that
+//! step runs (a cached step starts nothing), or `start` does.
+
+use std::sync::Arc;
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::node::ServiceSpec;
+use crate::ops::{bind, service_key, service_settings};
+
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) spec: Arc<ServiceSpec>,
+}
+
+impl Service {
+    /// The name it answers to: `withHostname`'s, else 13 characters from
+    /// its key (the same on every run of the same definition).
+    pub async fn hostname(&self) -> Result<String, Error> {
+        if let Some(name) = &self.spec.hostname {
+            return Ok(name.clone());
+        }
+        let key = service_key(&self.ctx, &self.spec).await?;
+        Ok(crate::services::hostname_of(&key))
+    }
+
+    /// Its exposed ports, as image configs write them (`80/tcp`), in order.
+    pub async fn ports(&self) -> Result<Vec<String>, Error> {
+        let settings = service_settings(&self.ctx, &self.spec).await?;
+        Ok(settings.exposed_ports.iter().cloned().collect())
+    }
+
+    /// `host:port`, or `scheme://host:port`: `port` defaults to the first
+    /// exposed one.
+    pub async fn endpoint(&self, port: Option<u16>, scheme: &str) -> Result<String, Error> {
+        let port = match port {
+            Some(port) => port,
+            None => self
+                .ports()
+                .await?
+                .first()
+                .and_then(|p| p.split('/').next()?.parse().ok())
+                .ok_or_else(|| Error::NoPortsExposed {
+                    service: self.spec.exec.name.clone(),
+                })?,
+        };
+        let host = self.hostname().await?;
+        Ok(match scheme {
+            "" => format!("{host}:{port}"),
+            scheme => format!("{scheme}://{host}:{port}"),
+        })
+    }
+
+    /// Starts it (unless it runs already) and keeps it running until
+    /// [`Service::stop`] or the engine's end.
+    pub async fn start(&self) -> Result<(), Error> {
+        let key = service_key(&self.ctx, &self.spec).await?;
+        let binding = bind(&self.ctx, &self.spec, key).await?;
+        self.ctx.services.keep(binding);
+        Ok(())
+    }
+
+    /// Stops it now, whoever binds it. Stopping one that is not running
+    /// does nothing.
+    pub async fn stop(&self) -> Result<(), Error> {
+        let key = service_key(&self.ctx, &self.spec).await?;
+        self.ctx.services.stop(&key);
+        Ok(())
+    }
+
+    /// The same service answering to `hostname` (`withHostname`).
+    pub fn with_hostname(&self, hostname: &str) -> Service {
+        Service {
+            ctx: Arc::clone(&self.ctx),
+            spec: Arc::new(ServiceSpec {
+                exec: Arc::clone(&self.spec.exec),
+                hostname: Some(hostname.to_owned()),
+            }),
+        }
+    }
+}

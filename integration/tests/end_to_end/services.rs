@@ -1,0 +1,115 @@
+//! Services (issue 18) through the Python SDK, as the unprivileged test
+//! user: a busybox httpd on the session network, reached by the steps
+//! that bind it.
+
+use std::time::{Duration, Instant};
+
+use crate::support;
+
+use support::fixtures;
+use support::sdk::python_program;
+use support::tanto::Tanto;
+
+#[test]
+fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let program = |run_id: &str| python_program(&tanto, "python/services.py", &[image, run_id]);
+
+    let first = program("1");
+    for line in [
+        "client 1: hello from the service|client 1|",
+        "client 2: hello from the service|client 2|",
+        "endpoint: True",
+        "by hostname: hello from the service",
+        // Two concurrent clients and a later one: one start.
+        "starts: 1",
+    ] {
+        assert!(
+            first.stdout.contains(line),
+            "{line}:\n{}\n{}",
+            first.stdout,
+            first.stderr
+        );
+    }
+    // A service that ends before its port answers fails its client, with
+    // its exit code and output.
+    let broken = first
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("broken:"))
+        .unwrap_or_default();
+    assert!(
+        broken.contains("exited with 3") && broken.contains("the service gives up"),
+        "{broken}\n{}",
+        first.stderr
+    );
+
+    // Again: every client is cached, so the service never starts.
+    let second = program("2");
+    assert!(
+        second.stdout.contains("starts: 1"),
+        "{}\n{}",
+        second.stdout,
+        second.stderr
+    );
+    assert!(
+        second.stdout.contains("client 1: hello from the service"),
+        "{}",
+        second.stdout
+    );
+}
+
+#[test]
+fn killing_tanto_while_a_service_runs_leaves_no_process_behind() {
+    let python = fixtures::python_sdk();
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let script = tanto.copy_test_program("python/service_left_running.py");
+    let mut run = tanto
+        .command(&[
+            "run",
+            "--",
+            python.to_str().unwrap(),
+            script.to_str().unwrap(),
+            image,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let service_running = || !processes_running("httpd -f -p 80 -h /srv/left-running").is_empty();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !service_running() {
+        assert!(Instant::now() < deadline, "the service never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // As a CI runner's timeout would.
+    run.kill().unwrap();
+    run.wait().unwrap();
+    tanto.wait_until_gone(Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while service_running() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            processes_running("httpd")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Opening the store sweeps what the killed run left in its temp dirs.
+    tanto.ok(&["du"]);
+    tanto.assert_no_temp_leftovers();
+}
+
+/// The command lines of every process whose command line has `pattern`.
+fn processes_running(pattern: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|dir| std::fs::read(dir.path().join("cmdline")).ok())
+        .map(|line| String::from_utf8_lossy(&line).replace('\0', " "))
+        .filter(|line| line.contains(pattern))
+        .collect()
+}

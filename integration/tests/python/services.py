@@ -1,0 +1,68 @@
+# Services through the real Python SDK: a busybox httpd bound as `www`,
+# reached by alias and by hostname, shared by concurrent clients; a service
+# that exits before its port answers. Prints what it saw, one line each.
+import sys
+
+import anyio
+import dagger
+from dagger import dag
+
+
+async def main(image: str, run_id: str) -> None:
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        starts = dag.cache_volume("service-starts")
+        www = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "hello from the service\n")
+            .with_mounted_cache("/state", starts)
+            .with_exposed_port(80)
+            .as_service(
+                args=["sh", "-c", "echo started >> /state/starts; exec busybox httpd -f -p 80 -h /www"]
+            )
+        )
+        client = dag.container().from_(image).with_service_binding("www", www)
+
+        async def fetch(n: int) -> None:
+            got = await client.with_exec(
+                ["sh", "-c", f"busybox wget -q -O- http://www/; echo client {n}"]
+            ).stdout()
+            print(f"client {n}:", got.replace("\n", "|"))
+
+        async with anyio.create_task_group() as both:
+            both.start_soon(fetch, 1)
+            both.start_soon(fetch, 2)
+
+        hostname = await www.hostname()
+        print("endpoint:", (await www.endpoint(scheme="http")) == f"http://{hostname}:80")
+        by_name = await client.with_exec(
+            ["busybox", "wget", "-q", "-O-", f"http://{hostname}/"]
+        ).stdout()
+        print("by hostname:", by_name.strip())
+
+        count = await (
+            dag.container()
+            .from_(image)
+            .with_mounted_cache("/state", starts)
+            .with_env_variable("RUN", run_id)
+            .with_exec(["sh", "-c", "cat /state/starts 2>/dev/null | busybox wc -l"])
+            .stdout()
+        )
+        print("starts:", count.strip())
+
+        broken = (
+            dag.container()
+            .from_(image)
+            .with_exposed_port(80)
+            .as_service(args=["sh", "-c", "echo the service gives up >&2; exit 3"])
+        )
+        try:
+            await dag.container().from_(image).with_service_binding(
+                "broken", broken
+            ).with_exec(["true"]).sync()
+            print("broken: no error")
+        except dagger.QueryError as e:
+            print("broken:", str(e).replace("\n", "|"))
+
+
+anyio.run(main, sys.argv[1], sys.argv[2])
