@@ -6,6 +6,7 @@
 //! session network and finds them by alias in its `/etc/hosts`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use executor::session_network::Attachment;
 use executor::{Cancel, ExecRequest};
@@ -99,20 +100,30 @@ fn start(
         let hostname = spec.hostname.clone().unwrap_or_else(|| hostname_of(&key));
         let ports = tcp_ports(&prepared.settings);
         let name = prepared.name.clone();
-        let running = blocking({
-            let ctx = Arc::clone(&ctx);
-            move || launch(&ctx, &prepared, &exec_key, hostname, own)
-        })
-        .await?;
-        let session = ctx.services.session_namespace()?;
-        match wait_healthy(session, running.address, &ports, running.exited()).await {
-            Ok(()) => Ok(Arc::new(running)),
-            Err(Exit { code, output }) => Err(Error::ServiceExited {
-                service: name,
-                exit_code: code,
-                output,
-            }),
+        // In progress as a step from its start until it is healthy.
+        let job = ctx
+            .scheduler
+            .side_job(key, format!("service {hostname}: {name}"));
+        let started = Instant::now();
+        let running = async {
+            let running = blocking({
+                let ctx = Arc::clone(&ctx);
+                move || launch(&ctx, &prepared, &exec_key, hostname, own)
+            })
+            .await?;
+            let session = ctx.services.session_namespace()?;
+            match wait_healthy(session, running.address, &ports, running.exited()).await {
+                Ok(()) => Ok(Arc::new(running)),
+                Err(Exit { code, output }) => Err(Error::ServiceExited {
+                    service: name,
+                    exit_code: code,
+                    output,
+                }),
+            }
         }
+        .await;
+        job.ended(running.as_ref().map(|_| started.elapsed()));
+        running
     }
     .boxed()
 }

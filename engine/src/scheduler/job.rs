@@ -61,6 +61,15 @@ impl Job {
         self.abandonment.on_abandon(Box::new(stop));
     }
 
+    /// How a [`side_job`](super::Scheduler::side_job) ended: done after
+    /// `took`, or failed.
+    pub fn ended(&self, outcome: Result<std::time::Duration, &crate::error::Error>) {
+        match outcome {
+            Ok(took) => self.emit(&Event::Finished(&self.step, took)),
+            Err(error) => self.emit(&Event::Failed(&self.step, error)),
+        }
+    }
+
     fn emit(&self, event: &Event<'_>) {
         if let Some(observer) = &self.observer {
             observer(event);

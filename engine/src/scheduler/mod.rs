@@ -172,6 +172,24 @@ impl<T: Clone + Send + Sync + 'static> Scheduler<T> {
         result.await
     }
 
+    /// A job outside single flight, numbered and reported as started like
+    /// a step: a service's start (`ops::service`), which is no result to
+    /// share. Its caller reports how it ended ([`Job::ended`]).
+    pub fn side_job(&self, key: CacheKey, name: String) -> Job {
+        let step = Step {
+            number: self.numbers.fetch_add(1, Ordering::Relaxed) + 1,
+            key,
+            name,
+        };
+        self.emit(&Event::Started(&step));
+        Job {
+            step,
+            observer: self.observer.clone(),
+            permits: Arc::clone(&self.permits),
+            abandonment: Abandonment::default(),
+        }
+    }
+
     fn start<F, Fut>(self: &Arc<Self>, key: CacheKey, name: String, job: F) -> Entry<T>
     where
         F: FnOnce(Job) -> Fut + Send + 'static,

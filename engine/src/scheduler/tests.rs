@@ -227,9 +227,26 @@ async fn the_observer_sees_every_step_with_its_number() {
         .solve(key("y"), "y", |_| async { Ok(Outcome::Cached(1)) })
         .await
         .unwrap();
+    // A side job (a service's start) is numbered among them, its end told
+    // by its caller; the same key twice is two jobs.
+    scheduler
+        .side_job(key("s"), "s".into())
+        .ended(Ok(Duration::ZERO));
+    scheduler
+        .side_job(key("s"), "s".into())
+        .ended(Err(&Error::Abandoned));
     assert_eq!(
         *seen.lock().unwrap(),
-        ["start 1 x", "done x", "start 2 y", "cached y"]
+        [
+            "start 1 x",
+            "done x",
+            "start 2 y",
+            "cached y",
+            "start 3 s",
+            "done s",
+            "start 4 s",
+            "failed s"
+        ]
     );
 }
 

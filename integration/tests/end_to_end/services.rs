@@ -32,6 +32,14 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
             first.stderr
         );
     }
+    // Its start shows in progress as a step of its own, done once healthy.
+    let started =
+        "asService sh -c \"echo started >> /state/starts; exec busybox httpd -f -p 80 -h /www\"";
+    assert!(
+        first.stderr.contains(&format!("{started} DONE")),
+        "{}",
+        first.stderr
+    );
     // A service that ends before its port answers fails its client, with
     // its exit code and output.
     let broken = first
@@ -47,6 +55,7 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
 
     // Again: every client is cached, so the service never starts.
     let second = program("2");
+    assert!(!second.stderr.contains(started), "{}", second.stderr);
     assert!(
         second.stdout.contains("starts: 1"),
         "{}\n{}",
