@@ -295,6 +295,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("service `{alias}` exited with {exit_code} while `{step}` ran; the end of its output:\n{output}")]
+    BoundServiceExited {
+        step: String,
+        alias: String,
+        exit_code: i32,
+        output: String,
+    },
+
     #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
     NoPortsExposed { service: String },
 

@@ -35,7 +35,7 @@ use super::exec_mounts::{ready_mount, ReadyMount};
 use super::exec_request::request;
 use super::keys::exec_key;
 use super::registry_hit::{fetch_outputs, owed_fetch};
-use super::service::{bind_all, on_services, service_key, ServiceUse};
+use super::service::{bind_all, on_services, service_key, ExitWatch, ServiceUse};
 use super::{memo_outcome, resolve_config, solve_lazy};
 use crate::pending::Pending;
 use crate::services::Binding;
@@ -412,12 +412,21 @@ fn run_in(
         let cancel = cancel.clone();
         move || cancel.cancel()
     });
+    let services_watch = ExitWatch::start(bound, &cancel);
     let outcome = executor::run(&request, &cancel);
     ctx.cancels.lock().unwrap().remove(&id);
     drop(volumes_in_use);
     capture.finish()?;
     // Before a failed step's shell, which looks at its changes.
     let used_root = copies.write_changes()?;
+    if let Some((alias, exit)) = services_watch.and_then(ExitWatch::finish) {
+        return Err(Error::BoundServiceExited {
+            step: step.name.clone(),
+            alias,
+            exit_code: exit.code,
+            output: exit.output,
+        });
+    }
     let outcome = outcome.map_err(|source| Error::Exec {
         step: step.name.clone(),
         source: Box::new(source),

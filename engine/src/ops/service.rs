@@ -5,7 +5,7 @@
 //! away with it. And the other side: a step that binds services joins the
 //! session network and finds them by alias in its `/etc/hosts`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use executor::session_network::Attachment;
@@ -220,5 +220,47 @@ fn join_session_network(
                 .extra_hosts
                 .push((running.hostname.clone(), address));
         }
+    }
+}
+
+/// Watches the services a step binds while it runs: the first to exit
+/// cancels the step, which fails of it.
+pub(super) struct ExitWatch {
+    task: tokio::task::JoinHandle<()>,
+    first: Arc<Mutex<Option<(String, Exit)>>>,
+}
+
+impl ExitWatch {
+    /// Starts watching `bound` for the step `cancel` stops. On a runtime's
+    /// blocking thread (where steps run).
+    pub(super) fn start(bound: &[(String, Binding)], cancel: &Cancel) -> Option<ExitWatch> {
+        if bound.is_empty() {
+            return None;
+        }
+        let first = Arc::new(Mutex::new(None));
+        let watched: Vec<(String, watch::Receiver<Option<Exit>>)> = bound
+            .iter()
+            .map(|(alias, binding)| (alias.clone(), binding.running().exited()))
+            .collect();
+        let (cancel, said) = (cancel.clone(), Arc::clone(&first));
+        let task = tokio::runtime::Handle::current().spawn(async move {
+            let exits = watched.into_iter().map(|(alias, mut exited)| {
+                Box::pin(async move {
+                    let exit = exited.wait_for(Option::is_some).await.ok()?.clone()?;
+                    Some((alias, exit))
+                })
+            });
+            if let (Some(exited), _, _) = futures::future::select_all(exits).await {
+                *said.lock().unwrap() = Some(exited);
+                cancel.cancel();
+            }
+        });
+        Some(ExitWatch { task, first })
+    }
+
+    /// The service that exited while the step ran, if one did.
+    pub(super) fn finish(self) -> Option<(String, Exit)> {
+        self.task.abort();
+        self.first.lock().unwrap().take()
     }
 }

@@ -53,6 +53,18 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
         first.stderr
     );
 
+    // A service that ends while its client runs stops the client.
+    let dying = first
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("dying:"))
+        .unwrap_or_default();
+    assert!(
+        dying.contains("service `dying` exited with 4 while") && dying.contains("leaving early"),
+        "{dying}\n{}",
+        first.stderr
+    );
+
     // Again: every client is cached, so the service never starts.
     let second = program("2");
     assert!(!second.stderr.contains(started), "{}", second.stderr);

@@ -1,6 +1,7 @@
 # Services through the real Python SDK: a busybox httpd bound as `www`,
 # reached by alias and by hostname, shared by concurrent clients; a service
-# that exits before its port answers. Prints what it saw, one line each.
+# that exits before its port answers; one that exits while its client
+# runs. Prints what it saw, one line each.
 import sys
 
 import anyio
@@ -63,6 +64,24 @@ async def main(image: str, run_id: str) -> None:
             print("broken: no error")
         except dagger.QueryError as e:
             print("broken:", str(e).replace("\n", "|"))
+
+
+        dying = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "soon gone\n")
+            .with_exposed_port(80)
+            .as_service(
+                args=["sh", "-c", "busybox httpd -f -p 80 -h /www & sleep 2; echo leaving early; exit 4"]
+            )
+        )
+        try:
+            await dag.container().from_(image).with_service_binding(
+                "dying", dying
+            ).with_exec(["sh", "-c", "sleep 60; echo survived"]).sync()
+            print("dying: no error")
+        except dagger.QueryError as e:
+            print("dying:", str(e).replace("\n", "|"))
 
 
 anyio.run(main, sys.argv[1], sys.argv[2])
