@@ -39,6 +39,9 @@ pub(crate) enum ConfigEdit {
     /// `8080/tcp`.
     ExposedPort(String),
     WithoutExposedPort(String),
+    /// An exposed port a service's health check leaves out
+    /// (`experimentalSkipHealthcheck`).
+    UncheckedPort(String),
     /// A variable steps see whose value is in no cache key and no image
     /// (`withVolatileVariable`).
     SetVolatile {
@@ -105,6 +108,8 @@ pub struct Settings {
     pub labels: BTreeMap<String, String>,
     /// `8080/tcp`, as image configs key them.
     pub exposed_ports: BTreeSet<String>,
+    /// Exposed ports a service is not waited for on; in no image.
+    pub unchecked_ports: BTreeSet<String>,
     /// Variables steps see over `env`, in order; their values are in no
     /// cache key and not in the image (`withVolatileVariable`).
     pub volatile_env: Vec<(String, String)>,
@@ -232,6 +237,10 @@ impl Settings {
                 }
                 ConfigEdit::WithoutExposedPort(port) => {
                     self.exposed_ports.remove(port);
+                    self.unchecked_ports.remove(port);
+                }
+                ConfigEdit::UncheckedPort(port) => {
+                    self.unchecked_ports.insert(port.clone());
                 }
                 ConfigEdit::SetVolatile { name, value } => {
                     match self.volatile_env.iter_mut().find(|(k, _)| k == name) {

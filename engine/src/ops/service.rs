@@ -42,10 +42,13 @@ pub(crate) fn service_key<'a>(
 ) -> BoxFuture<'a, Result<CacheKey, Error>> {
     async move {
         let (prepared, exec_key) = prepare(ctx, &spec.exec).await?;
-        let ports: Vec<String> = prepared.settings.exposed_ports.iter().cloned().collect();
+        let settings = &prepared.settings;
+        let ports: Vec<String> = settings.exposed_ports.iter().cloned().collect();
+        let unchecked: Vec<String> = settings.unchecked_ports.iter().cloned().collect();
         Ok(KeyBuilder::new("tanto.service.v1")
             .key("exec", &exec_key)
             .strs("ports", &ports)
+            .strs("unchecked-ports", &unchecked)
             .str("hostname", spec.hostname.as_deref().unwrap_or(""))
             .finish())
     }
@@ -128,11 +131,12 @@ fn start(
     .boxed()
 }
 
-/// The exposed TCP ports, which the health check dials.
+/// The exposed TCP ports the health check dials: all but those it was
+/// told to leave out.
 fn tcp_ports(settings: &Settings) -> Vec<u16> {
     settings
         .exposed_ports
-        .iter()
+        .difference(&settings.unchecked_ports)
         .filter_map(|port| match port.split_once('/') {
             Some((number, "tcp")) => number.parse().ok(),
             None => port.parse().ok(),
@@ -262,5 +266,22 @@ impl ExitWatch {
     pub(super) fn finish(self) -> Option<(String, Exit)> {
         self.task.abort();
         self.first.lock().unwrap().take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_health_check_dials_exposed_tcp_ports_not_left_out() {
+        let settings = Settings {
+            exposed_ports: ["80/tcp", "9999/tcp", "53/udp", "8080"]
+                .map(String::from)
+                .into(),
+            unchecked_ports: ["9999/tcp".to_owned()].into(),
+            ..Settings::default()
+        };
+        assert_eq!(tcp_ports(&settings), [80, 8080]);
     }
 }

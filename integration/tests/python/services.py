@@ -18,6 +18,8 @@ async def main(image: str, run_id: str) -> None:
             .with_new_file("/www/index.html", "hello from the service\n")
             .with_mounted_cache("/state", starts)
             .with_exposed_port(80)
+            # Never listened on: without the skip, the service is never up.
+            .with_exposed_port(9999, experimental_skip_healthcheck=True)
             .as_service(
                 args=["sh", "-c", "echo started >> /state/starts; exec busybox httpd -f -p 80 -h /www"]
             )
@@ -30,9 +32,11 @@ async def main(image: str, run_id: str) -> None:
             ).stdout()
             print(f"client {n}:", got.replace("\n", "|"))
 
-        async with anyio.create_task_group() as both:
-            both.start_soon(fetch, 1)
-            both.start_soon(fetch, 2)
+        # A service never up would wait for ever: fail instead.
+        with anyio.fail_after(120):
+            async with anyio.create_task_group() as both:
+                both.start_soon(fetch, 1)
+                both.start_soon(fetch, 2)
 
         hostname = await www.hostname()
         print("endpoint:", (await www.endpoint(scheme="http")) == f"http://{hostname}:80")

@@ -113,13 +113,14 @@ impl ContainerConfig {
         description: Option<String>,
         #[graphql(default = false)] experimental_skip_healthcheck: bool,
     ) -> Result<ContainerObj> {
-        // Descriptions and health checks matter to services, which tanto
-        // does not run yet; the image records the port alone.
-        let _ = (description, experimental_skip_healthcheck);
-        Ok(ContainerObj::new(
-            self.0
-                .with_exposed_port(port_number(port)?, protocol.name()),
-        ))
+        // The image records the port alone: no description.
+        let _ = description;
+        let port = port_number(port)?;
+        let exposed = self.0.with_exposed_port(port, protocol.name());
+        Ok(ContainerObj::new(match experimental_skip_healthcheck {
+            true => exposed.without_healthcheck_on(port, protocol.name()),
+            false => exposed,
+        }))
     }
 
     async fn without_exposed_port(

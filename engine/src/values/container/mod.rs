@@ -291,6 +291,16 @@ impl Container {
         )))
     }
 
+    /// An exposed port a service made of this container is not waited
+    /// for on (Dagger's `experimentalSkipHealthcheck`): one it may never
+    /// listen on, or not at first.
+    pub fn without_healthcheck_on(&self, port: u16, protocol: &str) -> Container {
+        self.edit(ConfigEdit::UncheckedPort(format!(
+            "{port}/{}",
+            protocol.to_ascii_lowercase()
+        )))
+    }
+
     pub fn without_exposed_port(&self, port: u16, protocol: &str) -> Container {
         self.edit(ConfigEdit::WithoutExposedPort(format!(
             "{port}/{}",
