@@ -134,3 +134,23 @@ fn processes_running(pattern: &str) -> Vec<String> {
         .filter(|line| line.contains(pattern))
         .collect()
 }
+
+#[test]
+fn redis_as_a_service_keeps_a_key_from_one_step_to_the_next() {
+    let registry = support::registry::Registry::start();
+    let image = fixtures::serve_redis(&registry);
+    let tanto = Tanto::new();
+    let run = python_program(&tanto, "python/services_redis.py", &[&image]);
+    assert!(
+        run.stdout.contains("ping: PONG"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("get: hello from a step"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}

@@ -37,6 +37,16 @@ pub fn python_slim() -> Debian {
     )
 }
 
+/// Debian bookworm with Redis (server and `redis-cli`): a real database
+/// for services.
+pub fn redis() -> Debian {
+    debootstrapped(
+        "redis-bookworm-v1",
+        "bookworm",
+        &["redis-server", "redis-tools"],
+    )
+}
+
 /// Debian trixie with Node.js 20, CA certificates and npm: what Docker's
 /// `node:X-slim` gives a Dagger TypeScript module runtime. npm is the npm
 /// registry's package (which bundles its dependencies), put where Node.js
@@ -382,6 +392,13 @@ pub fn go_files(source: &Path) -> Vec<String> {
 pub fn serve_debian(registry: &super::registry::Registry) -> String {
     Image::new(vec![debian().layer.clone()]).push(registry, "fixtures/debian", "bookworm");
     format!("{}/fixtures/debian:bookworm", registry.host())
+}
+
+/// Pushes the Redis fixture to `registry` as `fixtures/redis:bookworm`;
+/// returns that reference.
+pub fn serve_redis(registry: &super::registry::Registry) -> String {
+    Image::new(vec![redis().layer.clone()]).push(registry, "fixtures/redis", "bookworm");
+    format!("{}/fixtures/redis:bookworm", registry.host())
 }
 
 /// Pushes the Python fixture to `registry` as `fixtures/python:3.13-slim`;
