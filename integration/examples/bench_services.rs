@@ -9,7 +9,6 @@
 #[allow(dead_code)]
 #[path = "common/bench.rs"]
 mod bench;
-#[allow(dead_code)]
 #[path = "../tests/end_to_end/support/mod.rs"]
 mod support;
 

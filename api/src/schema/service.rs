@@ -65,11 +65,10 @@ impl ServiceObj {
         Ok(register(ctx, &self.0))
     }
 
-    /// Stops it now. Its process is killed either way: tanto does not
-    /// wait for a graceful stop yet.
+    /// Stops it now and waits until it has: SIGTERM, then SIGKILL after
+    /// 10 s; SIGKILL at once with `kill`.
     async fn stop(&self, ctx: &Context<'_>, #[graphql(default = false)] kill: bool) -> Result<ID> {
-        let _ = kill;
-        self.0.stop().await.map_err(fail)?;
+        self.0.stop(kill).await.map_err(fail)?;
         Ok(register(ctx, &self.0))
     }
 

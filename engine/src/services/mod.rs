@@ -6,7 +6,8 @@
 //! that start and share it. When the last binder lets go, the service is
 //! stopped after [`GRACE`], unless someone binds it again meanwhile, so
 //! consecutive steps against one database do not restart it between
-//! them. `Service.start` holds a binding until `Service.stop`. Every
+//! them; stopped means SIGTERM, then SIGKILL if it is still there after
+//! [`TERMINATE_GRACE`]. `Service.start` holds a binding until `Service.stop`. Every
 //! service is stopped when the engine goes, and, since each one's helper
 //! dies with the thread that waits for it, when tanto is killed.
 //!
@@ -37,6 +38,10 @@ pub(crate) use hostname::hostname_of;
 /// How long a service outlives its last binder: Dagger's
 /// `DetachGracePeriod`.
 const GRACE: Duration = Duration::from_secs(10);
+
+/// How long a service asked to stop (SIGTERM) has before it is killed:
+/// Dagger's `TerminateGracePeriod`.
+const TERMINATE_GRACE: Duration = Duration::from_secs(10);
 
 /// How a service's process ended: its exit code and the end of its
 /// output, for the error of whoever needed it.
@@ -83,14 +88,30 @@ impl Running {
     }
 
     /// Kills its process (the helper's teardown).
-    fn stop(&self) {
+    fn kill(&self) {
         self.cancel.cancel();
+    }
+
+    /// Asks its process to stop (SIGTERM), and kills it if it has not
+    /// after [`TERMINATE_GRACE`].
+    fn terminate(&self) {
+        self.cancel.terminate();
+        let (cancel, mut exited) = (self.cancel.clone(), self.exited.clone());
+        let _ = std::thread::Builder::new()
+            .name("tanto-service-stop".into())
+            .spawn(move || {
+                let deadline = std::time::Instant::now() + TERMINATE_GRACE;
+                while exited.borrow_and_update().is_none() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                cancel.cancel();
+            });
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.stop();
+        self.kill();
     }
 }
 
@@ -172,12 +193,18 @@ impl Services {
         self.0.started.lock().unwrap().insert(key, binding);
     }
 
-    /// Stops the service `key` now, whoever holds it (`Service.stop`).
-    pub fn stop(&self, key: &CacheKey) {
+    /// Stops the service `key` now, whoever holds it (`Service.stop`):
+    /// SIGTERM, then SIGKILL after a grace period, or SIGKILL at once with
+    /// `kill`. Returns once it has exited.
+    pub async fn stop(&self, key: &CacheKey, kill: bool) {
         let kept = self.0.started.lock().unwrap().remove(key);
         let slot = self.0.slots.lock().unwrap().remove(key);
         if let Some(running) = slot.as_ref().and_then(|slot| slot.running.get()) {
-            running.stop();
+            match kill {
+                true => running.kill(),
+                false => running.terminate(),
+            }
+            let _ = running.exited().wait_for(Option::is_some).await;
         }
         drop(kept);
     }
@@ -221,9 +248,10 @@ impl Drop for Services {
             .drain()
             .map(|(_, s)| s)
             .collect();
+        // Killed, as Dagger's session end does.
         for slot in slots {
             if let Some(running) = slot.running.get() {
-                running.stop();
+                running.kill();
             }
         }
     }
@@ -263,7 +291,7 @@ impl Drop for Binding {
                 if idle {
                     inner.forget(&key, &slot);
                     if let Some(running) = slot.running.get() {
-                        running.stop();
+                        running.terminate();
                     }
                 }
             });

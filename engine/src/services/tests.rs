@@ -90,7 +90,7 @@ async fn a_service_found_exited_is_started_afresh() {
 #[tokio::test]
 async fn stop_ends_a_kept_service_and_dropping_the_services_ends_them_all() {
     let services = Services::default();
-    let (kept, kept_cancel, _said) = fake();
+    let (kept, kept_cancel, kept_said) = fake();
     let (bound, bound_cancel, _said2) = fake();
     let binding = services
         .bind(key("kept"), || async { Ok(Arc::clone(&kept)) })
@@ -101,7 +101,14 @@ async fn stop_ends_a_kept_service_and_dropping_the_services_ends_them_all() {
         .bind(key("bound"), || async { Ok(Arc::clone(&bound)) })
         .await
         .unwrap();
-    services.stop(&key("kept"));
+    // It has exited already: stop does not wait.
+    kept_said
+        .send(Some(Exit {
+            code: 0,
+            output: String::new(),
+        }))
+        .unwrap();
+    services.stop(&key("kept"), true).await;
     assert!(kept_cancel.is_cancelled());
     assert!(!bound_cancel.is_cancelled());
     drop(services);

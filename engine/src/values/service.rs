@@ -64,11 +64,12 @@ impl Service {
         Ok(())
     }
 
-    /// Stops it now, whoever binds it. Stopping one that is not running
-    /// does nothing.
-    pub async fn stop(&self) -> Result<(), Error> {
+    /// Stops it now, whoever binds it, and waits until it has: SIGTERM,
+    /// then SIGKILL 10 s later if it is still there, or SIGKILL at once
+    /// with `kill`. Stopping one that is not running does nothing.
+    pub async fn stop(&self, kill: bool) -> Result<(), Error> {
         let key = service_key(&self.ctx, &self.spec).await?;
-        self.ctx.services.stop(&key);
+        self.ctx.services.stop(&key, kill).await;
         Ok(())
     }
 

@@ -179,7 +179,6 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
     let mut as_root_instead = None;
     let mut outcome: Option<Result<i32, Failure>> = None;
     let mut killed_for: Option<Failure> = None;
-    let mut request_open = true;
     loop {
         let timeout_ms = match deadline {
             Some(d) => d
@@ -188,18 +187,18 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
                 .min(i32::MAX as u128) as i32,
             None => -1,
         };
-        let mut fds = vec![libc::pollfd {
-            fd: reports.get_ref().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
-        if request_open {
-            fds.push(libc::pollfd {
+        let mut fds = [
+            libc::pollfd {
+                fd: reports.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
                 fd: libc::STDIN_FILENO,
                 events: libc::POLLIN,
                 revents: 0,
-            });
-        }
+            },
+        ];
         // SAFETY: valid pollfd array of this length.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout_ms) };
         if ready < 0 {
@@ -215,7 +214,7 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
             });
             break;
         }
-        if request_open && fds[1].revents != 0 {
+        if fds[1].revents != 0 {
             let mut byte = [0u8; 64];
             // SAFETY: reading into a local buffer.
             let n = unsafe { libc::read(libc::STDIN_FILENO, byte.as_mut_ptr().cast(), 64) };
@@ -226,7 +225,10 @@ fn supervise(request: &ExecRequest, sandbox: Sandbox) -> Reply {
                 });
                 break;
             }
-            request_open = n > 0;
+            if byte[..n as usize].contains(&TERMINATE) {
+                // pid 1 passes it on to the step's process.
+                let _ = kill(child, Signal::SIGTERM);
+            }
         }
         if fds[0].revents != 0 {
             let mut line = String::new();
@@ -531,6 +533,7 @@ fn run_container(
     };
     container.start().map_err(container_error("start"))?;
     let init = Pid::from_raw(container.pid().map_or(-1, |p| p.as_raw()));
+    forward_sigterm_to(init);
     if let Some(console) = console {
         let code = console
             .master()
@@ -550,6 +553,35 @@ fn run_container(
     };
     let _ = container.delete(true);
     Ok(code)
+}
+
+/// The byte on the request pipe that asks for a graceful stop: SIGTERM to
+/// the step's process (`Cancel::terminate`).
+pub(super) const TERMINATE: u8 = b'T';
+
+/// The step's process, for [`pass_on_sigterm`].
+static STEP_PROCESS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Makes this pid 1 pass SIGTERM on to `init`, the step's process: as
+/// pid 1 of its namespace it would not even get the signal without a
+/// handler, and the step's process is what must stop.
+fn forward_sigterm_to(init: Pid) {
+    STEP_PROCESS.store(init.as_raw(), std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the handler only calls kill(2), which is async-signal-safe.
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            pass_on_sigterm as *const () as libc::sighandler_t,
+        );
+    }
+}
+
+extern "C" fn pass_on_sigterm(_: libc::c_int) {
+    let pid = STEP_PROCESS.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
 }
 
 /// The error and its causes, as one line.

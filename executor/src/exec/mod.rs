@@ -39,17 +39,31 @@ use failure::Failure;
 /// Set in the helper's environment; its value is irrelevant.
 const HELPER_ENV: &str = "_TANTO_EXEC_HELPER";
 
-/// Cancels a running step from another thread.
+/// Cancels a running step from another thread: kills it, or first asks
+/// it to stop (a service's graceful stop).
 #[derive(Clone, Default, Debug)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    cancelled: Arc<AtomicBool>,
+    terminate: Arc<AtomicBool>,
+}
 
 impl Cancel {
+    /// Kills the step.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.cancelled.store(true, Ordering::SeqCst);
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Sends the step's process SIGTERM (once); it may end as it likes.
+    pub fn terminate(&self) {
+        self.terminate.store(true, Ordering::SeqCst);
+    }
+
+    fn terminate_asked(&self) -> bool {
+        self.terminate.load(Ordering::SeqCst)
     }
 }
 
@@ -137,10 +151,17 @@ pub fn run(request: &ExecRequest, cancel: &Cancel) -> Result<ExecOutcome, Error>
 
     let deadline = request.timeout.map(|t| started + t + GRACE);
     let fd = from_helper.as_raw_fd();
+    let mut terminated = false;
     loop {
         if cancel.is_cancelled() && to_helper.is_some() {
             // EOF on its request pipe: the helper kills the step and tidies up.
             to_helper = None;
+        }
+        if cancel.terminate_asked() && !terminated {
+            terminated = true;
+            if let Some(pipe) = to_helper.as_mut() {
+                let _ = pipe.write_all(&[helper::TERMINATE]);
+            }
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             let _ = child.kill();

@@ -53,6 +53,14 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
         first.stderr
     );
 
+    // `stop` asks first: the service's own SIGTERM trap ran.
+    assert!(
+        first.stdout.contains("stops: stopped by SIGTERM|")
+            && first.stdout.contains("stopped within 5 s: True"),
+        "{}\n{}",
+        first.stdout,
+        first.stderr
+    );
     // A service that ends while its client runs stops the client.
     let dying = first
         .stdout

@@ -1,8 +1,10 @@
 # Services through the real Python SDK: a busybox httpd bound as `www`,
 # reached by alias and by hostname, shared by concurrent clients; a service
 # that exits before its port answers; one that exits while its client
-# runs. Prints what it saw, one line each.
+# runs; one started and stopped (SIGTERM first). Prints what it saw, one
+# line each.
 import sys
+import time
 
 import anyio
 import dagger
@@ -69,6 +71,37 @@ async def main(image: str, run_id: str) -> None:
         except dagger.QueryError as e:
             print("broken:", str(e).replace("\n", "|"))
 
+
+        stops = dag.cache_volume("service-stops")
+        polite = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "polite\n")
+            .with_mounted_cache("/log", stops)
+            .with_exposed_port(80)
+            .as_service(
+                args=[
+                    "sh",
+                    "-c",
+                    "trap 'echo stopped by SIGTERM >> /log/stops; exit 0' TERM; "
+                    "busybox httpd -f -p 80 -h /www & wait",
+                ]
+            )
+        )
+        await polite.start()
+        began = time.monotonic()
+        await polite.stop()
+        # Not the kill 10 s after SIGTERM: it ended of the SIGTERM.
+        print("stopped within 5 s:", time.monotonic() - began < 5)
+        said = await (
+            dag.container()
+            .from_(image)
+            .with_mounted_cache("/log", stops)
+            .with_env_variable("RUN", run_id)
+            .with_exec(["sh", "-c", "cat /log/stops 2>/dev/null; true"])
+            .stdout()
+        )
+        print("stops:", said.replace("\n", "|"))
 
         dying = (
             dag.container()
