@@ -303,6 +303,14 @@ pub enum Error {
         output: String,
     },
 
+    #[error("cannot listen on {address} for the service: {advice}")]
+    ServiceUp {
+        address: String,
+        advice: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
     NoPortsExposed { service: String },
 

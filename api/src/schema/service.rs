@@ -1,13 +1,14 @@
 //! `Service` in Dagger's schema: a container's command run beside the
 //! steps that bind it (`Container.asService`, `withServiceBinding`).
-//! `up`, `terminal` and the host's tunnels are not here yet: Dagger's
-//! schema list makes them "not supported yet".
+//! `terminal` and the host's tunnels are not here yet: Dagger's schema
+//! list makes them "not supported yet".
 
-use async_graphql::{Context, Object, Result, ID};
+use async_graphql::{Context, InputObject, Object, Result, ID};
 
 use super::container_info::PortObj;
-use super::{fail, state};
+use super::{fail, state, NetworkProtocol};
 use crate::ids::Object as Value;
+use crate::scalars::Void;
 
 pub(crate) struct ServiceObj(pub engine::Service);
 
@@ -72,10 +73,61 @@ impl ServiceObj {
         Ok(register(ctx, &self.0))
     }
 
+    /// Makes its ports reachable on this machine's 127.0.0.1 until the
+    /// client gives up the request (`dagger call … up`): `ports` as
+    /// given (a frontend left out is the backend's number), else every
+    /// exposed TCP port on its own number, or on a free one with `random`.
+    /// Progress says where each is.
+    async fn up(
+        &self,
+        #[graphql(default)] ports: Vec<PortForward>,
+        #[graphql(default = false)] random: bool,
+    ) -> Result<Option<Void>> {
+        let mut forwards = Vec::new();
+        for port in ports {
+            if port.protocol == NetworkProtocol::Udp {
+                return Err(async_graphql::Error::new(
+                    "up: tanto forwards TCP ports only so far; leave the UDP port out",
+                ));
+            }
+            let backend = port_number("backend", port.backend)?;
+            let frontend = match port.frontend {
+                Some(frontend) => port_number("frontend", frontend)?,
+                None if random => 0,
+                None => backend,
+            };
+            forwards.push((frontend, backend));
+        }
+        self.0.up(&forwards, random).await.map_err(fail)?;
+        Ok(None)
+    }
+
     /// The same service, answering to `hostname`.
     async fn with_hostname(&self, hostname: String) -> ServiceObj {
         ServiceObj(self.0.with_hostname(&hostname))
     }
+}
+
+/// Dagger's `PortForward`: a port of this machine and the service's.
+#[derive(InputObject)]
+pub(crate) struct PortForward {
+    /// The port on this machine; by default the backend's number.
+    frontend: Option<i32>,
+    /// The service's port.
+    backend: i32,
+    #[graphql(default)]
+    protocol: NetworkProtocol,
+}
+
+fn port_number(which: &str, port: i32) -> Result<u16> {
+    u16::try_from(port)
+        .ok()
+        .filter(|port| *port > 0)
+        .ok_or_else(|| {
+            async_graphql::Error::new(format!(
+                "up: {which} port {port} is not a port number (1 to 65535)"
+            ))
+        })
 }
 
 /// An ID for `service`: cheap, starts nothing.

@@ -17,6 +17,7 @@
 
 mod health;
 mod hostname;
+pub(crate) mod tunnel;
 
 use std::collections::HashMap;
 use std::future::Future;

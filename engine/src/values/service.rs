@@ -4,12 +4,14 @@
 //! Building one runs nothing: a step that binds it starts it when that
 //! step runs (a cached step starts nothing), or `start` does.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::ServiceSpec;
 use crate::ops::{bind, service_key, service_settings};
+use crate::services::tunnel;
 
 #[derive(Clone)]
 pub struct Service {
@@ -70,6 +72,61 @@ impl Service {
     pub async fn stop(&self, kill: bool) -> Result<(), Error> {
         let key = service_key(&self.ctx, &self.spec).await?;
         self.ctx.services.stop(&key, kill).await;
+        Ok(())
+    }
+
+    /// Makes the service's ports reachable on this machine's loopback
+    /// (`Service.up`) until the returned future is dropped; it ends only
+    /// on an error. `ports` are `(frontend, backend)`, a frontend of 0 for
+    /// any free port; none given means every exposed TCP port, on the same
+    /// number, or a free one with `random`. Starts the service first, and
+    /// says in progress where each port is.
+    pub async fn up(&self, ports: &[(u16, u16)], random: bool) -> Result<(), Error> {
+        let key = service_key(&self.ctx, &self.spec).await?;
+        let forwards: Vec<(u16, u16)> = match ports {
+            [] => {
+                let exposed = self.ports().await?;
+                let tcp: Vec<u16> = exposed
+                    .iter()
+                    .filter_map(|p| p.strip_suffix("/tcp").unwrap_or(p).parse().ok())
+                    .collect();
+                if tcp.is_empty() {
+                    return Err(Error::NoPortsExposed {
+                        service: self.spec.exec.name.clone(),
+                    });
+                }
+                tcp.into_iter()
+                    .map(|port| (if random { 0 } else { port }, port))
+                    .collect()
+            }
+            given => given.to_vec(),
+        };
+        let binding = bind(&self.ctx, &self.spec, key).await?;
+        let service = binding.running().address;
+        let session = Arc::new(self.ctx.services.session_namespace()?);
+        let mut relays = Vec::new();
+        for (frontend, backend) in forwards {
+            let forward = tunnel::listen(Ipv4Addr::LOCALHOST, frontend, backend).await?;
+            let bound = forward
+                .listener
+                .local_addr()
+                .map_err(|source| Error::ServiceUp {
+                    address: format!("127.0.0.1:{frontend}"),
+                    advice: "choose another port".to_owned(),
+                    source,
+                })?;
+            let name = format!(
+                "up {}: {bound} → port {backend}",
+                binding.running().hostname
+            );
+            self.ctx
+                .scheduler
+                .side_job(key, name)
+                .ended(Ok(std::time::Duration::ZERO));
+            relays.push(tunnel::relay(forward, Arc::clone(&session), service));
+        }
+        futures::future::join_all(relays).await;
+        drop(binding);
         Ok(())
     }
 

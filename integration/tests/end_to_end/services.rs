@@ -162,3 +162,27 @@ fn redis_as_a_service_keeps_a_key_from_one_step_to_the_next() {
         run.stderr
     );
 }
+
+#[test]
+fn up_forwards_a_service_port_to_the_hosts_loopback() {
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let run = python_program(&tanto, "python/services_up.py", &[image, &port]);
+    assert!(
+        run.stdout.contains("up: hello through up"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("127.0.0.1:{port} → port 80")),
+        "{}",
+        run.stderr
+    );
+}

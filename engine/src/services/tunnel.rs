@@ -1,0 +1,80 @@
+//! Host → service forwarding (`Service.up`): listeners in tanto's own
+//! network namespace (the host's), each connection dialled to the service
+//! from the session namespace and relayed both ways. tanto lives on both
+//! sides, so no helper process and no privilege is needed.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use executor::session_network::in_namespace;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::error::Error;
+
+/// How long dialling the service may take before the connection is given up.
+const DIAL: Duration = Duration::from_secs(5);
+
+/// One forward: a listener on the host and the service port it reaches.
+pub(crate) struct Forward {
+    pub listener: TcpListener,
+    pub backend: u16,
+}
+
+/// Listens on `host:frontend` (0: any free port) for `backend`. Ports
+/// below 1024 need a privilege tanto does not have: say what to do.
+pub(crate) async fn listen(host: Ipv4Addr, frontend: u16, backend: u16) -> Result<Forward, Error> {
+    let address = SocketAddr::from((host, frontend));
+    let listener = TcpListener::bind(address).await.map_err(|source| {
+        let advice = match (source.kind(), frontend) {
+            (std::io::ErrorKind::PermissionDenied, 1..=1023) => format!(
+                "ports below 1024 need a privilege rootless tanto lacks: forward another, such as {}:{backend}, or take a random one",
+                8000 + u32::from(frontend)
+            ),
+            _ => "choose another port, or take a random one".to_owned(),
+        };
+        Error::ServiceUp {
+            address: address.to_string(),
+            advice,
+            source,
+        }
+    })?;
+    Ok(Forward { listener, backend })
+}
+
+/// Relays every connection to `forward`'s listener to `service`'s backend
+/// port, for as long as this future is polled.
+pub(crate) async fn relay(forward: Forward, session: Arc<OwnedFd>, service: Ipv4Addr) {
+    let target = SocketAddrV4::new(service, forward.backend);
+    loop {
+        let Ok((client, _)) = forward.listener.accept().await else {
+            continue;
+        };
+        let session = Arc::clone(&session);
+        tokio::spawn(async move {
+            let dialled = tokio::task::spawn_blocking(move || {
+                in_namespace(session.as_fd(), move || {
+                    std::net::TcpStream::connect_timeout(&target.into(), DIAL)
+                })
+            })
+            .await;
+            let upstream = match dialled {
+                Ok(Ok(Ok(stream))) => stream,
+                Ok(Ok(Err(e))) => {
+                    tracing::debug!("cannot reach the service at {target}: {e}");
+                    return;
+                }
+                _ => return,
+            };
+            if upstream.set_nonblocking(true).is_err() {
+                return;
+            }
+            let Ok(mut upstream) = TcpStream::from_std(upstream) else {
+                return;
+            };
+            let mut client = client;
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+        });
+    }
+}

@@ -1,0 +1,43 @@
+# Service.up through the real Python SDK: a busybox httpd's port 80 on the
+# host's 127.0.0.1:PORT, fetched from this program (on the host) while up
+# runs, then given up.
+import sys
+import time
+import urllib.request
+
+import anyio
+import dagger
+from dagger import dag
+
+
+def fetch(port: int) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                return answer.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+async def main(image: str, port: str) -> None:
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        www = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "hello through up\n")
+            .with_exposed_port(80)
+            .as_service(args=["busybox", "httpd", "-f", "-p", "80", "-h", "/www"])
+        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: www.up(ports=[dagger.PortForward(backend=80, frontend=int(port))])
+            )
+            body = await anyio.to_thread.run_sync(fetch, int(port))
+            print("up:", body.strip())
+            group.cancel_scope.cancel()
+
+
+anyio.run(main, sys.argv[1], sys.argv[2])
