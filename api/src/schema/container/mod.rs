@@ -1,9 +1,8 @@
 //! `Container` in Dagger's schema, one part per kind of verb, merged into
 //! the one type: `config.rs` (the image config's edits), `files.rs` (the
 //! root file system and mounts), `image.rs` (where the image comes from and
-//! goes), `run.rs` (steps and their output), `inspect.rs` (reading the
-//! config and the file system), `services.rs` (`asService`,
-//! `withServiceBinding`).
+//! goes), `run.rs` (steps and their output, services), `inspect.rs`
+//! (reading the config and the file system).
 
 mod args;
 pub(crate) use args::refuse_nesting;
@@ -12,7 +11,6 @@ mod files;
 mod image;
 mod inspect;
 mod run;
-mod services;
 #[cfg(test)]
 mod tests;
 
@@ -31,7 +29,6 @@ pub(crate) struct ContainerObj(
     files::ContainerFiles,
     image::ContainerImage,
     inspect::ContainerInspect,
-    services::ContainerServices,
 );
 
 impl ContainerObj {
@@ -41,8 +38,7 @@ impl ContainerObj {
             config::ContainerConfig(container.clone()),
             files::ContainerFiles(container.clone()),
             image::ContainerImage(container.clone()),
-            inspect::ContainerInspect(container.clone()),
-            services::ContainerServices(container),
+            inspect::ContainerInspect(container),
         )
     }
 
