@@ -44,6 +44,10 @@ const GRACE: Duration = Duration::from_secs(10);
 /// Dagger's `TerminateGracePeriod`.
 const TERMINATE_GRACE: Duration = Duration::from_secs(10);
 
+/// Namespaces kept wired ahead of need, so that a step binding a service
+/// does not wait for one (as BuildKit keeps a pool of CNI namespaces).
+const SPARE_NAMESPACES: usize = 1;
+
 /// How a service's process ended: its exit code and the end of its
 /// output, for the error of whoever needed it.
 #[derive(Clone, Debug)]
@@ -128,6 +132,8 @@ struct Slot {
 #[derive(Default)]
 struct Inner {
     network: Mutex<Option<SessionNetwork>>,
+    /// Namespaces wired ahead of need ([`SPARE_NAMESPACES`]).
+    spares: Mutex<Vec<Attachment>>,
     slots: Mutex<HashMap<CacheKey, Arc<Slot>>>,
     /// Services `Service.start` keeps running until `Service.stop`.
     started: Mutex<HashMap<CacheKey, Binding>>,
@@ -211,18 +217,16 @@ impl Services {
     }
 
     /// A new namespace on the session network, which is made on first
-    /// use. Blocking (netlink).
+    /// use: a spare one if there is one, and another spare is then wired
+    /// on a thread of its own. Blocking (netlink).
     pub fn attach(&self) -> Result<Attachment, Error> {
-        let failed = |source| Error::ServiceNetwork { source };
-        let mut network = self.0.network.lock().unwrap();
-        if network.is_none() {
-            *network = Some(SessionNetwork::create().map_err(failed)?);
-        }
-        network
-            .as_mut()
-            .expect("made above")
-            .attach()
-            .map_err(failed)
+        let spare = self.0.spares.lock().unwrap().pop();
+        let attachment = match spare {
+            Some(spare) => spare,
+            None => self.0.wire()?,
+        };
+        self.0.refill();
+        Ok(attachment)
     }
 
     /// The session namespace, to check services' ports from.
@@ -259,6 +263,38 @@ impl Drop for Services {
 }
 
 impl Inner {
+    /// A namespace wired to the session network, made on first use.
+    fn wire(&self) -> Result<Attachment, Error> {
+        let failed = |source| Error::ServiceNetwork { source };
+        let mut network = self.network.lock().unwrap();
+        if network.is_none() {
+            *network = Some(SessionNetwork::create().map_err(failed)?);
+        }
+        network
+            .as_mut()
+            .expect("made above")
+            .attach()
+            .map_err(failed)
+    }
+
+    /// Wires a spare namespace in the background unless there are enough.
+    fn refill(self: &Arc<Self>) {
+        if self.spares.lock().unwrap().len() >= SPARE_NAMESPACES {
+            return;
+        }
+        let inner = Arc::clone(self);
+        let _ = std::thread::Builder::new()
+            .name("tanto-netns-spare".into())
+            .spawn(move || {
+                if let Ok(spare) = inner.wire() {
+                    let mut spares = inner.spares.lock().unwrap();
+                    if spares.len() < SPARE_NAMESPACES {
+                        spares.push(spare);
+                    }
+                }
+            });
+    }
+
     /// Drops `slot` from the table if it is still `key`'s.
     fn forget(&self, key: &CacheKey, slot: &Arc<Slot>) {
         let mut slots = self.slots.lock().unwrap();
