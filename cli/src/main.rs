@@ -134,9 +134,6 @@ enum Command {
         /// Cancel the step after this many milliseconds (tests the engine's cancel path)
         #[arg(long, value_name = "MS")]
         cancel_after: Option<u64>,
-        /// Run it on a session network where `server` answers on port 80
-        #[arg(long)]
-        session_network: bool,
     },
 }
 
@@ -226,10 +223,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::RunStep {
             request,
             cancel_after,
-            session_network,
         } => {
             engine::isolation::enter_namespace()?;
-            run_step(&request, cancel_after, session_network)
+            run_step(&request, cancel_after)
         }
         Command::ProbeSandbox => {
             engine::isolation::enter_namespace()?;
@@ -273,15 +269,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn run_step(
-    path: &std::path::Path,
-    cancel_after: Option<u64>,
-    session_network: bool,
-) -> anyhow::Result<ExitCode> {
+fn run_step(path: &std::path::Path, cancel_after: Option<u64>) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the step request {}", path.display()))?;
     let cancel_after = cancel_after.map(std::time::Duration::from_millis);
-    let outcome = engine::isolation::run_step_json(&text, cancel_after, session_network)
+    let outcome = engine::isolation::run_step_json(&text, cancel_after)
         .with_context(|| format!("cannot run the step in {}", path.display()))?;
     output::line(&outcome);
     Ok(ExitCode::SUCCESS)

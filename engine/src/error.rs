@@ -314,12 +314,6 @@ pub enum Error {
     #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
     NoPortsExposed { service: String },
 
-    #[error("cannot build a session network for the step")]
-    SessionNetwork {
-        #[source]
-        source: std::io::Error,
-    },
-
     #[error("not a step request (a JSON ExecRequest)")]
     StepRequest {
         #[source]

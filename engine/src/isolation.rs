@@ -3,10 +3,8 @@
 //! subordinate ids (DESIGN.md's isolation model), and what `tanto doctor`
 //! asks of the machine. The one road from the binary to the executor.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use executor::session_network::{in_namespace, Attachment, SessionNetwork};
 
 use snapshotter::overlay;
 
@@ -133,18 +131,9 @@ fn probe_error(what: String, source: std::io::Error) -> Error {
 /// For tests and debugging (`tanto __run-step`): runs one exec step from a
 /// JSON request as the executor takes it, cancelled after `cancel_after`
 /// when given, and returns its outcome as JSON.
-pub fn run_step_json(
-    request: &str,
-    cancel_after: Option<Duration>,
-    session_network: bool,
-) -> Result<String, Error> {
-    let mut request: executor::ExecRequest =
+pub fn run_step_json(request: &str, cancel_after: Option<Duration>) -> Result<String, Error> {
+    let request: executor::ExecRequest =
         serde_json::from_str(request).map_err(|source| Error::StepRequest { source })?;
-    // Kept until the step is done: the namespaces and the server.
-    let _network = match session_network {
-        true => Some(on_session_network(&mut request)?),
-        false => None,
-    };
     let cancel = executor::Cancel::default();
     if let Some(after) = cancel_after {
         let cancel = cancel.clone();
@@ -160,41 +149,3 @@ pub fn run_step_json(
     })?;
     Ok(serde_json::to_string(&outcome).expect("an outcome serializes"))
 }
-
-/// `__run-step --session-network`: the step runs in a namespace of a new
-/// session network, where the name `server` (in its `/etc/hosts`) is
-/// another namespace of it, whose port 80 answers each connection with
-/// [`SESSION_NETWORK_GREETING`]. What a service and its client will be.
-/// The network and its namespaces are kept, as long as their fds, by the
-/// caller while the step runs.
-fn on_session_network(
-    request: &mut executor::ExecRequest,
-) -> Result<(SessionNetwork, [Attachment; 2]), Error> {
-    let failed = |source: std::io::Error| Error::SessionNetwork { source };
-    let mut network = SessionNetwork::create().map_err(failed)?;
-    let server = network.attach().map_err(failed)?;
-    let client = network.attach().map_err(failed)?;
-    let address = server.address;
-    let listener = in_namespace(std::os::fd::AsFd::as_fd(&server.netns), move || {
-        std::net::TcpListener::bind((address, 80))
-    })
-    .and_then(|bound| bound)
-    .map_err(failed)?;
-    std::thread::spawn(move || {
-        for mut connection in listener.incoming().flatten() {
-            let _ = std::io::Write::write_all(&mut connection, SESSION_NETWORK_GREETING);
-        }
-    });
-    request
-        .extra_hosts
-        .push(("server".to_owned(), address.to_string()));
-    request.network_namespace = Some(PathBuf::from(format!(
-        "/proc/{}/fd/{}",
-        std::process::id(),
-        std::os::fd::AsRawFd::as_raw_fd(&client.netns)
-    )));
-    Ok((network, [server, client]))
-}
-
-/// What the `server` of `__run-step --session-network` says.
-pub const SESSION_NETWORK_GREETING: &[u8] = b"hello across the session network\n";

@@ -42,9 +42,8 @@ pub struct ExecRequest {
     pub stdout_path: PathBuf,
     pub stderr_path: PathBuf,
     pub hostname: String,
-    /// (name, ip) lines added to the generated /etc/hosts.
-    // For services (not yet built): the engine always sends an empty list;
-    // only the hidden `tanto __run-step` test command sets it.
+    /// (name, ip) lines added to the generated /etc/hosts: the services a
+    /// step binds, by alias and hostname.
     pub extra_hosts: Vec<(String, String)>,
     // For services (not yet built): the engine always sends `None`, so
     // `Error::Timeout` comes only from `tanto __run-step`.

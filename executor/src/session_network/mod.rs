@@ -11,9 +11,10 @@
 //! was made in whichever thread uses it, and an fd of the namespace keeps
 //! it alive. Nothing is written to disk: everything goes with the process.
 //!
-//! Today `tanto doctor` builds one ([`probe`]), and the hidden
-//! `tanto __run-step --session-network` runs a step on one (a step joins a
-//! namespace by path, `ExecRequest::network_namespace`); services will.
+//! The engine builds one per session when a service first starts (its
+//! `services` module); a step joins a namespace of it by path
+//! (`ExecRequest::network_namespace`); `tanto doctor` builds one to see
+//! that it can ([`probe`]).
 
 mod rtnetlink;
 mod subnet;

@@ -127,18 +127,10 @@ impl Step {
     }
 
     fn run(&self) -> Ran {
-        self.run_with(&[], &[])
-    }
-
-    /// Runs with more options of `__run-step`, and more variables.
-    fn run_with(&self, options: &[&str], env: &[(&str, &str)]) -> Ran {
         let path = self.write_request();
-        let mut args = vec!["__run-step", path.to_str().unwrap()];
-        args.extend(options);
         let out = images()
             .tanto
-            .command(&args)
-            .envs(env.iter().copied())
+            .command(&["__run-step", path.to_str().unwrap()])
             .output()
             .unwrap();
         let run = Run {
@@ -634,51 +626,5 @@ fn killing_tanto_mid_step_leaves_nothing_running_or_mounted() {
             .mode()
             & 0o700
             != 0
-    );
-}
-
-/// On the session network (what steps bound to services will run on):
-/// the step is in a network namespace of its own, wired to the bridge, and
-/// reaches another namespace of it by the name in its `/etc/hosts`; its
-/// `/sys` shows its own interfaces.
-#[test]
-fn a_step_on_the_session_network_reaches_another_namespace_by_name() {
-    let images = images();
-    let step = Step::new(
-        &images.busybox,
-        &[
-            "busybox",
-            "sh",
-            "-c",
-            "busybox nc server 80 </dev/null; ls /sys/class/net; busybox grep server /etc/hosts",
-        ],
-    );
-    // On a subnet of the user's choice.
-    let ran = step.run_with(
-        &["--session-network"],
-        &[("TANTO_NETWORK_CIDR", "172.30.0.0/24")],
-    );
-    assert_eq!(
-        ran.exit_code,
-        Some(0),
-        "{}\n{}\n{}",
-        ran.run.stderr,
-        ran.stdout,
-        ran.stderr
-    );
-    let mut lines = ran.stdout.lines();
-    assert_eq!(
-        lines.next(),
-        Some("hello across the session network"),
-        "{}",
-        ran.stdout
-    );
-    assert_eq!(lines.next(), Some("eth0"), "{}", ran.stdout);
-    assert_eq!(lines.next(), Some("lo"), "{}", ran.stdout);
-    let hosts = lines.next().unwrap_or_default();
-    assert!(
-        hosts.starts_with("172.30.0.") && hosts.ends_with("server"),
-        "{}",
-        ran.stdout
     );
 }

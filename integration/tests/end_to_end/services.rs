@@ -13,7 +13,9 @@ use support::tanto::Tanto;
 #[test]
 fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
     let (_registry, image) = fixtures::served_busybox();
-    let tanto = Tanto::new();
+    let mut tanto = Tanto::new();
+    // On a subnet of the user's choice.
+    tanto.env("TANTO_NETWORK_CIDR", "172.30.0.0/24");
     let program = |run_id: &str| python_program(&tanto, "python/services.py", &[image, run_id]);
 
     let first = program("1");
@@ -32,6 +34,17 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
             first.stderr
         );
     }
+    // A binding step has a namespace of its own on the session network
+    // (its `/sys` shows its own interfaces), the alias in its hosts file.
+    let inside = first
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("inside:"))
+        .unwrap_or_default();
+    assert!(
+        inside.starts_with("inside: eth0|lo|172.30.0.") && inside.ends_with("www|"),
+        "{inside}"
+    );
     // Its start shows in progress as a step of its own, done once healthy.
     let started =
         "asService sh -c \"echo started >> /state/starts; exec busybox httpd -f -p 80 -h /www\"";

@@ -40,6 +40,11 @@ async def main(image: str, run_id: str) -> None:
                 both.start_soon(fetch, 1)
                 both.start_soon(fetch, 2)
 
+        inside = await client.with_exec(
+            ["sh", "-c", "ls /sys/class/net; busybox grep -w www /etc/hosts"]
+        ).stdout()
+        print("inside:", inside.replace("\n", "|"))
+
         hostname = await www.hostname()
         print("endpoint:", (await www.endpoint(scheme="http")) == f"http://{hostname}:80")
         by_name = await client.with_exec(
