@@ -19,87 +19,83 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
     let program = |run_id: &str| python_program(&tanto, "python/services.py", &[image, run_id]);
 
     let first = program("1");
-    for line in [
-        "client 1: hello from the service|client 1|",
-        "client 2: hello from the service|client 2|",
-        "endpoint: True",
-        "by hostname: hello from the service",
-        // Two concurrent clients and a later one: one start.
-        "starts: 1",
-    ] {
-        assert!(
-            first.stdout.contains(line),
-            "{line}:\n{}\n{}",
-            first.stdout,
-            first.stderr
-        );
-    }
+    let context = format!("{}\n{}", first.stdout, first.stderr);
+    assert_eq!(
+        said(&first.stdout, "client 1"),
+        "hello from the service|client 1|",
+        "{context}"
+    );
+    assert_eq!(
+        said(&first.stdout, "client 2"),
+        "hello from the service|client 2|",
+        "{context}"
+    );
+    assert_eq!(said(&first.stdout, "endpoint"), "True", "{context}");
+    assert_eq!(
+        said(&first.stdout, "by hostname"),
+        "hello from the service",
+        "{context}"
+    );
+    // Two concurrent clients and a later one: one start.
+    assert_eq!(said(&first.stdout, "starts"), "1", "{context}");
     // A binding step has a namespace of its own on the session network
     // (its `/sys` shows its own interfaces), the alias in its hosts file.
-    let inside = first
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("inside:"))
-        .unwrap_or_default();
+    let inside = said(&first.stdout, "inside");
     assert!(
-        inside.starts_with("inside: eth0|lo|172.30.0.") && inside.ends_with("www|"),
-        "{inside}"
+        inside.starts_with("eth0|lo|172.30.0.") && inside.ends_with("www|"),
+        "{context}"
     );
     // Its start shows in progress as a step of its own, done once healthy.
     let started =
         "asService sh -c \"echo started >> /state/starts; exec busybox httpd -f -p 80 -h /www\"";
     assert!(
         first.stderr.contains(&format!("{started} DONE")),
-        "{}",
-        first.stderr
+        "{context}"
     );
     // A service that ends before its port answers fails its client, with
     // its exit code and output.
-    let broken = first
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("broken:"))
-        .unwrap_or_default();
+    let broken = said(&first.stdout, "broken");
     assert!(
         broken.contains("exited with 3") && broken.contains("the service gives up"),
-        "{broken}\n{}",
-        first.stderr
+        "{context}"
     );
-
-    // `stop` asks first: the service's own SIGTERM trap ran.
-    assert!(
-        first.stdout.contains("stops: stopped by SIGTERM|")
-            && first.stdout.contains("stopped within 5 s: True"),
-        "{}\n{}",
-        first.stdout,
-        first.stderr
+    // `stop` asks first: the service's own SIGTERM trap ran, and it was
+    // not the kill 10 s later.
+    assert_eq!(
+        said(&first.stdout, "stops"),
+        "stopped by SIGTERM|",
+        "{context}"
+    );
+    assert_eq!(
+        said(&first.stdout, "stopped within 5 s"),
+        "True",
+        "{context}"
     );
     // A service that ends while its client runs stops the client.
-    let dying = first
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("dying:"))
-        .unwrap_or_default();
+    let dying = said(&first.stdout, "dying");
     assert!(
         dying.contains("service `dying` exited with 4 while") && dying.contains("leaving early"),
-        "{dying}\n{}",
-        first.stderr
+        "{context}"
     );
 
     // Again: every client is cached, so the service never starts.
     let second = program("2");
-    assert!(!second.stderr.contains(started), "{}", second.stderr);
-    assert!(
-        second.stdout.contains("starts: 1"),
-        "{}\n{}",
-        second.stdout,
-        second.stderr
+    let context = format!("{}\n{}", second.stdout, second.stderr);
+    assert!(!second.stderr.contains(started), "{context}");
+    assert_eq!(said(&second.stdout, "starts"), "1", "{context}");
+    assert_eq!(
+        said(&second.stdout, "client 1"),
+        "hello from the service|client 1|",
+        "{context}"
     );
-    assert!(
-        second.stdout.contains("client 1: hello from the service"),
-        "{}",
-        second.stdout
-    );
+}
+
+/// What a program printed after `name: `, on its first such line.
+fn said<'a>(stdout: &'a str, name: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(": "))
+        .unwrap_or_default()
 }
 
 #[test]
