@@ -18,6 +18,8 @@ pub enum Kind {
     Enum(String),
     /// A core object (`Container`) or a module's (`MyModFoo`).
     Object(String),
+    /// An input object (`PortForward`), written in a form of its own.
+    Input(String),
     List(Box<TypeRef>),
 }
 
@@ -32,7 +34,9 @@ impl TypeRef {
     /// How Dagger names it in messages: `String`, `[String]`, `Container`.
     pub fn display(&self) -> String {
         match &self.kind {
-            Kind::Scalar(name) | Kind::Enum(name) | Kind::Object(name) => name.clone(),
+            Kind::Scalar(name) | Kind::Enum(name) | Kind::Object(name) | Kind::Input(name) => {
+                name.clone()
+            }
             Kind::List(of) => format!("[{}]", of.display()),
         }
     }
@@ -264,6 +268,7 @@ fn type_ref(ty: &serde_json::Value) -> TypeRef {
                 kind: match kind {
                     Some("ENUM") => Kind::Enum(name),
                     Some("OBJECT" | "INTERFACE") => Kind::Object(name),
+                    Some("INPUT_OBJECT") => Kind::Input(name),
                     _ => Kind::Scalar(name),
                 },
                 optional: true,

@@ -39,6 +39,15 @@ fn literal(json: &serde_json::Value, is_enum: bool) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        // An input object: its fields by bare name.
+        serde_json::Value::Object(fields) => format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(name, value)| format!("{name}: {}", literal(value, false)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         other => other.to_string(),
     }
 }
@@ -161,6 +170,7 @@ async fn parse(
         Kind::Object(name) => {
             serde_json::Value::String(object_excluding(client, name, word, ignore).await?)
         }
+        Kind::Input(name) => input(name, word)?,
         Kind::List(_) => unreachable!("lists are split above"),
     };
     Ok(Value {
@@ -189,6 +199,30 @@ fn scalar(name: &str, word: &str) -> Result<serde_json::Value, String> {
         "JSON" => serde_json::Value::String(word.to_owned()),
         _ => serde_json::Value::String(word.to_owned()),
     })
+}
+
+/// An input object from its command-line form, as Dagger's CLI reads
+/// it: a `PortForward` is `FRONTEND:BACKEND` or `BACKEND` (`--ports
+/// 8080:80`).
+fn input(name: &str, word: &str) -> Result<serde_json::Value, String> {
+    match name {
+        "PortForward" => {
+            let port = |text: &str| {
+                text.parse::<u16>()
+                    .ok()
+                    .filter(|port| *port > 0)
+                    .ok_or_else(|| format!("{text:?} is not a port number (1 to 65535)"))
+            };
+            let (frontend, backend) = match word.split_once(':') {
+                Some((frontend, backend)) => (port(frontend)?, port(backend)?),
+                None => (port(word)?, port(word)?),
+            };
+            Ok(serde_json::json!({"frontend": frontend, "backend": backend}))
+        }
+        other => Err(format!(
+            "tanto call cannot make a {other} from the command line yet"
+        )),
+    }
 }
 
 /// The ID of the object of type `name` that `word` names; `ignore`
@@ -318,6 +352,25 @@ fn secret(word: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn port_forwards_read_as_daggers_cli_reads_them() {
+        let forward = input("PortForward", "8080:80").unwrap();
+        assert_eq!(
+            forward,
+            serde_json::json!({"frontend": 8080, "backend": 80})
+        );
+        assert_eq!(literal(&forward, false), "{backend: 80, frontend: 8080}");
+        assert_eq!(
+            input("PortForward", "80").unwrap(),
+            serde_json::json!({"frontend": 80, "backend": 80})
+        );
+        let bad = input("PortForward", "web:80").unwrap_err();
+        assert!(bad.contains("\"web\" is not a port number"), "{bad}");
+        assert!(input("BuildArg", "A=1")
+            .unwrap_err()
+            .contains("cannot make a BuildArg"));
+    }
 
     #[test]
     fn scalars_parse_as_pflag_parses_them() {

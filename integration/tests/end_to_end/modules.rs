@@ -97,6 +97,17 @@ class Tiny:
         return str(random.random())
 
     @function
+    def serve(self) -> dagger.Service:
+        """An httpd"""
+        return (
+            dag.container()
+            .from_(BUSYBOX)
+            .with_new_file("/www/index.html", "served by a module\n")
+            .with_exposed_port(80)
+            .as_service(args=["busybox", "httpd", "-f", "-p", "80", "-h", "/www"])
+        )
+
+    @function
     def fail(self) -> str:
         """Raises"""
         raise ValueError("out of tea")

@@ -176,12 +176,7 @@ fn redis_as_a_service_keeps_a_key_from_one_step_to_the_next() {
 fn up_forwards_a_service_port_to_the_hosts_loopback() {
     let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = free_port().to_string();
     let run = python_program(&tanto, "python/services_up.py", &[image, &port]);
     assert!(
         run.stdout.contains("up: hello through up"),
@@ -194,4 +189,63 @@ fn up_forwards_a_service_port_to_the_hosts_loopback() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn tanto_call_up_serves_a_modules_service_on_the_hosts_loopback() {
+    let tanto = Tanto::new();
+    crate::modules::tiny_module(&tanto);
+    let port = free_port();
+    let log = tanto.home().join("up.log");
+    let mut up = tanto
+        .command(&[
+            "call",
+            "-m",
+            "tiny",
+            "serve",
+            "up",
+            "--ports",
+            &format!("{port}:80"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // The module's runtime is made first, on a fresh store.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let body = loop {
+        if let Some(body) = http_get(port) {
+            break body;
+        }
+        let log = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(up.try_wait().unwrap().is_none(), "up ended:\n{log}");
+        assert!(Instant::now() < deadline, "nothing on port {port}:\n{log}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(body.ends_with("served by a module\n"), "{body}");
+
+    // It lasts until it is stopped, as a dev server does.
+    up.kill().unwrap();
+    up.wait().unwrap();
+    tanto.wait_until_gone(Duration::from_secs(10));
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The answer to `GET /` on 127.0.0.1:`port`, if something answers.
+fn http_get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.starts_with("HTTP/").then_some(answer)
 }
