@@ -62,6 +62,9 @@ pub(crate) struct Running {
     pub hostname: String,
     cancel: executor::Cancel,
     exited: watch::Receiver<Option<Exit>>,
+    /// Asked to stop: its own thread kills it after the grace period, so
+    /// dropping it must not kill it at once.
+    terminating: std::sync::atomic::AtomicBool,
     /// What must live as long as it: its namespace, its own bindings.
     _kept: Vec<Box<dyn Send + Sync>>,
 }
@@ -79,6 +82,7 @@ impl Running {
             hostname,
             cancel,
             exited,
+            terminating: Default::default(),
             _kept: vec![Box::new(attachment.netns), Box::new(own_bindings)],
         }
     }
@@ -100,6 +104,8 @@ impl Running {
     /// Asks its process to stop (SIGTERM), and kills it if it has not
     /// after [`TERMINATE_GRACE`].
     fn terminate(&self) {
+        self.terminating
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.cancel.terminate();
         let (cancel, mut exited) = (self.cancel.clone(), self.exited.clone());
         let _ = std::thread::Builder::new()
@@ -116,7 +122,9 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.kill();
+        if !self.terminating.load(std::sync::atomic::Ordering::SeqCst) {
+            self.kill();
+        }
     }
 }
 

@@ -115,3 +115,24 @@ async fn stop_ends_a_kept_service_and_dropping_the_services_ends_them_all() {
     assert!(bound_cancel.is_cancelled(), "held, but the engine is gone");
     drop(held);
 }
+
+#[test]
+fn a_service_asked_to_stop_is_not_killed_when_let_go() {
+    let (running, cancel, said) = fake();
+    running.terminate();
+    // The grace timer's stop lets go of the service at once: its SIGTERM
+    // must have its time.
+    drop(running);
+    assert!(!cancel.is_cancelled());
+    // Once it has exited, its stopper ends (and kills what is left).
+    said.send(Some(Exit {
+        code: 0,
+        output: String::new(),
+    }))
+    .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !cancel.is_cancelled() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
