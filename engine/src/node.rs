@@ -236,14 +236,54 @@ pub(crate) struct ExecOp {
     pub services: Vec<ServiceBinding>,
 }
 
-/// A service (`Container.asService`): the exec whose process it is, never
-/// memoized, and how it is reached.
+/// A service: what answers (never memoized), and how it is reached.
 pub(crate) struct ServiceSpec {
-    /// An exec node on the container: its process is the service's.
-    pub exec: Arc<Node>,
+    pub process: ServiceProcess,
     /// `withHostname`: the name it answers to instead of the one its key
     /// gives it.
     pub hostname: Option<String>,
+}
+
+impl ServiceSpec {
+    /// What it runs, for progress and errors.
+    pub fn name(&self) -> String {
+        match &self.process {
+            ServiceProcess::Exec(exec) => exec.name.clone(),
+            ServiceProcess::Host(forwards) => forwards.name(),
+        }
+    }
+}
+
+impl HostForwards {
+    pub fn name(&self) -> String {
+        let ports: Vec<String> = self
+            .ports
+            .iter()
+            .map(|(frontend, backend)| format!("{frontend}→{}:{backend}", self.host))
+            .collect();
+        format!("Host.service {}", ports.join(" "))
+    }
+}
+
+/// What answers a service's ports.
+#[derive(Clone)]
+pub(crate) enum ServiceProcess {
+    /// `Container.asService`: an exec node on the container, whose process
+    /// is the service's.
+    Exec(Arc<Node>),
+    /// `Host.service`: ports on the session network relayed to the host.
+    Host(HostForwards),
+}
+
+#[derive(Clone)]
+/// `Host.service`'s ports: each `(frontend, backend)` listened on at the
+/// service's address, relayed to `host:backend` from the host.
+pub(crate) struct HostForwards {
+    pub host: String,
+    pub ports: Vec<(u16, u16)>,
+    /// The engine's own: a step bound to the host's ports must never be
+    /// taken from another run's cache, whatever they answer now.
+    pub session: String,
 }
 
 /// One `withServiceBinding`: a service, reached by `alias`.

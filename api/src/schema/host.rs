@@ -4,6 +4,7 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
+use super::service::{port_forwards, PortForward, ServiceObj};
 use super::{state, strs, ContainerObj, DirectoryObj, FileObj};
 use crate::ids::Object as Value;
 
@@ -67,6 +68,27 @@ impl HostObj {
     /// docker), as a container.
     async fn container_image(&self, ctx: &Context<'_>, name: String) -> ContainerObj {
         ContainerObj::new(state(ctx).engine.host().container_image(&name))
+    }
+
+    /// The host's `host` as a service: steps bound to it reach each
+    /// port's frontend (by default its backend's number) at the service,
+    /// relayed to `host:backend` here. The only way a step reaches the
+    /// host's loopback; a step bound to it is never cached across runs.
+    async fn service(
+        &self,
+        ctx: &Context<'_>,
+        ports: Vec<PortForward>,
+        #[graphql(default_with = "String::from(\"localhost\")")] host: String,
+    ) -> Result<ServiceObj> {
+        if ports.is_empty() {
+            return Err(async_graphql::Error::new(
+                "Host.service: no ports given: name at least one, such as {backend: 5432}",
+            ));
+        }
+        let forwards = port_forwards("Host.service", ports, |backend| backend)?;
+        Ok(ServiceObj(
+            state(ctx).engine.host().service(&forwards, &host),
+        ))
     }
 
     /// The host's Unix socket at `path`, for `Container.withUnixSocket`.

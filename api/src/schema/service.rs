@@ -83,21 +83,7 @@ impl ServiceObj {
         #[graphql(default)] ports: Vec<PortForward>,
         #[graphql(default = false)] random: bool,
     ) -> Result<Option<Void>> {
-        let mut forwards = Vec::new();
-        for port in ports {
-            if port.protocol == NetworkProtocol::Udp {
-                return Err(async_graphql::Error::new(
-                    "up: tanto forwards TCP ports only so far; leave the UDP port out",
-                ));
-            }
-            let backend = port_number("backend", port.backend)?;
-            let frontend = match port.frontend {
-                Some(frontend) => port_number("frontend", frontend)?,
-                None if random => 0,
-                None => backend,
-            };
-            forwards.push((frontend, backend));
-        }
+        let forwards = port_forwards("up", ports, |backend| if random { 0 } else { backend })?;
         self.0.up(&forwards, random).await.map_err(fail)?;
         Ok(None)
     }
@@ -112,25 +98,50 @@ impl ServiceObj {
 #[derive(InputObject)]
 pub(crate) struct PortForward {
     /// The port on this machine; by default the backend's number.
-    frontend: Option<i32>,
+    pub(crate) frontend: Option<i32>,
     /// The service's port.
-    backend: i32,
+    pub(crate) backend: i32,
     #[graphql(default)]
-    protocol: NetworkProtocol,
+    pub(crate) protocol: NetworkProtocol,
 }
 
-fn port_number(which: &str, port: i32) -> Result<u16> {
+/// `(frontend, backend)` pairs of `ports`; a frontend left out is
+/// `unset(backend)`. TCP only so far.
+pub(crate) fn port_forwards(
+    call: &str,
+    ports: Vec<PortForward>,
+    unset: impl Fn(u16) -> u16,
+) -> Result<Vec<(u16, u16)>> {
+    let mut forwards = Vec::new();
+    for port in ports {
+        if port.protocol == NetworkProtocol::Udp {
+            return Err(async_graphql::Error::new(format!(
+                "{call}: tanto forwards TCP ports only so far; leave the UDP port out"
+            )));
+        }
+        let backend = port_number(call, "backend", port.backend)?;
+        let frontend = match port.frontend {
+            Some(frontend) => port_number(call, "frontend", frontend)?,
+            None => unset(backend),
+        };
+        forwards.push((frontend, backend));
+    }
+    Ok(forwards)
+}
+
+/// `port` as a port number, or an error naming the field and the call.
+fn port_number(call: &str, which: &str, port: i32) -> Result<u16> {
     u16::try_from(port)
         .ok()
         .filter(|port| *port > 0)
         .ok_or_else(|| {
             async_graphql::Error::new(format!(
-                "up: {which} port {port} is not a port number (1 to 65535)"
+                "{call}: {which} port {port} is not a port number (1 to 65535)"
             ))
         })
 }
 
 /// An ID for `service`: cheap, starts nothing.
-fn register(ctx: &Context<'_>, service: &engine::Service) -> ID {
+pub(crate) fn register(ctx: &Context<'_>, service: &engine::Service) -> ID {
     ID(state(ctx).ids.register(Value::Service(service.clone())))
 }

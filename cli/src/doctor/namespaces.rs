@@ -122,7 +122,7 @@ pub(super) fn session_network() -> Check {
             ok(
                 name,
                 format!(
-                    "can be built on {subnet}: a bridge, and a network namespace per service wired in {:.1} ms",
+                    "can be built on {subnet}: a bridge, a network namespace per service wired in {:.1} ms; outbound through tanto's own TCP and DNS relay (no other UDP, no ICMP)",
                     micros as f64 / 1000.0
                 ),
             )
@@ -131,6 +131,8 @@ pub(super) fn session_network() -> Check {
             let said = said(&out);
             let fix = if said.contains("TANTO_NETWORK_CIDR") {
                 "set TANTO_NETWORK_CIDR to a free subnet, such as 10.87.0.0/16"
+            } else if said.contains("nf_tables") {
+                "use a kernel with nf_tables and its NAT (CONFIG_NF_TABLES, CONFIG_NFT_NAT, CONFIG_NFT_REDIR): services and the steps bound to them have no way out without it"
             } else {
                 "allow unshare(CLONE_NEWNET) and rtnetlink (bridges, veth pairs) in unprivileged user namespaces"
             };

@@ -134,6 +134,7 @@ pub(super) fn request(
         no_network: step.no_network,
         // Steps bound to services will run on the session network.
         network_namespace: None,
+        resolv_conf: None,
     };
     Ok((request, volumes_in_use, copies))
 }

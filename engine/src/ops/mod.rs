@@ -19,6 +19,7 @@ mod exec;
 mod exec_mounts;
 mod exec_request;
 mod host;
+mod host_service;
 mod http;
 mod image;
 mod import;

@@ -19,7 +19,7 @@ use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::Error;
-use crate::node::ServiceSpec;
+use crate::node::{ServiceProcess, ServiceSpec};
 use crate::services::{hostname_of, namespace_path, wait_healthy, Binding, Exit, Running};
 use crate::solved::blocking;
 
@@ -41,7 +41,13 @@ pub(crate) fn service_key<'a>(
     spec: &'a ServiceSpec,
 ) -> BoxFuture<'a, Result<CacheKey, Error>> {
     async move {
-        let (prepared, exec_key) = prepare(ctx, &spec.exec).await?;
+        let exec = match &spec.process {
+            ServiceProcess::Exec(exec) => exec,
+            ServiceProcess::Host(forwards) => {
+                return Ok(super::host_service::key(forwards, spec.hostname.as_deref()))
+            }
+        };
+        let (prepared, exec_key) = prepare(ctx, exec).await?;
         let settings = &prepared.settings;
         let ports: Vec<String> = settings.exposed_ports.iter().cloned().collect();
         let unchecked: Vec<String> = settings.unchecked_ports.iter().cloned().collect();
@@ -60,7 +66,17 @@ pub(crate) async fn service_settings(
     ctx: &Arc<Context>,
     spec: &ServiceSpec,
 ) -> Result<Arc<Settings>, Error> {
-    Ok(prepare(ctx, &spec.exec).await?.0.settings)
+    match &spec.process {
+        ServiceProcess::Exec(exec) => Ok(prepare(ctx, exec).await?.0.settings),
+        ServiceProcess::Host(forwards) => Ok(Arc::new(Settings {
+            exposed_ports: forwards
+                .ports
+                .iter()
+                .map(|(frontend, _)| format!("{frontend}/tcp"))
+                .collect(),
+            ..Settings::default()
+        })),
+    }
 }
 
 /// Holds each service of `uses` (starting those not running), side by
@@ -96,7 +112,13 @@ fn start(
     key: CacheKey,
 ) -> BoxFuture<'static, Result<Arc<Running>, Error>> {
     async move {
-        let (prepared, exec_key) = prepare(&ctx, &spec.exec).await?;
+        let exec = match &spec.process {
+            ServiceProcess::Exec(exec) => exec,
+            ServiceProcess::Host(forwards) => {
+                return super::host_service::start(&ctx, &spec, forwards, key).await
+            }
+        };
+        let (prepared, exec_key) = prepare(&ctx, exec).await?;
         prepared.owed().settle().await?;
         prepared.runnable()?;
         let own = bind_all(&ctx, &prepared.services).await?;
@@ -163,8 +185,9 @@ fn launch(
     let (mut request, volumes_in_use, copies) =
         request(ctx, prepared, exec_key, scratch.dir(), None)?;
     let attachment = ctx.services.attach()?;
-    join_session_network(&mut request, &attachment, &own);
+    join_session_network(ctx, &mut request, &attachment, &own);
     request.hostname = hostname.clone();
+    let dns_name = ctx.services.name(&hostname, attachment.address);
     let cancel = Cancel::default();
     let (said, exited) = watch::channel(None);
     let waiting = cancel.clone();
@@ -190,7 +213,9 @@ fn launch(
             service: prepared.name.clone(),
             source,
         })?;
-    Ok(Running::new(attachment, hostname, cancel, exited, own))
+    Ok(Running::new(
+        attachment, hostname, cancel, exited, own, dns_name,
+    ))
 }
 
 /// Puts a step bound to services on the session network: a namespace of
@@ -205,16 +230,19 @@ pub(super) fn on_services(
         return Ok(None);
     }
     let attachment = ctx.services.attach()?;
-    join_session_network(request, &attachment, bound);
+    join_session_network(ctx, request, &attachment, bound);
     Ok(Some(attachment))
 }
 
-fn join_session_network(
+/// Its namespace, its DNS server, its bindings in `/etc/hosts`.
+pub(super) fn join_session_network(
+    ctx: &Context,
     request: &mut ExecRequest,
     attachment: &Attachment,
     bound: &[(String, Binding)],
 ) {
     request.network_namespace = Some(namespace_path(&attachment.netns));
+    request.resolv_conf = ctx.services.resolv_conf();
     for (alias, binding) in bound {
         let running = binding.running();
         let address = running.address.to_string();

@@ -15,9 +15,11 @@
 //! made on first use: a namespace of its own per service and per step
 //! that binds one.
 
+mod dns;
 mod health;
 mod hostname;
 pub(crate) mod tunnel;
+mod uplink;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -28,6 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use executor::session_network::{Attachment, SessionNetwork};
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::cache_key::CacheKey;
@@ -76,6 +79,7 @@ impl Running {
         cancel: executor::Cancel,
         exited: watch::Receiver<Option<Exit>>,
         own_bindings: Vec<(String, Binding)>,
+        name: Option<NameEntry>,
     ) -> Running {
         Running {
             address: attachment.address,
@@ -83,7 +87,11 @@ impl Running {
             cancel,
             exited,
             terminating: Default::default(),
-            _kept: vec![Box::new(attachment.netns), Box::new(own_bindings)],
+            _kept: vec![
+                Box::new(attachment.netns),
+                Box::new(own_bindings),
+                Box::new(name),
+            ],
         }
     }
 
@@ -137,14 +145,22 @@ struct Slot {
     binders: Mutex<(usize, u64)>,
 }
 
+/// The session network and its way out.
+struct Network {
+    session: SessionNetwork,
+    uplink: uplink::Uplink,
+}
+
 #[derive(Default)]
 struct Inner {
-    network: Mutex<Option<SessionNetwork>>,
+    network: Mutex<Option<Network>>,
     /// Namespaces wired ahead of need ([`SPARE_NAMESPACES`]).
     spares: Mutex<Vec<Attachment>>,
     slots: Mutex<HashMap<CacheKey, Arc<Slot>>>,
     /// Services `Service.start` keeps running until `Service.stop`.
     started: Mutex<HashMap<CacheKey, Binding>>,
+    /// Names this engine apart from every other run ([`Services::session`]).
+    session: std::sync::OnceLock<String>,
 }
 
 /// The engine's services; every one is stopped when this goes.
@@ -228,13 +244,48 @@ impl Services {
     /// use: a spare one if there is one, and another spare is then wired
     /// on a thread of its own. Blocking (netlink).
     pub fn attach(&self) -> Result<Attachment, Error> {
+        let runtime = Handle::try_current().map_err(|e| Error::ServiceNetwork {
+            source: std::io::Error::other(e),
+        })?;
         let spare = self.0.spares.lock().unwrap().pop();
         let attachment = match spare {
             Some(spare) => spare,
-            None => self.0.wire()?,
+            None => self.0.wire(&runtime)?,
         };
-        self.0.refill();
+        self.0.refill(runtime);
         Ok(attachment)
+    }
+
+    /// A name of this engine's session no other run has: in the keys of
+    /// what must not outlive it (`Host.service`).
+    pub fn session(&self) -> &str {
+        self.0.session.get_or_init(|| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            format!("{}-{}", std::process::id(), now.as_nanos())
+        })
+    }
+
+    /// The `/etc/resolv.conf` of namespaces on the session network: its
+    /// DNS server. Once the network is made.
+    pub fn resolv_conf(&self) -> Option<String> {
+        let network = self.0.network.lock().unwrap();
+        Some(network.as_ref()?.uplink.resolv_conf.clone())
+    }
+
+    /// Makes `hostname` answer `address` in the session's DNS for as long
+    /// as the returned entry is kept.
+    pub fn name(&self, hostname: &str, address: Ipv4Addr) -> Option<NameEntry> {
+        let network = self.0.network.lock().unwrap();
+        let names = network.as_ref()?.uplink.names.clone();
+        let hostname = hostname.to_ascii_lowercase();
+        names.lock().unwrap().insert(hostname.clone(), address);
+        Some(NameEntry {
+            names,
+            hostname,
+            address,
+        })
     }
 
     /// The session namespace, to check services' ports from.
@@ -244,6 +295,7 @@ impl Services {
             source: std::io::Error::other("the session network is not made yet"),
         })?;
         network
+            .session
             .namespace()
             .try_clone_to_owned()
             .map_err(|source| Error::ServiceNetwork { source })
@@ -272,21 +324,24 @@ impl Drop for Services {
 
 impl Inner {
     /// A namespace wired to the session network, made on first use.
-    fn wire(&self) -> Result<Attachment, Error> {
+    fn wire(&self, runtime: &Handle) -> Result<Attachment, Error> {
         let failed = |source| Error::ServiceNetwork { source };
         let mut network = self.network.lock().unwrap();
         if network.is_none() {
-            *network = Some(SessionNetwork::create().map_err(failed)?);
+            let session = SessionNetwork::create().map_err(failed)?;
+            let uplink = uplink::Uplink::start(&session, runtime).map_err(failed)?;
+            *network = Some(Network { session, uplink });
         }
         network
             .as_mut()
             .expect("made above")
+            .session
             .attach()
             .map_err(failed)
     }
 
     /// Wires a spare namespace in the background unless there are enough.
-    fn refill(self: &Arc<Self>) {
+    fn refill(self: &Arc<Self>, runtime: Handle) {
         if self.spares.lock().unwrap().len() >= SPARE_NAMESPACES {
             return;
         }
@@ -294,7 +349,7 @@ impl Inner {
         let _ = std::thread::Builder::new()
             .name("tanto-netns-spare".into())
             .spawn(move || {
-                if let Ok(spare) = inner.wire() {
+                if let Ok(spare) = inner.wire(&runtime) {
                     let mut spares = inner.spares.lock().unwrap();
                     if spares.len() < SPARE_NAMESPACES {
                         spares.push(spare);
@@ -340,6 +395,22 @@ impl Drop for Binding {
                     }
                 }
             });
+    }
+}
+
+/// A name in the session's DNS, taken out when this goes.
+pub(crate) struct NameEntry {
+    names: dns::Names,
+    hostname: String,
+    address: Ipv4Addr,
+}
+
+impl Drop for NameEntry {
+    fn drop(&mut self) {
+        let mut names = self.names.lock().unwrap();
+        if names.get(&self.hostname) == Some(&self.address) {
+            names.remove(&self.hostname);
+        }
     }
 }
 

@@ -21,7 +21,14 @@ fn fake() -> (Arc<Running>, executor::Cancel, watch::Sender<Option<Exit>>) {
         netns,
         address: Ipv4Addr::new(10, 87, 0, 2),
     };
-    let running = Running::new(attachment, "svc".into(), cancel.clone(), exited, Vec::new());
+    let running = Running::new(
+        attachment,
+        "svc".into(),
+        cancel.clone(),
+        exited,
+        Vec::new(),
+        None,
+    );
     (Arc::new(running), cancel, said)
 }
 

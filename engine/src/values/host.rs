@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::values::{Container, Host};
+use crate::node::{HostForwards, ServiceProcess, ServiceSpec};
+use crate::values::{Container, Host, Service};
 
 /// A Unix socket on the host (Dagger's `Socket`), named by its absolute
 /// path. Nothing is checked until a step binds it.
@@ -33,6 +34,25 @@ impl Host {
     /// docker: `Host.containerImage`), saved and imported when solved.
     pub fn container_image(&self, name: &str) -> Container {
         Container::new(Arc::clone(&self.ctx)).import_host_engine(name)
+    }
+
+    /// The host's `host` (`localhost` in Dagger) as a service
+    /// (`Host.service`): steps bound to it reach each `(frontend, backend)`
+    /// port pair at the service's `frontend`, relayed to `host:backend`.
+    /// Started by the first step that runs bound to it; such a step is
+    /// never taken from another run's cache.
+    pub fn service(&self, ports: &[(u16, u16)], host: &str) -> Service {
+        Service {
+            ctx: Arc::clone(&self.ctx),
+            spec: Arc::new(ServiceSpec {
+                process: ServiceProcess::Host(HostForwards {
+                    host: host.to_owned(),
+                    ports: ports.to_vec(),
+                    session: self.ctx.services.session().to_owned(),
+                }),
+                hostname: None,
+            }),
+        }
     }
 
     /// `name` in the working directory or the nearest directory above it,

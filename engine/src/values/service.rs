@@ -47,7 +47,7 @@ impl Service {
                 .first()
                 .and_then(|p| p.split('/').next()?.parse().ok())
                 .ok_or_else(|| Error::NoPortsExposed {
-                    service: self.spec.exec.name.clone(),
+                    service: self.spec.name(),
                 })?,
         };
         let host = self.hostname().await?;
@@ -92,7 +92,7 @@ impl Service {
                     .collect();
                 if tcp.is_empty() {
                     return Err(Error::NoPortsExposed {
-                        service: self.spec.exec.name.clone(),
+                        service: self.spec.name(),
                     });
                 }
                 tcp.into_iter()
@@ -135,7 +135,7 @@ impl Service {
         Service {
             ctx: Arc::clone(&self.ctx),
             spec: Arc::new(ServiceSpec {
-                exec: Arc::clone(&self.spec.exec),
+                process: self.spec.process.clone(),
                 hostname: Some(hostname.to_owned()),
             }),
         }

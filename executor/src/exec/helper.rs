@@ -382,7 +382,16 @@ fn step(
     .map_err(io_error("/etc/hosts"))?;
     std::fs::set_permissions(&hosts_file, std::fs::Permissions::from_mode(0o644))
         .map_err(io_error("/etc/hosts"))?;
-    let resolv_conf = std::fs::canonicalize("/etc/resolv.conf").ok();
+    let resolv_conf = match &request.resolv_conf {
+        Some(text) => {
+            let path = run.join("resolv.conf");
+            std::fs::write(&path, text).map_err(io_error("/etc/resolv.conf"))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                .map_err(io_error("/etc/resolv.conf"))?;
+            Some(path)
+        }
+        None => std::fs::canonicalize("/etc/resolv.conf").ok(),
+    };
     let nofile = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map(|(_, hard)| hard.min(1_048_576))
         .unwrap_or(1024);

@@ -62,7 +62,8 @@ impl Cancel {
         self.terminate.store(true, Ordering::SeqCst);
     }
 
-    fn terminate_asked(&self) -> bool {
+    /// Whether [`Cancel::terminate`] was asked.
+    pub fn terminate_asked(&self) -> bool {
         self.terminate.load(Ordering::SeqCst)
     }
 }

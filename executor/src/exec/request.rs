@@ -74,6 +74,10 @@ pub struct ExecRequest {
     /// `/proc/PID/fd/N` of the process that holds it.
     #[serde(default)]
     pub network_namespace: Option<PathBuf>,
+    /// The text of the step's `/etc/resolv.conf`, instead of the host's:
+    /// on the session network, its DNS server.
+    #[serde(default)]
+    pub resolv_conf: Option<String>,
 }
 
 /// A mount into the step's container.

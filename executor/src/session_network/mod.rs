@@ -16,6 +16,7 @@
 //! (`ExecRequest::network_namespace`); `tanto doctor` builds one to see
 //! that it can ([`probe`]).
 
+mod nftables;
 mod rtnetlink;
 mod subnet;
 
@@ -110,15 +111,27 @@ impl SessionNetwork {
         Ok(Attachment { netns, address })
     }
 
+    /// Sends TCP from the session network to anywhere outside it to
+    /// `port` on the gateway, where tanto's relay listens (the built-in
+    /// uplink: the session namespace has no route out of its own).
+    pub fn redirect_outbound_tcp(&self, port: u16) -> io::Result<()> {
+        let subnet = self.subnet;
+        in_namespace(self.netns.as_fd(), move || {
+            nftables::redirect_outbound_tcp(BRIDGE, subnet.network, subnet.prefix, port)
+        })?
+        .map_err(context("redirect outbound TCP to the relay"))
+    }
+
     /// The session namespace, to open sockets in (relays, health checks).
     pub fn namespace(&self) -> BorrowedFd<'_> {
         self.netns.as_fd()
     }
 }
 
-/// Builds a session network with two namespaces on it and connects one to
-/// a listener in the other, across the bridge: what services need. The
-/// subnet and the time one namespace took to wire, on success.
+/// Builds a session network with two namespaces on it, connects one to
+/// a listener in the other across the bridge, then to an address outside
+/// through the built-in uplink's redirect: what services need. The subnet
+/// and the time one namespace took to wire, on success.
 pub fn probe() -> io::Result<(Subnet, Duration)> {
     let mut network = SessionNetwork::create()?;
     let server = network.attach()?;
@@ -142,6 +155,19 @@ pub fn probe() -> io::Result<(Subnet, Duration)> {
         )));
     }
     drop(connected);
+
+    let gateway = network.subnet.gateway();
+    let relay = in_namespace(network.namespace(), move || TcpListener::bind((gateway, 0)))?
+        .map_err(context("listen on the gateway"))?;
+    network.redirect_outbound_tcp(relay.local_addr()?.port())?;
+    // TEST-NET-1: never routed anywhere, so only the redirect can answer.
+    let outside = SocketAddr::from(([192, 0, 2, 1], 9));
+    in_namespace(client.netns.as_fd(), move || {
+        TcpStream::connect_timeout(&outside, Duration::from_secs(2))
+    })?
+    .map_err(context(
+        "reach the relay through the redirect (nf_tables NAT)",
+    ))?;
     Ok((network.subnet, wired))
 }
 

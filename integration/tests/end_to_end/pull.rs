@@ -405,6 +405,13 @@ fn doctor_reports_a_working_rootless_setup() {
         "steps get overlay here:\n{}",
         run.stdout
     );
+    // Its way out, proven by the probe's redirected connection.
+    assert!(
+        run.stdout
+            .contains("outbound through tanto's own TCP and DNS relay"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("tanto can run here"), "{}", run.stdout);
 }
 

@@ -249,3 +249,125 @@ fn http_get(port: u16) -> Option<String> {
     stream.read_to_string(&mut answer).ok()?;
     answer.starts_with("HTTP/").then_some(answer)
 }
+
+#[test]
+fn the_session_network_reaches_out_through_tanto_and_the_host_only_through_host_service() {
+    let (_registry, image) = fixtures::served_busybox();
+    let tanto = Tanto::new();
+    let host_ip = host_address();
+    let outside = HttpServer::start(host_ip, "hello from the host's address");
+    let loopback = HttpServer::start(
+        std::net::Ipv4Addr::LOCALHOST,
+        "hello from the host's loopback",
+    );
+    // Whatever the host's resolver says of a name, steps hear the same.
+    let name = "deb.debian.org";
+    let on_host = std::net::ToSocketAddrs::to_socket_addrs(&(name, 80))
+        .ok()
+        .and_then(|mut found| found.find(|a| a.is_ipv4()))
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let program = |run_id: &str| {
+        python_program(
+            &tanto,
+            "python/services_network.py",
+            &[
+                image,
+                &host_ip.to_string(),
+                &outside.port.to_string(),
+                &loopback.port.to_string(),
+                name,
+                run_id,
+            ],
+        )
+    };
+
+    let first = program("1");
+    let context = format!("{}\n{}", first.stdout, first.stderr);
+    // Outbound TCP goes through tanto's relay.
+    assert_eq!(
+        said(&first.stdout, "outbound"),
+        "hello from the host's address",
+        "{context}"
+    );
+    // A step's 127.0.0.1 is its own, not the host's.
+    assert_eq!(
+        said(&first.stdout, "own loopback"),
+        "unreachable",
+        "{context}"
+    );
+    // Not in /etc/hosts (0 lines), found through the session's DNS.
+    assert_eq!(
+        said(&first.stdout, "by dns"),
+        "0|found by its name alone",
+        "{context}"
+    );
+    assert_eq!(said(&first.stdout, "resolved"), on_host, "{context}");
+    assert!(
+        said(&first.stdout, "resolv.conf").starts_with("nameserver 10.87.0.1"),
+        "{context}"
+    );
+    // The host's loopback, reached through Host.service only.
+    assert_eq!(
+        said(&first.stdout, "host service"),
+        "hello from the host's loopback",
+        "{context}"
+    );
+    assert_eq!(loopback.requests(), 1, "{context}");
+
+    // A step bound to the host's ports is never taken from the cache.
+    let second = program("2");
+    let context = format!("{}\n{}", second.stdout, second.stderr);
+    assert_eq!(
+        said(&second.stdout, "host service"),
+        "hello from the host's loopback",
+        "{context}"
+    );
+    assert_eq!(loopback.requests(), 2, "{context}");
+}
+
+/// This machine's own address on its default route (not loopback).
+fn host_address() -> std::net::Ipv4Addr {
+    // Connecting a UDP socket sends nothing: it only picks the route.
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.connect("203.0.113.1:9").unwrap();
+    match probe.local_addr().unwrap().ip() {
+        std::net::IpAddr::V4(address) if !address.is_loopback() => address,
+        other => panic!("this machine has no non-loopback address ({other})"),
+    }
+}
+
+/// An HTTP server on the host answering every request with one text,
+/// counting them.
+struct HttpServer {
+    port: u16,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HttpServer {
+    fn start(address: std::net::Ipv4Addr, text: &'static str) -> HttpServer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind((address, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&served);
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut request = [0; 4096];
+                let _ = stream.read(&mut request);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{text}\n",
+                    text.len() + 1
+                );
+            }
+        });
+        HttpServer { port, served }
+    }
+
+    fn requests(&self) -> usize {
+        self.served.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::node::{ServiceBinding, ServiceSpec};
+use crate::node::{ServiceBinding, ServiceProcess, ServiceSpec};
 use crate::values::{command_line, Service};
 
 use super::{Container, ExecOptions};
@@ -28,7 +28,7 @@ impl Container {
         Service {
             ctx: Arc::clone(&self.ctx),
             spec: Arc::new(ServiceSpec {
-                exec: run.last_exec.expect("withExec sets the last exec"),
+                process: ServiceProcess::Exec(run.last_exec.expect("withExec sets the last exec")),
                 hostname: None,
             }),
         }
