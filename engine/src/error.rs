@@ -314,6 +314,12 @@ pub enum Error {
     #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
     NoPortsExposed { service: String },
 
+    #[error("TANTO_UP_ADDRESS={value:?} is not an IPv4 address: use 127.0.0.1 (the default), 0.0.0.0 for every interface, or one of this machine's")]
+    UpAddress { value: String },
+
+    #[error("a tunnel is on this machine already: call up on the service it reaches, or start the tunnel and ask its endpoint")]
+    TunnelUp,
+
     #[error("not a step request (a JSON ExecRequest)")]
     StepRequest {
         #[source]

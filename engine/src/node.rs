@@ -250,6 +250,7 @@ impl ServiceSpec {
         match &self.process {
             ServiceProcess::Exec(exec) => exec.name.clone(),
             ServiceProcess::Host(forwards) => forwards.name(),
+            ServiceProcess::Tunnel(tunnel) => format!("Host.tunnel to {}", tunnel.upstream.name()),
         }
     }
 }
@@ -273,6 +274,21 @@ pub(crate) enum ServiceProcess {
     Exec(Arc<Node>),
     /// `Host.service`: ports on the session network relayed to the host.
     Host(HostForwards),
+    /// `Host.tunnel`: ports on the host's loopback relayed to a service.
+    Tunnel(TunnelSpec),
+}
+
+/// `Host.tunnel`'s forwards to `upstream`: `ports` as `(frontend,
+/// backend)`, a frontend of 0 for any free port; with `native` (or no
+/// ports at all), every exposed TCP port too, on its own number (on a free
+/// one without `native`).
+#[derive(Clone)]
+pub(crate) struct TunnelSpec {
+    pub upstream: Arc<ServiceSpec>,
+    pub ports: Vec<(u16, u16)>,
+    pub native: bool,
+    /// The engine's own: listeners on this machine belong to one run.
+    pub session: String,
 }
 
 #[derive(Clone)]

@@ -5,7 +5,7 @@
 use async_graphql::{Context, Object, Result, ID};
 
 use super::service::{port_forwards, PortForward, ServiceObj};
-use super::{state, strs, ContainerObj, DirectoryObj, FileObj};
+use super::{lookup, state, strs, ContainerObj, DirectoryObj, FileObj};
 use crate::ids::Object as Value;
 
 pub(crate) struct HostObj;
@@ -88,6 +88,27 @@ impl HostObj {
         let forwards = port_forwards("Host.service", ports, |backend| backend)?;
         Ok(ServiceObj(
             state(ctx).engine.host().service(&forwards, &host),
+        ))
+    }
+
+    /// `service`'s ports on this machine's 127.0.0.1 once started: `ports`
+    /// (a frontend left out is a free port), with `native` every exposed
+    /// port on its own number too, with neither every exposed port on a
+    /// free one. `endpoint` says where; `stop` closes it.
+    async fn tunnel(
+        &self,
+        ctx: &Context<'_>,
+        service: ID,
+        #[graphql(default)] ports: Vec<PortForward>,
+        #[graphql(default = false)] native: bool,
+    ) -> Result<ServiceObj> {
+        let upstream = lookup!(ctx, service, Service, "Service")?;
+        let forwards = port_forwards("Host.tunnel", ports, |_| 0)?;
+        Ok(ServiceObj(
+            state(ctx)
+                .engine
+                .host()
+                .tunnel(&upstream, &forwards, native),
         ))
     }
 

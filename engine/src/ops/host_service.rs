@@ -13,19 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use executor::session_network::in_namespace;
-use executor::Cancel;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::{HostForwards, ServiceSpec};
-use crate::services::{hostname_of, Exit, Running};
+use crate::services::{hostname_of, in_process, Running};
 use crate::solved::blocking;
-
-/// How often a stop asked of it is looked for.
-const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// How long dialling the host may take.
 const DIAL: Duration = Duration::from_secs(10);
@@ -94,8 +89,6 @@ async fn listen(
                 service: forwards.name(),
                 source,
             })?;
-    let cancel = Cancel::default();
-    let (said, exited) = watch::channel(None);
     let mut relays = tokio::task::JoinSet::new();
     for (listener, (_, backend)) in listeners.into_iter().zip(&forwards.ports) {
         let listener =
@@ -105,25 +98,14 @@ async fn listen(
             })?;
         relays.spawn(relay_all(listener, forwards.host.clone(), *backend));
     }
-    let stop = cancel.clone();
-    tokio::spawn(async move {
-        while !stop.is_cancelled() && !stop.terminate_asked() {
-            tokio::time::sleep(STOP_POLL).await;
-        }
-        relays.abort_all();
-        let _ = said.send(Some(Exit {
-            code: 0,
-            output: String::new(),
-        }));
-    });
+    let (cancel, exited) = in_process(relays);
     let name = ctx.services.name(&hostname, attachment.address);
     Ok(Arc::new(Running::new(
-        attachment,
+        attachment.address,
         hostname,
         cancel,
         exited,
-        Vec::new(),
-        name,
+        vec![Box::new(attachment.netns), Box::new(name)],
     )))
 }
 

@@ -31,6 +31,7 @@ mod registry_hit;
 mod replace;
 mod service;
 mod tarball;
+mod tunnel;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub(crate) use exec::open_terminal;
 pub(crate) use image::{image_outcome, pull_image};
 pub(crate) use service::{bind, service_key, service_settings};
 pub(crate) use tarball::build_container;
+pub(crate) use tunnel::TUNNEL_HOST;
 
 /// Solves `node`: its inputs first, then its own step, memoized; its
 /// chain is on disk after (what an op that runs on it or reads it needs).

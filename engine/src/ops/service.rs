@@ -16,10 +16,12 @@ use tokio::sync::watch;
 use super::exec::{error_output, prepare, Prepared};
 use super::exec_request::request;
 use crate::cache_key::{CacheKey, KeyBuilder};
+use crate::capture::Capture;
 use crate::config::Settings;
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::{ServiceProcess, ServiceSpec};
+use crate::scheduler::Job;
 use crate::services::{hostname_of, namespace_path, wait_healthy, Binding, Exit, Running};
 use crate::solved::blocking;
 
@@ -46,6 +48,7 @@ pub(crate) fn service_key<'a>(
             ServiceProcess::Host(forwards) => {
                 return Ok(super::host_service::key(forwards, spec.hostname.as_deref()))
             }
+            ServiceProcess::Tunnel(tunnel) => return super::tunnel::key(ctx, tunnel).await,
         };
         let (prepared, exec_key) = prepare(ctx, exec).await?;
         let settings = &prepared.settings;
@@ -76,6 +79,8 @@ pub(crate) async fn service_settings(
                 .collect(),
             ..Settings::default()
         })),
+        // Known once it listens (`Service::ports`).
+        ServiceProcess::Tunnel(_) => Ok(Arc::new(Settings::default())),
     }
 }
 
@@ -117,6 +122,7 @@ fn start(
             ServiceProcess::Host(forwards) => {
                 return super::host_service::start(&ctx, &spec, forwards, key).await
             }
+            ServiceProcess::Tunnel(tunnel) => return super::tunnel::start(&ctx, tunnel, key).await,
         };
         let (prepared, exec_key) = prepare(&ctx, exec).await?;
         prepared.owed().settle().await?;
@@ -132,8 +138,8 @@ fn start(
         let started = Instant::now();
         let running = async {
             let running = blocking({
-                let ctx = Arc::clone(&ctx);
-                move || launch(&ctx, &prepared, &exec_key, hostname, own)
+                let (ctx, job) = (Arc::clone(&ctx), job.clone());
+                move || launch(&ctx, &prepared, &exec_key, hostname, own, &job)
             })
             .await?;
             let session = ctx.services.session_namespace()?;
@@ -155,7 +161,7 @@ fn start(
 
 /// The exposed TCP ports the health check dials: all but those it was
 /// told to leave out.
-fn tcp_ports(settings: &Settings) -> Vec<u16> {
+pub(super) fn tcp_ports(settings: &Settings) -> Vec<u16> {
     settings
         .exposed_ports
         .difference(&settings.unchecked_ports)
@@ -168,13 +174,15 @@ fn tcp_ports(settings: &Settings) -> Vec<u16> {
 }
 
 /// Spawns the service's process on a thread that waits for it (its
-/// helper dies with that thread) and says how it ended.
+/// helper dies with that thread) and says how it ended. Its output goes
+/// to progress as `job`'s for as long as it runs, as a step's does.
 fn launch(
     ctx: &Arc<Context>,
     prepared: &Prepared,
     exec_key: &CacheKey,
     hostname: String,
     own: Vec<(String, Binding)>,
+    job: &Job,
 ) -> Result<Running, Error> {
     let scratch = ctx
         .store
@@ -187,6 +195,10 @@ fn launch(
     let attachment = ctx.services.attach()?;
     join_session_network(ctx, &mut request, &attachment, &own);
     request.hostname = hostname.clone();
+    let capture = Capture::start(scratch.dir(), &ctx.masker(), job)?;
+    let (stdout, stderr) = (request.stdout_path.clone(), request.stderr_path.clone());
+    request.stdout_path = capture.pipe(0);
+    request.stderr_path = capture.pipe(1);
     let dns_name = ctx.services.name(&hostname, attachment.address);
     let cancel = Cancel::default();
     let (said, exited) = watch::channel(None);
@@ -197,6 +209,9 @@ fn launch(
         .spawn(move || {
             let outcome = executor::run(&request, &waiting);
             drop((volumes_in_use, copies));
+            if let Err(e) = capture.finish() {
+                tracing::warn!("service `{name}`: its output: {e}");
+            }
             let code = match outcome {
                 Ok(outcome) => outcome.exit_code,
                 Err(e) => {
@@ -204,8 +219,8 @@ fn launch(
                     -1
                 }
             };
-            let mut output = error_output(&request.stdout_path, EXIT_OUTPUT_BYTES);
-            output.push_str(&error_output(&request.stderr_path, EXIT_OUTPUT_BYTES));
+            let mut output = error_output(&stdout, EXIT_OUTPUT_BYTES);
+            output.push_str(&error_output(&stderr, EXIT_OUTPUT_BYTES));
             let _ = said.send(Some(Exit { code, output }));
             drop(scratch);
         })
@@ -214,7 +229,15 @@ fn launch(
             source,
         })?;
     Ok(Running::new(
-        attachment, hostname, cancel, exited, own, dns_name,
+        attachment.address,
+        hostname,
+        cancel,
+        exited,
+        vec![
+            Box::new(attachment.netns),
+            Box::new(own),
+            Box::new(dns_name),
+        ],
     ))
 }
 

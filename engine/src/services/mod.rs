@@ -63,6 +63,8 @@ pub(crate) struct Exit {
 pub(crate) struct Running {
     pub address: Ipv4Addr,
     pub hostname: String,
+    /// A tunnel's ports as bound on the host (a random one resolved).
+    pub ports: Vec<u16>,
     cancel: executor::Cancel,
     exited: watch::Receiver<Option<Exit>>,
     /// Asked to stop: its own thread kills it after the grace period, so
@@ -73,25 +75,24 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// A service at `address`, answering to `hostname`, whose process
+    /// `cancel` stops and `exited` says the end of; `kept` lives as long
+    /// as it (its namespace, its own bindings, its name in the DNS).
     pub fn new(
-        attachment: Attachment,
+        address: Ipv4Addr,
         hostname: String,
         cancel: executor::Cancel,
         exited: watch::Receiver<Option<Exit>>,
-        own_bindings: Vec<(String, Binding)>,
-        name: Option<NameEntry>,
+        kept: Vec<Box<dyn Send + Sync>>,
     ) -> Running {
         Running {
-            address: attachment.address,
+            address,
             hostname,
+            ports: Vec::new(),
             cancel,
             exited,
             terminating: Default::default(),
-            _kept: vec![
-                Box::new(attachment.netns),
-                Box::new(own_bindings),
-                Box::new(name),
-            ],
+            _kept: kept,
         }
     }
 
@@ -396,6 +397,30 @@ impl Drop for Binding {
                 }
             });
     }
+}
+
+/// A service that is tanto's own tasks (`relays`: forwards, no process),
+/// stopped as a process is: what stops it, and what says it ended.
+pub(crate) fn in_process(
+    mut relays: tokio::task::JoinSet<()>,
+) -> (executor::Cancel, watch::Receiver<Option<Exit>>) {
+    /// How often a stop asked of it is looked for.
+    const STOP_POLL: Duration = Duration::from_millis(100);
+    let cancel = executor::Cancel::default();
+    let (said, exited) = watch::channel(None);
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        while !stop.is_cancelled() && !stop.terminate_asked() {
+            tokio::time::sleep(STOP_POLL).await;
+        }
+        relays.abort_all();
+        while relays.join_next().await.is_some() {}
+        let _ = said.send(Some(Exit {
+            code: 0,
+            output: String::new(),
+        }));
+    });
+    (cancel, exited)
 }
 
 /// A name in the session's DNS, taken out when this goes.

@@ -22,12 +22,11 @@ fn fake() -> (Arc<Running>, executor::Cancel, watch::Sender<Option<Exit>>) {
         address: Ipv4Addr::new(10, 87, 0, 2),
     };
     let running = Running::new(
-        attachment,
+        attachment.address,
         "svc".into(),
         cancel.clone(),
         exited,
-        Vec::new(),
-        None,
+        vec![Box::new(attachment.netns)],
     );
     (Arc::new(running), cancel, said)
 }

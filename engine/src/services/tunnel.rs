@@ -13,12 +13,27 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::error::Error;
 
+/// Where `Service.up` and `Host.tunnel` listen instead of 127.0.0.1:
+/// `0.0.0.0` for every interface (a dev server others on the network
+/// reach), or one address of this machine.
+pub const ADDRESS_ENV: &str = "TANTO_UP_ADDRESS";
+
+/// The address forwards listen on: [`ADDRESS_ENV`], else loopback.
+pub(crate) fn listen_address() -> Result<Ipv4Addr, Error> {
+    match std::env::var(ADDRESS_ENV) {
+        Err(_) => Ok(Ipv4Addr::LOCALHOST),
+        Ok(value) => value.trim().parse().map_err(|_| Error::UpAddress { value }),
+    }
+}
+
 /// How long dialling the service may take before the connection is given up.
 const DIAL: Duration = Duration::from_secs(5);
 
 /// One forward: a listener on the host and the service port it reaches.
 pub(crate) struct Forward {
     pub listener: TcpListener,
+    /// Where it listens, a free port resolved.
+    pub address: SocketAddr,
     pub backend: u16,
 }
 
@@ -40,7 +55,16 @@ pub(crate) async fn listen(host: Ipv4Addr, frontend: u16, backend: u16) -> Resul
             source,
         }
     })?;
-    Ok(Forward { listener, backend })
+    let address = listener.local_addr().map_err(|source| Error::ServiceUp {
+        address: address.to_string(),
+        advice: "choose another port".to_owned(),
+        source,
+    })?;
+    Ok(Forward {
+        listener,
+        address,
+        backend,
+    })
 }
 
 /// Relays every connection to `forward`'s listener to `service`'s backend

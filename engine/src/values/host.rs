@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::node::{HostForwards, ServiceProcess, ServiceSpec};
+use crate::node::{HostForwards, ServiceProcess, ServiceSpec, TunnelSpec};
 use crate::values::{Container, Host, Service};
 
 /// A Unix socket on the host (Dagger's `Socket`), named by its absolute
@@ -48,6 +48,26 @@ impl Host {
                 process: ServiceProcess::Host(HostForwards {
                     host: host.to_owned(),
                     ports: ports.to_vec(),
+                    session: self.ctx.services.session().to_owned(),
+                }),
+                hostname: None,
+            }),
+        }
+    }
+
+    /// `service`'s ports on this machine's loopback (`Host.tunnel`), while
+    /// it is started: `ports` as `(frontend, backend)` (a frontend of 0
+    /// for a free port); with `native`, every exposed TCP port on its own
+    /// number too; with neither, every exposed TCP port on a free one.
+    /// `endpoint` says where.
+    pub fn tunnel(&self, service: &Service, ports: &[(u16, u16)], native: bool) -> Service {
+        Service {
+            ctx: Arc::clone(&self.ctx),
+            spec: Arc::new(ServiceSpec {
+                process: ServiceProcess::Tunnel(TunnelSpec {
+                    upstream: Arc::clone(&service.spec),
+                    ports: ports.to_vec(),
+                    native,
                     session: self.ctx.services.session().to_owned(),
                 }),
                 hostname: None,

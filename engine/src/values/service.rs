@@ -4,14 +4,14 @@
 //! Building one runs nothing: a step that binds it starts it when that
 //! step runs (a cached step starts nothing), or `start` does.
 
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use crate::context::Context;
 use crate::error::Error;
-use crate::node::ServiceSpec;
-use crate::ops::{bind, service_key, service_settings};
+use crate::node::{ServiceProcess, ServiceSpec};
+use crate::ops::{bind, service_key, service_settings, TUNNEL_HOST};
 use crate::services::tunnel;
+use crate::services::Running;
 
 #[derive(Clone)]
 pub struct Service {
@@ -26,12 +26,20 @@ impl Service {
         if let Some(name) = &self.spec.hostname {
             return Ok(name.clone());
         }
+        if self.is_tunnel() {
+            return Ok(TUNNEL_HOST.to_string());
+        }
         let key = service_key(&self.ctx, &self.spec).await?;
         Ok(crate::services::hostname_of(&key))
     }
 
     /// Its exposed ports, as image configs write them (`80/tcp`), in order.
+    /// A tunnel's are those it listens on, so asking starts it.
     pub async fn ports(&self) -> Result<Vec<String>, Error> {
+        if self.is_tunnel() {
+            let running = self.started().await?;
+            return Ok(running.ports.iter().map(|p| format!("{p}/tcp")).collect());
+        }
         let settings = service_settings(&self.ctx, &self.spec).await?;
         Ok(settings.exposed_ports.iter().cloned().collect())
     }
@@ -60,10 +68,20 @@ impl Service {
     /// Starts it (unless it runs already) and keeps it running until
     /// [`Service::stop`] or the engine's end.
     pub async fn start(&self) -> Result<(), Error> {
+        self.started().await.map(drop)
+    }
+
+    /// [`Service::start`], and the instance it started or found.
+    async fn started(&self) -> Result<Arc<Running>, Error> {
         let key = service_key(&self.ctx, &self.spec).await?;
         let binding = bind(&self.ctx, &self.spec, key).await?;
+        let running = Arc::clone(binding.running());
         self.ctx.services.keep(binding);
-        Ok(())
+        Ok(running)
+    }
+
+    fn is_tunnel(&self) -> bool {
+        matches!(self.spec.process, ServiceProcess::Tunnel(_))
     }
 
     /// Stops it now, whoever binds it, and waits until it has: SIGTERM,
@@ -82,6 +100,9 @@ impl Service {
     /// number, or a free one with `random`. Starts the service first, and
     /// says in progress where each port is.
     pub async fn up(&self, ports: &[(u16, u16)], random: bool) -> Result<(), Error> {
+        if self.is_tunnel() {
+            return Err(Error::TunnelUp);
+        }
         let key = service_key(&self.ctx, &self.spec).await?;
         let forwards: Vec<(u16, u16)> = match ports {
             [] => {
@@ -104,20 +125,14 @@ impl Service {
         let binding = bind(&self.ctx, &self.spec, key).await?;
         let service = binding.running().address;
         let session = Arc::new(self.ctx.services.session_namespace()?);
+        let listen_on = tunnel::listen_address()?;
         let mut relays = Vec::new();
         for (frontend, backend) in forwards {
-            let forward = tunnel::listen(Ipv4Addr::LOCALHOST, frontend, backend).await?;
-            let bound = forward
-                .listener
-                .local_addr()
-                .map_err(|source| Error::ServiceUp {
-                    address: format!("127.0.0.1:{frontend}"),
-                    advice: "choose another port".to_owned(),
-                    source,
-                })?;
+            let forward = tunnel::listen(listen_on, frontend, backend).await?;
             let name = format!(
-                "up {}: {bound} → port {backend}",
-                binding.running().hostname
+                "up {}: {} → port {backend}",
+                binding.running().hostname,
+                forward.address
             );
             self.ctx
                 .scheduler

@@ -77,6 +77,14 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
         dying.contains("service `dying` exited with 4 while") && dying.contains("leaving early"),
         "{context}"
     );
+    // What a service prints once up shows in progress, as a step's output.
+    assert!(
+        first
+            .stderr
+            .lines()
+            .any(|line| line.starts_with('#') && line.ends_with("| leaving early")),
+        "{context}"
+    );
 
     // Again: every client is cached, so the service never starts.
     let second = program("2");
@@ -173,7 +181,7 @@ fn redis_as_a_service_keeps_a_key_from_one_step_to_the_next() {
 }
 
 #[test]
-fn up_forwards_a_service_port_to_the_hosts_loopback() {
+fn up_and_host_tunnel_forward_a_service_port_to_the_hosts_loopback() {
     let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
     let port = free_port().to_string();
@@ -189,11 +197,27 @@ fn up_forwards_a_service_port_to_the_hosts_loopback() {
         "{}",
         run.stderr
     );
+    // Host.tunnel: the same on a free port while started, closed by stop.
+    for line in [
+        "tunnel endpoint on loopback: True",
+        "tunnel: hello through up",
+        "after stop: closed",
+    ] {
+        assert!(
+            run.stdout.contains(line),
+            "{line}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
 }
 
 #[test]
-fn tanto_call_up_serves_a_modules_service_on_the_hosts_loopback() {
-    let tanto = Tanto::new();
+fn tanto_call_up_serves_a_modules_service_on_every_interface_when_asked() {
+    let mut tanto = Tanto::new();
+    // A dev server others on the network reach.
+    tanto.env("TANTO_UP_ADDRESS", "0.0.0.0");
+    let address = host_address();
     crate::modules::tiny_module(&tanto);
     let port = free_port();
     let log = tanto.home().join("up.log");
@@ -214,7 +238,7 @@ fn tanto_call_up_serves_a_modules_service_on_the_hosts_loopback() {
     // The module's runtime is made first, on a fresh store.
     let deadline = Instant::now() + Duration::from_secs(300);
     let body = loop {
-        if let Some(body) = http_get(port) {
+        if let Some(body) = http_get(address, port) {
             break body;
         }
         let log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -239,10 +263,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The answer to `GET /` on 127.0.0.1:`port`, if something answers.
-fn http_get(port: u16) -> Option<String> {
+/// The answer to `GET /` on `address:port`, if something answers.
+fn http_get(address: std::net::Ipv4Addr, port: u16) -> Option<String> {
     use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let mut stream = std::net::TcpStream::connect((address, port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
     let mut answer = String::new();

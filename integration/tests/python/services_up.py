@@ -1,6 +1,7 @@
 # Service.up through the real Python SDK: a busybox httpd's port 80 on the
 # host's 127.0.0.1:PORT, fetched from this program (on the host) while up
-# runs, then given up.
+# runs, then given up. Then Host.tunnel to the same service: started, its
+# endpoint fetched, stopped.
 import sys
 import time
 import urllib.request
@@ -11,10 +12,14 @@ from dagger import dag
 
 
 def fetch(port: int) -> str:
+    return fetch_url(f"http://127.0.0.1:{port}/")
+
+
+def fetch_url(url: str) -> str:
     deadline = time.monotonic() + 60
     while True:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            with urllib.request.urlopen(url, timeout=5) as answer:
                 return answer.read().decode()
         except OSError:
             if time.monotonic() > deadline:
@@ -38,6 +43,19 @@ async def main(image: str, port: str) -> None:
             body = await anyio.to_thread.run_sync(fetch, int(port))
             print("up:", body.strip())
             group.cancel_scope.cancel()
+
+        tunnel = dag.host().tunnel(www)
+        await tunnel.start()
+        endpoint = await tunnel.endpoint(scheme="http")
+        print("tunnel endpoint on loopback:", endpoint.startswith("http://127.0.0.1:"))
+        body = await anyio.to_thread.run_sync(fetch_url, endpoint + "/")
+        print("tunnel:", body.strip())
+        await tunnel.stop()
+        try:
+            urllib.request.urlopen(endpoint + "/", timeout=5)
+            print("after stop: still open")
+        except OSError:
+            print("after stop: closed")
 
 
 anyio.run(main, sys.argv[1], sys.argv[2])
