@@ -1,7 +1,7 @@
 //! `Service` in Dagger's schema: a container's command run beside the
 //! steps that bind it (`Container.asService`, `withServiceBinding`).
-//! `terminal` and the host's tunnels are not here yet: Dagger's schema
-//! list makes them "not supported yet".
+//! `terminal` is not here yet: Dagger's schema
+//! list makes it "not supported yet".
 
 use async_graphql::{Context, InputObject, Object, Result, ID};
 

@@ -184,8 +184,12 @@ fn redis_as_a_service_keeps_a_key_from_one_step_to_the_next() {
 fn up_and_host_tunnel_forward_a_service_port_to_the_hosts_loopback() {
     let (_registry, image) = fixtures::served_busybox();
     let tanto = Tanto::new();
-    let port = free_port().to_string();
-    let run = python_program(&tanto, "python/services_up.py", &[image, &port]);
+    let port = free_port();
+    let second = std::iter::repeat_with(free_port)
+        .find(|other| *other != port)
+        .unwrap();
+    let (port, second) = (port.to_string(), second.to_string());
+    let run = python_program(&tanto, "python/services_up.py", &[image, &port, &second]);
     assert!(
         run.stdout.contains("up: hello through up"),
         "{}\n{}",
@@ -199,6 +203,7 @@ fn up_and_host_tunnel_forward_a_service_port_to_the_hosts_loopback() {
     );
     // Host.tunnel: the same on a free port while started, closed by stop.
     for line in [
+        "container up: hello through Container.up",
         "tunnel endpoint on loopback: True",
         "tunnel: hello through up",
         "after stop: closed",

@@ -27,7 +27,7 @@ def fetch_url(url: str) -> str:
             time.sleep(0.2)
 
 
-async def main(image: str, port: str) -> None:
+async def main(image: str, port: str, second_port: str) -> None:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         www = (
             dag.container()
@@ -44,6 +44,25 @@ async def main(image: str, port: str) -> None:
             print("up:", body.strip())
             group.cancel_scope.cancel()
 
+        # Container.up: asService and up in one call, on a free port
+        # that progress names; this program finds it there.
+        site = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "hello through Container.up\n")
+            .with_exposed_port(80)
+        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(
+                lambda: site.up(
+                    ports=[dagger.PortForward(backend=80, frontend=int(second_port))],
+                    args=["busybox", "httpd", "-f", "-p", "80", "-h", "/www"],
+                )
+            )
+            body = await anyio.to_thread.run_sync(fetch, int(second_port))
+            print("container up:", body.strip())
+            group.cancel_scope.cancel()
+
         tunnel = dag.host().tunnel(www)
         await tunnel.start()
         endpoint = await tunnel.endpoint(scheme="http")
@@ -58,4 +77,4 @@ async def main(image: str, port: str) -> None:
             print("after stop: closed")
 
 
-anyio.run(main, sys.argv[1], sys.argv[2])
+anyio.run(main, *sys.argv[1:])

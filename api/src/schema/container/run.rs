@@ -5,10 +5,11 @@
 
 use async_graphql::{Context, Object, Result, ID};
 
-use super::super::service::ServiceObj;
+use super::super::service::{port_forwards, PortForward, ServiceObj};
 use super::super::{fail, lookup, ReturnType};
 use super::args::{refuse_expand, refuse_nesting};
 use super::{register, ContainerObj};
+use crate::scalars::Void;
 
 pub(crate) struct ContainerRun(pub(super) engine::Container);
 
@@ -107,6 +108,33 @@ impl ContainerRun {
         // tanto's steps never get an init process: nothing to leave out.
         let _ = no_init;
         Ok(ServiceObj(self.0.as_service(&args, use_entrypoint)))
+    }
+
+    /// `asService(args, …)` and `up(ports, random)` on it: its ports on
+    /// this machine until the client gives up the request.
+    #[allow(clippy::too_many_arguments)]
+    async fn up(
+        &self,
+        #[graphql(default = false)] random: bool,
+        #[graphql(default)] ports: Vec<PortForward>,
+        #[graphql(default)] args: Vec<String>,
+        #[graphql(default = false)] use_entrypoint: bool,
+        #[graphql(default = false)] experimental_privileged_nesting: bool,
+        #[graphql(default = false)] insecure_root_capabilities: bool,
+        #[graphql(default = false)] expand: bool,
+        #[graphql(default = false)] no_init: bool,
+    ) -> Result<Option<Void>> {
+        refuse_nesting(
+            "up",
+            experimental_privileged_nesting,
+            insecure_root_capabilities,
+        )?;
+        refuse_expand("up", expand)?;
+        let _ = no_init;
+        let forwards = port_forwards("up", ports, |backend| if random { 0 } else { backend })?;
+        let service = self.0.as_service(&args, use_entrypoint);
+        service.up(&forwards, random).await.map_err(fail)?;
+        Ok(None)
     }
 
     /// Its next steps reach `service` as `alias`, and start it when they
