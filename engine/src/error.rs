@@ -314,6 +314,16 @@ pub enum Error {
     #[error("service `{service}` exposes no ports: give endpoint a port, or call withExposedPort before asService")]
     NoPortsExposed { service: String },
 
+    #[error("service `{service}` exposes port {port}, which {holder} holds on the host's network, where services run here (no session network): expose another port, or stop the other")]
+    PortClash {
+        port: u16,
+        service: String,
+        holder: String,
+    },
+
+    #[error("TANTO_SERVICE_NETWORK={value:?} is not a choice: use `session` (the default: a network of tanto's own) or `host` (the host's network)")]
+    ServiceNetworkChoice { value: String },
+
     #[error("TANTO_UP_ADDRESS={value:?} is not an IPv4 address: use 127.0.0.1 (the default), 0.0.0.0 for every interface, or one of this machine's")]
     UpAddress { value: String },
 

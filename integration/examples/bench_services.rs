@@ -21,14 +21,21 @@ use support::tanto::Tanto;
 /// Steps of each kind per round.
 const STEPS: usize = 20;
 
+/// What the stream through the relay carries, MiB.
+const STREAM_MIB: usize = 2048;
+
 fn main() {
     let rounds = bench::rounds(5);
     let binary = match std::env::var_os("BENCH_TANTO") {
         Some(path) => bench::readable_copy(Path::new(&path)),
         None => bench::static_tanto_and_steps().0,
     };
-    let python = support::fixtures::python_sdk();
-    let (_registry, image) = support::fixtures::served_busybox();
+    let sdk = support::fixtures::python_sdk();
+    let (registry, image) = support::fixtures::served_busybox();
+    // A reader that takes a MiB per call: busybox `nc` is slower than the
+    // relay it would measure.
+    let python = support::fixtures::serve_python_slim(registry);
+    let (host, port) = stream_server();
     let mut timings: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
     for _ in 0..rounds {
         let tanto = Tanto::new();
@@ -39,10 +46,14 @@ fn main() {
                 &[
                     "run",
                     "--",
-                    python.to_str().unwrap(),
+                    sdk.to_str().unwrap(),
                     script.to_str().unwrap(),
                     image,
+                    &python,
                     &STEPS.to_string(),
+                    &host.to_string(),
+                    &port.to_string(),
+                    &STREAM_MIB.to_string(),
                 ],
             )
             .output()
@@ -70,6 +81,9 @@ fn main() {
         median("bound step"),
         median("start until healthy"),
     );
+    // A step's own cost left out: what the stream took.
+    let rate = |name: &str| STREAM_MIB as f64 / 1024.0 / ((median(name) - unbound) / 1000.0);
+    let (direct, relayed) = (rate("direct stream"), rate("relayed stream"));
     println!(
         "| services, `tanto run` + Python SDK (median of {rounds}) | time | target (issue 18) |"
     );
@@ -83,4 +97,41 @@ fn main() {
         "| busybox httpd: `start` until its port answers | {start:.1} ms (+{:.1} ms over a step) | ≤ +50 ms over the process's start-up |",
         start - unbound
     );
+    println!(
+        "| {STREAM_MIB} MiB from the host's address, read by a step: direct (host network) | {direct:.2} GiB/s | |"
+    );
+    println!(
+        "| the same from a bound step, through tanto's relay | {relayed:.2} GiB/s ({:.0} % of direct) | ≥ 1 GB/s |",
+        relayed / direct * 100.0
+    );
+}
+
+/// A server on this machine's own address (not loopback, which bound
+/// steps cannot reach) sending [`STREAM_MIB`] of zeros to each client.
+fn stream_server() -> (std::net::Ipv4Addr, u16) {
+    use std::io::Write;
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.connect("203.0.113.1:9").unwrap();
+    let std::net::IpAddr::V4(host) = probe.local_addr().unwrap().ip() else {
+        panic!("no IPv4 address");
+    };
+    let listener = std::net::TcpListener::bind((host, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let chunk = vec![0u8; 1 << 20];
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn({
+                let chunk = chunk.clone();
+                move || {
+                    let mut stream = stream;
+                    for _ in 0..STREAM_MIB {
+                        if stream.write_all(&chunk).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (host, port)
 }

@@ -139,7 +139,7 @@ pub(super) fn session_network() -> Check {
             bad(
                 name,
                 Verdict::Warn,
-                format!("cannot be built here: {said}"),
+                format!("cannot be built here: {said}; services will share the host's network (reached at 127.0.0.1, one per port, none below 1024)"),
                 fix.into(),
             )
         }

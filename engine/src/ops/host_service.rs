@@ -19,7 +19,7 @@ use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::{HostForwards, ServiceSpec};
-use crate::services::{hostname_of, in_process, Running};
+use crate::services::{hostname_of, in_process, tunnel, Running};
 use crate::solved::blocking;
 
 /// How long dialling the host may take.
@@ -67,16 +67,27 @@ async fn listen(
         move || ctx.services.attach()
     })
     .await?;
-    let frontends: Vec<u16> = forwards
+    // On the host's network, the host's own port is there already for a
+    // step to reach; only a port moved elsewhere needs a listener, on
+    // loopback (not to offer the host's port to the network).
+    let on_host = ctx.services.on_host_network();
+    let loopback = ["localhost", "127.0.0.1"].contains(&forwards.host.as_str());
+    let ports: Vec<(u16, u16)> = forwards
         .ports
         .iter()
-        .map(|(frontend, _)| *frontend)
+        .copied()
+        .filter(|(frontend, backend)| !(on_host && loopback && frontend == backend))
         .collect();
+    let listen_on = match on_host {
+        true => Ipv4Addr::LOCALHOST,
+        false => Ipv4Addr::UNSPECIFIED,
+    };
+    let frontends: Vec<u16> = ports.iter().map(|(frontend, _)| *frontend).collect();
     let bound = in_namespace(attachment.netns.as_fd(), move || {
         frontends
             .into_iter()
             .map(|port| {
-                let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
+                let listener = TcpListener::bind((listen_on, port))?;
                 listener.set_nonblocking(true)?;
                 Ok(listener)
             })
@@ -90,7 +101,7 @@ async fn listen(
                 source,
             })?;
     let mut relays = tokio::task::JoinSet::new();
-    for (listener, (_, backend)) in listeners.into_iter().zip(&forwards.ports) {
+    for (listener, (_, backend)) in listeners.into_iter().zip(&ports) {
         let listener =
             tokio::net::TcpListener::from_std(listener).map_err(|source| Error::ServiceStart {
                 service: forwards.name(),
@@ -105,7 +116,7 @@ async fn listen(
         hostname,
         cancel,
         exited,
-        vec![Box::new(attachment.netns), Box::new(name)],
+        vec![Box::new(attachment), Box::new(name)],
     )))
 }
 
@@ -120,7 +131,7 @@ async fn relay_all(listener: tokio::net::TcpListener, host: String, backend: u16
             let dialled = tokio::time::timeout(DIAL, TcpStream::connect((host.as_str(), backend)));
             match dialled.await {
                 Ok(Ok(mut outbound)) => {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    tunnel::copy_both_ways(&mut inbound, &mut outbound).await;
                 }
                 Ok(Err(e)) => tracing::debug!("Host.service: cannot reach {host}:{backend}: {e}"),
                 Err(_) => tracing::debug!("Host.service: {host}:{backend} did not answer"),

@@ -22,7 +22,9 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::node::{ServiceProcess, ServiceSpec};
 use crate::scheduler::Job;
-use crate::services::{hostname_of, namespace_path, wait_healthy, Binding, Exit, Running};
+use crate::services::{
+    hostname_of, namespace_path, wait_healthy, Binding, Exit, PortClaim, Running,
+};
 use crate::solved::blocking;
 
 /// How much of a service's output its early exit's error keeps.
@@ -131,6 +133,9 @@ fn start(
         let hostname = spec.hostname.clone().unwrap_or_else(|| hostname_of(&key));
         let ports = tcp_ports(&prepared.settings);
         let name = prepared.name.clone();
+        let claim = ctx
+            .services
+            .claim_ports(&name, &exposed_tcp(&prepared.settings))?;
         // In progress as a step from its start until it is healthy.
         let job = ctx
             .scheduler
@@ -139,7 +144,7 @@ fn start(
         let running = async {
             let running = blocking({
                 let (ctx, job) = (Arc::clone(&ctx), job.clone());
-                move || launch(&ctx, &prepared, &exec_key, hostname, own, &job)
+                move || launch(&ctx, &prepared, &exec_key, hostname, (own, claim), &job)
             })
             .await?;
             let session = ctx.services.session_namespace()?;
@@ -159,17 +164,31 @@ fn start(
     .boxed()
 }
 
+/// Every exposed TCP port.
+fn exposed_tcp(settings: &Settings) -> Vec<u16> {
+    settings
+        .exposed_ports
+        .iter()
+        .filter_map(|p| tcp_port(p))
+        .collect()
+}
+
+/// `80/tcp` or `80` as 80; another protocol's port as nothing.
+fn tcp_port(port: &str) -> Option<u16> {
+    match port.split_once('/') {
+        Some((number, "tcp")) => number.parse().ok(),
+        None => port.parse().ok(),
+        Some(_) => None,
+    }
+}
+
 /// The exposed TCP ports the health check dials: all but those it was
 /// told to leave out.
 pub(super) fn tcp_ports(settings: &Settings) -> Vec<u16> {
     settings
         .exposed_ports
         .difference(&settings.unchecked_ports)
-        .filter_map(|port| match port.split_once('/') {
-            Some((number, "tcp")) => number.parse().ok(),
-            None => port.parse().ok(),
-            Some(_) => None,
-        })
+        .filter_map(|p| tcp_port(p))
         .collect()
 }
 
@@ -181,7 +200,7 @@ fn launch(
     prepared: &Prepared,
     exec_key: &CacheKey,
     hostname: String,
-    own: Vec<(String, Binding)>,
+    (own, claim): (Vec<(String, Binding)>, Option<PortClaim>),
     job: &Job,
 ) -> Result<Running, Error> {
     let scratch = ctx
@@ -214,6 +233,8 @@ fn launch(
             }
             let code = match outcome {
                 Ok(outcome) => outcome.exit_code,
+                // Stopped, as it was asked to be.
+                Err(executor::Error::Cancelled { .. }) => -1,
                 Err(e) => {
                     tracing::warn!("service `{name}`: {e}");
                     -1
@@ -234,9 +255,10 @@ fn launch(
         cancel,
         exited,
         vec![
-            Box::new(attachment.netns),
+            Box::new(attachment),
             Box::new(own),
             Box::new(dns_name),
+            Box::new(claim),
         ],
     ))
 }
@@ -264,8 +286,10 @@ pub(super) fn join_session_network(
     attachment: &Attachment,
     bound: &[(String, Binding)],
 ) {
-    request.network_namespace = Some(namespace_path(&attachment.netns));
-    request.resolv_conf = ctx.services.resolv_conf();
+    if !ctx.services.on_host_network() {
+        request.network_namespace = Some(namespace_path(&attachment.netns));
+        request.resolv_conf = ctx.services.resolv_conf();
+    }
     for (alias, binding) in bound {
         let running = binding.running();
         let address = running.address.to_string();

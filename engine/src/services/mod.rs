@@ -17,6 +17,7 @@
 
 mod dns;
 mod health;
+mod host_network;
 mod hostname;
 pub(crate) mod tunnel;
 mod uplink;
@@ -37,6 +38,7 @@ use crate::cache_key::CacheKey;
 use crate::error::Error;
 
 pub(crate) use health::wait_healthy;
+pub(crate) use host_network::PortClaim;
 pub(crate) use hostname::hostname_of;
 
 /// How long a service outlives its last binder: Dagger's
@@ -146,10 +148,15 @@ struct Slot {
     binders: Mutex<(usize, u64)>,
 }
 
-/// The session network and its way out.
-struct Network {
-    session: SessionNetwork,
-    uplink: uplink::Uplink,
+/// Where services run.
+enum Network {
+    /// The session network and its way out.
+    Session {
+        session: SessionNetwork,
+        uplink: uplink::Uplink,
+    },
+    /// The host's (`host_network`): no namespace of their own.
+    Host,
 }
 
 #[derive(Default)]
@@ -162,6 +169,8 @@ struct Inner {
     started: Mutex<HashMap<CacheKey, Binding>>,
     /// Names this engine apart from every other run ([`Services::session`]).
     session: std::sync::OnceLock<String>,
+    /// On the host's network, the ports services hold.
+    claims: host_network::Claims,
 }
 
 /// The engine's services; every one is stopped when this goes.
@@ -253,8 +262,40 @@ impl Services {
             Some(spare) => spare,
             None => self.0.wire(&runtime)?,
         };
-        self.0.refill(runtime);
+        if !self.on_host_network() {
+            self.0.refill(runtime);
+        }
         Ok(attachment)
+    }
+
+    /// Whether services run on the host's network here (no session
+    /// network could be made, or the user asked).
+    pub fn on_host_network(&self) -> bool {
+        matches!(*self.0.network.lock().unwrap(), Some(Network::Host))
+    }
+
+    /// On the host's network, holds `ports` for `service` while the claim
+    /// is kept; refused if another service or something else holds one.
+    /// Elsewhere, nothing to hold.
+    pub fn claim_ports(
+        &self,
+        service: &str,
+        ports: &[u16],
+    ) -> Result<Option<host_network::PortClaim>, Error> {
+        let runtime = Handle::try_current().map_err(|e| Error::ServiceNetwork {
+            source: std::io::Error::other(e),
+        })?;
+        let on_host = {
+            let mut network = self.0.network.lock().unwrap();
+            if network.is_none() {
+                *network = Some(Network::make(&runtime)?);
+            }
+            matches!(*network, Some(Network::Host))
+        };
+        match on_host {
+            true => self.0.claims.claim(service, ports).map(Some),
+            false => Ok(None),
+        }
     }
 
     /// A name of this engine's session no other run has: in the keys of
@@ -271,15 +312,19 @@ impl Services {
     /// The `/etc/resolv.conf` of namespaces on the session network: its
     /// DNS server. Once the network is made.
     pub fn resolv_conf(&self) -> Option<String> {
-        let network = self.0.network.lock().unwrap();
-        Some(network.as_ref()?.uplink.resolv_conf.clone())
+        match &*self.0.network.lock().unwrap() {
+            Some(Network::Session { uplink, .. }) => Some(uplink.resolv_conf.clone()),
+            _ => None,
+        }
     }
 
     /// Makes `hostname` answer `address` in the session's DNS for as long
     /// as the returned entry is kept.
     pub fn name(&self, hostname: &str, address: Ipv4Addr) -> Option<NameEntry> {
-        let network = self.0.network.lock().unwrap();
-        let names = network.as_ref()?.uplink.names.clone();
+        let names = match &*self.0.network.lock().unwrap() {
+            Some(Network::Session { uplink, .. }) => uplink.names.clone(),
+            _ => return None,
+        };
         let hostname = hostname.to_ascii_lowercase();
         names.lock().unwrap().insert(hostname.clone(), address);
         Some(NameEntry {
@@ -292,11 +337,19 @@ impl Services {
     /// The session namespace, to check services' ports from.
     pub fn session_namespace(&self) -> Result<OwnedFd, Error> {
         let network = self.0.network.lock().unwrap();
-        let network = network.as_ref().ok_or_else(|| Error::ServiceNetwork {
-            source: std::io::Error::other("the session network is not made yet"),
-        })?;
-        network
-            .session
+        let session = match network.as_ref() {
+            Some(Network::Session { session, .. }) => session,
+            Some(Network::Host) => {
+                return host_network::own_namespace()
+                    .map_err(|source| Error::ServiceNetwork { source })
+            }
+            None => {
+                return Err(Error::ServiceNetwork {
+                    source: std::io::Error::other("the session network is not made yet"),
+                })
+            }
+        };
+        session
             .namespace()
             .try_clone_to_owned()
             .map_err(|source| Error::ServiceNetwork { source })
@@ -323,22 +376,44 @@ impl Drop for Services {
     }
 }
 
+impl Network {
+    /// The session network and its way out; the host's network if the
+    /// user asks, or if network namespaces cannot be made here at all.
+    fn make(runtime: &Handle) -> Result<Network, Error> {
+        let failed = |source| Error::ServiceNetwork { source };
+        if host_network::asked()? {
+            return Ok(Network::Host);
+        }
+        let session = match SessionNetwork::create() {
+            Ok(session) => session,
+            Err(e) if host_network::refused(&e) => {
+                tracing::warn!(
+                    "services run on the host's network: no network namespace can be made here ({e}); they are reached at 127.0.0.1, two cannot expose one port, and none can listen below 1024"
+                );
+                return Ok(Network::Host);
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let uplink = uplink::Uplink::start(&session, runtime).map_err(failed)?;
+        Ok(Network::Session { session, uplink })
+    }
+}
+
 impl Inner {
     /// A namespace wired to the session network, made on first use.
     fn wire(&self, runtime: &Handle) -> Result<Attachment, Error> {
         let failed = |source| Error::ServiceNetwork { source };
         let mut network = self.network.lock().unwrap();
         if network.is_none() {
-            let session = SessionNetwork::create().map_err(failed)?;
-            let uplink = uplink::Uplink::start(&session, runtime).map_err(failed)?;
-            *network = Some(Network { session, uplink });
+            *network = Some(Network::make(runtime)?);
         }
-        network
-            .as_mut()
-            .expect("made above")
-            .session
-            .attach()
-            .map_err(failed)
+        match network.as_mut().expect("made above") {
+            Network::Session { session, .. } => session.attach().map_err(failed),
+            Network::Host => Ok(Attachment::unmanaged(
+                host_network::own_namespace().map_err(failed)?,
+                Ipv4Addr::LOCALHOST,
+            )),
+        }
     }
 
     /// Wires a spare namespace in the background unless there are enough.

@@ -17,16 +17,13 @@ fn fake() -> (Arc<Running>, executor::Cancel, watch::Sender<Option<Exit>>) {
     let (said, exited) = watch::channel(None);
     let cancel = executor::Cancel::default();
     let netns = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
-    let attachment = Attachment {
-        netns,
-        address: Ipv4Addr::new(10, 87, 0, 2),
-    };
+    let attachment = Attachment::unmanaged(netns, Ipv4Addr::new(10, 87, 0, 2));
     let running = Running::new(
         attachment.address,
         "svc".into(),
         cancel.clone(),
         exited,
-        vec![Box::new(attachment.netns)],
+        vec![Box::new(attachment)],
     );
     (Arc::new(running), cancel, said)
 }

@@ -138,9 +138,7 @@ async fn relay_one(mut inbound: TcpStream, destination: SocketAddrV4) {
             return;
         }
     };
-    let _ = inbound.set_nodelay(true);
-    let _ = outbound.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    super::tunnel::copy_both_ways(&mut inbound, &mut outbound).await;
 }
 
 /// Where a redirected connection was going, as netfilter recorded it.

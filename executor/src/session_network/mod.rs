@@ -20,9 +20,11 @@ mod nftables;
 mod rtnetlink;
 mod subnet;
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtnetlink::Rtnetlink;
@@ -37,14 +39,59 @@ pub struct SessionNetwork {
     netns: OwnedFd,
     netlink: Rtnetlink,
     bridge: u32,
-    /// The host part of the next address handed out.
-    next_host: u32,
+    addresses: Arc<Mutex<Addresses>>,
+    /// Names veth pairs: a namespace's end may outlive it for a moment
+    /// (the kernel frees namespaces asynchronously), so names are never
+    /// reused even when addresses are.
+    veths: u32,
 }
 
-/// A network namespace on the session network, and its address.
+/// The subnet's addresses: each handed out once in order, then those
+/// given back, oldest first, so an address is reused as late as can be
+/// (neighbours' ARP caches forget the old owner meanwhile).
+struct Addresses {
+    next: u32,
+    /// The subnet's broadcast address: never handed out.
+    end: u32,
+    returned: VecDeque<u32>,
+}
+
+impl Addresses {
+    fn take(&mut self) -> Option<u32> {
+        if self.next < self.end {
+            self.next += 1;
+            return Some(self.next - 1);
+        }
+        self.returned.pop_front()
+    }
+}
+
+/// A network namespace on the session network, and its address, which
+/// goes back to the network when this is dropped.
 pub struct Attachment {
     pub netns: OwnedFd,
     pub address: Ipv4Addr,
+    addresses: Option<Arc<Mutex<Addresses>>>,
+}
+
+impl Attachment {
+    /// A namespace and an address no session network handed out (tests).
+    pub fn unmanaged(netns: OwnedFd, address: Ipv4Addr) -> Attachment {
+        Attachment {
+            netns,
+            address,
+            addresses: None,
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if let Some(addresses) = &self.addresses {
+            let mut addresses = addresses.lock().unwrap_or_else(|e| e.into_inner());
+            addresses.returned.push_back(u32::from(self.address));
+        }
+    }
 }
 
 impl SessionNetwork {
@@ -67,37 +114,51 @@ impl SessionNetwork {
         netlink
             .set_up(bridge)
             .map_err(context("bring up the bridge"))?;
+        let broadcast = u32::from(subnet.network) | !Subnet::mask(subnet.prefix);
         Ok(SessionNetwork {
             subnet,
             netns,
             netlink,
             bridge,
-            next_host: u32::from(subnet.gateway()) + 1,
+            addresses: Arc::new(Mutex::new(Addresses {
+                next: u32::from(subnet.gateway()) + 1,
+                end: broadcast,
+                returned: VecDeque::new(),
+            })),
+            veths: 0,
         })
     }
 
     /// A fresh network namespace wired to the bridge: `eth0` with the next
     /// address, loopback, a default route through the gateway.
     pub fn attach(&mut self) -> io::Result<Attachment> {
-        let address = Ipv4Addr::from(self.next_host);
-        // The last address is the subnet's broadcast.
-        if !self.subnet.contains(Ipv4Addr::from(self.next_host + 1)) {
-            return Err(io::Error::other(format!(
-                "the session network {} has no address left",
+        let taken = self
+            .addresses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let address = Ipv4Addr::from(taken.ok_or_else(|| {
+            io::Error::other(format!(
+                "the session network {} has no address left: every one is in use by a service or a step bound to one",
                 self.subnet
-            )));
-        }
-        self.next_host += 1;
-        let netns = new_namespace().map_err(context("create a network namespace"))?;
-        let host_end = format!("veth{}", u32::from(address) & 0xffff);
+            ))
+        })?);
+        // Given back if anything below fails.
+        let attachment = Attachment {
+            netns: new_namespace().map_err(context("create a network namespace"))?,
+            address,
+            addresses: Some(Arc::clone(&self.addresses)),
+        };
+        self.veths += 1;
+        let host_end = format!("vt{}", self.veths);
         self.netlink
-            .add_veth(&host_end, self.bridge, "eth0", netns.as_fd())
+            .add_veth(&host_end, self.bridge, "eth0", attachment.netns.as_fd())
             .map_err(context("create a veth pair"))?;
         let index = self.netlink.index(&host_end)?;
         self.netlink
             .set_up(index)
             .map_err(context("bring up the bridge's end of a veth pair"))?;
-        let mut inside = in_namespace(netns.as_fd(), Rtnetlink::open)?
+        let mut inside = in_namespace(attachment.netns.as_fd(), Rtnetlink::open)?
             .map_err(context("open netlink in a step's namespace"))?;
         let wire = |inside: &mut Rtnetlink| -> io::Result<()> {
             let lo = inside.index("lo")?;
@@ -108,7 +169,7 @@ impl SessionNetwork {
             inside.add_default_route(self.subnet.gateway())
         };
         wire(&mut inside).map_err(context("address a step's namespace"))?;
-        Ok(Attachment { netns, address })
+        Ok(attachment)
     }
 
     /// Sends TCP from the session network to anywhere outside it to
@@ -204,12 +265,23 @@ pub fn in_namespace<T: Send + 'static>(
 ) -> io::Result<T> {
     let fd = netns.try_clone_to_owned()?;
     run_on_thread(move || {
-        // SAFETY: setns affects only this throwaway thread.
-        if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        // Joining the namespace one is in already needs a privilege over
+        // it (the host's, when services share it): nothing to join then.
+        if !is_own_namespace(fd.as_fd())?
+            // SAFETY: setns affects only this throwaway thread.
+            && unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0
+        {
             return Err(io::Error::last_os_error());
         }
         Ok(work())
     })?
+}
+
+/// Whether `netns` is the calling thread's network namespace.
+fn is_own_namespace(netns: BorrowedFd) -> io::Result<bool> {
+    let theirs = nix::sys::stat::fstat(netns.as_raw_fd())?;
+    let own = nix::sys::stat::stat("/proc/thread-self/ns/net")?;
+    Ok((theirs.st_dev, theirs.st_ino) == (own.st_dev, own.st_ino))
 }
 
 fn run_on_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
@@ -223,4 +295,41 @@ fn run_on_thread<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 /// Says which step failed, keeping the kernel's reason.
 fn context(what: &'static str) -> impl Fn(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("cannot {what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_handed_out_in_order_then_reused_oldest_first() {
+        // 10.0.0.0/29: .1 is the gateway, .7 the broadcast.
+        let mut addresses = Addresses {
+            next: 2,
+            end: 7,
+            returned: VecDeque::new(),
+        };
+        let taken: Vec<u32> = std::iter::from_fn(|| addresses.take()).collect();
+        assert_eq!(taken, [2, 3, 4, 5, 6]);
+        addresses.returned.extend([4, 2]);
+        assert_eq!(addresses.take(), Some(4));
+        assert_eq!(addresses.take(), Some(2));
+        assert_eq!(addresses.take(), None);
+    }
+
+    #[test]
+    fn a_dropped_attachment_gives_its_address_back() {
+        let addresses = Arc::new(Mutex::new(Addresses {
+            next: 7,
+            end: 7,
+            returned: VecDeque::new(),
+        }));
+        let netns = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        drop(Attachment {
+            netns,
+            address: Ipv4Addr::new(10, 0, 0, 3),
+            addresses: Some(Arc::clone(&addresses)),
+        });
+        assert_eq!(addresses.lock().unwrap().take(), Some(0x0a00_0003));
+    }
 }

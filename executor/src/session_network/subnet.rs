@@ -17,7 +17,7 @@ pub struct Subnet {
 }
 
 impl Subnet {
-    fn mask(prefix: u8) -> u32 {
+    pub(super) fn mask(prefix: u8) -> u32 {
         u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
     }
 

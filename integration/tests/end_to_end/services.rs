@@ -400,3 +400,39 @@ impl HttpServer {
         self.served.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
+
+#[test]
+fn on_the_hosts_network_services_share_its_ports_and_clashes_are_refused() {
+    let (_registry, image) = fixtures::served_busybox();
+    let mut tanto = Tanto::new();
+    tanto.env("TANTO_SERVICE_NETWORK", "host");
+    let port = free_port();
+    let holder = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let taken = holder.local_addr().unwrap().port();
+    let run = python_program(
+        &tanto,
+        "python/services_host_network.py",
+        &[image, &port.to_string(), &taken.to_string()],
+    );
+    let context = format!("{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        said(&run.stdout, "reached"),
+        "on the host's network",
+        "{context}"
+    );
+    let same = said(&run.stdout, "same port");
+    assert!(
+        same.contains(&format!(
+            "service `asService busybox httpd -f -p {port} -h /second` exposes port {port}, which service `asService busybox httpd -f -p {port} -h /www` holds"
+        )),
+        "{context}"
+    );
+    let refused = said(&run.stdout, "taken port");
+    assert!(
+        refused.contains(&format!(
+            "exposes port {taken}, which something on this machine holds"
+        )),
+        "{context}"
+    );
+    drop(holder);
+}
