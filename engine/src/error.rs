@@ -321,6 +321,9 @@ pub enum Error {
         holder: String,
     },
 
+    #[error("TANTO_NET_UPLINK={value:?} is not a choice: use `relay` (the default: tanto's own TCP and DNS relay) or `slirp4netns` (UDP and ICMP too; needs the slirp4netns package and a usable /dev/net/tun)")]
+    UplinkChoice { value: String },
+
     #[error("TANTO_SERVICE_NETWORK={value:?} is not a choice: use `session` (the default: a network of tanto's own) or `host` (the host's network)")]
     ServiceNetworkChoice { value: String },
 

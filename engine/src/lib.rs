@@ -141,6 +141,7 @@ pub use registry::{Platform, Reference, RegistriesConf};
 pub use registry_cache::{CacheExport, CacheImport, ExportReport};
 pub use scheduler::{Event, Observer, Stats, Step, Stream};
 pub use secret::Secret;
+pub use services::UPLINK_ENV;
 pub use snapshotter::{ChangedPaths, FileKind};
 pub use solved::PullReport;
 pub use store_admin::{

@@ -119,13 +119,16 @@ pub(super) fn session_network() -> Check {
             let said = said(&out);
             let (subnet, micros) = said.split_once(' ').unwrap_or((&said, "0"));
             let micros: u64 = micros.parse().unwrap_or_default();
-            ok(
-                name,
-                format!(
-                    "can be built on {subnet}: a bridge, a network namespace per service wired in {:.1} ms; outbound through tanto's own TCP and DNS relay (no other UDP, no ICMP)",
-                    micros as f64 / 1000.0
-                ),
-            )
+            let wired = format!(
+                "can be built on {subnet}: a bridge, a network namespace per service wired in {:.1} ms",
+                micros as f64 / 1000.0
+            );
+            match uplink() {
+                Ok(uplink) => ok(name, format!("{wired}; {uplink}")),
+                Err((problem, fix)) => {
+                    bad(name, Verdict::Warn, format!("{wired}, but {problem}"), fix)
+                }
+            }
         }
         Ok(out) => {
             let said = said(&out);
@@ -149,5 +152,37 @@ pub(super) fn session_network() -> Check {
             format!("cannot probe it: {error}"),
             "run tanto doctor again; report it if it persists".into(),
         ),
+    }
+}
+
+/// The way out of the session network the user chose
+/// (`TANTO_NET_UPLINK`), or what stands in its way.
+fn uplink() -> Result<String, (String, String)> {
+    let relay = "outbound through tanto's own TCP and DNS relay (no other UDP, no ICMP)";
+    match std::env::var(engine::UPLINK_ENV).as_deref() {
+        Ok("slirp4netns") => {}
+        Err(_) | Ok("" | "relay") => return Ok(relay.to_owned()),
+        Ok(other) => {
+            return Err((
+                format!("{}={other:?} is not a choice", engine::UPLINK_ENV),
+                "use relay (the default) or slirp4netns".to_owned(),
+            ))
+        }
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join("slirp4netns").is_file()))
+        .unwrap_or(false);
+    if !on_path {
+        return Err((
+            "TANTO_NET_UPLINK=slirp4netns and no slirp4netns is on PATH".to_owned(),
+            "install the slirp4netns package, or leave TANTO_NET_UPLINK unset".to_owned(),
+        ));
+    }
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun") {
+        Ok(_) => Ok("outbound through slirp4netns (TANTO_NET_UPLINK): TCP, UDP and ICMP".to_owned()),
+        Err(e) => Err((
+            format!("TANTO_NET_UPLINK=slirp4netns and /dev/net/tun is not usable: {e}"),
+            "make /dev/net/tun usable by this user (mode 0666), or leave TANTO_NET_UPLINK unset for tanto's own relay".to_owned(),
+        )),
     }
 }

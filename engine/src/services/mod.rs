@@ -40,6 +40,7 @@ use crate::error::Error;
 pub(crate) use health::wait_healthy;
 pub(crate) use host_network::PortClaim;
 pub(crate) use hostname::hostname_of;
+pub use uplink::UPLINK_ENV;
 
 /// How long a service outlives its last binder: Dagger's
 /// `DetachGracePeriod`.
@@ -394,7 +395,8 @@ impl Network {
             }
             Err(e) => return Err(failed(e)),
         };
-        let uplink = uplink::Uplink::start(&session, runtime).map_err(failed)?;
+        let choice = uplink::Choice::from_env()?;
+        let uplink = uplink::Uplink::start(&session, runtime, choice).map_err(failed)?;
         Ok(Network::Session { session, uplink })
     }
 }

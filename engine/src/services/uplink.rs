@@ -22,6 +22,31 @@ use tokio::task::JoinHandle;
 
 use super::dns;
 
+/// Chooses the way out: unset or `relay` for tanto's own relay,
+/// `slirp4netns` for slirp4netns's (UDP and ICMP too; needs the
+/// slirp4netns package and a usable `/dev/net/tun`).
+pub const UPLINK_ENV: &str = "TANTO_NET_UPLINK";
+
+/// The way out the user chose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    Relay,
+    Slirp4netns,
+}
+
+impl Choice {
+    /// [`UPLINK_ENV`]'s choice, or an error naming what it accepts.
+    pub fn from_env() -> Result<Choice, crate::error::Error> {
+        match std::env::var(UPLINK_ENV).as_deref() {
+            Err(_) | Ok("" | "relay") => Ok(Choice::Relay),
+            Ok("slirp4netns") => Ok(Choice::Slirp4netns),
+            Ok(other) => Err(crate::error::Error::UplinkChoice {
+                value: other.to_owned(),
+            }),
+        }
+    }
+}
+
 /// How long dialling a destination outside may take.
 const DIAL: Duration = Duration::from_secs(30);
 
@@ -29,6 +54,8 @@ const DIAL: Duration = Duration::from_secs(30);
 /// this goes.
 pub(crate) struct Uplink {
     tasks: Vec<JoinHandle<()>>,
+    /// The opt-in uplink's process, when chosen.
+    _slirp: Option<executor::session_network::slirp::Slirp>,
     /// The session's own names, answered by its DNS server.
     pub names: dns::Names,
     /// The `/etc/resolv.conf` of every namespace on the session network.
@@ -36,16 +63,27 @@ pub(crate) struct Uplink {
 }
 
 impl Uplink {
-    /// Starts the relay and the DNS server on `network`'s gateway, on
-    /// `runtime`. Blocking (netlink, namespace threads).
-    pub fn start(network: &SessionNetwork, runtime: &Handle) -> std::io::Result<Uplink> {
+    /// Starts the way out `choice` names (the relay, or slirp4netns) and
+    /// the DNS server on `network`'s gateway, on `runtime`. Blocking
+    /// (netlink, namespace threads).
+    pub fn start(
+        network: &SessionNetwork,
+        runtime: &Handle,
+        choice: Choice,
+    ) -> std::io::Result<Uplink> {
         let gateway = network.subnet.gateway();
-        let relay = in_namespace(network.namespace(), move || {
-            let listener = std::net::TcpListener::bind((gateway, 0))?;
-            listener.set_nonblocking(true)?;
-            Ok::<_, std::io::Error>(listener)
-        })??;
-        network.redirect_outbound_tcp(relay.local_addr()?.port())?;
+        let (relay, slirp) = match choice {
+            Choice::Relay => {
+                let relay = in_namespace(network.namespace(), move || {
+                    let listener = std::net::TcpListener::bind((gateway, 0))?;
+                    listener.set_nonblocking(true)?;
+                    Ok::<_, std::io::Error>(listener)
+                })??;
+                network.redirect_outbound_tcp(relay.local_addr()?.port())?;
+                (Some(relay), None)
+            }
+            Choice::Slirp4netns => (None, Some(network.start_slirp()?)),
+        };
         let dns_socket = in_namespace(network.namespace(), move || {
             let socket = std::net::UdpSocket::bind((gateway, 53))?;
             socket.set_nonblocking(true)?;
@@ -54,19 +92,19 @@ impl Uplink {
         let host_resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let names = dns::Names::default();
         let _entered = runtime.enter();
-        let relay = TcpListener::from_std(relay)?;
         let dns_socket = UdpSocket::from_std(dns_socket)?;
-        let subnet = network.subnet;
-        let tasks = vec![
-            runtime.spawn(relay_all(relay, subnet)),
-            runtime.spawn(dns::serve(
-                dns_socket,
-                names.clone(),
-                dns::upstreams(&host_resolv_conf),
-            )),
-        ];
+        let mut tasks = vec![runtime.spawn(dns::serve(
+            dns_socket,
+            names.clone(),
+            dns::upstreams(&host_resolv_conf),
+        ))];
+        if let Some(relay) = relay {
+            let relay = TcpListener::from_std(relay)?;
+            tasks.push(runtime.spawn(relay_all(relay, network.subnet)));
+        }
         Ok(Uplink {
             tasks,
+            _slirp: slirp,
             names,
             resolv_conf: session_resolv_conf(gateway, &host_resolv_conf),
         })

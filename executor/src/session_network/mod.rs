@@ -18,6 +18,7 @@
 
 mod nftables;
 mod rtnetlink;
+pub mod slirp;
 mod subnet;
 
 use std::collections::VecDeque;
@@ -181,6 +182,23 @@ impl SessionNetwork {
             nftables::redirect_outbound_tcp(BRIDGE, subnet.network, subnet.prefix, port)
         })?
         .map_err(context("redirect outbound TCP to the relay"))
+    }
+
+    /// Gives the session namespace slirp4netns's way out instead of the
+    /// relay's (`slirp`): what the session sends out is masqueraded
+    /// through its tap device.
+    pub fn start_slirp(&self) -> io::Result<slirp::Slirp> {
+        let path = format!("/proc/{}/fd/{}", std::process::id(), self.netns.as_raw_fd());
+        let running = slirp::start(std::path::Path::new(&path))?;
+        let subnet = self.subnet;
+        in_namespace(self.netns.as_fd(), move || {
+            std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")
+                .map_err(context("turn on forwarding in the session namespace"))?;
+            nftables::masquerade_outbound(slirp::TAP, subnet.network, subnet.prefix).map_err(
+                context("masquerade the session network through slirp4netns"),
+            )
+        })??;
+        Ok(running)
     }
 
     /// The session namespace, to open sockets in (relays, health checks).

@@ -436,3 +436,78 @@ fn on_the_hosts_network_services_share_its_ports_and_clashes_are_refused() {
     );
     drop(holder);
 }
+
+#[test]
+fn the_slirp4netns_uplink_carries_udp_and_says_what_to_do_without_a_tun_device() {
+    let (_registry, image) = fixtures::served_busybox();
+    let mut tanto = Tanto::new();
+    tanto.env("TANTO_NET_UPLINK", "slirp4netns");
+    let host = host_address();
+    let tcp = HttpServer::start(host, "hello over tcp");
+    let udp = std::net::UdpSocket::bind((host, 0)).unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    // A TFTP server with one file: every read request gets it whole, in
+    // one DATA packet (opcode 3, block 1); the client's ACK needs nothing.
+    std::thread::spawn(move || {
+        let mut buffer = [0; 512];
+        while let Ok((n, from)) = udp.recv_from(&mut buffer) {
+            if buffer[..n].starts_with(&[0, 1]) {
+                let _ = udp.send_to(b"\x00\x03\x00\x01hello over udp\n", from);
+            }
+        }
+    });
+    let program = || {
+        python_program(
+            &tanto,
+            "python/services_udp.py",
+            &[
+                image,
+                &host.to_string(),
+                &udp_port.to_string(),
+                &tcp.port.to_string(),
+            ],
+        )
+    };
+
+    // As many machines ship it, this one included: unusable rootless.
+    let tun = TunMode::set(0o600);
+    let refused = program();
+    let context = format!("{}\n{}", refused.stdout, refused.stderr);
+    let error = said(&refused.stdout, "error");
+    assert!(
+        error.contains("slirp4netns cannot use /dev/net/tun") && error.contains("mode 0666"),
+        "{context}"
+    );
+
+    tun.change(0o666);
+    let run = program();
+    let context = format!("{}\n{}", run.stdout, run.stderr);
+    assert_eq!(said(&run.stdout, "udp"), "hello over udp", "{context}");
+    assert_eq!(said(&run.stdout, "tcp"), "hello over tcp", "{context}");
+}
+
+/// `/dev/net/tun`'s mode for a test, put back as found when dropped.
+struct TunMode(u32);
+
+impl TunMode {
+    const PATH: &str = "/dev/net/tun";
+
+    fn set(mode: u32) -> TunMode {
+        use std::os::unix::fs::PermissionsExt;
+        let found = std::fs::metadata(Self::PATH).unwrap().permissions().mode() & 0o7777;
+        let guard = TunMode(found);
+        guard.change(mode);
+        guard
+    }
+
+    fn change(&self, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(Self::PATH, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+impl Drop for TunMode {
+    fn drop(&mut self) {
+        self.change(self.0);
+    }
+}
