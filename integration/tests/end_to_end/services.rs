@@ -52,6 +52,8 @@ fn a_bound_service_is_reached_by_alias_and_hostname_and_started_once() {
         first.stderr.contains(&format!("{started} DONE")),
         "{context}"
     );
+    // A service slow to listen is waited for.
+    assert_eq!(said(&first.stdout, "slow"), "slow but there", "{context}");
     // A service that ends before its port answers fails its client, with
     // its exit code and output.
     let broken = said(&first.stdout, "broken");

@@ -1,8 +1,8 @@
 # Services through the real Python SDK: a busybox httpd bound as `www`,
-# reached by alias and by hostname, shared by concurrent clients; a service
-# that exits before its port answers; one that exits while its client
-# runs; one started and stopped (SIGTERM first). Prints what it saw, one
-# line each.
+# reached by alias and by hostname, shared by concurrent clients; one slow
+# to listen, waited for; a service that exits before its port answers; one
+# that exits while its client runs; one started and stopped (SIGTERM
+# first). Prints what it saw, one line each.
 import sys
 import time
 
@@ -61,6 +61,23 @@ async def main(image: str, run_id: str) -> None:
             .stdout()
         )
         print("starts:", count.strip())
+
+        # Listening only after 3 s: its client waits for it.
+        slow = (
+            dag.container()
+            .from_(image)
+            .with_new_file("/www/index.html", "slow but there\n")
+            .with_exposed_port(80)
+            .as_service(args=["sh", "-c", "sleep 3; exec busybox httpd -f -p 80 -h /www"])
+        )
+        got = await (
+            dag.container()
+            .from_(image)
+            .with_service_binding("slow", slow)
+            .with_exec(["busybox", "wget", "-q", "-O-", "http://slow/"])
+            .stdout()
+        )
+        print("slow:", got.strip())
 
         broken = (
             dag.container()
