@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use executor::session_network::in_namespace;
-use tokio::net::TcpStream;
 
 use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::context::Context;
@@ -123,19 +122,13 @@ async fn listen(
 /// Relays every connection to `listener` to the host's `host:backend`.
 async fn relay_all(listener: tokio::net::TcpListener, host: String, backend: u16) {
     loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
+        let Ok((inbound, _)) = listener.accept().await else {
             continue;
         };
         let host = host.clone();
         tokio::spawn(async move {
-            let dialled = tokio::time::timeout(DIAL, TcpStream::connect((host.as_str(), backend)));
-            match dialled.await {
-                Ok(Ok(mut outbound)) => {
-                    tunnel::copy_both_ways(&mut inbound, &mut outbound).await;
-                }
-                Ok(Err(e)) => tracing::debug!("Host.service: cannot reach {host}:{backend}: {e}"),
-                Err(_) => tracing::debug!("Host.service: {host}:{backend} did not answer"),
-            }
+            let target = (host.as_str(), backend);
+            tunnel::dial_and_copy(inbound, target, DIAL, "Host.service").await
         });
     }
 }

@@ -280,7 +280,7 @@ pub(super) fn on_services(
 }
 
 /// Its namespace, its DNS server, its bindings in `/etc/hosts`.
-pub(super) fn join_session_network(
+fn join_session_network(
     ctx: &Context,
     request: &mut ExecRequest,
     attachment: &Attachment,

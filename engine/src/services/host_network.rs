@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, TcpListener};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
@@ -33,22 +32,6 @@ pub(super) fn asked() -> Result<bool, Error> {
 /// cannot be made here at all, rather than that something went wrong.
 pub(super) fn refused(error: &std::io::Error) -> bool {
     error.kind() == std::io::ErrorKind::PermissionDenied
-}
-
-/// This process's own network namespace, the host's.
-pub(super) fn own_namespace() -> std::io::Result<OwnedFd> {
-    // SAFETY: a constant, NUL-terminated path.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/thread-self/ns/net".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The host ports services hold: port → the service's name.

@@ -255,9 +255,7 @@ impl Services {
     /// use: a spare one if there is one, and another spare is then wired
     /// on a thread of its own. Blocking (netlink).
     pub fn attach(&self) -> Result<Attachment, Error> {
-        let runtime = Handle::try_current().map_err(|e| Error::ServiceNetwork {
-            source: std::io::Error::other(e),
-        })?;
+        let runtime = runtime()?;
         let spare = self.0.spares.lock().unwrap().pop();
         let attachment = match spare {
             Some(spare) => spare,
@@ -283,16 +281,9 @@ impl Services {
         service: &str,
         ports: &[u16],
     ) -> Result<Option<host_network::PortClaim>, Error> {
-        let runtime = Handle::try_current().map_err(|e| Error::ServiceNetwork {
-            source: std::io::Error::other(e),
-        })?;
-        let on_host = {
-            let mut network = self.0.network.lock().unwrap();
-            if network.is_none() {
-                *network = Some(Network::make(&runtime)?);
-            }
-            matches!(*network, Some(Network::Host))
-        };
+        let on_host = self
+            .0
+            .on_network(&runtime()?, |network| Ok(matches!(network, Network::Host)))?;
         match on_host {
             true => self.0.claims.claim(service, ports).map(Some),
             false => Ok(None),
@@ -341,7 +332,7 @@ impl Services {
         let session = match network.as_ref() {
             Some(Network::Session { session, .. }) => session,
             Some(Network::Host) => {
-                return host_network::own_namespace()
+                return executor::session_network::own_namespace()
                     .map_err(|source| Error::ServiceNetwork { source })
             }
             None => {
@@ -402,20 +393,29 @@ impl Network {
 }
 
 impl Inner {
-    /// A namespace wired to the session network, made on first use.
-    fn wire(&self, runtime: &Handle) -> Result<Attachment, Error> {
-        let failed = |source| Error::ServiceNetwork { source };
+    /// `work` on the network services run on, made on first use.
+    fn on_network<T>(
+        &self,
+        runtime: &Handle,
+        work: impl FnOnce(&mut Network) -> Result<T, Error>,
+    ) -> Result<T, Error> {
         let mut network = self.network.lock().unwrap();
         if network.is_none() {
             *network = Some(Network::make(runtime)?);
         }
-        match network.as_mut().expect("made above") {
+        work(network.as_mut().expect("made above"))
+    }
+
+    /// A namespace wired to the session network, made on first use.
+    fn wire(&self, runtime: &Handle) -> Result<Attachment, Error> {
+        let failed = |source| Error::ServiceNetwork { source };
+        self.on_network(runtime, |network| match network {
             Network::Session { session, .. } => session.attach().map_err(failed),
             Network::Host => Ok(Attachment::unmanaged(
-                host_network::own_namespace().map_err(failed)?,
+                executor::session_network::own_namespace().map_err(failed)?,
                 Ipv4Addr::LOCALHOST,
             )),
-        }
+        })
     }
 
     /// Wires a spare namespace in the background unless there are enough.
@@ -474,6 +474,13 @@ impl Drop for Binding {
                 }
             });
     }
+}
+
+/// The runtime a caller runs on: relays and the DNS server are its tasks.
+fn runtime() -> Result<Handle, Error> {
+    Handle::try_current().map_err(|e| Error::ServiceNetwork {
+        source: std::io::Error::other(e),
+    })
 }
 
 /// A service that is tanto's own tasks (`relays`: forwards, no process),

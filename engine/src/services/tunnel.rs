@@ -116,3 +116,19 @@ pub(crate) async fn copy_both_ways(a: &mut TcpStream, b: &mut TcpStream) {
     let _ = b.set_nodelay(true);
     let _ = tokio::io::copy_bidirectional_with_sizes(a, b, RELAY_BUFFER, RELAY_BUFFER).await;
 }
+
+/// Dials `host:port` from this process's network namespace (within
+/// `timeout`) and relays `inbound` to it: the relay out and
+/// `Host.service` alike. `why` names the forward in debug logs.
+pub(crate) async fn dial_and_copy(
+    mut inbound: TcpStream,
+    (host, port): (&str, u16),
+    timeout: Duration,
+    why: &str,
+) {
+    match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
+        Ok(Ok(mut outbound)) => copy_both_ways(&mut inbound, &mut outbound).await,
+        Ok(Err(e)) => tracing::debug!("{why}: cannot reach {host}:{port}: {e}"),
+        Err(_) => tracing::debug!("{why}: {host}:{port} did not answer in {timeout:?}"),
+    }
+}

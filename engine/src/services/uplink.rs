@@ -151,7 +151,11 @@ async fn relay_all(listener: TcpListener, subnet: Subnet) {
             tracing::debug!("relay: {from} may not reach {destination}");
             continue;
         }
-        tokio::spawn(relay_one(inbound, destination));
+        let host = destination.ip().to_string();
+        tokio::spawn(async move {
+            let target = (host.as_str(), destination.port());
+            super::tunnel::dial_and_copy(inbound, target, DIAL, "relay").await
+        });
     }
 }
 
@@ -161,22 +165,6 @@ async fn relay_all(listener: TcpListener, subnet: Subnet) {
 fn allowed(destination: SocketAddrV4, subnet: Subnet) -> bool {
     let ip = *destination.ip();
     !(ip.is_loopback() || ip.is_unspecified() || ip.is_broadcast() || subnet.contains(ip))
-}
-
-async fn relay_one(mut inbound: TcpStream, destination: SocketAddrV4) {
-    let dialled = tokio::time::timeout(DIAL, TcpStream::connect(destination)).await;
-    let mut outbound = match dialled {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::debug!("relay: cannot reach {destination}: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("relay: {destination} did not answer in {DIAL:?}");
-            return;
-        }
-    };
-    super::tunnel::copy_both_ways(&mut inbound, &mut outbound).await;
 }
 
 /// Where a redirected connection was going, as netfilter recorded it.

@@ -257,11 +257,12 @@ fn new_namespace() -> io::Result<OwnedFd> {
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return Err(io::Error::last_os_error());
         }
-        open_own_namespace()
+        own_namespace()
     })?
 }
 
-fn open_own_namespace() -> io::Result<OwnedFd> {
+/// The calling thread's network namespace, held by the returned fd.
+pub fn own_namespace() -> io::Result<OwnedFd> {
     // SAFETY: a constant, NUL-terminated path.
     let fd = unsafe {
         libc::open(
