@@ -121,6 +121,7 @@ mod solved;
 mod spare_copies;
 mod store_admin;
 mod store_root;
+mod streamed_export;
 mod terminal;
 mod values;
 

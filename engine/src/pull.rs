@@ -70,8 +70,9 @@ impl std::fmt::Debug for PullOptions {
     }
 }
 
-/// Counts the bytes read through it and reports them.
-struct Counting<R> {
+/// Counts the bytes read through it and reports them, and the end of the
+/// blob as the layer done.
+pub(crate) struct Counting<R> {
     inner: R,
     progress: LayerProgress,
     started: Instant,
@@ -80,7 +81,7 @@ struct Counting<R> {
 }
 
 impl<R> Counting<R> {
-    fn new(inner: R, digest: &str, total: u64, report: PullProgress) -> Counting<R> {
+    pub(crate) fn new(inner: R, digest: &str, total: u64, report: PullProgress) -> Counting<R> {
         let now = Instant::now();
         let progress = LayerProgress {
             digest: digest.to_owned(),
@@ -100,9 +101,15 @@ impl<R> Counting<R> {
     }
 
     fn done(mut self) {
-        self.progress.done = true;
-        self.progress.elapsed = self.started.elapsed();
-        (self.report)(&self.progress);
+        self.report_done();
+    }
+
+    fn report_done(&mut self) {
+        if !self.progress.done {
+            self.progress.done = true;
+            self.progress.elapsed = self.started.elapsed();
+            (self.report)(&self.progress);
+        }
     }
 }
 
@@ -110,7 +117,9 @@ impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.bytes += n as u64;
-        if self.last_report.elapsed() >= PROGRESS_EVERY {
+        if n == 0 && !buf.is_empty() {
+            self.report_done();
+        } else if self.last_report.elapsed() >= PROGRESS_EVERY {
             self.last_report = Instant::now();
             self.progress.elapsed = self.started.elapsed();
             (self.report)(&self.progress);
@@ -148,6 +157,9 @@ pub struct PulledImage {
     /// The layers' diff ids, lowest first.
     pub diff_ids: Vec<String>,
     pub layers: Vec<LayerReport>,
+    /// The manifest's layer descriptors, lowest first: where each layer's
+    /// blob is (with `resolve_only`, nothing else says).
+    pub layer_blobs: Vec<Descriptor>,
 }
 
 /// Where an image's blobs come from: a registry, or (an imported archive)
@@ -254,6 +266,7 @@ impl<'s> Puller<'s> {
             config_digest,
             diff_ids: diff_ids.to_vec(),
             layers,
+            layer_blobs: manifest.layers().clone(),
         })
     }
 

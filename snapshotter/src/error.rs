@@ -174,6 +174,15 @@ pub enum Error {
     #[error("cannot export a directory to {path}: the export would put {conflict} where a directory exists; export with wipe or remove it first")]
     ExportConflict { path: PathBuf, conflict: PathBuf },
 
+    /// Not a failure for the user: the export is then made the ordinary
+    /// way, from the layers unpacked into the store.
+    #[error("layer {layer} entry {entry:?} cannot be exported straight from the stream: {reason}")]
+    NotStreamable {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
+
     #[error("cannot export to {path}; nothing was changed there")]
     Export {
         path: PathBuf,

@@ -78,49 +78,97 @@ pub fn export_dir(
             path: src_path.to_owned(),
         });
     }
-    let (mut dest, parent, name) = destination(dest)?;
-    let export_error = |dest: &Path| {
-        let dest = dest.to_owned();
-        move |source| Error::Export { path: dest, source }
-    };
-    let existing = match std::fs::metadata(&dest) {
-        Ok(meta) => Some(meta),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(e) => return Err(export_error(&dest)(e)),
-    };
-    let (parent, name) = match &existing {
-        Some(meta) if !meta.is_dir() => return Err(Error::ExportNotADirectory { path: dest }),
-        // A symlink to a directory: export into where it points.
-        Some(_) if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_symlink()) => {
-            dest = std::fs::canonicalize(&dest).map_err(export_error(&dest))?;
-            match (dest.parent(), dest.file_name()) {
-                (Some(p), Some(n)) => (p.to_owned(), n.to_owned()),
-                _ => (parent, name),
+    let target = DirDestination::check(dest)?;
+    if target.exists && !wipe {
+        check_merge(&items, &target.dest)?;
+    }
+    let dest = target.dest.clone();
+    target.write(
+        wipe,
+        |temp| {
+            build(&items, temp).map_err(|source| Error::Export {
+                path: dest.clone(),
+                source,
+            })
+        },
+        |temp, dest| merge(&items, temp, dest),
+    )
+}
+
+/// Where a directory export goes, checked before anything is written.
+pub(crate) struct DirDestination {
+    /// Absolute; where a symlink to a directory points.
+    pub dest: PathBuf,
+    parent: PathBuf,
+    name: std::ffi::OsString,
+    /// Whether a directory is there already.
+    pub exists: bool,
+}
+
+impl DirDestination {
+    pub(crate) fn check(dest: &Path) -> Result<DirDestination, Error> {
+        let (mut dest, parent, name) = destination(dest)?;
+        let existing = match std::fs::metadata(&dest) {
+            Ok(meta) => Some(meta),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => return Err(Error::Export { path: dest, source }),
+        };
+        let (parent, name) = match &existing {
+            Some(meta) if !meta.is_dir() => return Err(Error::ExportNotADirectory { path: dest }),
+            // A symlink to a directory: export into where it points.
+            Some(_) if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_symlink()) => {
+                dest = std::fs::canonicalize(&dest).map_err(|source| Error::Export {
+                    path: dest.clone(),
+                    source,
+                })?;
+                match (dest.parent(), dest.file_name()) {
+                    (Some(p), Some(n)) => (p.to_owned(), n.to_owned()),
+                    _ => (parent, name),
+                }
             }
-        }
-        _ => (parent, name),
-    };
-    if existing.is_some() && !wipe {
-        check_merge(&items, &dest)?;
+            _ => (parent, name),
+        };
+        Ok(DirDestination {
+            dest,
+            parent,
+            name,
+            exists: existing.is_some(),
+        })
     }
 
-    let temp = temp_sibling(&parent, &name);
-    let built = build(&items, &temp).and_then(|()| {
-        let fd = sys::open_dir(&temp)?;
-        sys::sync_filesystem(fd.as_fd())
-    });
-    if let Err(e) = built {
+    /// Builds the tree with `build` in a temp sibling (which must not
+    /// exist before), flushes it, and only then puts it in place: renamed
+    /// to a missing destination, exchanged with an existing one (`wipe`)
+    /// or moved into it (`merge(temp, dest)`). On failure the destination
+    /// is as it was. Returns the path written.
+    pub(crate) fn write(
+        &self,
+        wipe: bool,
+        build: impl FnOnce(&Path) -> Result<(), Error>,
+        merge: impl FnOnce(&Path, &Path) -> io::Result<()>,
+    ) -> Result<PathBuf, Error> {
+        let export_error = |source| Error::Export {
+            path: self.dest.clone(),
+            source,
+        };
+        let temp = temp_sibling(&self.parent, &self.name);
+        let built = build(&temp).and_then(|()| {
+            let fd = sys::open_dir(&temp).map_err(export_error)?;
+            sys::sync_filesystem(fd.as_fd()).map_err(export_error)
+        });
+        if let Err(e) = built {
+            remove_temp(&temp);
+            return Err(e);
+        }
+        let placed = match (self.exists, wipe) {
+            (false, _) => std::fs::rename(&temp, &self.dest),
+            (true, true) => sys::rename_exchange(&temp, &self.dest),
+            (true, false) => merge(&temp, &self.dest),
+        };
         remove_temp(&temp);
-        return Err(export_error(&dest)(e));
+        placed.map_err(export_error)?;
+        Ok(self.dest.clone())
     }
-    let placed = match (&existing, wipe) {
-        (None, _) => std::fs::rename(&temp, &dest),
-        (Some(_), true) => sys::rename_exchange(&temp, &dest),
-        (Some(_), false) => merge(&items, &temp, &dest),
-    };
-    remove_temp(&temp);
-    placed.map_err(export_error(&dest))?;
-    Ok(dest)
 }
 
 fn remove_temp(temp: &Path) {

@@ -410,7 +410,8 @@ impl Store {
         } else {
             None
         };
-        let stats = self.unpack_verified(&fs, layer, compressed, copy)?;
+        let unpacker = Unpacker::new(&fs, layer.digest, self.owners)?;
+        let stats = self.unpack_verified(unpacker, layer, compressed, copy)?;
 
         let id = self.layer_snapshot_id(layer.diff_id)?;
         let fs_dir = sys::open_dir(&fs).map_err(commit_error)?;
@@ -448,14 +449,16 @@ impl Store {
         layer: &LayerBlob,
         compressed: impl Read,
     ) -> Result<UnpackStats, Error> {
-        self.unpack_verified(fs, layer, compressed, None)
+        let unpacker = Unpacker::new(fs, layer.digest, self.owners)?;
+        self.unpack_verified(unpacker, layer, compressed, None)
     }
 
-    /// What ingesting and [`Store::unpack_layer_into`] share: unpack,
-    /// verify, and copy the blob to `copy` as it passes.
-    fn unpack_verified(
+    /// What ingesting, [`Store::unpack_layer_into`] and a streamed export
+    /// share: unpack with `unpacker`, verify, and copy the blob to `copy`
+    /// as it passes.
+    pub(crate) fn unpack_verified(
         &self,
-        fs: &Path,
+        unpacker: Unpacker,
         layer: &LayerBlob,
         compressed: impl Read,
         copy: Option<File>,
@@ -476,7 +479,7 @@ impl Store {
                 bound,
                 None,
             );
-            let unpacked = Unpacker::new(fs, layer.digest, self.owners)?.unpack(&mut tar);
+            let unpacked = unpacker.unpack(&mut tar);
             // The diff id covers the whole stream, padding after the tar's end too.
             let drained =
                 unpacked.and_then(|stats| tar.drain().map(|()| stats).map_err(read_error));

@@ -151,7 +151,7 @@ pub(crate) fn remove_at(dir: BorrowedFd, name: &CStr) -> io::Result<()> {
 }
 
 /// The names in a directory, without `.` and `..`.
-fn list_dir(dir: BorrowedFd) -> io::Result<Vec<CString>> {
+pub(crate) fn list_dir(dir: BorrowedFd) -> io::Result<Vec<CString>> {
     // fdopendir takes ownership, so hand it a duplicate.
     let dup = dir.try_clone_to_owned()?;
     // SAFETY: `dup` is a valid directory fd whose ownership passes to the DIR.

@@ -143,7 +143,7 @@ async fn left_in_registry(
     prepared: &Arc<Prepared>,
     key: CacheKey,
 ) -> Result<Option<Solved>, Error> {
-    let Some(outputs) = fetch_outputs(ctx, Kind::Exec, key).await? else {
+    let Some((outputs, feeds)) = fetch_outputs(ctx, Kind::Exec, key).await? else {
         return Ok(None);
     };
     let record = ctx.memo.read_record(&outputs)?;
@@ -162,7 +162,7 @@ async fn left_in_registry(
         let prepared = Arc::clone(prepared);
         Arc::new(move |ctx, job| fetch_or_run(ctx, Arc::clone(&prepared), key, job))
     };
-    let owed = owed_fetch(ctx, key, &prepared.name, make);
+    let owed = owed_fetch(ctx, key, &prepared.name, make).feeding(feeds);
     solved.pending = owed.and(&prepared.rootfs.pending);
     Ok(Some(solved))
 }

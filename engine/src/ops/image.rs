@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures::FutureExt;
 
 use registry::{Platform, Reference};
+use snapshotter::Compression;
 
 use crate::base_image::BaseImage;
 use crate::cache_key::KeyBuilder;
@@ -14,6 +15,7 @@ use crate::config::{Healthcheck, Settings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::Node;
+use crate::pending::LayerFeed;
 use crate::pull::{LayerOutcome, LayerProgress, LayerReport, PullOptions, PulledImage, Puller};
 use crate::scheduler::Outcome;
 use crate::solved::{blocking, PullReport, Solved};
@@ -126,6 +128,7 @@ fn layers_owed(
         .iter()
         .map(planned)
         .collect::<Result<Vec<_>, _>>()?;
+    let feeds = layer_feeds(ctx, &image, &dirs);
     let mut solved = image_solved(
         &ctx.store,
         address,
@@ -142,8 +145,36 @@ fn layers_owed(
         let pinned = pinned.clone();
         blocking(move || pull_pinned(&ctx, &pinned, job)).boxed()
     });
-    solved.pending = owed_step(ctx, pull, format!("pull {address}"), make);
+    solved.pending = owed_step(ctx, pull, format!("pull {address}"), make).feeding(feeds);
     Ok(Outcome::Cached(solved))
+}
+
+/// Where each layer of a resolved image (to be made at `dirs`) can be
+/// read in its registry; a layer of a compression tanto cannot read has
+/// none (the pull reports it).
+fn layer_feeds(ctx: &Context, image: &PulledImage, dirs: &[PathBuf]) -> Vec<LayerFeed> {
+    let layers = image.layer_blobs.iter().zip(&image.diff_ids).zip(dirs);
+    layers
+        .filter_map(|((blob, diff_id), dir)| {
+            let compression = Compression::from_media_type(blob.media_type().as_ref())?;
+            let (digest, size) = (blob.digest().to_string(), blob.size());
+            let (client, reference) = (ctx.client.clone(), image.reference.clone());
+            let open_digest = digest.clone();
+            Some(LayerFeed {
+                dir: dir.clone(),
+                digest,
+                size,
+                diff_id: diff_id.clone(),
+                compression,
+                open: Arc::new(move || {
+                    let blob = client
+                        .fetch_blob(&reference, &open_digest, size)
+                        .map_err(std::io::Error::other)?;
+                    Ok(Box::new(blob) as Box<dyn std::io::Read>)
+                }),
+            })
+        })
+        .collect()
 }
 
 /// Pulls the layers of an image resolved before (`pinned` to its

@@ -67,7 +67,14 @@ pub(super) async fn solve_layer(
                         let step = Arc::clone(&step);
                         Arc::new(move |ctx, _job| fetch_or_make(ctx, Arc::clone(&step)))
                     };
-                    let owed = owed_fetch(&ctx, key, &step.name, make);
+                    let feeds = {
+                        let (ctx, dir) = (Arc::downgrade(&ctx), dir.clone());
+                        move || {
+                            let ctx = ctx.upgrade().ok_or(Error::Abandoned)?;
+                            Ok(ctx.registry_cache.layer_feeds(Kind::Layer, &key, &dir))
+                        }
+                    };
+                    let owed = owed_fetch(&ctx, key, &step.name, make).feeding_when_asked(feeds);
                     let solved = step.on_base(&ctx, dir.join("fs"));
                     return Ok(Outcome::Fetched(Solved {
                         pending: owed.and(&solved.pending),

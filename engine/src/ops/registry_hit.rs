@@ -11,18 +11,18 @@ use crate::cache_key::{CacheKey, KeyBuilder};
 use crate::context::Context;
 use crate::error::Error;
 use crate::memo::Kind;
-use crate::pending::Pending;
+use crate::pending::{LayerFeed, Pending};
 use crate::scheduler::{Job, Outcome};
 use crate::solved::{blocking, Solved};
 
 /// The small files (output, record) of `key`'s entry, fetched from a
-/// registry cache that has it; `None` when none has it, or what it has is
-/// refused (then the step runs here).
+/// registry cache that has it, and where its layers can be read; `None`
+/// when none has it, or what it has is refused (then the step runs here).
 pub(super) async fn fetch_outputs(
     ctx: &Arc<Context>,
     kind: Kind,
     key: CacheKey,
-) -> Result<Option<PathBuf>, Error> {
+) -> Result<Option<(PathBuf, Vec<LayerFeed>)>, Error> {
     if !ctx.registry_cache.has(&key) {
         return Ok(None);
     }
@@ -33,10 +33,11 @@ pub(super) async fn fetch_outputs(
             path: dir.clone(),
             source,
         })?;
+        let result_dir = ctx.store.result_dir(kind, &key.to_hex());
         Ok(ctx
             .registry_cache
-            .fetch_outputs(kind, &key, &dir)
-            .then_some(dir))
+            .fetch_outputs(kind, &key, &dir, &result_dir)
+            .map(|feeds| (dir, feeds)))
     })
     .await
 }

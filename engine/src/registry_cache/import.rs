@@ -6,6 +6,7 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use snapshotter::{Compression, LayerBlob};
@@ -14,6 +15,7 @@ use super::entry::{self, EntryConfig, Item};
 use super::{RegistryCache, Source};
 use crate::cache_key::CacheKey;
 use crate::error::Error;
+use crate::pending::LayerFeed;
 use snapshotter::ResultKind as Kind;
 
 /// Config blobs are small; a larger one is not an entry of ours.
@@ -25,6 +27,7 @@ impl RegistryCache {
     /// none does (or none could be used), and the step runs.
     pub(crate) fn fetch(&self, kind: Kind, key: &CacheKey, dir: &Path) -> Option<String> {
         self.fetch_items(kind, key, dir, Items::All)
+            .map(|fetched| fetched.place)
     }
 
     /// Whether a cache to import from lists an entry for `key` that this
@@ -41,13 +44,59 @@ impl RegistryCache {
 
     /// Fills `dir` with only the small files of the entry for `key` (its
     /// output, its record), not its layers: what the step's output is read
-    /// from while the layers stay in the registry. False when no cache
-    /// gave them; the entry is then refused for the rest of the run.
-    pub(crate) fn fetch_outputs(&self, kind: Kind, key: &CacheKey, dir: &Path) -> bool {
-        self.fetch_items(kind, key, dir, Items::Files).is_some()
+    /// from while the layers stay in the registry. Returns where each
+    /// layer can be read, as the layer directory it would be under
+    /// `result_dir`; `None` when no cache gave the files (the entry is then
+    /// refused for the rest of the run).
+    pub(crate) fn fetch_outputs(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        dir: &Path,
+        result_dir: &Path,
+    ) -> Option<Vec<LayerFeed>> {
+        let fetched = self.fetch_items(kind, key, dir, Items::Files)?;
+        Some(self.feeds(fetched, result_dir))
     }
 
-    fn fetch_items(&self, kind: Kind, key: &CacheKey, dir: &Path, items: Items) -> Option<String> {
+    /// Where each layer of the entry for `key` can be read, as the layer
+    /// directory it would be under `result_dir`: its manifest and config
+    /// fetched, nothing else. None when no cache has a usable entry.
+    pub(crate) fn layer_feeds(
+        &self,
+        kind: Kind,
+        key: &CacheKey,
+        result_dir: &Path,
+    ) -> Vec<LayerFeed> {
+        match self.fetch_items(kind, key, result_dir, Items::Nothing) {
+            Some(fetched) => self.feeds(fetched, result_dir),
+            None => Vec::new(),
+        }
+    }
+
+    fn feeds(&self, fetched: Fetched, result_dir: &Path) -> Vec<LayerFeed> {
+        let feeds = fetched.left.into_iter().filter_map(|item| {
+            let dir = entry::item_destination(result_dir, &item)?;
+            let (client, reference) = (self.client.clone(), fetched.reference.clone());
+            let (digest, size) = (item.digest.clone(), item.size);
+            Some(LayerFeed {
+                dir,
+                digest: item.digest,
+                size,
+                diff_id: item.diff_id?,
+                compression: compression(item.compression.as_deref()),
+                open: Arc::new(move || {
+                    let blob = client
+                        .fetch_blob(&reference, &digest, size)
+                        .map_err(std::io::Error::other)?;
+                    Ok(Box::new(blob) as Box<dyn Read>)
+                }),
+            })
+        });
+        feeds.collect()
+    }
+
+    fn fetch_items(&self, kind: Kind, key: &CacheKey, dir: &Path, items: Items) -> Option<Fetched> {
         let hex = key.to_hex();
         if self.refused.lock().unwrap().contains(&hex) {
             return None;
@@ -59,9 +108,13 @@ impl RegistryCache {
             }
             listed = true;
             match self.fetch_entry(source, kind, &hex, dir, items) {
-                Ok(()) => {
+                Ok(left) => {
                     tracing::debug!("{hex}: fetched from the cache {}", source.place);
-                    return Some(source.place.to_string());
+                    return Some(Fetched {
+                        place: source.place.to_string(),
+                        reference: source.place.entry(&hex),
+                        left,
+                    });
                 }
                 Err(error) => {
                     tracing::warn!("{error:#}; the step runs here instead");
@@ -103,7 +156,7 @@ impl RegistryCache {
         hex: &str,
         dir: &Path,
         items: Items,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<Item>, Error> {
         let reference = source.place.entry(hex);
         let name = reference.to_string();
         let unusable = |reason: String| Error::CacheEntry {
@@ -148,15 +201,17 @@ impl RegistryCache {
                 entry::kind_name(kind)
             )));
         }
-        for item in &config.items {
-            if items == Items::Files && item.diff_id.is_some() {
+        let mut left = Vec::new();
+        for item in config.items {
+            let destination = entry::item_destination(dir, &item)
+                .ok_or_else(|| unusable(format!("it names the item {:?}", item.path)))?;
+            if items == Items::Nothing || (items == Items::Files && item.diff_id.is_some()) {
+                left.push(item);
                 continue;
             }
-            let destination = entry::item_destination(dir, item)
-                .ok_or_else(|| unusable(format!("it names the item {:?}", item.path)))?;
-            self.fetch_item(&reference, &name, item, &destination)?;
+            self.fetch_item(&reference, &name, &item, &destination)?;
         }
-        Ok(())
+        Ok(left)
     }
 
     fn fetch_item(
@@ -180,11 +235,7 @@ impl RegistryCache {
             source,
         };
         if let Some(diff_id) = &item.diff_id {
-            let compression = match item.compression.as_deref() {
-                Some("gzip") => Compression::Gzip,
-                Some("zstd") => Compression::Zstd,
-                _ => Compression::None,
-            };
+            let compression = compression(item.compression.as_deref());
             std::fs::create_dir_all(destination).map_err(write_error)?;
             let layer = LayerBlob {
                 digest: &item.digest,
@@ -226,12 +277,32 @@ impl RegistryCache {
     }
 }
 
+/// An entry fetched (whole, or its files only).
+struct Fetched {
+    /// The cache it came from.
+    place: String,
+    reference: registry::Reference,
+    /// Its layers, when only its files were fetched.
+    left: Vec<Item>,
+}
+
+/// A layer item's compression, as its entry's config names it.
+fn compression(name: Option<&str>) -> Compression {
+    match name {
+        Some("gzip") => Compression::Gzip,
+        Some("zstd") => Compression::Zstd,
+        _ => Compression::None,
+    }
+}
+
 /// Which of an entry's items to fetch.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Items {
     All,
     /// The small files only, not the layers.
     Files,
+    /// Only the manifest and config, saying where the items are.
+    Nothing,
 }
 
 pub(super) fn sha256(bytes: &[u8]) -> String {

@@ -40,6 +40,7 @@ mod pull;
 mod query;
 mod registries;
 mod registry_cache;
+mod registry_cache_export;
 mod runaway_steps;
 mod sdk;
 mod services;

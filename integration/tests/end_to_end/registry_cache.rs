@@ -150,9 +150,8 @@ fn concurrent_exports_lose_nothing_and_tampered_entries_are_refused() {
     assert!(steps_run(&c).is_empty(), "{:?}", steps_run(&c));
 
     // A blob altered in the registry's storage: the last step's output.
-    let blobs = cache.data_dir().join("docker/registry/v2/blobs");
     let mut tampered = None;
-    for data in walk(&blobs) {
+    for data in cache.blob_files() {
         if std::fs::read(&data).unwrap() == b"one\nfrom runner 1\n" {
             std::fs::write(&data, b"one\nfrom runner X\n").unwrap();
             let hex = data
@@ -258,19 +257,6 @@ fn layers_fetched(registry: &Registry, since: usize) -> Vec<String> {
         }
     }
     layers
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(walk(&path));
-        } else if path.file_name().is_some_and(|n| n == "data") {
-            found.push(path);
-        }
-    }
-    found
 }
 
 #[test]

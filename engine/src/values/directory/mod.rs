@@ -16,8 +16,9 @@ use std::sync::Arc;
 use crate::context::Context;
 use crate::error::Error;
 use crate::node::{in_directory, Change, ContainerPath, Node, Op};
-use crate::ops::{resolve_path, solve};
+use crate::ops::{resolve_path, solve, solve_lazy};
 use crate::solved::{blocking, Solved};
+use crate::streamed_export::export_streamed;
 
 /// Largest file `contents` reads into memory.
 const MAX_CONTENTS: u64 = 256 << 20;
@@ -253,8 +254,17 @@ impl Directory {
     /// paths start at the engine's working directory. Returns the path.
     pub async fn export(&self, path: impl AsRef<Path>, wipe: bool) -> Result<PathBuf, Error> {
         let dest = self.ctx.workdir.join(path.as_ref());
-        let view = self.solved().await?.view();
         let subpath = resolve_path(&self.ctx, &self.subpath).await?;
+        // A chain left in a registry is written straight from its blobs.
+        let lazy = solve_lazy(&self.ctx, &self.node).await?;
+        self.ctx
+            .registry_cache
+            .returned(lazy.layers.iter().cloned());
+        if let Some(exported) = export_streamed(&self.ctx, &lazy, &subpath, &dest, wipe).await {
+            return exported;
+        }
+        lazy.pending.settle().await?;
+        let view = lazy.view();
         blocking(move || {
             snapshotter::export_dir(
                 &view,

@@ -104,6 +104,24 @@ impl Registry {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
+
+    /// The `data` file of every blob the registry stores, as found on disk
+    /// (what a test alters to play a tampering registry).
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut pending = vec![self.data_dir().join("docker/registry/v2/blobs")];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.file_name().is_some_and(|n| n == "data") {
+                    found.push(path);
+                }
+            }
+        }
+        found
+    }
 }
 
 impl Drop for Registry {

@@ -12,6 +12,11 @@
 //! with `openat2(RESOLVE_BENEATH)` and every change is made relative to that
 //! descriptor, so a symlink planted by an earlier entry cannot redirect a later
 //! one outside the snapshot.
+//!
+//! The same unpacker also applies layers one on another, for an export
+//! written straight from a chain's blobs: see `applied.rs`.
+
+mod applied;
 
 use std::ffi::{CStr, OsStr};
 use std::io::{self, Read, Write};
@@ -23,6 +28,9 @@ use tar::EntryType;
 
 use crate::owners::{Owners, Squash};
 use crate::{overlay, sys, Error};
+
+pub(crate) use applied::Applied;
+use applied::Place;
 
 /// What one unpack did.
 #[derive(Debug, Default, Clone)]
@@ -38,6 +46,8 @@ pub(crate) struct Unpacker<'l> {
     layer: &'l str,
     /// The owner every entry gets instead of its recorded one, if any.
     squash: Option<Squash>,
+    /// Set when applying this layer on the ones below (an export).
+    applied: Option<&'l mut Applied>,
     /// Directory mtimes are set last: adding children would change them.
     dir_mtimes: Vec<(PathBuf, i64)>,
     buffer: Vec<u8>,
@@ -64,10 +74,24 @@ impl<'l> Unpacker<'l> {
             root,
             layer,
             squash: (owners == Owners::Squashed).then(Squash::own),
+            applied: None,
             dir_mtimes: Vec::new(),
             buffer: vec![0; 256 << 10],
             stats: UnpackStats::default(),
         })
+    }
+
+    /// An unpacker that applies this layer on what `dir` holds (the
+    /// layers below, applied before): see `applied.rs`.
+    pub(crate) fn applying(
+        dir: &Path,
+        layer: &'l str,
+        applied: &'l mut Applied,
+    ) -> Result<Unpacker<'l>, Error> {
+        let mut unpacker = Unpacker::new(dir, layer, Owners::Recorded)?;
+        applied.start_layer();
+        unpacker.applied = Some(applied);
+        Ok(unpacker)
     }
 
     /// Unpacks every entry of `reader`, a tar stream. Stops at the tar
@@ -104,6 +128,38 @@ impl<'l> Unpacker<'l> {
         if let Some(squash) = self.squash {
             squash.apply(&mut meta.uid, &mut meta.gid, &mut meta.mode, kind.is_dir());
         }
+        if let Some(target) = path
+            .file_name()
+            .and_then(|name| name.as_bytes().strip_prefix(b".wh."))
+        {
+            let parent = split(&path).0;
+            return match self.applied {
+                Some(_) => self.applied_whiteout(parent, target, &shown),
+                None => self.whiteout(parent, target, &shown),
+            };
+        }
+        let path = match self.applied.as_deref() {
+            None => path,
+            Some(applied) => {
+                meta.mode &= applied::EXPORTED_BITS;
+                match applied.place(&path) {
+                    Place::Inside(rel) if rel.as_os_str().is_empty() && !kind.is_dir() => {
+                        return Err(
+                            self.not_streamable(&shown, "the exported path is not a directory")
+                        )
+                    }
+                    Place::Inside(rel) => rel,
+                    Place::Above if kind.is_dir() => return Ok(()),
+                    Place::Above => {
+                        return Err(self.not_streamable(
+                            &shown,
+                            "it puts a non-directory at or above the exported path",
+                        ))
+                    }
+                    Place::Outside => return Ok(()),
+                }
+            }
+        };
 
         if path.as_os_str().is_empty() {
             // The layer's own root ("./"): only its metadata applies.
@@ -115,9 +171,6 @@ impl<'l> Unpacker<'l> {
             return Err(self.unsafe_entry(&shown, "the layer root must be a directory"));
         }
         let (parent, name) = split(&path);
-        if let Some(target) = name.as_bytes().strip_prefix(b".wh.") {
-            return self.whiteout(parent, target, &shown);
-        }
         let dir = self.parent_dir(parent, &shown)?;
         let cname = sys::cstring(name.as_bytes()).map_err(|e| self.io_error(&path, e))?;
         if let Some(existing) =
@@ -163,6 +216,19 @@ impl<'l> Unpacker<'l> {
                     .map_err(|e| self.io_error(&path, e))?;
             }
             EntryType::Link => self.hardlink(entry, dir.as_fd(), &cname, &shown)?,
+            // As the ordinary export: device nodes are what an unpack in a
+            // user namespace skips anyway, a FIFO is worth a word.
+            EntryType::Char | EntryType::Block if self.applied.is_some() => {
+                self.stats.skipped_devices.push(path.display().to_string());
+                return Ok(());
+            }
+            EntryType::Fifo if self.applied.is_some() => {
+                tracing::warn!(
+                    "not exporting /{}: only files, directories and symlinks are exported",
+                    path.display()
+                );
+                return Ok(());
+            }
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
                 let file_type = match kind {
                     EntryType::Char => libc::S_IFCHR,
@@ -191,7 +257,11 @@ impl<'l> Unpacker<'l> {
                     "layer {}: skipping entry {shown:?} of unsupported type {other:?}",
                     self.layer
                 );
+                return Ok(());
             }
+        }
+        if let Some(applied) = self.applied.as_deref_mut() {
+            applied.wrote(path);
         }
         Ok(())
     }
@@ -241,6 +311,11 @@ impl<'l> Unpacker<'l> {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), Error> {
+        if let Some(applied) = self.applied.as_deref_mut() {
+            // Its mode waits until every layer is in (see `applied.rs`).
+            applied.dir_listed(path, meta.mode, meta.mtime);
+            return Ok(());
+        }
         if path.as_os_str().is_empty() {
             // The layer root has no name in a parent: chown it by descriptor.
             let owner = u32::try_from(meta.uid).and_then(|uid| Ok((uid, u32::try_from(meta.gid)?)));
@@ -259,6 +334,10 @@ impl<'l> Unpacker<'l> {
     }
 
     fn chown(&self, dir: BorrowedFd, name: &CStr, meta: &Meta, shown: &str) -> Result<(), Error> {
+        if self.applied.is_some() {
+            // An export's files are the user's: left as made.
+            return Ok(());
+        }
         let (uid, gid) = match (u32::try_from(meta.uid), u32::try_from(meta.gid)) {
             (Ok(uid), Ok(gid)) => (uid, gid),
             _ => {
@@ -289,6 +368,9 @@ impl<'l> Unpacker<'l> {
     /// layer must not forge whiteouts, opaque markers or redirects that we
     /// did not derive from its entries.
     fn set_xattrs(&self, fd: BorrowedFd, meta: &Meta, shown: &str) -> Result<(), Error> {
+        if self.applied.is_some() {
+            return Ok(());
+        }
         for (name, value) in &meta.xattrs {
             if overlay::is_overlay_xattr(name) {
                 return Err(self.unsafe_entry(
@@ -346,6 +428,21 @@ impl<'l> Unpacker<'l> {
                 &format!("its hardlink target {target:?} leaves the layer"),
             )
         })?;
+        let target = match self.applied.as_deref() {
+            None => target,
+            Some(applied) => match applied.place(&target) {
+                Place::Inside(rel) if applied.was_written(&rel) => rel,
+                Place::Inside(_) => return Err(self.unsafe_entry(
+                    shown,
+                    &format!("it links to {target:?}, which is not in this layer (hardlinks must stay within one layer)"),
+                )),
+                _ => {
+                    return Err(
+                        self.not_streamable(shown, "it links to a file outside the exported path")
+                    )
+                }
+            },
+        };
         let (target_parent, target_name) = split(&target);
         let missing = || {
             self.unsafe_entry(
@@ -421,7 +518,10 @@ impl<'l> Unpacker<'l> {
     /// Opens `parent` beneath the root, creating missing directories the way
     /// `tar -x` does (0755, owned by root).
     fn parent_dir(&self, parent: &Path, shown: &str) -> Result<OwnedFd, Error> {
-        match sys::open_dir_beneath(self.root.as_fd(), parent, false) {
+        // Applied on lower layers, a symlink in the path would be followed
+        // where overlay would show this layer's directory over it.
+        let no_symlinks = self.applied.is_some();
+        match sys::open_dir_beneath(self.root.as_fd(), parent, no_symlinks) {
             Ok(fd) => return Ok(fd),
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
             Err(e) => return Err(self.resolve_error(shown, e)),
@@ -433,14 +533,14 @@ impl<'l> Unpacker<'l> {
         let mut so_far = PathBuf::new();
         for component in parent.components() {
             so_far.push(component);
-            dir = match sys::open_dir_beneath(self.root.as_fd(), &so_far, false) {
+            dir = match sys::open_dir_beneath(self.root.as_fd(), &so_far, no_symlinks) {
                 Ok(fd) => fd,
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     let name = sys::cstring(component.as_os_str().as_bytes())
                         .map_err(|e| self.io_error(parent, e))?;
                     sys::mkdir_at(dir.as_fd(), &name, 0o755)
                         .map_err(|e| self.io_error(&so_far, e))?;
-                    sys::open_dir_beneath(self.root.as_fd(), &so_far, false)
+                    sys::open_dir_beneath(self.root.as_fd(), &so_far, no_symlinks)
                         .map_err(|e| self.resolve_error(shown, e))?
                 }
                 Err(e) => return Err(self.resolve_error(shown, e)),
@@ -450,6 +550,14 @@ impl<'l> Unpacker<'l> {
     }
 
     fn resolve_error(&self, shown: &str, error: io::Error) -> Error {
+        if self.applied.is_some()
+            && matches!(
+                error.raw_os_error(),
+                Some(libc::ELOOP | libc::EXDEV | libc::ENOTDIR)
+            )
+        {
+            return self.not_streamable(shown, "its path goes through a symlink or a file");
+        }
         match error.raw_os_error() {
             Some(libc::EXDEV) => {
                 self.unsafe_entry(shown, "a symlink in its path leads outside the layer")
@@ -490,7 +598,7 @@ impl<'l> Unpacker<'l> {
 
 /// A layer path made relative and plain: `./a//b/` is `a/b`. Absolute paths
 /// and `..` are refused rather than rewritten, since no honest layer has them.
-fn normalize(raw: &Path) -> Result<PathBuf, &'static str> {
+pub(crate) fn normalize(raw: &Path) -> Result<PathBuf, &'static str> {
     let mut out = PathBuf::new();
     for component in raw.components() {
         match component {
@@ -513,84 +621,4 @@ fn split(path: &Path) -> (&Path, &OsStr) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::os::unix::fs::MetadataExt;
-
-    use super::*;
-
-    #[test]
-    fn normalize_refuses_escapes() {
-        assert_eq!(normalize(Path::new("./a//b/")).unwrap(), Path::new("a/b"));
-        assert_eq!(normalize(Path::new("./")).unwrap(), Path::new(""));
-        assert!(normalize(Path::new("/etc/passwd")).is_err());
-        assert!(normalize(Path::new("a/../../b")).is_err());
-    }
-
-    /// A tar of (path, kind, mode, uid, gid) entries; symlinks point at ".".
-    fn tar_of(entries: &[(&str, EntryType, u32, u64, u64)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(Vec::new());
-        for &(path, kind, mode, uid, gid) in entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_entry_type(kind);
-            header.set_mode(mode);
-            header.set_uid(uid);
-            header.set_gid(gid);
-            header.set_size(0);
-            if kind == EntryType::Symlink {
-                header.set_link_name(".").unwrap();
-            }
-            builder.append_data(&mut header, path, &[][..]).unwrap();
-        }
-        builder.into_inner().unwrap()
-    }
-
-    #[test]
-    fn squashed_layers_are_owned_by_the_unpacker_without_borrowed_set_id_bits() {
-        let own = Squash::own();
-        let tar = tar_of(&[
-            ("home/user", EntryType::Directory, 0o755, 1000, 1000),
-            ("home/user/file", EntryType::Regular, 0o644, 1000, 1000),
-            ("home/user/link", EntryType::Symlink, 0o777, 1000, 1000),
-            ("home/user/pipe", EntryType::Fifo, 0o640, 1000, 50),
-            ("home/user/.wh.gone", EntryType::Regular, 0o644, 1000, 1000),
-            ("var/mail", EntryType::Directory, 0o2775, own.uid, 8),
-            ("usr/bin/chage", EntryType::Regular, 0o2755, own.uid, 42),
-            ("usr/games/hack", EntryType::Regular, 0o6755, 5, 60),
-            (
-                "usr/bin/passwd",
-                EntryType::Regular,
-                0o4755,
-                own.uid,
-                own.gid,
-            ),
-        ]);
-        let dir = tempfile::tempdir().unwrap();
-        Unpacker::new(dir.path(), "sha256:test", Owners::Squashed)
-            .unwrap()
-            .unpack(&tar[..])
-            .unwrap();
-        let mut found = Vec::new();
-        let mut pending = vec![dir.path().to_owned()];
-        while let Some(path) = pending.pop() {
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            assert_eq!(
-                (u64::from(meta.uid()), u64::from(meta.gid())),
-                (own.uid, own.gid),
-                "{}",
-                path.display()
-            );
-            if meta.is_dir() {
-                pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
-            }
-            found.push(path);
-        }
-        // The root, the nine entries (the whiteout as overlay's char 0/0)
-        // and the five parents made on the way.
-        assert_eq!(found.len(), 15, "{found:?}");
-        let mode = |p: &str| std::fs::metadata(dir.path().join(p)).unwrap().mode() & 0o7777;
-        assert_eq!(mode("var/mail"), 0o2775);
-        assert_eq!(mode("usr/bin/chage"), 0o755);
-        assert_eq!(mode("usr/games/hack"), 0o755);
-        assert_eq!(mode("usr/bin/passwd"), 0o4755);
-    }
-}
+mod tests;
