@@ -118,7 +118,11 @@ impl RegistryCache {
                 }
                 Err(error) => {
                     tracing::warn!("{error:#}; the step runs here instead");
-                    empty(dir);
+                    if items != Items::Nothing {
+                        // Nothing was written for `Nothing`: `dir` is only
+                        // where the layers would go, perhaps another's.
+                        empty(dir);
+                    }
                 }
             }
         }

@@ -19,7 +19,8 @@ use support::tanto::{Run, Tanto};
 /// the image deleted (a whiteout), a directory deleted and made again
 /// (opaque), a read-only directory written into by a later step, a
 /// set-uid file (which an export drops the bit of), a symlink, and a
-/// large directory of the image deleted.
+/// large directory of the image deleted; after the second, a file
+/// operation (`withNewFile`) adds a layer of its own.
 const STEPS: [&str; 3] = [
     "mkdir -p /opt/x /ro && echo old > /opt/x/old && echo f > /ro/f && chmod 555 /ro && rm /etc/issue",
     "rm -rf /opt/x && mkdir /opt/x && echo new > /opt/x/new && chmod u+w /ro && echo g > /ro/g \
@@ -32,13 +33,17 @@ const STEPS: [&str; 3] = [
 /// `/opt` to `opt`, both at once.
 fn document(image: &str) -> String {
     let mut chain = format!("{{ container {{ from(address: \"{image}\") {{ ");
-    for step in STEPS {
+    for (n, step) in STEPS.iter().enumerate() {
         chain.push_str(&format!("withExec(args: [\"sh\", \"-c\", \"{step}\"]) {{ "));
+        if n == 1 {
+            // A file operation's layer between them.
+            chain.push_str("withNewFile(path: \"/opt/note\", contents: \"note\") { ");
+        }
     }
     chain.push_str(
         "rootfs { export(path: \"out\") } opt: directory(path: \"/opt\") { export(path: \"opt\") }",
     );
-    chain.push_str(&" }".repeat(STEPS.len() + 3));
+    chain.push_str(&" }".repeat(STEPS.len() + 4));
     chain
 }
 
@@ -125,6 +130,7 @@ fn a_fresh_runner_exports_a_cached_chain_straight_from_the_registry() {
         .keys()
         .any(|path| Path::new(path).starts_with("usr/share/doc")));
     assert_eq!(a_out["ro"], "dir 555");
+    assert!(a_out["opt/note"].starts_with("file 644 4 bytes"));
     assert!(a_out["usr/local/bin/setuid"].starts_with("file 755 "));
 
     let b = Tanto::new();
@@ -165,7 +171,7 @@ fn a_fresh_runner_exports_a_cached_chain_straight_from_the_registry() {
             tampered += 1;
         }
     }
-    assert_eq!(tampered, STEPS.len());
+    assert_eq!(tampered, STEPS.len() + 1, "the steps' layers and the new file's");
     let c = Tanto::new();
     let refused = query(&c, &format!("--cache-from={spec}"), &image);
     assert!(
@@ -178,7 +184,7 @@ fn a_fresh_runner_exports_a_cached_chain_straight_from_the_registry() {
         .lines()
         .filter(|l| l.contains("cache entry") && l.ends_with("the step runs here instead"))
         .count();
-    assert_eq!(run_here, STEPS.len(), "{}", refused.stderr);
+    assert_eq!(run_here, STEPS.len() + 1, "{}", refused.stderr);
     // Run here, the steps' files are newer: all else is the same.
     assert_same(
         &tree(&c.home().join("out"), false),
