@@ -1,8 +1,11 @@
 //! Registry credentials and the `WWW-Authenticate` challenges that ask for them.
 //!
-//! Credentials come from the same files docker and podman write on `login`:
-//! `$REGISTRY_AUTH_FILE`, `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`.
-//! The first file that has an entry for the registry wins.
+//! Credentials come from the same files docker and podman write on `login`,
+//! in the order podman reads them (containers-auth.json(5)):
+//! `$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json` (where
+//! `podman login` writes), `$XDG_CONFIG_HOME/containers/auth.json`, then
+//! docker's `$DOCKER_CONFIG/config.json` and `~/.docker/config.json`. The
+//! first file that has an entry for the registry wins.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,16 +82,7 @@ impl Credentials {
 
     /// Loads the auth files named by the environment, earliest taking precedence.
     pub fn from_environment() -> Result<Credentials, Error> {
-        let mut files = Vec::new();
-        if let Some(path) = std::env::var_os("REGISTRY_AUTH_FILE") {
-            files.push(PathBuf::from(path));
-        }
-        if let Some(dir) = std::env::var_os("DOCKER_CONFIG") {
-            files.push(Path::new(&dir).join("config.json"));
-        }
-        if let Some(home) = std::env::var_os("HOME") {
-            files.push(Path::new(&home).join(".docker/config.json"));
-        }
+        let files = auth_files(|name| std::env::var_os(name));
         let mut credentials = Credentials::default();
         // Later files fill only what the earlier ones left out.
         for file in files.iter().rev() {
@@ -175,6 +169,31 @@ impl Credentials {
         self.by_host.insert(host, entry);
         Ok(found)
     }
+}
+
+/// The auth files to read, earliest first, as `var` gives the environment.
+fn auth_files(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let home = var("HOME").map(PathBuf::from);
+    let mut files = Vec::new();
+    if let Some(path) = var("REGISTRY_AUTH_FILE") {
+        files.push(PathBuf::from(path));
+    }
+    if let Some(dir) = var("XDG_RUNTIME_DIR") {
+        files.push(Path::new(&dir).join("containers/auth.json"));
+    }
+    let config_home = var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|home| home.join(".config")));
+    if let Some(dir) = config_home {
+        files.push(dir.join("containers/auth.json"));
+    }
+    if let Some(dir) = var("DOCKER_CONFIG") {
+        files.push(Path::new(&dir).join("config.json"));
+    }
+    if let Some(home) = &home {
+        files.push(home.join(".docker/config.json"));
+    }
+    files
 }
 
 fn decode_auth(auth: &str) -> Option<Basic> {
@@ -287,6 +306,44 @@ mod tests {
             Some(Challenge::Basic)
         );
         assert_eq!(Challenge::parse("Negotiate"), None);
+    }
+
+    #[test]
+    fn auth_files_are_read_in_podmans_order_then_dockers() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let all = auth_files(env(&[
+            ("HOME", "/home/u"),
+            ("REGISTRY_AUTH_FILE", "/auth.json"),
+            ("XDG_RUNTIME_DIR", "/run/user/1000"),
+            ("XDG_CONFIG_HOME", "/cfg"),
+            ("DOCKER_CONFIG", "/docker"),
+        ]));
+        assert_eq!(
+            all,
+            [
+                "/auth.json",
+                "/run/user/1000/containers/auth.json",
+                "/cfg/containers/auth.json",
+                "/docker/config.json",
+                "/home/u/.docker/config.json",
+            ]
+            .map(PathBuf::from)
+        );
+        // Without XDG_CONFIG_HOME, podman's config file is under ~/.config.
+        assert_eq!(
+            auth_files(env(&[("HOME", "/home/u")])),
+            [
+                "/home/u/.config/containers/auth.json",
+                "/home/u/.docker/config.json"
+            ]
+            .map(PathBuf::from)
+        );
     }
 
     #[test]

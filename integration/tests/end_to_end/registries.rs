@@ -212,3 +212,51 @@ fn a_credential_helper_supplies_the_password_for_pulls_and_publishes() {
         );
     }
 }
+
+#[test]
+fn a_podman_login_is_what_pulls_use() {
+    let registry = Registry::start_with_basic_auth("ci", "podman-pw");
+    Image::new(vec![tiny_layer("f", "private")]).push(&registry, "private/app", "v1");
+    let reference = format!("{}/private/app:v1", registry.host());
+    let mut tanto = Tanto::new();
+    // Where `podman login` writes as this user: its runtime directory.
+    let runtime = tanto.home().join("run");
+    tanto.write_home_file("run/.keep", "");
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    tanto.env("XDG_RUNTIME_DIR", runtime.to_str().unwrap());
+
+    let refused = tanto.fails(&["pull", &reference]);
+    assert!(
+        refused.stderr.contains("podman login"),
+        "{}",
+        refused.stderr
+    );
+
+    let login = tanto
+        .command_for(
+            std::path::Path::new("/usr/bin/podman"),
+            &[
+                "login",
+                "--tls-verify=false",
+                "-u",
+                "ci",
+                "-p",
+                "podman-pw",
+                &registry.host(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    assert!(runtime.join("containers/auth.json").exists());
+    let pulled = tanto.ok(&["pull", &reference]);
+    assert!(pulled.stderr.contains("1 fetched"), "{}", pulled.stderr);
+}

@@ -171,7 +171,11 @@ fn a_fresh_runner_exports_a_cached_chain_straight_from_the_registry() {
             tampered += 1;
         }
     }
-    assert_eq!(tampered, STEPS.len() + 1, "the steps' layers and the new file's");
+    assert_eq!(
+        tampered,
+        STEPS.len() + 1,
+        "the steps' layers and the new file's"
+    );
     let c = Tanto::new();
     let refused = query(&c, &format!("--cache-from={spec}"), &image);
     assert!(
