@@ -45,6 +45,34 @@ pub(crate) struct LayerFeed {
     pub open: OpenLayer,
 }
 
+impl LayerFeed {
+    /// The layer to be made at `dir`, whose blob `digest` (`size` bytes)
+    /// is in `reference`'s repository.
+    pub fn in_registry(
+        dir: PathBuf,
+        client: registry::Client,
+        reference: registry::Reference,
+        (digest, size): (String, u64),
+        diff_id: String,
+        compression: Compression,
+    ) -> LayerFeed {
+        let wanted = digest.clone();
+        LayerFeed {
+            dir,
+            digest,
+            size,
+            diff_id,
+            compression,
+            open: Arc::new(move || {
+                let blob = client
+                    .fetch_blob(&reference, &wanted, size)
+                    .map_err(std::io::Error::other)?;
+                Ok(Box::new(blob) as Box<dyn Read>)
+            }),
+        }
+    }
+}
+
 /// Finds where the layers a piece of work makes can be read: at once, or
 /// (an entry whose config is not fetched yet) with a round trip.
 type Feeds = Arc<dyn Fn() -> Result<Vec<LayerFeed>, Error> + Send + Sync>;

@@ -157,22 +157,14 @@ fn layer_feeds(ctx: &Context, image: &PulledImage, dirs: &[PathBuf]) -> Vec<Laye
     layers
         .filter_map(|((blob, diff_id), dir)| {
             let compression = Compression::from_media_type(blob.media_type().as_ref())?;
-            let (digest, size) = (blob.digest().to_string(), blob.size());
-            let (client, reference) = (ctx.client.clone(), image.reference.clone());
-            let open_digest = digest.clone();
-            Some(LayerFeed {
-                dir: dir.clone(),
-                digest,
-                size,
-                diff_id: diff_id.clone(),
+            Some(LayerFeed::in_registry(
+                dir.clone(),
+                ctx.client.clone(),
+                image.reference.clone(),
+                (blob.digest().to_string(), blob.size()),
+                diff_id.clone(),
                 compression,
-                open: Arc::new(move || {
-                    let blob = client
-                        .fetch_blob(&reference, &open_digest, size)
-                        .map_err(std::io::Error::other)?;
-                    Ok(Box::new(blob) as Box<dyn std::io::Read>)
-                }),
-            })
+            ))
         })
         .collect()
 }

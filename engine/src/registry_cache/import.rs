@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use snapshotter::{Compression, LayerBlob};
@@ -77,21 +76,14 @@ impl RegistryCache {
     fn feeds(&self, fetched: Fetched, result_dir: &Path) -> Vec<LayerFeed> {
         let feeds = fetched.left.into_iter().filter_map(|item| {
             let dir = entry::item_destination(result_dir, &item)?;
-            let (client, reference) = (self.client.clone(), fetched.reference.clone());
-            let (digest, size) = (item.digest.clone(), item.size);
-            Some(LayerFeed {
+            Some(LayerFeed::in_registry(
                 dir,
-                digest: item.digest,
-                size,
-                diff_id: item.diff_id?,
-                compression: compression(item.compression.as_deref()),
-                open: Arc::new(move || {
-                    let blob = client
-                        .fetch_blob(&reference, &digest, size)
-                        .map_err(std::io::Error::other)?;
-                    Ok(Box::new(blob) as Box<dyn Read>)
-                }),
-            })
+                self.client.clone(),
+                fetched.reference.clone(),
+                (item.digest, item.size),
+                item.diff_id?,
+                compression(item.compression.as_deref()),
+            ))
         });
         feeds.collect()
     }
